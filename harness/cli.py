@@ -11,7 +11,7 @@ from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 
 # Sub-command modules under harness.commands; each has register(subparsers).
-COMMANDS = ["influxdb", "sandbox"]
+COMMANDS = ["influxdb"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,229 @@
+"""Wires the listener into Locust's events: one ``InfluxListener`` per Locust process.
+
+Roles: a local runner and each worker record requests and user counts; the master (or local
+runner) makes the run id and writes run start/stop events. Locust sends the master's parsed
+options with every spawn message, so a run id set on the master's ``test_start`` reaches the
+workers before their own ``test_start`` fires.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+
+import gevent
+import psutil
+from gevent.event import Event
+
+from harness.errors import HarnessError
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.influx.lineprotocol import make_line
+from harness.listener.recorder import RequestRecorder
+from harness.listener.schema import ensure_database
+from harness.listener.writer import BatchWriter
+from harness.runid import new_run_id, validate_run_id
+
+log = logging.getLogger("harness.listener")
+
+FLUSH_INTERVAL_S = 1.0
+USERS_INTERVAL_S = 1.0
+
+
+def settings_from_options(options) -> InfluxSettings:
+    return InfluxSettings(url=options.influx_url, database=options.influx_db, token=options.influx_token,
+                          username=options.influx_user, password=options.influx_password)
+
+
+class InfluxListener:
+    def __init__(self, environment):
+        self.env = environment
+        options = environment.parsed_options
+        self.options = options
+        self.client = InfluxClient(settings_from_options(options))
+        self.runs_rp = options.influx_runs_rp
+        self.batch_size = max(1, int(options.influx_batch_size))
+        self.flush_timeout = float(options.influx_flush_timeout)
+        self.writer = BatchWriter(self.client, int(options.influx_max_pending),
+                                  create_database=lambda: ensure_database(self.client, self.runs_rp))
+        self.user_given_run_id = options.run_id or ""
+        self.recorder: RequestRecorder | None = None
+        self.run_id = ""
+        self.test_started_ns = 0
+        self.worker = "local"
+        self.flush_now = Event()
+        self.greenlets: list[gevent.Greenlet] = []
+        self.process = psutil.Process()
+        self.last_users = 0
+
+    # -- roles ----------------------------------------------------------------------------
+    @property
+    def role(self) -> str:
+        name = type(self.env.runner).__name__ if self.env.runner else ""
+        return {"MasterRunner": "master", "WorkerRunner": "worker"}.get(name, "local")
+
+    def records_requests(self) -> bool:
+        return self.role in ("local", "worker")
+
+    # -- events ---------------------------------------------------------------------------
+    def on_test_start(self, **_kwargs) -> None:
+        if self.role in ("master", "local"):
+            # A new id for every test started (web UI), unless the user fixed one.
+            run_id = self.user_given_run_id or new_run_id()
+            self.options.run_id = run_id
+        self.run_id = validate_run_id(self.options.run_id or new_run_id())
+        settings = settings_from_options(self.options)
+        if settings != self.client.settings and not self.writer.pending:
+            # Workers get the master's options with the first spawn message.
+            self.client = self.writer.client = InfluxClient(settings)
+        self.test_started_ns = time.time_ns()
+        if self.role == "local":
+            self.worker = f"{socket.gethostname()}-{os.getpid()}"
+        elif self.role == "worker":
+            self.worker = self.env.runner.client_id
+        self.recorder = RequestRecorder(self.run_id, self.options.test_env, self.worker)
+        self.writer.counts.__init__()
+        self.process.cpu_percent(None)
+        if self.role in ("master", "local"):
+            self.event("start", "Run started", f"run {self.run_id} against {self.env.host}")
+            log.info("run id %s (InfluxDB %s, database %s)", self.run_id, self.client.settings.url,
+                     self.client.settings.database)
+        if not self.greenlets:
+            self.greenlets = [gevent.spawn(self._flush_loop)]
+            if self.records_requests():
+                self.greenlets.append(gevent.spawn(self._users_loop))
+
+    def on_request(self, request_type, name, response_time, response_length, exception=None,
+                   start_time=None, response=None, context=None, **_kwargs) -> None:
+        recorder = self.recorder
+        if recorder is None:
+            return
+        if start_time is None:
+            start_time = time.time() - (response_time or 0) / 1000.0
+        status = getattr(response, "status_code", 0) or 0
+        api = context.get("api") if context else None
+        recorder.record(request_type, name, response_time, response_length, exception, start_time, status, api)
+        if len(recorder.lines) >= self.batch_size:
+            self.flush_now.set()
+
+    def on_spawning_complete(self, user_count, **_kwargs) -> None:
+        if self.role in ("master", "local") and self.recorder:
+            self.event("spawn_complete", "Spawning complete", f"{user_count} users running")
+
+    def on_test_stop(self, **_kwargs) -> None:
+        if not self.recorder:
+            return
+        if self.role in ("master", "local"):
+            self.event("stop", "Run stopped", f"run {self.run_id} stopped")
+        self.drain()
+        for greenlet in self.greenlets:
+            greenlet.kill(block=False)
+        self.greenlets = []
+        self.log_totals()
+
+    def on_quitting(self, **_kwargs) -> None:
+        if self.recorder and self.greenlets:
+            self.on_test_stop()
+
+    # -- writing --------------------------------------------------------------------------
+    def event(self, kind: str, title: str, text: str) -> None:
+        """An annotation point (fields, so Grafana's annotation mapping can read them)."""
+        line = make_line("events", {"run_id": self.run_id, "test_env": self.options.test_env, "type": kind},
+                         {"title": title, "text": text, "tags": f"{kind},{self.options.test_env}"}, time.time_ns())
+        self.writer.add([line], self.runs_rp)
+
+    def _stats_line(self, seen: int) -> str:
+        # Same timestamp every time (the test's start): each new count overwrites the last,
+        # so the stored point is always this worker's latest total.
+        counts = self.writer.counts
+        return make_line("listener_stats", {"run_id": self.run_id, "test_env": self.options.test_env,
+                                            "worker": self.worker},
+                         {"seen": seen, "written": counts.written, "retried": counts.retried,
+                          "dropped": counts.dropped, "pending": self.writer.pending_points},
+                         self.test_started_ns)
+
+    def flush(self) -> bool:
+        if self.recorder and self.records_requests():
+            lines = self.recorder.take()
+            seen = self.recorder.seen
+            lines.append(self._stats_line(seen))
+            self.writer.add(lines)
+        return self.writer.send_pending()
+
+    def _flush_loop(self) -> None:
+        while True:
+            self.flush_now.wait(FLUSH_INTERVAL_S)
+            self.flush_now.clear()
+            try:
+                self.flush()
+            except Exception:  # the loop must outlive any surprise, or every later point is lost
+                log.exception("InfluxDB flush failed")
+
+    def _users_loop(self) -> None:
+        while True:
+            gevent.sleep(USERS_INTERVAL_S)
+            runner = self.env.runner
+            if self.recorder is None or runner is None:
+                continue
+            line = make_line("users", {"run_id": self.run_id, "test_env": self.options.test_env, "worker": self.worker},
+                             {"users": int(runner.user_count), "cpu_percent": float(self.process.cpu_percent(None))},
+                             time.time_ns())
+            self.recorder.lines.append(line)
+
+    def drain(self) -> None:
+        """Final flush: bounded wait for InfluxDB, then say what could not be sent."""
+        deadline = time.monotonic() + self.flush_timeout
+        while True:
+            self.writer.backoff_until = min(self.writer.backoff_until, time.monotonic() + 1.0)
+            if self.flush() or time.monotonic() >= deadline:
+                break
+            gevent.sleep(0.2)
+        if self.writer.pending_points:
+            log.error("InfluxDB listener: %d points could not be written within %.0f s",
+                      self.writer.pending_points, self.flush_timeout)
+
+    def log_totals(self) -> None:
+        counts, seen = self.writer.counts, self.recorder.seen if self.recorder else 0
+        log.info("InfluxDB listener [%s]: run %s: seen %d requests, wrote %d points, retried %d, dropped %d, "
+                 "unsent %d", self.worker, self.run_id, seen, counts.written, counts.retried, counts.dropped,
+                 self.writer.pending_points)
+
+
+def preflight(listener: InfluxListener) -> None:
+    """Reachable, credentials accepted, database present (created on 1.x)."""
+    listener.client.ping()
+    ensure_database(listener.client, listener.runs_rp)
+
+
+def install(events) -> None:
+    from harness.listener.options import add_arguments
+
+    state: dict[str, InfluxListener] = {}
+
+    @events.init_command_line_parser.add_listener
+    def _(parser, **_kwargs):
+        add_arguments(parser)
+
+    @events.init.add_listener
+    def _(environment, **_kwargs):
+        options = environment.parsed_options
+        if options is None or getattr(options, "influx_disable", False):
+            return
+        try:
+            listener = InfluxListener(environment)
+            # A worker learns the InfluxDB settings from the master's spawn message; checking
+            # its own (possibly default) options here would refuse a healthy setup.
+            if type(environment.runner).__name__ != "WorkerRunner":
+                preflight(listener)
+        except HarnessError as exc:
+            # One line and a non-zero exit, before a single user starts.
+            sys.stderr.write(f"harness.listener: error: {exc}\n")
+            sys.exit(2)
+        state["listener"] = listener
+        events.test_start.add_listener(listener.on_test_start)
+        events.request.add_listener(listener.on_request)
+        events.spawning_complete.add_listener(listener.on_spawning_complete)
+        events.test_stop.add_listener(listener.on_test_stop)
+        events.quitting.add_listener(listener.on_quitting)

@@ -1,0 +1,29 @@
+"""Auth API: health, login, register."""
+
+from __future__ import annotations
+
+from locust import between, task
+
+from harness.scenarios import config
+from harness.scenarios.base import ApiUser
+
+
+class AuthUser(ApiUser):
+    weight = config.AUTH_WEIGHT
+    wait_time = between(0.5, 1.5)
+
+    @task(5)
+    def health(self) -> None:
+        self.client.get("/health", name="/health")
+
+    @task(3)
+    def login_again(self) -> None:
+        if getattr(self, "_credentials", None):
+            self.login(*self._credentials)
+
+    @task(1)
+    def register_and_login(self) -> None:
+        credentials = self.register()
+        if credentials:
+            self._credentials = credentials
+            self.login(*credentials)

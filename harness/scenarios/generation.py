@@ -1,0 +1,61 @@
+"""Generation API: create an asynchronous task, poll it to completion (bounded), list tasks.
+
+Throughput is paced to a total target across all users and workers (GENERATION_TARGET_PER_S);
+the achieved rate is what the verdict measures from the stored create requests."""
+
+from __future__ import annotations
+
+import time
+
+import gevent
+from locust import task
+
+from harness.scenarios import config
+from harness.scenarios.base import ApiUser
+from harness.scenarios.pacing import paced_wait
+
+DONE = {"completed", "failed"}
+
+
+class GenerationUser(ApiUser):
+    weight = config.GENERATION_WEIGHT
+
+    def on_start(self) -> None:
+        super().on_start()
+        self._paced_last = time.monotonic()
+
+    def wait_time(self) -> float:
+        return paced_wait(self, config.GENERATION_TARGET_PER_S)
+
+    @task(10)
+    def generate(self) -> None:
+        with self.client.post("/api/v1/generations", name="/api/v1/generations", headers=self.auth_headers,
+                              json={"prompt": "a lighthouse at dusk, oil on canvas", "model": "sandbox-1",
+                                    "params": {"steps": 20}}, catch_response=True) as response:
+            if response.status_code != 202:
+                response.failure(f"create answered {response.status_code}")
+                return
+            task_id = response.json().get("task_id")
+        self.poll(task_id)
+
+    def poll(self, task_id: str) -> None:
+        for attempt in range(1, config.MAX_POLLS + 1):
+            gevent.sleep(config.POLL_INTERVAL_S)
+            with self.client.get(f"/api/v1/generations/{task_id}", name="/api/v1/generations/[id]",
+                                 headers=self.auth_headers, catch_response=True) as response:
+                if response.status_code != 200:
+                    response.failure(f"status answered {response.status_code}")
+                    return
+                status = response.json().get("status")
+                if status == "failed":
+                    response.failure("generation failed")
+                    return
+                if status in DONE:
+                    return
+                if attempt == config.MAX_POLLS:
+                    response.failure(f"generation not done after {config.MAX_POLLS} polls")
+
+    @task(1)
+    def list_tasks(self) -> None:
+        self.client.get("/api/v1/generations?page=1&per_page=20", name="/api/v1/generations",
+                        headers=self.auth_headers)
