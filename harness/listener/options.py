@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 # (flag, env var, default, help). Locust's parser (ConfigArgParse) reads the environment
 # variable, so a Locust started by ``harness run`` and one started by hand behave the same.
 OPTIONS: list[tuple[str, str, str, str]] = [
@@ -24,8 +26,13 @@ NUMERIC_OPTIONS: list[tuple[str, str, float, str]] = [
 
 
 def add_arguments(parser) -> None:
-    group = parser.add_argument_group("InfluxDB listener (harness.listener)")
+    # Locust only understands include_in_web_ui on the parser itself, not on argument groups.
+    group = parser
     for flag, env, default, help_text in OPTIONS:
+        if flag in parser._option_string_actions:
+            # locust-plugins (which Locust imports when installed) already defines --test-env,
+            # with LOCUST_TEST_ENV; test_env() below also honours TEST_ENV.
+            continue
         group.add_argument(flag, env_var=env, default=default,
                            help=f"{help_text} [env {env}]", include_in_web_ui=False)
     for flag, env, default, help_text in NUMERIC_OPTIONS:
@@ -33,3 +40,8 @@ def add_arguments(parser) -> None:
                            help=f"{help_text} [env {env}]", include_in_web_ui=False)
     group.add_argument("--influx-disable", action="store_true", default=False, env_var="INFLUX_DISABLE",
                        help="run without the InfluxDB listener [env INFLUX_DISABLE]", include_in_web_ui=False)
+
+
+def test_env(options) -> str:
+    """The test environment tag: --test-env, LOCUST_TEST_ENV, TEST_ENV, else "local"."""
+    return getattr(options, "test_env", "") or os.environ.get("TEST_ENV", "") or "local"

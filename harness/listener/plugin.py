@@ -21,6 +21,7 @@ from gevent.event import Event
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.lineprotocol import make_line
+from harness.listener.options import test_env
 from harness.listener.recorder import RequestRecorder
 from harness.listener.schema import ensure_database
 from harness.listener.writer import BatchWriter
@@ -56,7 +57,7 @@ class InfluxListener:
         self.flush_now = Event()
         self.greenlets: list[gevent.Greenlet] = []
         self.process = psutil.Process()
-        self.last_users = 0
+        self.test_env = test_env(options)
 
     # -- roles ----------------------------------------------------------------------------
     @property
@@ -83,7 +84,8 @@ class InfluxListener:
             self.worker = f"{socket.gethostname()}-{os.getpid()}"
         elif self.role == "worker":
             self.worker = self.env.runner.client_id
-        self.recorder = RequestRecorder(self.run_id, self.options.test_env, self.worker)
+        self.test_env = test_env(self.options)
+        self.recorder = RequestRecorder(self.run_id, self.test_env, self.worker)
         self.writer.counts.__init__()
         self.process.cpu_percent(None)
         if self.role in ("master", "local"):
@@ -130,15 +132,15 @@ class InfluxListener:
     # -- writing --------------------------------------------------------------------------
     def event(self, kind: str, title: str, text: str) -> None:
         """An annotation point (fields, so Grafana's annotation mapping can read them)."""
-        line = make_line("events", {"run_id": self.run_id, "test_env": self.options.test_env, "type": kind},
-                         {"title": title, "text": text, "tags": f"{kind},{self.options.test_env}"}, time.time_ns())
+        line = make_line("events", {"run_id": self.run_id, "test_env": self.test_env, "type": kind},
+                         {"title": title, "text": text, "tags": f"{kind},{self.test_env}"}, time.time_ns())
         self.writer.add([line], self.runs_rp)
 
     def _stats_line(self, seen: int) -> str:
         # Same timestamp every time (the test's start): each new count overwrites the last,
         # so the stored point is always this worker's latest total.
         counts = self.writer.counts
-        return make_line("listener_stats", {"run_id": self.run_id, "test_env": self.options.test_env,
+        return make_line("listener_stats", {"run_id": self.run_id, "test_env": self.test_env,
                                             "worker": self.worker},
                          {"seen": seen, "written": counts.written, "retried": counts.retried,
                           "dropped": counts.dropped, "pending": self.writer.pending_points},
@@ -167,7 +169,7 @@ class InfluxListener:
             runner = self.env.runner
             if self.recorder is None or runner is None:
                 continue
-            line = make_line("users", {"run_id": self.run_id, "test_env": self.options.test_env, "worker": self.worker},
+            line = make_line("users", {"run_id": self.run_id, "test_env": self.test_env, "worker": self.worker},
                              {"users": int(runner.user_count), "cpu_percent": float(self.process.cpu_percent(None))},
                              time.time_ns())
             self.recorder.lines.append(line)

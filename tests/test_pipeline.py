@@ -1,0 +1,63 @@
+"""End to end: Locust → listener → real InfluxDB stores exactly the requests Locust counted."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.sandbox.process import start_subprocess, stop_subprocess
+from tests.helpers import run_locust, stored_count
+
+pytestmark = [pytest.mark.influx, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    proc, url = start_subprocess(port=0)
+    yield url
+    stop_subprocess(proc)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_every_request_is_stored_exactly_once(influxd, influx_db, sandbox, processes):
+    run_id = f"pipeline-p{processes}"
+    extra = ["--processes", str(processes)] if processes > 1 else []
+    proc, total = run_locust(sandbox, influxd.url, influx_db.settings.database, run_id, extra=extra)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert total and total > 100, "the run made too few requests to prove anything"
+    assert stored_count(influx_db, run_id) == total
+
+    tags = influx_db.query(f"SHOW TAG VALUES FROM \"request\" WITH KEY IN (\"api\", \"method\", \"result\", "
+                           f"\"test_env\", \"run_id\") WHERE \"run_id\" = '{run_id}'")
+    values = {}
+    for key, value in tags[0]["values"]:
+        values.setdefault(key, set()).add(value)
+    assert values["api"] == {"auth", "generation", "payments"}
+    assert values["run_id"] == {run_id}
+    assert values["result"] == {"ok"}
+    assert {"GET", "POST"} <= values["method"]
+
+    names = {v for _, v in influx_db.query('SHOW TAG VALUES FROM "request" WITH KEY = "name"')[0]["values"]}
+    assert "/api/v1/generations/[id]" in names
+    assert all("[id]" in n or n.count("/") <= 4 for n in names), names  # no raw ids in names
+
+    workers = influx_db.query(f"SHOW TAG VALUES FROM \"request\" WITH KEY = \"worker\" WHERE \"run_id\" = '{run_id}'")
+    assert len(workers[0]["values"]) == processes
+
+    stats = influx_db.query(f"SELECT sum(\"seen\") FROM (SELECT last(\"seen\") AS \"seen\" FROM \"listener_stats\" "
+                            f"WHERE \"run_id\" = '{run_id}' GROUP BY \"worker\")")
+    assert stats[0]["values"][0][1] == total
+
+    users = influx_db.query(f"SELECT max(\"users\") FROM \"users\" WHERE \"run_id\" = '{run_id}'")
+    assert users and users[0]["values"][0][1] > 0
+
+    events = influx_db.query(f"SELECT \"title\", \"type\" FROM \"runs\".\"events\" WHERE \"run_id\" = '{run_id}'")
+    kinds = {row[2] for row in events[0]["values"]}
+    assert {"start", "stop", "spawn_complete"} <= kinds
+
+
+def test_unreachable_influxdb_is_one_line_error(sandbox, tmp_path):
+    proc, _ = run_locust(sandbox, "http://127.0.0.1:9", "x", "unreachable", run_time="2s", timeout=60)
+    assert proc.returncode == 2
+    error_lines = [l for l in proc.stderr.splitlines() if "error" in l.lower()]
+    assert any("unreachable" in l and "127.0.0.1:9" in l for l in error_lines), proc.stderr
+    assert "Traceback" not in proc.stderr
