@@ -1,0 +1,48 @@
+"""``harness check --run-id ID``: the verdict of a stored run, from its raw points in InfluxDB."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from harness.influx.options import add_influx_arguments, client_from, settings_from
+from harness.runid import validate_run_id
+from harness.verdict.judge import judge
+from harness.verdict.thresholds import load_thresholds
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("check", help="judge a stored run against the thresholds (exit 0/1/2)",
+                                   description=__doc__)
+    parser.add_argument("--run-id", required=True, help="the run to judge")
+    parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass",
+                        help="also compare with this run (or the last passing run of the same test env)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for verdict.json, junit.xml, summary.md (default OUT_DIR/RUN_ID)")
+    parser.add_argument("--no-store", action="store_true", help="do not write run_summary and the verdict event")
+    add_influx_arguments(parser, {"THRESHOLDS_FILE", "OUT_DIR", "GENERATION_TARGET_PER_S"})
+    parser.set_defaults(func=run)
+
+
+def print_verdict(verdict, paths, stream=sys.stdout) -> None:
+    print(f"verdict: {verdict.verdict.upper()} (run {verdict.run_id}, exit {int(verdict.exit_code)})", file=stream)
+    for reason in verdict.reasons:
+        print(f"  - {reason}", file=stream)
+    for warning in verdict.warnings:
+        print(f"  ! {warning}", file=stream)
+    print(f"  files: {', '.join(str(p) for p in paths.values())}", file=stream)
+
+
+def run(args) -> int:
+    run_id = validate_run_id(args.run_id)
+    settings = settings_from(args)
+    thresholds = load_thresholds(settings.thresholds_file)
+    client = client_from(settings)
+    client.ping()
+    target = settings.generation_target_per_s if settings.sources.get("generation_target_per_s") != "default" \
+        else thresholds.generation.target_per_s
+    verdict, paths = judge(client, run_id, thresholds, args.out or settings.out_dir / run_id,
+                           generation_target=target, baseline=args.baseline, runs_rp=args.influx_runs_rp,
+                           store=not args.no_store)
+    print_verdict(verdict, paths)
+    return verdict.exit_code

@@ -1,0 +1,79 @@
+"""Long-lived run data (retention policy ``runs``): what was run, the limits in force, what the
+verdict found. Trend dashboards read only these, so they keep working after raw points expire."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from harness.influx.client import InfluxClient, WriteError
+from harness.influx.lineprotocol import make_line
+from harness.errors import HarnessError
+from harness.verdict.model import Stats, Verdict
+
+
+def _write(client: InfluxClient, lines: list[str], runs_rp: str) -> None:
+    try:
+        client.write(("\n".join(lines) + "\n").encode("utf-8"), retention_policy=runs_rp)
+    except WriteError as exc:
+        raise HarnessError(f"cannot store run data: {exc}") from None
+
+
+def event_line(run_id: str, test_env: str, kind: str, title: str, text: str, ts_ns: int | None = None) -> str:
+    return make_line("events", {"run_id": run_id, "test_env": test_env, "type": kind},
+                     {"title": title, "text": text, "tags": f"{kind},{test_env}"}, ts_ns or time.time_ns())
+
+
+def write_run(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, fields: dict,
+              ts_ns: int) -> None:
+    """The ``run`` point: parameters, git sha, version, status. Re-written with the same timestamp
+    when the status changes, so the stored point is always the latest."""
+    _write(client, [make_line("run", {"run_id": run_id, "test_env": test_env}, fields, ts_ns)], runs_rp)
+
+
+def write_thresholds(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, rows: list[dict],
+                     timestamps_ns: list[int]) -> None:
+    """One ``threshold`` point per scope and metric at each timestamp (run start and end), so a
+    dashboard can draw the limit as a line across the run."""
+    lines = [make_line("threshold", {"run_id": run_id, "test_env": test_env, "scope": row["scope"],
+                                     "api": row["api"], "endpoint": row["endpoint"], "metric": row["metric"]},
+                       {"value": float(row["value"])}, ts)
+             for row in rows for ts in timestamps_ns]
+    if lines:
+        _write(client, lines, runs_rp)
+
+
+def _summary_fields(stats: Stats, verdict: str) -> dict:
+    return {"requests": stats.requests, "failures": stats.failures, "success_rate": stats.success_rate,
+            "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max, "rps": stats.rps,
+            "verdict_text": verdict}
+
+
+def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_users: int | None) -> None:
+    """``run_summary``: per endpoint, per API group and for the whole run, at the run's end."""
+    m = verdict.measurements
+    ts = int(m.end.timestamp() * 1e9)
+    base = {"run_id": m.run_id, "test_env": m.test_env, "verdict": verdict.verdict}
+    lines = []
+    for key, stats in m.endpoints.items():
+        lines.append(make_line("run_summary", {**base, "scope": "endpoint", "api": stats.api, "endpoint": key},
+                               _summary_fields(stats, verdict.verdict), ts))
+    for api, stats in m.apis.items():
+        lines.append(make_line("run_summary", {**base, "scope": "api", "api": api, "endpoint": f"api:{api}"},
+                               _summary_fields(stats, verdict.verdict), ts))
+    total_requests = sum(s.requests for s in m.apis.values())
+    total_failures = sum(s.failures for s in m.apis.values())
+    run_fields = {"requests": total_requests, "failures": total_failures,
+                  "success_rate": 100.0 * (total_requests - total_failures) / total_requests if total_requests else None,
+                  "rps": total_requests / m.duration_s if m.duration_s else 0.0,
+                  "peak_users": peak_users, "generation_rate": m.generation_rate,
+                  "duration_s": m.duration_s, "verdict_text": verdict.verdict,
+                  "checks_failed": sum(1 for c in verdict.checks if c.passed is False)}
+    lines.append(make_line("run_summary", {**base, "scope": "run", "api": "all", "endpoint": "run"}, run_fields, ts))
+    text = f"{verdict.verdict.upper()}: " + ("; ".join(verdict.reasons[:5]) or "every check passed")
+    lines.append(event_line(m.run_id, m.test_env, "verdict", f"Verdict: {verdict.verdict}", text, ts + 1))
+    _write(client, lines, runs_rp)
+
+
+def thresholds_json(thresholds) -> str:
+    return json.dumps(thresholds.to_dict(), sort_keys=True)
