@@ -23,7 +23,7 @@ from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.lineprotocol import make_line
 from harness.listener.options import test_env
 from harness.listener.recorder import RequestRecorder
-from harness.listener.schema import ensure_database
+from harness.influx.schema import ensure_database
 from harness.listener.writer import BatchWriter
 from harness.runid import new_run_id, validate_run_id
 

@@ -10,13 +10,13 @@ from harness.scenarios.base import ApiUser
 
 class AuthUser(ApiUser):
     weight = config.AUTH_WEIGHT
-    wait_time = between(0.5, 1.5)
+    wait_time = between(0.2, 0.6)
 
-    @task(5)
+    @task(1)
     def health(self) -> None:
         self.client.get("/health", name="/health")
 
-    @task(3)
+    @task(1)
     def login_again(self) -> None:
         if getattr(self, "_credentials", None):
             self.login(*self._credentials)

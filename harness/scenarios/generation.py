@@ -15,6 +15,7 @@ from harness.scenarios.base import ApiUser
 from harness.scenarios.pacing import paced_wait
 
 DONE = {"completed", "failed"}
+LIST_EVERY = 2
 
 
 class GenerationUser(ApiUser):
@@ -27,8 +28,13 @@ class GenerationUser(ApiUser):
     def wait_time(self) -> float:
         return paced_wait(self, config.GENERATION_TARGET_PER_S)
 
-    @task(10)
+    @task
     def generate(self) -> None:
+        # The only task, so every paced iteration is one generation and the target holds;
+        # listing rides along every LIST_EVERY generations.
+        self._generations = getattr(self, "_generations", 0) + 1
+        if self._generations % LIST_EVERY == 0:
+            self.list_tasks()
         with self.client.post("/api/v1/generations", name="/api/v1/generations", headers=self.auth_headers,
                               json={"prompt": "a lighthouse at dusk, oil on canvas", "model": "sandbox-1",
                                     "params": {"steps": 20}}, catch_response=True) as response:
@@ -55,7 +61,6 @@ class GenerationUser(ApiUser):
                 if attempt == config.MAX_POLLS:
                     response.failure(f"generation not done after {config.MAX_POLLS} polls")
 
-    @task(1)
     def list_tasks(self) -> None:
         self.client.get("/api/v1/generations?page=1&per_page=20", name="/api/v1/generations",
                         headers=self.auth_headers)

@@ -15,9 +15,9 @@ CURRENCIES = ("EUR", "USD", "GBP")
 
 class PaymentUser(ApiUser):
     weight = config.PAYMENT_WEIGHT
-    wait_time = between(0.5, 1.5)
+    wait_time = between(0.2, 0.6)
 
-    @task(3)
+    @task(2)
     def create_payment(self) -> None:
         self.client.post("/api/v1/payments", name="/api/v1/payments", headers=self.auth_headers,
                          json={"amount": round(random.uniform(1, 500), 2), "currency": random.choice(CURRENCIES),

@@ -1,0 +1,130 @@
+"""``harness run``: preflight, seed, Locust headless with the listener, verdict — in one command.
+
+Exit codes as ``harness check``: 0 pass, 1 fail, 2 error or inconclusive."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from harness import __version__
+from harness.apis import api_for
+from harness.commands.check import print_verdict
+from harness.errors import HarnessError
+from harness.exitcodes import ExitCode
+from harness.influx.options import client_from, settings_from
+from harness.locust_process import last_error_line, locust_command, locust_environment, run_locust
+from harness.preflight import check_influx, check_target
+from harness.rundata import event_line, thresholds_json, write_run, write_thresholds
+from harness.runid import new_run_id, validate_run_id
+from harness.settings import add_arguments
+from harness.verdict.judge import judge
+from harness.verdict.thresholds import load_thresholds, thresholds_as_points
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("run", help="run a load test end to end and judge it (exit 0/1/2)",
+                                   description=__doc__)
+    parser.add_argument("--run-id", default=None, help="run id (default: a new one, time-sortable)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default OUT_DIR/RUN_ID)")
+    parser.add_argument("--fault", action="append", default=[], metavar="SCOPE:KEY=VALUE",
+                        help="fault for the built-in sandbox, e.g. payments:error_rate=0.3 (repeatable)")
+    parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass",
+                        help="also judge against a baseline run")
+    parser.add_argument("--no-cleanup", action="store_true", help="keep seeded users after the run")
+    parser.add_argument("--influx-runs-rp", default="runs", help="retention policy of long-lived run data")
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def git_sha() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def run(args) -> int:
+    settings = settings_from(args)
+    thresholds = load_thresholds(settings.thresholds_file)
+    if args.fault and settings.target_host:
+        raise HarnessError("--fault applies to the built-in sandbox only; leave TARGET_HOST empty to use it")
+    run_id = validate_run_id(args.run_id) if args.run_id else new_run_id()
+    out_dir = args.out or settings.out_dir / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs_rp = args.influx_runs_rp
+    client = client_from(settings)
+    version = check_influx(client, runs_rp)
+
+    with ExitStack() as stack:
+        host = settings.target_host
+        if not host:
+            from harness.sandbox.process import start_subprocess, stop_subprocess
+
+            proc, host = start_subprocess(port=0, faults=args.fault)
+            stack.callback(stop_subprocess, proc)
+            print(f"sandbox target at {host}" + (f" with faults {', '.join(args.fault)}" if args.fault else ""))
+        check_target(host)
+
+        manifest = None
+        if settings.seed_users:
+            from seed.cleaner import cleanup
+            from seed.seeder import seed_users
+
+            manifest = out_dir / "seed_manifest.json"
+            if not args.no_cleanup:
+                # Registered before seeding, so a seeding that stops half-way is cleaned too.
+                stack.callback(_cleanup, cleanup, host, manifest)
+            seed_users(host, run_id, settings.seed_users, manifest)
+            print(f"seeded {settings.seed_users} users ({manifest})")
+
+        start_ns = time.time_ns()
+        run_fields = {"host": host, "users": settings.users, "spawn_rate": settings.spawn_rate,
+                      "run_time_s": settings.run_time_s, "processes": settings.processes,
+                      "description": settings.description, "git_sha": git_sha(), "version": __version__,
+                      "thresholds": thresholds_json(thresholds), "status": "running"}
+        write_run(client, runs_rp, run_id, settings.test_env, run_fields, start_ns)
+        endpoint_apis = {key: api_for(key.split(" ", 1)[-1]) for key in thresholds.endpoints}
+        threshold_rows = thresholds_as_points(thresholds, endpoint_apis, settings.generation_target_per_s)
+        write_thresholds(client, runs_rp, run_id, settings.test_env, threshold_rows, [start_ns])
+        print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
+              f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")
+
+        log_path = out_dir / "locust.log"
+        code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir, runs_rp),
+                                       locust_environment(settings, manifest), log_path, client, run_id,
+                                       settings.run_time_s)
+        end_ns = time.time_ns()
+        if code not in (0, 1) and not interrupted:
+            write_run(client, runs_rp, run_id, settings.test_env, {**run_fields, "status": "failed"}, start_ns)
+            raise HarnessError(f"Locust failed (exit {code}): {last_error_line(log_path)} (log: {log_path})")
+        write_thresholds(client, runs_rp, run_id, settings.test_env, threshold_rows, [end_ns])
+        status = "interrupted" if interrupted else "completed"
+        warnings = ["the run was interrupted (SIGINT/SIGTERM) before its planned end"] if interrupted else []
+        verdict, paths = judge(client, run_id, thresholds, out_dir,
+                               generation_target=settings.generation_target_per_s or None,
+                               baseline=args.baseline, runs_rp=runs_rp, extra_warnings=warnings)
+        write_run(client, runs_rp, run_id, settings.test_env,
+                  {**run_fields, "status": status, "verdict": verdict.verdict}, start_ns)
+        if interrupted:
+            client.write((event_line(run_id, settings.test_env, "interrupted", "Run interrupted",
+                                     "stopped by a signal before its planned end") + "\n").encode(),
+                         retention_policy=runs_rp)
+        print_verdict(verdict, paths)
+        print(f"  locust: {log_path}, {out_dir / 'locust.html'}")
+        if interrupted and verdict.exit_code == ExitCode.PASS:
+            return ExitCode.ERROR  # an interrupted run did not prove what it was asked to
+        return verdict.exit_code
+
+
+def _cleanup(cleanup, host: str, manifest: Path) -> None:
+    if not manifest.exists():
+        return
+    try:
+        report = cleanup(host, manifest)
+        print(f"cleanup: {report.summary()}" if hasattr(report, "summary") else f"cleanup: {report}")
+    except HarnessError as exc:
+        print(f"harness: warning: cleanup failed: {exc}")

@@ -1,0 +1,112 @@
+"""Locust as a child process of ``harness run``: its command line, and a live progress line
+read back from InfluxDB (which also proves, while the run goes on, that points arrive)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness.influx.client import InfluxClient, QueryError, quote_string
+from harness.settings import Settings
+
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+
+
+def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path, runs_rp: str) -> list[str]:
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+           "-u", str(settings.users), "-r", str(settings.spawn_rate), "-t", f"{settings.run_time_s}s",
+           "--host", host, "--run-id", run_id, "--test-env", settings.test_env,
+           "--influx-url", settings.influx_url, "--influx-db", settings.influx_db, "--influx-runs-rp", runs_rp,
+           "--csv", str(out_dir / "locust"), "--html", str(out_dir / "locust.html"),
+           "--json-file", str(out_dir / "locust_stats"), "--only-summary", "--stop-timeout", "10",
+           "--loglevel", "INFO"]
+    if settings.processes > 1:
+        cmd += ["--processes", str(settings.processes)]
+    return cmd
+
+
+def locust_environment(settings: Settings, seed_manifest: Path | None) -> dict[str, str]:
+    # Secrets travel in the environment, not on a command line that `ps` shows.
+    env = dict(os.environ, INFLUX_TOKEN=settings.influx_token, INFLUX_USER=settings.influx_user,
+               INFLUX_PASSWORD=settings.influx_password, TEST_ENV=settings.test_env,
+               GENERATION_TARGET_PER_S=str(settings.generation_target_per_s), PYTHONUNBUFFERED="1")
+    if seed_manifest:
+        env["SEED_MANIFEST"] = str(seed_manifest)
+    return env
+
+
+def progress_line(client: InfluxClient, run_id: str, elapsed_s: float, total_s: float) -> str:
+    where = f'"run_id" = {quote_string(run_id)}'
+    try:
+        results = client.query_results(
+            f'SELECT count("response_time") FROM "request" WHERE {where}; '
+            f'SELECT count("response_time") FROM "request" WHERE {where} AND "result" = \'fail\'; '
+            f'SELECT count("response_time") FROM "request" WHERE {where} AND time > now() - 5s; '
+            f'SELECT sum("users") FROM "users" WHERE {where} AND time > now() - 1500ms')
+    except QueryError as exc:
+        return f"[{elapsed_s:5.0f}/{total_s:.0f}s] InfluxDB query failed: {exc}"
+    values = [r["series"][0]["values"][0][1] if r.get("series") else 0 for r in results]
+    requests, failures, recent, users = (int(v or 0) for v in values)
+    fail_pct = 100.0 * failures / requests if requests else 0.0
+    return (f"[{elapsed_s:5.0f}/{total_s:.0f}s] users {users:4d} | requests {requests:7d} | "
+            f"{recent / 5:7.1f} req/s | failures {fail_pct:5.1f} %")
+
+
+def run_locust(cmd: list[str], env: dict[str, str], log_path: Path, client: InfluxClient, run_id: str,
+               total_s: float, interval_s: float = 2.0) -> tuple[int, bool]:
+    """Run Locust to its end, printing progress; returns (exit code, interrupted).
+
+    SIGINT/SIGTERM to the harness are passed on as SIGTERM, on which Locust stops its users,
+    fires test_stop (the listener's final flush) and exits."""
+    interrupted = False
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+
+        def forward(signum, _frame):
+            nonlocal interrupted
+            interrupted = True
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            started = time.monotonic()
+            tty = sys.stdout.isatty()
+            last_printed = 0.0
+            while proc.poll() is None:
+                try:
+                    proc.wait(timeout=interval_s)
+                except subprocess.TimeoutExpired:
+                    pass
+                if proc.poll() is not None:
+                    break
+                elapsed = time.monotonic() - started
+                # On a terminal, one line rewritten in place; in CI logs, a line every 10 s.
+                if tty:
+                    print("\r" + progress_line(client, run_id, elapsed, total_s), end="", flush=True)
+                elif elapsed - last_printed >= 10:
+                    print(progress_line(client, run_id, elapsed, total_s), flush=True)
+                    last_printed = elapsed
+            if tty:
+                print()
+            return proc.returncode, interrupted
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+def last_error_line(log_path: Path) -> str:
+    """The most telling line of a failed Locust: our one-line errors first, then any error."""
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "no log"
+    for marker in ("harness.listener: error:", "harness: error:", "error:", "Error"):
+        hits = [line for line in lines if marker in line]
+        if hits:
+            return hits[-1].strip()[:300]
+    return (lines[-1].strip() if lines else "no output")[:300]

@@ -1,0 +1,237 @@
+"""The verdict as a pure function of thresholds and measurements (no I/O).
+
+Precedence: error (nothing to judge, or the thresholds name something the run never did)
+> fail (a limit was breached) > inconclusive (a check could not be evaluated, e.g. data is
+missing) > pass. A run passes only when every check was evaluated and met.
+"""
+
+from __future__ import annotations
+
+import math
+
+from harness.verdict.model import Check, Completeness, Measurements, Stats, Verdict
+from harness.verdict.thresholds import Limits, Thresholds, closest_match
+
+# Limit key → (metric/Stats attribute, words in messages, unit, "min" or "max").
+_LIMITS = {
+    "min_success_rate": ("success_rate", "success rate", "%", "min"),
+    "max_p50_ms": ("p50", "p50", "ms", "max"),
+    "max_p95_ms": ("p95", "p95", "ms", "max"),
+    "max_p99_ms": ("p99", "p99", "ms", "max"),
+    "max_ms": ("max", "max", "ms", "max"),
+    "min_rps": ("rps", "throughput", "req/s", "min"),
+}
+
+
+def evaluate(thresholds: Thresholds, measured: Measurements,
+             baseline: Measurements | None = None) -> Verdict:
+    errors: list[str] = []
+    warnings = list(measured.warnings)
+    if measured.total_requests == 0:
+        errors.append(f"no requests were recorded for run {measured.run_id} after the "
+                      f"{_num(measured.warmup_s)} s warm-up: nothing to judge")
+    errors += _unused_overrides(thresholds, measured)
+    warnings += _group_coverage(thresholds, measured)
+
+    checks: list[Check] = []
+    for key in sorted(measured.endpoints):
+        stats = measured.endpoints[key]
+        checks.append(_samples_check(key, stats.requests, thresholds.min_samples))
+        checks += _limit_checks(key, thresholds.limits_for(key, stats.api), stats)
+    for api in sorted(measured.apis):
+        if api in thresholds.apis:
+            checks += _limit_checks(f"api:{api}", thresholds.apis[api], measured.apis[api])
+    checks += _throughput_checks(thresholds, measured)
+    checks += _completeness_checks(measured.completeness)
+    if baseline is not None:
+        checks += _regression_checks(thresholds, measured, baseline)
+        warnings += _baseline_coverage(measured, baseline)
+    warnings += _cpu_warnings(thresholds, measured)
+
+    failed = [c.message for c in checks if c.passed is False]
+    unjudged = [c.message for c in checks if c.passed is None]
+    if errors:
+        verdict = "error"
+    elif failed:
+        verdict = "fail"
+    elif unjudged:
+        verdict = "inconclusive"
+    else:
+        verdict = "pass"
+    return Verdict(run_id=measured.run_id, verdict=verdict, checks=checks,
+                   reasons=errors + failed + unjudged, warnings=warnings,
+                   measurements=measured,
+                   baseline_run_id=baseline.run_id if baseline is not None else None)
+
+
+def _samples_check(scope: str, requests: int, min_samples: int) -> Check:
+    if requests >= min_samples:
+        passed, message = True, f"{scope}: {requests} requests ≥ {min_samples} (min_samples)"
+    else:
+        passed = None
+        message = (f"{scope}: only {requests} requests, fewer than min_samples {min_samples}: "
+                   f"too few to judge")
+    return Check(scope, "samples", float(min_samples), float(requests), passed, "data", message)
+
+
+def _limit_checks(scope: str, limits: Limits | None, stats: Stats) -> list[Check]:
+    if limits is None:
+        return []
+    checks = []
+    for key, limit in limits.items():
+        metric, words, unit, side = _LIMITS[key]
+        observed = getattr(stats, metric)
+        if observed is None:
+            checks.append(Check(scope, metric, limit, None, None, "absolute",
+                                f"{scope}: {words} has no data (no requests): not judged"))
+            continue
+        passed = _at_least(observed, limit) if side == "min" else _at_most(observed, limit)
+        message = f"{scope}: {words} {_compare(observed, limit, side, passed, unit)}"
+        checks.append(Check(scope, metric, limit, observed, passed, "absolute", message))
+    return checks
+
+
+def generation_target(thresholds: Thresholds, measured: Measurements) -> float | None:
+    """The generations/s the run is held to: the run's own target wins over the file's."""
+    if measured.generation_target is not None:
+        return measured.generation_target
+    return thresholds.generation.target_per_s
+
+
+def _throughput_checks(thresholds: Thresholds, measured: Measurements) -> list[Check]:
+    target = generation_target(thresholds, measured)
+    generation_ran = "generation" in measured.apis or any(
+        s.api == "generation" for s in measured.endpoints.values())
+    if not target or not generation_ran:
+        return []
+    ratio = thresholds.generation.min_throughput_ratio
+    minimum = ratio * target
+    why = f"({_num(ratio)} × target {_num(target)}/s)"
+    observed = measured.generation_rate
+    if observed is None:
+        return [Check("api:generation", "throughput", minimum, None, None, "absolute",
+                      f"api:generation: the achieved generation rate is unknown: cannot check "
+                      f"it against {_num(minimum)}/s {why}")]
+    passed = _at_least(observed, minimum)
+    message = f"api:generation: {_compare(observed, minimum, 'min', passed, 'generations/s')} {why}"
+    return [Check("api:generation", "throughput", minimum, observed, passed, "absolute", message)]
+
+
+def _completeness_checks(c: Completeness | None) -> list[Check]:
+    if c is None or c.workers == 0:
+        return [Check("run", "completeness", 0.0, None, None, "data",
+                      "run: the listener's counts are missing: cannot tell whether every "
+                      "request reached InfluxDB")]
+    if c.stored > c.seen:
+        passed, message = None, (
+            f"run: InfluxDB holds {c.stored} request points but the listeners counted only "
+            f"{c.seen}: a worker's counts are missing, so completeness cannot be proven")
+    elif c.missing:
+        passed, message = None, (
+            f"run: {c.missing} of {c.seen} request points are missing from InfluxDB "
+            f"({c.stored} stored): the data is incomplete")
+    else:
+        passed, message = True, f"run: all {c.seen} request points are in InfluxDB"
+    checks = [Check("run", "completeness", 0.0, float(c.missing), passed, "data", message)]
+    if c.dropped:
+        checks.append(Check("run", "dropped", 0.0, float(c.dropped), None, "data",
+                            f"run: the listeners dropped {c.dropped} request points that never "
+                            f"reached InfluxDB: the data is incomplete"))
+    else:
+        checks.append(Check("run", "dropped", 0.0, 0.0, True, "data",
+                            "run: the listeners dropped no request points"))
+    return checks
+
+
+def _regression_checks(thresholds: Thresholds, measured: Measurements,
+                       baseline: Measurements) -> list[Check]:
+    r = thresholds.regression
+    checks = []
+    for key in sorted(set(measured.endpoints) & set(baseline.endpoints)):
+        now, then = measured.endpoints[key], baseline.endpoints[key]
+        if now.requests == 0 or then.requests == 0:
+            continue
+        if now.p95 is not None and then.p95 is not None:
+            limit = r.p95_factor * then.p95 + r.p95_slack_ms
+            passed = _at_most(now.p95, limit)
+            message = (f"{key}: p95 {_compare(now.p95, limit, 'max', passed, 'ms')} "
+                       f"({_num(r.p95_factor)} × baseline {_num(then.p95)} ms + "
+                       f"{_num(r.p95_slack_ms)} ms, run {baseline.run_id})")
+            checks.append(Check(key, "p95_vs_baseline", limit, now.p95, passed, "regression",
+                                message))
+        if now.success_rate is not None and then.success_rate is not None:
+            limit = then.success_rate - r.max_success_rate_drop
+            passed = _at_least(now.success_rate, limit)
+            message = (f"{key}: success rate {_compare(now.success_rate, limit, 'min', passed, '%')}"
+                       f" (baseline {_num(then.success_rate)} % − "
+                       f"{_num(r.max_success_rate_drop)} pt, run {baseline.run_id})")
+            checks.append(Check(key, "success_rate_vs_baseline", limit, now.success_rate, passed,
+                                "regression", message))
+    return checks
+
+
+def _unused_overrides(thresholds: Thresholds, measured: Measurements) -> list[str]:
+    errors = []
+    for key in thresholds.endpoints:
+        if key not in measured.endpoints:
+            close = closest_match(key, list(measured.endpoints))
+            hint = f" (did you mean '{close}'?)" if close else ""
+            errors.append(f"{thresholds.source} sets limits for endpoint '{key}' but the run "
+                          f"never called it{hint}: fix the key or remove the override")
+    return errors
+
+
+def _group_coverage(thresholds: Thresholds, measured: Measurements) -> list[str]:
+    ran = set(measured.apis) | {s.api for s in measured.endpoints.values()}
+    warnings = [f"api group '{api}' has no limits in {thresholds.source}: its endpoints get "
+                f"only the samples check" for api in sorted(ran - set(thresholds.apis))]
+    if ran:  # with no requests at all the error already says everything
+        warnings += [f"no requests in api group '{api}': its limits were not checked"
+                     for api in thresholds.apis if api not in ran]
+    return warnings
+
+
+def _baseline_coverage(measured: Measurements, baseline: Measurements) -> list[str]:
+    now = {k for k, s in measured.endpoints.items() if s.requests}
+    then = {k for k, s in baseline.endpoints.items() if s.requests}
+    return ([f"{key} was called in baseline run {baseline.run_id} but not in this run"
+             for key in sorted(then - now)]
+            + [f"{key} has no baseline in run {baseline.run_id}: no regression check for it"
+               for key in sorted(now - then)])
+
+
+def _cpu_warnings(thresholds: Thresholds, measured: Measurements) -> list[str]:
+    cpu, limit = measured.cpu_max_percent, thresholds.max_cpu_percent
+    if cpu is None or limit is None or cpu <= limit:
+        return []
+    return [f"the load generator's CPU peaked at {_num(cpu)} % (above {_num(limit)} %): it was "
+            f"saturated, so the latencies may be its own rather than the target's"]
+
+
+# A limit met to within float rounding counts as met: 0.95 × 10 must accept 9.5.
+def _at_most(observed: float, limit: float) -> bool:
+    return observed <= limit or math.isclose(observed, limit, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _at_least(observed: float, limit: float) -> bool:
+    return observed >= limit or math.isclose(observed, limit, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _compare(observed: float, limit: float, side: str, passed: bool, unit: str) -> str:
+    ops = {("min", True): "≥", ("min", False): "<", ("max", True): "≤", ("max", False): ">"}
+    shown, bound = _pair(observed, limit)
+    return f"{shown} {unit} {ops[side, passed]} {bound} {unit}"
+
+
+def _pair(a: float, b: float) -> tuple[str, str]:
+    """Both numbers with as few decimals as still tell them apart (94.996 vs 95)."""
+    for places in range(1, 10):
+        shown = _num(a, places), _num(b, places)
+        if shown[0] != shown[1]:
+            return shown
+    return shown
+
+
+def _num(value: float, places: int = 2) -> str:
+    text = f"{value:.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

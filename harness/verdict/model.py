@@ -1,0 +1,116 @@
+"""The verdict's data: what was measured, what was checked, what was decided.
+
+Plain frozen dataclasses so the evaluator stays a pure function and tests can build
+inputs by hand. Latencies are milliseconds, success rates are percent (0–100), times UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from harness.exitcodes import ExitCode
+
+VerdictName = Literal["pass", "fail", "inconclusive", "error"]
+CheckKind = Literal["absolute", "regression", "data"]
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Request statistics over one scope, computed from raw points (exact percentiles)."""
+
+    requests: int
+    failures: int
+    success_rate: float | None  # percent; None when there were no requests
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+    rps: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointStats(Stats):
+    """Stats of one endpoint; ``key`` is "METHOD name", e.g. "GET /api/v1/generations/[id]"."""
+
+    key: str
+    api: str  # auth | generation | payments | other
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """What the listeners counted against what InfluxDB holds, summed over all workers."""
+
+    seen: int  # requests the listeners counted
+    stored: int  # request points found in InfluxDB
+    dropped: int  # points a listener gave up on
+    spooled: int  # points a listener had to keep on disk
+    workers: int  # processes that reported their counts
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.seen - self.stored)
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Everything the verdict needs about one run, read from InfluxDB by the query layer."""
+
+    run_id: str
+    test_env: str
+    start: datetime  # first instant judged (run start + warm-up), UTC
+    end: datetime
+    duration_s: float  # judged window, after warm-up
+    warmup_s: float
+    endpoints: dict[str, EndpointStats] = field(default_factory=dict)
+    apis: dict[str, Stats] = field(default_factory=dict)  # each group over its raw points
+    generation_rate: float | None = None  # achieved generations per second
+    generation_target: float | None = None  # generations per second the run aimed at
+    completeness: Completeness | None = None
+    cpu_max_percent: float | None = None  # load generator's highest CPU use
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def total_requests(self) -> int:
+        return sum(stats.requests for stats in self.endpoints.values())
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison of an observed number with a limit.
+
+    ``passed`` is None when the check could not be evaluated (no data, too few samples);
+    such a check can never let a run pass.
+    """
+
+    scope: str  # "POST /api/v1/payments", "api:generation" or "run"
+    metric: str  # success_rate, p95, throughput, samples, completeness, p95_vs_baseline, …
+    threshold: float
+    observed: float | None
+    passed: bool | None
+    kind: CheckKind
+    message: str
+
+
+_EXIT_CODES: dict[str, ExitCode] = {
+    "pass": ExitCode.PASS,
+    "fail": ExitCode.FAIL,
+    "inconclusive": ExitCode.ERROR,
+    "error": ExitCode.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    run_id: str
+    verdict: VerdictName
+    checks: list[Check]
+    reasons: list[str]  # one line per failed or unevaluable check, and per error
+    warnings: list[str]
+    measurements: Measurements
+    baseline_run_id: str | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return _EXIT_CODES[self.verdict]

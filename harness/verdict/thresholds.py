@@ -1,0 +1,299 @@
+"""The limits a run is judged against, read from ``baselines.yaml``.
+
+Every key has a built-in default (the product's numbers from the brief), so a file only
+needs the keys it changes. An unknown key, a wrong type or an out-of-range value is a
+HarnessError: a typo in this file must never quietly turn a check off.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import HarnessError
+
+# Limit key → the metric of the check it makes (also the ``metric`` tag of threshold points).
+LIMIT_METRICS = {
+    "min_success_rate": "success_rate",
+    "max_p50_ms": "p50",
+    "max_p95_ms": "p95",
+    "max_p99_ms": "p99",
+    "max_ms": "max",
+    "min_rps": "rps",
+}
+_ENDPOINT_KEY = re.compile(r"^[A-Z]+ \S.*$")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits for one scope; None means "not checked"."""
+
+    min_success_rate: float | None = None  # percent
+    max_p50_ms: float | None = None
+    max_p95_ms: float | None = None
+    max_p99_ms: float | None = None
+    max_ms: float | None = None
+    min_rps: float | None = None
+
+    def items(self) -> list[tuple[str, float]]:
+        """The limits in force, in a stable order."""
+        return [(k, v) for k, v in asdict(self).items() if v is not None]
+
+
+@dataclass(frozen=True)
+class Generation:
+    target_per_s: float | None = 10.0  # None or 0: no throughput check
+    min_throughput_ratio: float = 0.95
+
+
+@dataclass(frozen=True)
+class Regression:
+    p95_factor: float = 1.2
+    p95_slack_ms: float = 20.0
+    max_success_rate_drop: float = 1.0  # percentage points
+
+
+def _default_apis() -> dict[str, Limits]:
+    return {
+        "auth": Limits(min_success_rate=99.0, max_p95_ms=200.0),
+        "generation": Limits(min_success_rate=95.0, max_p95_ms=500.0),
+        "payments": Limits(min_success_rate=95.0, max_p95_ms=300.0),
+    }
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    warmup_s: float = 5.0
+    min_samples: int = 20
+    max_cpu_percent: float | None = 90.0
+    generation: Generation = field(default_factory=Generation)
+    apis: dict[str, Limits] = field(default_factory=_default_apis)
+    # Per-endpoint overrides hold only the keys the file names (None = switch that check off).
+    endpoints: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    regression: Regression = field(default_factory=Regression)
+    source: str = "built-in defaults"
+
+    def limits_for(self, key: str, api: str) -> Limits | None:
+        """The limits for one endpoint: its group's, changed by its override if any.
+
+        A group's min_rps is not inherited: a group's request rate says nothing about
+        what each of its endpoints must reach. None means the endpoint has no limits.
+        """
+        override = self.endpoints.get(key)
+        group = self.apis.get(api)
+        if override is None and group is None:
+            return None
+        limits = replace(group, min_rps=None) if group is not None else Limits()
+        return replace(limits, **override) if override else limits
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "warmup_s": self.warmup_s,
+            "min_samples": self.min_samples,
+            "max_cpu_percent": self.max_cpu_percent,
+            "generation": asdict(self.generation),
+            # Every limit key, null when off, so the file can be rebuilt from this.
+            "apis": {name: asdict(limits) for name, limits in self.apis.items()},
+            "endpoints": {key: dict(override) for key, override in self.endpoints.items()},
+            "regression": asdict(self.regression),
+        }
+
+
+def load_thresholds(path: Path) -> Thresholds:
+    """Read and validate a thresholds file; any problem is a one-line HarnessError."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: thresholds file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{path}: cannot read thresholds file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise HarnessError(f"{path}: invalid YAML{where}: {problem}") from None
+    return parse_thresholds(data, source=str(path))
+
+
+def parse_thresholds(data: Any, source: str = "baselines.yaml") -> Thresholds:
+    """Build Thresholds from parsed YAML; keys the data leaves out keep their defaults."""
+    p = _Parser(source)
+    if data is None:
+        data = {}
+    top = p.mapping(data, "", "the file")
+    p.known_keys(top, ["warmup_s", "min_samples", "max_cpu_percent", "generation", "apis",
+                       "endpoints", "regression"], "at the top level")
+    defaults = Thresholds()
+    return Thresholds(
+        warmup_s=p.number(top, "warmup_s", defaults.warmup_s, "", low=0),
+        min_samples=p.whole(top, "min_samples", defaults.min_samples, ""),
+        max_cpu_percent=p.number(top, "max_cpu_percent", defaults.max_cpu_percent, "",
+                                 low=0, high=100, nullable=True),
+        generation=p.generation(top.get("generation")),
+        apis=p.apis(top.get("apis")),
+        endpoints=p.endpoints(top.get("endpoints")),
+        regression=p.regression(top.get("regression")),
+        source=source,
+    )
+
+
+def thresholds_as_points(
+    thresholds: Thresholds,
+    endpoint_apis: dict[str, str] | None = None,
+    generation_target: float | None = None,
+) -> list[dict[str, Any]]:
+    """The limits in force per scope, as rows for the ``threshold`` measurement.
+
+    Dashboards draw these rows, so they show the same lines the verdict uses. Give
+    ``endpoint_apis`` (endpoint key → api) to resolve overrides against their group;
+    without it an override's row holds only the keys it names, with api "".
+    ``generation_target`` is the run's own target when it differs from the file's.
+    """
+    rows: list[dict[str, Any]] = []
+    for api, limits in thresholds.apis.items():
+        rows += _rows(f"api:{api}", api, "", limits)
+    for key, override in thresholds.endpoints.items():
+        api = (endpoint_apis or {}).get(key)
+        if api is not None:
+            rows += _rows(key, api, key, thresholds.limits_for(key, api) or Limits())
+        else:
+            rows += _rows(key, "", key, replace(Limits(), **override))
+    target = generation_target if generation_target is not None else thresholds.generation.target_per_s
+    if target:
+        minimum = thresholds.generation.min_throughput_ratio * target
+        rows.append({"scope": "api:generation", "api": "generation", "endpoint": "",
+                     "metric": "throughput", "value": float(minimum)})
+    return rows
+
+
+def _rows(scope: str, api: str, endpoint: str, limits: Limits) -> list[dict[str, Any]]:
+    return [{"scope": scope, "api": api, "endpoint": endpoint,
+             "metric": LIMIT_METRICS[key], "value": float(value)} for key, value in limits.items()]
+
+
+class _Parser:
+    """Validation helpers that name the file and the dotted place of every bad value."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, message: str) -> HarnessError:
+        return HarnessError(f"{self.source}: {message}")
+
+    def mapping(self, value: Any, place: str, what: str) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(f"{place or what} must be a mapping of keys to values, "
+                            f"not {_show(value)}")
+        return value
+
+    def known_keys(self, mapping: dict, allowed: list[str], where: str) -> None:
+        for key in mapping:
+            if key not in allowed:
+                close = closest_match(str(key), allowed)
+                hint = f" (did you mean '{close}'?)" if close else ""
+                raise self.fail(f"unknown key '{key}' {where}{hint}")
+
+    def number(self, mapping: dict, key: str, default: float | None, prefix: str, *,
+               low: float | None = None, high: float | None = None,
+               nullable: bool = False) -> float | None:
+        if key not in mapping:
+            return default
+        value, place = mapping[key], f"{prefix}{key}"
+        if value is None and nullable:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(f"{place} must be a number, not {_show(value)}")
+        if low is not None and high is not None and not low <= value <= high:
+            raise self.fail(f"{place} is {value} but must be between {low} and {high}")
+        if low is not None and value < low:
+            raise self.fail(f"{place} is {value} but must be {low} or more")
+        return float(value)
+
+    def whole(self, mapping: dict, key: str, default: int, prefix: str) -> int:
+        value = mapping.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.fail(f"{prefix}{key} must be a whole number, 0 or more, not {_show(value)}")
+        return value
+
+    def limits(self, value: Any, place: str, where: str) -> dict[str, float | None]:
+        given = self.mapping(value, place, place)
+        self.known_keys(given, list(LIMIT_METRICS), where)
+        prefix = f"{place}."
+        return {key: self.number(given, key, None, prefix, low=0, nullable=True,
+                                 high=100 if key == "min_success_rate" else None)
+                for key in given}
+
+    def apis(self, value: Any) -> dict[str, Limits]:
+        apis = _default_apis()
+        for name, group in self.mapping(value, "apis", "apis").items():
+            if not isinstance(name, str) or not name:
+                raise self.fail(f"api group name {_show(name)} in apis must be a word, e.g. auth")
+            given = self.limits(group, f"apis.{name}", f"in apis.{name}")
+            apis[name] = replace(apis.get(name, Limits()), **given)
+        return apis
+
+    def endpoints(self, value: Any) -> dict[str, dict[str, float | None]]:
+        overrides = {}
+        for key, override in self.mapping(value, "endpoints", "endpoints").items():
+            if not isinstance(key, str) or not _ENDPOINT_KEY.match(key):
+                raise self.fail(f"endpoint key {_show(key)} in endpoints must be "
+                                f"\"METHOD name\", e.g. \"GET /health\"")
+            overrides[key] = self.limits(override, f'endpoints."{key}"', f'in endpoints."{key}"')
+        return overrides
+
+    def generation(self, value: Any) -> Generation:
+        given = self.mapping(value, "generation", "generation")
+        names = [f.name for f in fields(Generation)]
+        self.known_keys(given, names, "in generation")
+        d = Generation()
+        return Generation(
+            target_per_s=self.number(given, "target_per_s", d.target_per_s, "generation.",
+                                     low=0, nullable=True),
+            min_throughput_ratio=self.number(given, "min_throughput_ratio", d.min_throughput_ratio,
+                                             "generation.", low=0, high=1),
+        )
+
+    def regression(self, value: Any) -> Regression:
+        given = self.mapping(value, "regression", "regression")
+        self.known_keys(given, [f.name for f in fields(Regression)], "in regression")
+        d = Regression()
+        return Regression(
+            # Below 1 would demand the run be faster than its baseline: almost surely a typo.
+            p95_factor=self.number(given, "p95_factor", d.p95_factor, "regression.", low=1),
+            p95_slack_ms=self.number(given, "p95_slack_ms", d.p95_slack_ms, "regression.", low=0),
+            max_success_rate_drop=self.number(given, "max_success_rate_drop",
+                                              d.max_success_rate_drop, "regression.",
+                                              low=0, high=100),
+        )
+
+
+def closest_match(word: str, choices: list[str]) -> str | None:
+    """The choice ``word`` is most likely a typo of, or None.
+
+    difflib finds the candidates; among equally close ones a swap of two letters wins
+    (max_p59_ms is max_p95_ms, not max_p99_ms), the most common slip when typing.
+    """
+    candidates = difflib.get_close_matches(word, choices, n=3)
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: (
+        -round(difflib.SequenceMatcher(None, word, c).ratio(), 6), sorted(c) != sorted(word)))
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null (empty)"
+    if isinstance(value, (dict, list)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    return repr(value)
