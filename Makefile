@@ -1,0 +1,39 @@
+# Two entry points that work on a fresh Debian machine:
+#   make load-test   a real load test end to end (built-in sandbox, local InfluxDB)
+#   make test        the test suite (real InfluxDB, real Locust, headless Chromium)
+# Extra arguments for harness run: make load-test ARGS="--users 50 --run-time 2m"
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: setup system-packages load-test test bench clean
+
+$(BIN)/harness: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+# Debian's influxdb (1.x) is the local InfluxDB; chromium renders the HTML report in tests.
+system-packages:
+	@if ! command -v influxd >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb chromium >/dev/null; \
+	fi
+
+setup: system-packages $(BIN)/harness
+
+load-test: setup
+	$(BIN)/harness influxdb start
+	$(BIN)/harness run $(ARGS)
+
+test: setup
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	-$(BIN)/harness influxdb stop
+	rm -rf $(VENV) .state load_test_reports
