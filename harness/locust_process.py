@@ -29,11 +29,12 @@ def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path, ru
     return cmd
 
 
-def locust_environment(settings: Settings, seed_manifest: Path | None) -> dict[str, str]:
+def locust_environment(settings: Settings, seed_manifest: Path | None,
+                       generation_target: float | None) -> dict[str, str]:
     # Secrets travel in the environment, not on a command line that `ps` shows.
     env = dict(os.environ, INFLUX_TOKEN=settings.influx_token, INFLUX_USER=settings.influx_user,
                INFLUX_PASSWORD=settings.influx_password, TEST_ENV=settings.test_env,
-               GENERATION_TARGET_PER_S=str(settings.generation_target_per_s), PYTHONUNBUFFERED="1")
+               GENERATION_TARGET_PER_S=str(generation_target or 0), PYTHONUNBUFFERED="1")
     if seed_manifest:
         env["SEED_MANIFEST"] = str(seed_manifest)
     return env

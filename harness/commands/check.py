@@ -24,6 +24,14 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def generation_target(settings, thresholds) -> float | None:
+    """The run's generation target: a value the user set (flag, env, file) wins over baselines.yaml;
+    0 switches the throughput check off."""
+    if settings.sources.get("generation_target_per_s", "default") != "default":
+        return settings.generation_target_per_s
+    return thresholds.generation.target_per_s
+
+
 def print_verdict(verdict, paths, stream=sys.stdout) -> None:
     print(f"verdict: {verdict.verdict.upper()} (run {verdict.run_id}, exit {int(verdict.exit_code)})", file=stream)
     for reason in verdict.reasons:
@@ -39,8 +47,7 @@ def run(args) -> int:
     thresholds = load_thresholds(settings.thresholds_file)
     client = client_from(settings)
     client.ping()
-    target = settings.generation_target_per_s if settings.sources.get("generation_target_per_s") != "default" \
-        else thresholds.generation.target_per_s
+    target = generation_target(settings, thresholds)
     verdict, paths = judge(client, run_id, thresholds, args.out or settings.out_dir / run_id,
                            generation_target=target, baseline=args.baseline, runs_rp=args.influx_runs_rp,
                            store=not args.no_store)

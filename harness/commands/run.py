@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.apis import api_for
-from harness.commands.check import print_verdict
+from harness.commands.check import generation_target, print_verdict
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.influx.options import client_from, settings_from
@@ -88,14 +88,15 @@ def run(args) -> int:
                       "thresholds": thresholds_json(thresholds), "status": "running"}
         write_run(client, runs_rp, run_id, settings.test_env, run_fields, start_ns)
         endpoint_apis = {key: api_for(key.split(" ", 1)[-1]) for key in thresholds.endpoints}
-        threshold_rows = thresholds_as_points(thresholds, endpoint_apis, settings.generation_target_per_s)
+        target = generation_target(settings, thresholds)
+        threshold_rows = thresholds_as_points(thresholds, endpoint_apis, target)
         write_thresholds(client, runs_rp, run_id, settings.test_env, threshold_rows, [start_ns])
         print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
               f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")
 
         log_path = out_dir / "locust.log"
         code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir, runs_rp),
-                                       locust_environment(settings, manifest), log_path, client, run_id,
+                                       locust_environment(settings, manifest, target), log_path, client, run_id,
                                        settings.run_time_s)
         end_ns = time.time_ns()
         if code not in (0, 1) and not interrupted:
@@ -105,7 +106,7 @@ def run(args) -> int:
         status = "interrupted" if interrupted else "completed"
         warnings = ["the run was interrupted (SIGINT/SIGTERM) before its planned end"] if interrupted else []
         verdict, paths = judge(client, run_id, thresholds, out_dir,
-                               generation_target=settings.generation_target_per_s or None,
+                               generation_target=target,
                                baseline=args.baseline, runs_rp=runs_rp, extra_warnings=warnings)
         write_run(client, runs_rp, run_id, settings.test_env,
                   {**run_fields, "status": status, "verdict": verdict.verdict}, start_ns)

@@ -23,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="SCOPE:KEY=VALUE[,KEY=VALUE]",
-        help="inject latency or errors; SCOPE is all, auth, generation, payments or an endpoint "
-        "such as 'POST /api/v1/payments'; KEY is error_rate, latency_ms or jitter_ms (repeatable)",
+        help="inject latency or errors; SCOPE is all, auth, generation, payments, a route such as "
+        "'/api/v1/generations/[id]' or an endpoint such as 'POST /api/v1/payments'; "
+        "KEY is error_rate, latency_ms or jitter_ms (repeatable)",
     )
     parser.add_argument("--gen-queue-s", type=float, default=0.2, help="seconds a task stays queued (default: 0.2)")
     parser.add_argument(

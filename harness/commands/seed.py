@@ -11,8 +11,8 @@ import time
 
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
+from harness.runid import new_run_id
 from seed.cleaner import cleanup
-from seed.markers import new_run_id
 from seed.seeder import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, DataSeeder
 
 

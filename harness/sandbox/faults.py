@@ -1,10 +1,10 @@
 """Fault specs (``SCOPE:KEY=VALUE[,KEY=VALUE]``): parsing, precedence, and the per-request draw.
 
-A scope is ``all``, an API group (``auth``, ``generation``, ``payments``) or one endpoint
-written as the Locust scenarios name it (``POST /api/v1/payments``,
-``GET /api/v1/generations/[id]``). Precedence is per key: an endpoint's own value wins over
-its group's, which wins over ``all``'s, so ``all:latency_ms=50`` plus
-``POST /api/v1/payments:error_rate=1`` gives that endpoint both.
+A scope is ``all``, an API group (``auth``, ``generation``, ``payments``), a route as Locust
+names requests (``/api/v1/generations/[id]``: every method on it) or one endpoint, method plus
+route (``POST /api/v1/payments``). Precedence is per key, most specific first: endpoint, route,
+group, ``all``; so ``all:latency_ms=50`` plus ``POST /api/v1/payments:error_rate=1`` gives that
+endpoint both.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from harness.errors import HarnessError
-from harness.sandbox.routes import ENDPOINTS, GROUPS, normalize_endpoint
+from harness.sandbox.routes import ENDPOINTS, GROUPS, ROUTES, normalize_endpoint
 
 # key -> inclusive (low, high); the ceiling on delays catches a unit mistake (seconds typed
 # as milliseconds would be fine, minutes would not), which would otherwise hang a run.
@@ -57,19 +57,25 @@ def _scope_rank(scope: str) -> int:
     """Lower ranks are applied first, so more specific scopes overwrite them."""
     if scope == "all":
         return 0
-    return 1 if scope in GROUPS else 2
+    if scope in GROUPS:
+        return 1
+    return 2 if scope in ROUTES else 3
+
+
+def _covers(scope: str, endpoint: str, group: str) -> bool:
+    return scope in ("all", group, endpoint) or scope == endpoint.split(" ", 1)[1]
 
 
 def _parse_scope(text: str, spec: str) -> str:
     scope = text.strip()
-    if scope == "all" or scope in GROUPS:
+    if scope == "all" or scope in GROUPS or scope in ROUTES:
         return scope
     endpoint = normalize_endpoint(scope)
     if endpoint in ENDPOINTS:
         return endpoint
     raise HarnessError(
         f"bad fault spec {spec!r}: unknown scope {scope!r} (use all, auth, generation, payments, "
-        f"or an endpoint such as 'POST /api/v1/payments' or 'GET /api/v1/generations/[id]')"
+        f"a route such as '/api/v1/generations/[id]' or an endpoint such as 'POST /api/v1/payments')"
     )
 
 
@@ -124,7 +130,7 @@ def resolve(specs: Iterable[FaultSpec]) -> dict[str, Fault]:
     for endpoint, group in ENDPOINTS.items():
         values: dict[str, float] = {}
         for spec in ordered:
-            if spec.scope in ("all", group, endpoint):
+            if _covers(spec.scope, endpoint, group):
                 values.update(spec.values)
         if values:
             effective[endpoint] = Fault(**values)

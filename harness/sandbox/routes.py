@@ -22,6 +22,9 @@ ENDPOINTS: dict[str, str] = {
     "DELETE /api/v1/subscriptions/[id]": "payments",
 }
 
+# The routes alone, as Locust names requests ("/api/v1/generations/[id]"), method apart.
+ROUTES: frozenset[str] = frozenset(endpoint.split(" ", 1)[1] for endpoint in ENDPOINTS)
+
 GROUPS: tuple[str, ...] = ("auth", "generation", "payments")
 
 # Reachable without a bearer token.

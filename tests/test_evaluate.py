@@ -1,0 +1,284 @@
+"""The verdict rules, table-driven: every limit at, just over and just under its boundary."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from harness.exitcodes import ExitCode
+from harness.verdict.evaluate import evaluate
+from harness.verdict.model import Completeness, EndpointStats, Measurements, Stats
+from harness.verdict.thresholds import Thresholds, parse_thresholds
+
+START = datetime(2025, 1, 1, 12, 0, 5, tzinfo=timezone.utc)
+END = datetime(2025, 1, 1, 12, 1, 0, tzinfo=timezone.utc)
+API_OF = {"POST /api/v1/auth/login": "auth", "GET /health": "auth",
+          "POST /api/v1/generations": "generation", "POST /api/v1/payments": "payments",
+          "GET /metrics": "other"}
+
+
+def ep(key: str, requests: int = 100, success: float = 100.0, p95: float = 100.0,
+       api: str | None = None, **more) -> EndpointStats:
+    failures = round(requests * (100 - success) / 100)
+    values = dict(p50=p95 / 2, p99=p95 * 1.2, max=p95 * 1.5, rps=requests / 55)
+    values.update(more)
+    return EndpointStats(key=key, api=api or API_OF[key], requests=requests, failures=failures,
+                         success_rate=success if requests else None, p95=p95 if requests else None,
+                         **values)
+
+
+def group(*endpoints: EndpointStats, **more) -> Stats:
+    requests = sum(e.requests for e in endpoints)
+    failures = sum(e.failures for e in endpoints)
+    values = dict(requests=requests, failures=failures,
+                  success_rate=100 * (requests - failures) / requests if requests else None,
+                  p50=max(e.p50 for e in endpoints), p95=max(e.p95 or 0 for e in endpoints),
+                  p99=max(e.p99 for e in endpoints), max=max(e.max for e in endpoints),
+                  rps=sum(e.rps for e in endpoints))
+    values.update(more)
+    return Stats(**values)
+
+
+def run(*endpoints: EndpointStats, apis: dict | None = None, complete: bool = True,
+        run_id: str = "r1", **more) -> Measurements:
+    if apis is None:
+        by_api: dict[str, list] = {}
+        for e in endpoints:
+            by_api.setdefault(e.api, []).append(e)
+        apis = {name: group(*members) for name, members in by_api.items()}
+    total = sum(e.requests for e in endpoints)
+    values = dict(generation_rate=10.0,
+                  completeness=Completeness(seen=total, stored=total, dropped=0, spooled=0,
+                                            workers=1) if complete else None)
+    values.update(more)
+    return Measurements(run_id=run_id, test_env="test", start=START, end=END, duration_s=55.0,
+                        warmup_s=5.0, endpoints={e.key: e for e in endpoints}, apis=apis,
+                        **values)
+
+
+def checks_of(verdict, scope=None, metric=None):
+    return [c for c in verdict.checks
+            if (scope is None or c.scope == scope) and (metric is None or c.metric == metric)]
+
+
+@pytest.mark.parametrize("key, success, p95, expected", [
+    ("POST /api/v1/auth/login", 99.0, 200.0, "pass"),     # exactly at both limits
+    ("POST /api/v1/auth/login", 98.0, 200.0, "fail"),
+    ("POST /api/v1/auth/login", 99.0, 200.01, "fail"),
+    ("POST /api/v1/generations", 95.0, 500.0, "pass"),
+    ("POST /api/v1/generations", 94.0, 499.0, "fail"),
+    ("POST /api/v1/generations", 100.0, 500.5, "fail"),
+    ("POST /api/v1/payments", 95.0, 300.0, "pass"),
+    ("POST /api/v1/payments", 93.0, 100.0, "fail"),
+    ("POST /api/v1/payments", 100.0, 300.001, "fail"),
+])
+def test_group_limits_at_and_past_the_boundary(key, success, p95, expected):
+    verdict = evaluate(Thresholds(), run(ep(key, requests=100, success=success, p95=p95)))
+    assert verdict.verdict == expected
+    assert {c.passed for c in checks_of(verdict, key, "p95")} == {p95 <= Thresholds().apis[API_OF[key]].max_p95_ms}
+
+
+def test_failure_reason_names_scope_and_numbers():
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/payments", requests=1000, success=70.1)))
+    assert verdict.verdict == "fail" and verdict.exit_code == ExitCode.FAIL
+    assert "POST /api/v1/payments: success rate 70.1 % < 95 %" in verdict.reasons
+    assert "api:payments: success rate 70.1 % < 95 %" in verdict.reasons
+
+
+def test_numbers_that_round_alike_are_shown_far_enough_apart():
+    verdict = evaluate(Thresholds(), run(ep("GET /metrics", api="payments", success=100),
+                                         apis={"payments": group(ep("GET /metrics", api="payments"),
+                                                                 success_rate=94.996)}))
+    assert "api:payments: success rate 94.996 % < 95 %" in verdict.reasons
+
+
+def test_passing_run_has_exit_code_0_and_no_reasons():
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/auth/login"), ep("POST /api/v1/payments")))
+    assert (verdict.verdict, verdict.exit_code, verdict.reasons) == ("pass", ExitCode.PASS, [])
+    assert all(c.passed for c in verdict.checks)
+
+
+@pytest.mark.parametrize("requests, min_samples, expected, passed", [
+    (20, 20, "pass", True),
+    (19, 20, "inconclusive", None),
+    (0, 20, "error", None),   # nothing at all after warm-up is an error, not just too few
+    (5, 0, "pass", True),
+])
+def test_min_samples(requests, min_samples, expected, passed):
+    t = parse_thresholds({"min_samples": min_samples})
+    verdict = evaluate(t, run(ep("POST /api/v1/payments", requests=requests)))
+    assert verdict.verdict == expected
+    assert checks_of(verdict, "POST /api/v1/payments", "samples")[0].passed is passed
+
+
+def test_too_few_samples_cannot_hide_a_failure():
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/payments", requests=10, success=0)))
+    assert verdict.verdict == "fail"
+    assert any("fewer than min_samples 20" in r for r in verdict.reasons)
+
+
+def test_endpoint_of_a_group_without_limits_gets_only_the_samples_check():
+    verdict = evaluate(Thresholds(), run(ep("GET /metrics", p95=9999, success=10)))
+    assert [c.metric for c in checks_of(verdict, "GET /metrics")] == ["samples"]
+    assert verdict.verdict == "pass"
+    assert any("api group 'other' has no limits" in w for w in verdict.warnings)
+
+
+@pytest.mark.parametrize("override, success, p95, expected", [
+    ({"max_p95_ms": 100}, 100.0, 100.0, "pass"),
+    ({"max_p95_ms": 100}, 100.0, 150.0, "fail"),    # group would allow 200 ms
+    ({"max_p95_ms": 100}, 98.0, 50.0, "fail"),      # success rate still inherited (≥ 99)
+    ({"max_p95_ms": 100, "min_success_rate": None}, 98.0, 50.0, "pass"),
+])
+def test_endpoint_override_beats_the_group(override, success, p95, expected):
+    t = parse_thresholds({"endpoints": {"GET /health": override}})
+    health = ep("GET /health", success=success, p95=p95)
+    verdict = evaluate(t, run(health, apis={"auth": group(ep("GET /health"))}))
+    assert verdict.verdict == expected
+
+
+def test_override_for_an_endpoint_never_called_is_an_error_with_a_suggestion():
+    t = parse_thresholds({"endpoints": {"GET /helth": {"max_p95_ms": 100}}})
+    verdict = evaluate(t, run(ep("GET /health"), ep("POST /api/v1/payments", p95=900)))
+    assert verdict.verdict == "error" and verdict.exit_code == ExitCode.ERROR
+    assert verdict.reasons[0] == ("baselines.yaml sets limits for endpoint 'GET /helth' but the "
+                                  "run never called it (did you mean 'GET /health'?): fix the key "
+                                  "or remove the override")
+
+
+def test_no_requests_at_all_is_an_error():
+    verdict = evaluate(Thresholds(), run())
+    assert verdict.verdict == "error"
+    assert verdict.reasons == ["no requests were recorded for run r1 after the 5 s warm-up: "
+                               "nothing to judge"]
+
+
+@pytest.mark.parametrize("rate, target, expected", [
+    (9.5, None, "pass"),            # exactly 0.95 × 10
+    (9.49, None, "fail"),
+    (12.0, None, "pass"),
+    (None, None, "inconclusive"),   # rate unknown
+    (10.0, 20.0, "fail"),           # the run's own target wins over the file's
+    (19.0, 20.0, "pass"),
+    (0.0, 0.0, "pass"),             # a target of 0 means no throughput check
+])
+def test_generation_throughput(rate, target, expected):
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/generations"), generation_rate=rate,
+                                         generation_target=target))
+    assert verdict.verdict == expected
+    throughput = checks_of(verdict, "api:generation", "throughput")
+    assert len(throughput) == (0 if target == 0 else 1)
+
+
+def test_throughput_message():
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/generations"), generation_rate=8.1))
+    assert verdict.reasons == ["api:generation: 8.1 generations/s < 9.5 generations/s "
+                               "(0.95 × target 10/s)"]
+
+
+def test_no_throughput_check_when_generation_did_not_run():
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/payments"), generation_rate=None))
+    assert not checks_of(verdict, metric="throughput") and verdict.verdict == "pass"
+
+
+@pytest.mark.parametrize("completeness, expected, says", [
+    (Completeness(seen=100, stored=100, dropped=0, spooled=3, workers=2), "pass",
+     "all 100 request points are in InfluxDB"),
+    (None, "inconclusive", "the listener's counts are missing"),
+    (Completeness(seen=0, stored=0, dropped=0, spooled=0, workers=0), "inconclusive",
+     "the listener's counts are missing"),
+    (Completeness(seen=100, stored=97, dropped=0, spooled=0, workers=1), "inconclusive",
+     "3 of 100 request points are missing from InfluxDB (97 stored)"),
+    (Completeness(seen=100, stored=100, dropped=2, spooled=0, workers=1), "inconclusive",
+     "the listeners dropped 2 request points"),
+    (Completeness(seen=90, stored=100, dropped=0, spooled=0, workers=1), "inconclusive",
+     "a worker's counts are missing"),
+])
+def test_completeness(completeness, expected, says):
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/payments"), completeness=completeness))
+    assert verdict.verdict == expected
+    assert any(says in c.message for c in checks_of(verdict, "run"))
+    if expected != "pass":
+        assert any(says in r for r in verdict.reasons)
+
+
+@pytest.mark.parametrize("now_p95, now_success, expected", [
+    (140.0, 98.5, "pass"),      # exactly 1.2 × 100 + 20 and exactly 99.5 − 1
+    (140.01, 99.5, "fail"),
+    (120.0, 98.4, "fail"),
+])
+def test_regression_against_a_baseline(now_p95, now_success, expected):
+    t = parse_thresholds({"apis": {"payments": {"min_success_rate": 90}}})
+    base = run(ep("POST /api/v1/payments", requests=1000, success=99.5, p95=100.0), run_id="base")
+    now = run(ep("POST /api/v1/payments", requests=1000, success=now_success, p95=now_p95))
+    verdict = evaluate(t, now, baseline=base)
+    assert verdict.verdict == expected and verdict.baseline_run_id == "base"
+    regression = [c for c in verdict.checks if c.kind == "regression"]
+    assert [c.metric for c in regression] == ["p95_vs_baseline", "success_rate_vs_baseline"]
+    assert regression[0].threshold == pytest.approx(140.0)
+
+
+def test_regression_reason_and_coverage_warnings():
+    base = run(ep("POST /api/v1/payments", p95=100.0), ep("GET /health"), run_id="base")
+    now = run(ep("POST /api/v1/payments", p95=200.0), ep("POST /api/v1/auth/login"))
+    verdict = evaluate(Thresholds(), now, baseline=base)
+    assert ("POST /api/v1/payments: p95 200 ms > 140 ms (1.2 × baseline 100 ms + 20 ms, run base)"
+            in verdict.reasons)
+    assert "GET /health was called in baseline run base but not in this run" in verdict.warnings
+    assert any(w.startswith("POST /api/v1/auth/login has no baseline") for w in verdict.warnings)
+
+
+def test_without_a_baseline_there_are_no_regression_checks():
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/payments")))
+    assert not [c for c in verdict.checks if c.kind == "regression"]
+    assert verdict.baseline_run_id is None
+
+
+@pytest.mark.parametrize("cpu, warned", [(95.0, True), (90.0, False), (None, False)])
+def test_saturated_load_generator_is_a_warning_not_a_failure(cpu, warned):
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/payments"), cpu_max_percent=cpu))
+    assert verdict.verdict == "pass"
+    assert any("saturated" in w for w in verdict.warnings) is warned
+
+
+def test_group_checks_use_the_groups_own_numbers():
+    login = ep("POST /api/v1/auth/login", p95=150.0)
+    verdict = evaluate(Thresholds(), run(login, apis={"auth": group(login, p95=250.0)}))
+    assert verdict.verdict == "fail"
+    assert verdict.reasons == ["api:auth: p95 250 ms > 200 ms"]
+
+
+def test_group_min_rps_checks_the_group():
+    t = parse_thresholds({"apis": {"auth": {"min_rps": 5}}})
+    login = ep("POST /api/v1/auth/login", rps=1.0)
+    verdict = evaluate(t, run(login, apis={"auth": group(login, rps=4.0)}))
+    assert verdict.reasons == ["api:auth: throughput 4 req/s < 5 req/s"]
+
+
+def test_warnings_from_the_query_layer_are_kept():
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/payments"), warnings=["clock skew"]))
+    assert "clock skew" in verdict.warnings
+
+
+@pytest.mark.parametrize("fail, unjudged, error, expected, code", [
+    (False, False, False, "pass", 0),
+    (False, True, False, "inconclusive", 2),
+    (True, True, False, "fail", 1),
+    (True, True, True, "error", 2),
+    (False, False, True, "error", 2),
+])
+def test_precedence_error_over_fail_over_inconclusive_over_pass(fail, unjudged, error, expected, code):
+    t = parse_thresholds({"endpoints": {"GET /nowhere": {"max_p95_ms": 1}}} if error else {})
+    payments = ep("POST /api/v1/payments", success=50.0 if fail else 100.0)
+    verdict = evaluate(t, run(payments, complete=not unjudged))
+    assert (verdict.verdict, int(verdict.exit_code)) == (expected, code)
+
+
+def test_reasons_list_errors_then_failures_then_unjudged():
+    t = parse_thresholds({"endpoints": {"GET /nowhere": {"max_p95_ms": 1}}})
+    verdict = evaluate(t, run(ep("POST /api/v1/payments", requests=5, success=0), complete=False))
+    kinds = ["error" if "never called" in r else "fail" if "<" in r and "few" not in r
+             else "unjudged" for r in verdict.reasons]
+    assert kinds == sorted(kinds, key=["error", "fail", "unjudged"].index)
+    assert len(verdict.reasons) == 1 + 2 + 2  # override; endpoint + group success; samples + counts

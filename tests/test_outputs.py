@@ -1,0 +1,175 @@
+"""verdict.json, junit.xml and summary.md, read back the way their users read them."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.verdict.evaluate import evaluate
+from harness.verdict.model import Completeness, EndpointStats, Measurements, Stats
+from harness.verdict.outputs import write_outputs
+from harness.verdict.thresholds import Thresholds, parse_thresholds
+
+PAY = "POST /api/v1/payments"
+GEN = "GET /api/v1/generations/[id]"
+
+
+def stats(requests: int, failures: int, p95: float, **more) -> dict:
+    values = dict(requests=requests, failures=failures,
+                  success_rate=100 * (requests - failures) / requests, p50=p95 / 3,
+                  p95=p95, p99=p95 * 1.1, max=p95 * 2, rps=requests / 55)
+    values.update(more)
+    return values
+
+
+def measurements(**more) -> Measurements:
+    payments = EndpointStats(key=PAY, api="payments", **stats(1000, 299, 312.3456789))
+    poll = EndpointStats(key=GEN, api="generation", **stats(500, 0, 120.25))
+    values = dict(
+        run_id="run-42", test_env="staging",
+        start=datetime(2025, 3, 1, 10, 0, 5, tzinfo=timezone.utc),
+        end=datetime(2025, 3, 1, 10, 5, 0, tzinfo=timezone.utc),
+        duration_s=295.0, warmup_s=5.0,
+        endpoints={PAY: payments, GEN: poll},
+        apis={"payments": Stats(**stats(1000, 299, 312.3456789)),
+              "generation": Stats(**stats(500, 0, 120.25))},
+        generation_rate=9.87654321, generation_target=10.0,
+        completeness=Completeness(seen=1500, stored=1500, dropped=0, spooled=12, workers=3),
+        cpu_max_percent=97.5)
+    values.update(more)
+    return Measurements(**values)
+
+
+@pytest.fixture
+def written(tmp_path):
+    thresholds = Thresholds()
+    verdict = evaluate(thresholds, measurements())
+    paths = write_outputs(verdict, tmp_path / "out", thresholds)
+    return verdict, paths
+
+
+def test_all_three_files_are_written(written):
+    _, paths = written
+    assert sorted(paths) == ["junit", "summary_md", "verdict_json"]
+    assert [p.name for p in paths.values()] == ["verdict.json", "junit.xml", "summary.md"]
+    assert all(p.is_file() for p in paths.values())
+    assert not list(paths["junit"].parent.glob(".*.tmp"))
+
+
+def test_verdict_json_holds_the_verdict_and_exact_numbers(written):
+    verdict, paths = written
+    doc = json.loads(paths["verdict_json"].read_text(encoding="utf-8"))
+    assert (doc["schema_version"], doc["run_id"], doc["test_env"]) == (1, "run-42", "staging")
+    assert (doc["verdict"], doc["exit_code"], doc["baseline_run_id"]) == ("fail", 1, None)
+    assert doc["window"] == {"start": "2025-03-01T10:00:05Z", "end": "2025-03-01T10:05:00Z",
+                             "duration_s": 295.0, "warmup_s": 5.0}
+    assert doc["endpoints"][PAY]["p95"] == 312.3456789  # not rounded
+    assert doc["endpoints"][PAY]["api"] == "payments"
+    assert doc["endpoints"][PAY]["success_rate"] == pytest.approx(70.1)
+    assert doc["apis"]["generation"]["requests"] == 500
+    assert doc["generation"] == {"target_per_s": 10.0, "min_per_s": 9.5,
+                                 "achieved_per_s": 9.87654321}
+    assert doc["completeness"] == {"seen": 1500, "stored": 1500, "missing": 0, "dropped": 0,
+                                   "spooled": 12, "workers": 3}
+    assert f"{PAY}: success rate 70.1 % < 95 %" in doc["reasons"]
+    assert any("saturated" in w for w in doc["warnings"])
+    assert doc["thresholds"]["apis"]["auth"]["min_success_rate"] == 99.0
+    failed = [c for c in doc["checks"] if c["passed"] is False]
+    assert {(c["scope"], c["metric"]) for c in failed} == {
+        (PAY, "success_rate"), (PAY, "p95"), ("api:payments", "success_rate"),
+        ("api:payments", "p95")}
+    assert len(doc["checks"]) == len(verdict.checks)
+    assert set(doc["checks"][0]) == {"scope", "metric", "threshold", "observed", "passed",
+                                     "kind", "message"}
+
+
+def test_verdict_json_has_no_nan(tmp_path):
+    thresholds = Thresholds()
+    verdict = evaluate(thresholds, measurements(cpu_max_percent=float("nan"),
+                                                generation_rate=float("inf")))
+    doc = json.loads(write_outputs(verdict, tmp_path, thresholds)["verdict_json"].read_text())
+    assert doc["cpu_max_percent"] is None and doc["generation"]["achieved_per_s"] is None
+
+
+def test_junit_has_one_case_per_check_with_failures_and_skips(tmp_path):
+    thresholds = parse_thresholds({"min_samples": 800})  # the poll endpoint has only 500
+    verdict = evaluate(thresholds, measurements())
+    root = ET.parse(write_outputs(verdict, tmp_path, thresholds)["junit"]).getroot()
+    suite = root.find("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == len(verdict.checks) == int(suite.get("tests"))
+    assert int(suite.get("failures")) == 4 and int(suite.get("skipped")) == 1
+    by_name = {(c.get("classname"), c.get("name")): c for c in cases}
+    failure = by_name[(PAY, "success_rate")].find("failure")
+    assert failure.get("message") == f"{PAY}: success rate 70.1 % < 95 %"
+    assert by_name[(GEN, "samples")].find("skipped") is not None
+    passed = by_name[(GEN, "p95")]
+    assert passed.find("failure") is None and passed.find("skipped") is None
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["verdict"] == "fail" and props["run_id"] == "run-42"
+    assert "saturated" in suite.find("system-out").text
+
+
+def test_junit_error_verdict_has_an_error_case(tmp_path):
+    thresholds = parse_thresholds({"endpoints": {"GET /helth": {"max_p95_ms": 1}}})
+    verdict = evaluate(thresholds, measurements())
+    suite = ET.parse(write_outputs(verdict, tmp_path, thresholds)["junit"]).getroot()[0]
+    error = suite.find("testcase[@name='verdict']/error")
+    assert "GET /helth" in error.get("message") and suite.get("errors") == "1"
+
+
+def only_poll(**more) -> Measurements:
+    whole = measurements()
+    return measurements(endpoints={GEN: whole.endpoints[GEN]},
+                        apis={"generation": whole.apis["generation"]}, **more)
+
+
+@pytest.mark.parametrize("headline, thresholds, m", [
+    ("## ❌ FAIL", {}, measurements()),
+    ("## ✅ PASS", {}, only_poll(cpu_max_percent=10.0)),
+    ("## ⚠️ INCONCLUSIVE", {}, only_poll(completeness=None)),
+    ("## 🛑 ERROR", {"endpoints": {"GET /helth": {"max_p95_ms": 1}}}, only_poll()),
+])
+def test_summary_headline_and_exit_code(tmp_path, headline, thresholds, m):
+    t = parse_thresholds(thresholds)
+    verdict = evaluate(t, m)
+    text = write_outputs(verdict, tmp_path, t)["summary_md"].read_text(encoding="utf-8")
+    assert text.startswith(f"{headline} — load test `run-42`")
+    assert f"| Exit code | {int(verdict.exit_code)} |" in text
+
+
+def test_summary_lists_failures_before_the_table_then_warnings_and_completeness(written):
+    _, paths = written
+    text = paths["summary_md"].read_text(encoding="utf-8")
+    why = text.index(f"❌ {PAY}: success rate 70.1 % < 95 %")
+    table = text.index("### Endpoints")
+    assert why < table < text.index("### Warnings") < text.index("**Completeness:**")
+    assert "| Environment | staging |" in text
+    assert "**Completeness:** 1500 of 1500 request points stored in InfluxDB (0 missing, " \
+           "0 dropped, 12 spooled, 3 workers reported)." in text
+    row = next(line for line in text.splitlines() if line.startswith(f"| `{PAY}`"))
+    assert row.split(" | ")[1:] == ["payments", "1000", "299", "70.10", "104.1", "312.3",
+                                    "343.6", "624.7", "18.18", "❌ fail |"]
+    assert "| Generations | 9.88/s achieved, target 10/s |" in text
+
+
+def test_summary_never_rounds_a_failing_run_up_to_100_percent_and_escapes_pipes(tmp_path):
+    key = "GET /a|b"
+    odd = EndpointStats(key=key, api="other", **stats(100000, 1, 10.0))
+    m = measurements(endpoints={key: odd}, apis={})
+    verdict = evaluate(Thresholds(), m)
+    text = write_outputs(verdict, tmp_path, Thresholds())["summary_md"].read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| `GET /a\\|b`"))
+    assert "| 99.99 |" in row
+
+
+def test_unwritable_out_dir_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    verdict = evaluate(Thresholds(), measurements())
+    with pytest.raises(HarnessError, match="cannot write the verdict files to"):
+        write_outputs(verdict, blocker / "out", Thresholds())

@@ -1,0 +1,114 @@
+"""``harness run`` end to end through the real CLI: sandbox, Locust, real InfluxDB, verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+
+pytestmark = [pytest.mark.influx, pytest.mark.slow]
+
+
+def harness(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUX_", "TARGET_HOST", "RUN_TIME", "USERS"))}
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=env)
+
+
+def run_args(influxd, db: str, out, *extra: str, run_time: str = "12s") -> list[str]:
+    return ["run", "--users", "20", "--spawn-rate", "20", "--run-time", run_time, "--influx-url", influxd.url,
+            "--influx-db", db, "--out", str(out), *extra]
+
+
+def influx_rank_percentile(values: list[float], p: float) -> float:
+    """InfluxDB's PERCENTILE, computed independently: sort, take the value at the nearest rank
+    (rank = round-half-up of N·p/100), as InfluxQL documents it."""
+    ordered = sorted(values)
+    rank = int(math.floor(len(ordered) * p / 100.0 + 0.5))
+    return ordered[max(rank, 1) - 1]
+
+
+def test_healthy_sandbox_passes_and_p95_matches_influxdb(influxd, influx_db, tmp_path):
+    proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path, "--run-id", "healthy"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verdict: PASS" in proc.stdout
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    assert verdict["verdict"] == "pass" and verdict["run_id"] == "healthy"
+    assert verdict["completeness"]["missing"] == 0 and verdict["completeness"]["seen"] > 300
+    assert {"auth", "generation", "payments"} <= set(verdict["apis"])
+    for name in ("junit.xml", "summary.md", "locust.html", "locust_stats.csv"):
+        assert (tmp_path / name).exists(), name
+
+    client = influx_db
+    first = client.query('SELECT first("response_time") FROM "request" WHERE "run_id" = \'healthy\'')[0]["values"][0][0]
+    last = client.query('SELECT last("response_time") FROM "request" WHERE "run_id" = \'healthy\'')[0]["values"][0][0]
+    window = f"\"run_id\" = 'healthy' AND time >= {first + int(verdict['window']['warmup_s'] * 1e9)} AND time <= {last}"
+    for key, stats in verdict["endpoints"].items():
+        method, name = key.split(" ", 1)
+        where = f"{window} AND \"method\" = '{method}' AND \"name\" = '{name}'"
+        influx_p95 = client.query(f'SELECT percentile("response_time", 95) FROM "request" WHERE {where}')[0]["values"][0][1]
+        raw = [row[1] for row in client.query(f'SELECT "response_time" FROM "request" WHERE {where}')[0]["values"]]
+        assert len(raw) == stats["requests"], key
+        assert stats["p95"] == pytest.approx(influx_p95, abs=0.005), key
+        assert stats["p95"] == pytest.approx(influx_rank_percentile(raw, 95), abs=0.005), key
+
+
+def test_payment_errors_fail_naming_payments(influxd, influx_db, tmp_path):
+    proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path, "--fault", "payments:error_rate=0.3",
+                             run_time="8s"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    failed = [c for c in verdict["checks"] if c["passed"] is False]
+    assert failed and all("payments" in c["scope"] for c in failed), failed
+    assert {c["metric"] for c in failed} == {"success_rate"}
+
+
+def test_slow_generation_fails_on_generation_p95(influxd, influx_db, tmp_path):
+    proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path, "--fault",
+                             "generation:latency_ms=700", "--generation-target-per-s", "0", run_time="8s"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    failed = {(c["scope"], c["metric"]) for c in verdict["checks"] if c["passed"] is False}
+    assert ("api:generation", "p95") in failed
+    assert all(scope.startswith(("api:generation", "GET /api/v1/generations", "POST /api/v1/generations"))
+               for scope, _ in failed), failed
+    assert verdict["apis"]["generation"]["p95"] >= 700
+
+
+def test_too_few_samples_is_inconclusive(influxd, influx_db, tmp_path):
+    thresholds = tmp_path / "few.yaml"
+    thresholds.write_text("min_samples: 100000\n")
+    proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path / "out", "--thresholds-file",
+                             str(thresholds), run_time="6s"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert json.loads((tmp_path / "out" / "verdict.json").read_text())["verdict"] == "inconclusive"
+
+
+def test_unreachable_influxdb_is_one_line_exit_2(tmp_path):
+    proc = harness("run", "--influx-url", "http://127.0.0.1:9", "--run-time", "5s", "--out", str(tmp_path), timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "127.0.0.1:9" in proc.stderr and "unreachable" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_thresholds_typo_is_one_line_naming_the_key(tmp_path):
+    thresholds = tmp_path / "typo.yaml"
+    thresholds.write_text("apis:\n  auth:\n    max_p59_ms: 200\n")
+    proc = harness("run", "--thresholds-file", str(thresholds), "--out", str(tmp_path), timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "max_p59_ms" in proc.stderr and "max_p95_ms" in proc.stderr
+
+
+@pytest.mark.parametrize("flag,value,expected", [
+    ("--users", "-5", "--users"), ("--users", "ten", "--users"), ("--run-time", "5 minutes", "--run-time"),
+    ("--spawn-rate", "0", "--spawn-rate")])
+def test_bad_run_parameters_are_one_line(tmp_path, flag, value, expected):
+    proc = harness("run", flag, value, "--out", str(tmp_path), timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and expected in proc.stderr, proc.stderr
