@@ -1,0 +1,76 @@
+"""Nothing lost: InfluxDB going away mid-run, and a run stopped by a signal."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.influx.local import LocalInfluxd, find_influxd
+from harness.sandbox.process import start_subprocess, stop_subprocess
+from tests.conftest import require
+from tests.helpers import ROOT, run_locust, stored_count
+
+pytestmark = [pytest.mark.influx, pytest.mark.slow]
+
+
+@pytest.fixture
+def sandbox():
+    proc, url = start_subprocess(port=0)
+    yield url
+    stop_subprocess(proc)
+
+
+@pytest.fixture
+def own_influxd(tmp_path):
+    """An influxd this test may stop and restart (same port, same data)."""
+    require("influxd", find_influxd() is not None, "apt-get install -y influxdb")
+    server = LocalInfluxd(tmp_path / "influxd", port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_influxdb_down_for_6_s_mid_run_loses_nothing(own_influxd, sandbox):
+    port = own_influxd.port
+
+    def outage():
+        time.sleep(4)
+        own_influxd.stop()
+        time.sleep(6)
+        LocalInfluxd(own_influxd.root, port=port).start()
+
+    thread = threading.Thread(target=outage)
+    thread.start()
+    proc, total = run_locust(sandbox, own_influxd.url, "outage", "outage", users=20, run_time="16s")
+    thread.join()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "InfluxDB write failed" in proc.stderr, "the outage did not happen during the run"
+    client = InfluxClient(InfluxSettings(url=own_influxd.url, database="outage"))
+    assert total and total > 200
+    assert stored_count(client, "outage") == total
+
+
+def test_sigterm_mid_run_stores_what_was_sent(influxd, influx_db, tmp_path):
+    cmd = [sys.executable, "-m", "harness.cli", "run", "--users", "20", "--spawn-rate", "20", "--run-time", "60s",
+           "--influx-url", influxd.url, "--influx-db", influx_db.settings.database, "--run-id", "sigterm",
+           "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(10)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out + err  # interrupted: never a pass
+    locust_total = sum(e["num_requests"] for e in json.loads((tmp_path / "locust_stats.json").read_text()))
+    assert locust_total > 100
+    assert stored_count(influx_db, "sigterm") == locust_total
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    assert verdict["completeness"]["missing"] == 0
+    assert any("interrupted" in w for w in verdict["warnings"])
+    status = influx_db.query('SELECT "status" FROM "runs"."run" WHERE "run_id" = \'sigterm\'')
+    assert status[0]["values"][-1][1] == "interrupted"
