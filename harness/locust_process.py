@@ -111,3 +111,13 @@ def last_error_line(log_path: Path) -> str:
         if hits:
             return hits[-1].strip()[:300]
     return (lines[-1].strip() if lines else "no output")[:300]
+
+
+def locust_request_count(out_dir: Path) -> int | None:
+    """Total requests from Locust's own --json-file (None when Locust wrote none)."""
+    import json
+
+    try:
+        return sum(int(e["num_requests"]) for e in json.loads((out_dir / "locust_stats.json").read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

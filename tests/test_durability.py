@@ -74,3 +74,36 @@ def test_sigterm_mid_run_stores_what_was_sent(influxd, influx_db, tmp_path):
     assert any("interrupted" in w for w in verdict["warnings"])
     status = influx_db.query('SELECT "status" FROM "runs"."run" WHERE "run_id" = \'sigterm\'')
     assert status[0]["values"][-1][1] == "interrupted"
+
+
+def test_influxdb_down_for_the_whole_run_then_flush_is_exact(own_influxd, sandbox, tmp_path):
+    port, spool = own_influxd.port, tmp_path / "spool"
+
+    def outage():
+        time.sleep(2.5)  # after the listener's preflight, before the first users' requests are flushed
+        own_influxd.stop()
+
+    thread = threading.Thread(target=outage)
+    thread.start()
+    proc, total = run_locust(sandbox, own_influxd.url, "down", "down", users=20, run_time="10s",
+                             extra=["--influx-spool-dir", str(spool), "--influx-flush-timeout", "2"])
+    thread.join()
+    assert total and total > 100
+    assert "harness flush" in proc.stderr, proc.stderr[-2000:]
+    assert list(spool.rglob("*.lp.gz")), "nothing was spooled"
+
+    LocalInfluxd(own_influxd.root, port=port).start()
+    client = InfluxClient(InfluxSettings(url=own_influxd.url, database="down"))
+    before = stored_count(client, "down")
+    assert before < total, "the outage did not cover the run"
+    flush = subprocess.run([sys.executable, "-m", "harness.cli", "flush", "--spool-dir", str(spool),
+                            "--influx-url", own_influxd.url, "--influx-db", "down"],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert flush.returncode == 0, flush.stderr
+    assert stored_count(client, "down") == total
+    assert not list(spool.rglob("*.lp.gz")), "replayed files must be removed"
+    again = subprocess.run([sys.executable, "-m", "harness.cli", "flush", "--spool-dir", str(spool),
+                            "--influx-url", own_influxd.url, "--influx-db", "down"],
+                           capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert again.returncode == 0 and "nothing spooled" in again.stdout
+    assert stored_count(client, "down") == total  # a second flush doubles nothing

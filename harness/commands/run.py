@@ -4,6 +4,7 @@ Exit codes as ``harness check``: 0 pass, 1 fail, 2 error or inconclusive."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from contextlib import ExitStack
@@ -15,7 +16,9 @@ from harness.commands.check import generation_target, print_verdict
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.influx.options import client_from, settings_from
-from harness.locust_process import last_error_line, locust_command, locust_environment, run_locust
+from harness.commands.flush import flush_spool
+from harness.locust_process import (last_error_line, locust_command, locust_environment, locust_request_count,
+                                     run_locust)
 from harness.preflight import check_influx, check_target
 from harness.rundata import event_line, thresholds_json, write_run, write_thresholds
 from harness.runid import new_run_id, validate_run_id
@@ -58,6 +61,10 @@ def run(args) -> int:
     runs_rp = args.influx_runs_rp
     client = client_from(settings)
     version = check_influx(client, runs_rp)
+    # Points a listener spooled in an earlier run (InfluxDB was away) go in before this one starts.
+    replayed, _ = flush_spool(client, Path(os.environ.get("INFLUX_SPOOL_DIR", ".state/spool")))
+    if replayed:
+        print(f"replayed {replayed} spooled points from earlier runs")
 
     with ExitStack() as stack:
         host = settings.target_host
@@ -102,6 +109,10 @@ def run(args) -> int:
         if code not in (0, 1) and not interrupted:
             write_run(client, runs_rp, run_id, settings.test_env, {**run_fields, "status": "failed"}, start_ns)
             raise HarnessError(f"Locust failed (exit {code}): {last_error_line(log_path)} (log: {log_path})")
+        counted = locust_request_count(out_dir)
+        if counted is not None:
+            run_fields["requests_counted"] = counted
+            write_run(client, runs_rp, run_id, settings.test_env, run_fields, start_ns)
         write_thresholds(client, runs_rp, run_id, settings.test_env, threshold_rows, [end_ns])
         status = "interrupted" if interrupted else "completed"
         warnings = ["the run was interrupted (SIGINT/SIGTERM) before its planned end"] if interrupted else []

@@ -100,13 +100,17 @@ class InfluxClient:
         return response.headers.get("X-Influxdb-Version", "unknown")
 
     # -- write ----------------------------------------------------------------------------
-    def write(self, body: bytes, *, retention_policy: str = "", compress: bool = True) -> None:
-        """Write newline-separated line protocol (ns precision). Raises WriteError."""
+    def write(self, body: bytes, *, retention_policy: str = "", compress: bool = True,
+              gzipped: bool = False) -> None:
+        """Write newline-separated line protocol (ns precision); ``gzipped``: the body is gzip
+        already (a spooled batch). Raises WriteError."""
         params = {"db": self.settings.database, "precision": "ns"}
         if retention_policy:
             params["rp"] = retention_policy
         headers = {"Content-Type": "text/plain; charset=utf-8"}
-        if compress:
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        elif compress:
             # Level 1: most of the size gain at a fraction of the CPU the load generator needs.
             body = gzip.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"

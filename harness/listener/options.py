@@ -14,6 +14,8 @@ OPTIONS: list[tuple[str, str, str, str]] = [
     ("--influx-password", "INFLUX_PASSWORD", "", "password (InfluxDB 1.x with auth)"),
     ("--influx-runs-rp", "INFLUX_RUNS_RP", "runs",
      "retention policy for long-lived run data (events, run, threshold, run_summary); '' = default RP"),
+    ("--influx-spool-dir", "INFLUX_SPOOL_DIR", ".state/spool",
+     "where batches InfluxDB could not take wait for replay (harness flush)"),
     ("--run-id", "RUN_ID", "", "run id tag; made by the master/local runner when empty (new per test)"),
     ("--test-env", "TEST_ENV", "local", "test environment tag (local, compose, staging, …)"),
 ]
@@ -21,7 +23,8 @@ OPTIONS: list[tuple[str, str, str, str]] = [
 NUMERIC_OPTIONS: list[tuple[str, str, float, str]] = [
     ("--influx-batch-size", "INFLUX_BATCH_SIZE", 5000, "points per write (a flush also happens every second)"),
     ("--influx-flush-timeout", "INFLUX_FLUSH_TIMEOUT", 30, "seconds to wait at stop for unsent points"),
-    ("--influx-max-pending", "INFLUX_MAX_PENDING", 2_000_000, "points held in memory while InfluxDB is away"),
+    ("--influx-max-pending", "INFLUX_MAX_PENDING", 100_000,
+     "points held in memory while InfluxDB is away; older batches go to the spool"),
 ]
 
 

@@ -18,13 +18,16 @@ import gevent
 import psutil
 from gevent.event import Event
 
+from pathlib import Path
+
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.lineprotocol import make_line
 from harness.listener.options import test_env
 from harness.listener.recorder import RequestRecorder
+from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
 from harness.influx.schema import ensure_database
-from harness.listener.writer import BatchWriter
+from harness.influx.writer import BatchWriter
 from harness.runid import new_run_id, validate_run_id
 
 log = logging.getLogger("harness.listener")
@@ -86,6 +89,8 @@ class InfluxListener:
             self.worker = self.env.runner.client_id
         self.test_env = test_env(self.options)
         self.recorder = RequestRecorder(self.run_id, self.test_env, self.worker)
+        self.writer.spool = Spool(worker_spool_dir(Path(self.options.influx_spool_dir),
+                                                   self.client.settings.database, self.run_id, self.worker))
         self.writer.counts.__init__()
         self.process.cpu_percent(None)
         if self.role in ("master", "local"):
@@ -143,7 +148,8 @@ class InfluxListener:
         return make_line("listener_stats", {"run_id": self.run_id, "test_env": self.test_env,
                                             "worker": self.worker},
                          {"seen": seen, "written": counts.written, "retried": counts.retried,
-                          "dropped": counts.dropped, "pending": self.writer.pending_points},
+                          "dropped": counts.dropped, "pending": self.writer.pending_points,
+                          "spooled": self.writer.spooled_points},
                          self.test_started_ns)
 
     def flush(self) -> bool:
@@ -183,20 +189,26 @@ class InfluxListener:
                 break
             gevent.sleep(0.2)
         if self.writer.pending_points:
-            log.error("InfluxDB listener: %d points could not be written within %.0f s",
-                      self.writer.pending_points, self.flush_timeout)
+            spilled = self.writer.spill_all()
+            log.error("InfluxDB listener: %d points could not be written within %.0f s; they wait in %s: "
+                      "run 'harness flush' when InfluxDB is back", spilled, self.flush_timeout,
+                      self.writer.spool.directory if self.writer.spool else "memory (no spool)")
 
     def log_totals(self) -> None:
         counts, seen = self.writer.counts, self.recorder.seen if self.recorder else 0
         log.info("InfluxDB listener [%s]: run %s: seen %d requests, wrote %d points, retried %d, dropped %d, "
-                 "unsent %d", self.worker, self.run_id, seen, counts.written, counts.retried, counts.dropped,
-                 self.writer.pending_points)
+                 "spooled %d", self.worker, self.run_id, seen, counts.written, counts.retried, counts.dropped,
+                 self.writer.spooled_points)
 
 
 def preflight(listener: InfluxListener) -> None:
     """Reachable, credentials accepted, database present (created on 1.x)."""
     listener.client.ping()
     ensure_database(listener.client, listener.runs_rp)
+    waiting = spooled_dirs(Path(listener.options.influx_spool_dir), listener.client.settings.database)
+    if waiting:
+        log.warning("%d spooled batch folders from earlier runs wait in %s: run 'harness flush'",
+                    len(waiting), listener.options.influx_spool_dir)
 
 
 def install(events) -> None:

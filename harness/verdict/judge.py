@@ -24,7 +24,8 @@ def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) ->
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
           generation_target: float | None, baseline: str | None = None, runs_rp: str = "runs",
           store: bool = True, extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
-    measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target)
+    measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
+                       runs_rp=runs_rp)
     measured.warnings.extend(extra_warnings)
     baseline_measured = None
     if baseline:
@@ -34,7 +35,7 @@ def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Pa
             if baseline_id is None:
                 raise HarnessError(f"--baseline last-pass: no passing run of test env {measured.test_env!r} is stored")
         baseline_measured = measure(client, baseline_id, warmup_s=thresholds.warmup_s,
-                                    generation_target=generation_target)
+                                    generation_target=generation_target, runs_rp=runs_rp)
     verdict = evaluate(thresholds, measured, baseline_measured)
     paths = write_outputs(verdict, out_dir, thresholds)
     if store:

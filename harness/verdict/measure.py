@@ -51,7 +51,20 @@ def _stats(row: dict, failures: int, duration_s: float) -> dict:
                 rps=requests / duration_s if duration_s > 0 else 0.0)
 
 
-def read_completeness(client: InfluxClient, run_id: str, stored: int) -> Completeness | None:
+def counted_by_harness(client: InfluxClient, run_id: str, runs_rp: str) -> int | None:
+    """Locust's own request count, stored in the ``run`` point by ``harness run`` after Locust
+    exited: a cross-check that does not depend on the listeners' counts reaching InfluxDB."""
+    source = f'{quote_ident(runs_rp)}."run"' if runs_rp else '"run"'
+    rows = _rows(client.query(f'SELECT last("requests_counted") FROM {source} '
+                              f'WHERE "run_id" = {quote_string(run_id)}'))
+    return int(rows[0][1]["last"]) if rows and rows[0][1]["last"] is not None else None
+
+
+def read_completeness(client: InfluxClient, run_id: str, stored: int,
+                      counted: int | None = None) -> Completeness | None:
+    """The listeners' summed counts against the stored points. When the harness also knows
+    Locust's own count, the larger of the two is what must be stored: a listener whose final
+    counts never reached InfluxDB must not make a run look complete."""
     series = client.query(
         'SELECT last("seen") AS "seen", last("dropped") AS "dropped", last("spooled") AS "spooled" '
         f'FROM "listener_stats" WHERE "run_id" = {quote_string(run_id)} GROUP BY "worker"')
@@ -59,12 +72,12 @@ def read_completeness(client: InfluxClient, run_id: str, stored: int) -> Complet
     if not rows:
         return None
     total = lambda key: sum(int(r.get(key) or 0) for _, r in rows)  # noqa: E731
-    return Completeness(seen=total("seen"), stored=stored, dropped=total("dropped"),
+    return Completeness(seen=max(total("seen"), counted or 0), stored=stored, dropped=total("dropped"),
                         spooled=total("spooled"), workers=len(rows))
 
 
 def measure(client: InfluxClient, run_id: str, *, warmup_s: float,
-            generation_target: float | None = None) -> Measurements:
+            generation_target: float | None = None, runs_rp: str = "runs") -> Measurements:
     first_ns, last_ns, stored = run_bounds(client, run_id)
     start_ns = first_ns + int(warmup_s * 1e9)
     end_ns = last_ns
@@ -108,7 +121,7 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float,
         end=datetime.fromtimestamp(end_ns / 1e9, timezone.utc),
         duration_s=duration_s, warmup_s=warmup_s, endpoints=endpoints, apis=apis,
         generation_rate=generation_rate, generation_target=generation_target,
-        completeness=read_completeness(client, run_id, stored),
+        completeness=read_completeness(client, run_id, stored, counted_by_harness(client, run_id, runs_rp)),
         cpu_max_percent=cpu_rows[0][1]["max"] if cpu_rows else None, warnings=warnings)
 
 

@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from harness.influx.client import InfluxClient, WriteError
+from harness.influx.spool import Spool
 
 log = logging.getLogger("harness.listener")
 
@@ -29,22 +30,23 @@ class Batch:
 class WriteCounts:
     written: int = 0
     retried: int = 0  # attempts that failed and were kept for another try
-    dropped: int = 0  # points given up on (rejected, or over the memory cap)
+    dropped: int = 0  # points given up on (rejected, or over the memory cap with no spool)
+    spooled: int = 0  # points that went to the on-disk spool (some may be replayed since)
     first_error: str = ""
     errors_by_kind: dict[str, int] = field(default_factory=dict)
 
 
 class BatchWriter:
-    def __init__(self, client: InfluxClient, max_pending_points: int, *, sleep=time.sleep,
+    def __init__(self, client: InfluxClient, max_pending_points: int, *, spool: Spool | None = None,
                  create_database=None):
         self.client = client
+        self.spool = spool
         self.max_pending_points = max_pending_points
         self.pending: deque[Batch] = deque()
         self.pending_points = 0
         self.counts = WriteCounts()
         self.backoff_until = 0.0
         self._backoff_s = 0.0
-        self._sleep = sleep
         self._create_database = create_database
 
     def add(self, lines: list[str], retention_policy: str = "") -> None:
@@ -53,16 +55,56 @@ class BatchWriter:
         self.pending.append(Batch(("\n".join(lines) + "\n").encode("utf-8"), len(lines), retention_policy))
         self.pending_points += len(lines)
         while self.pending_points > self.max_pending_points and len(self.pending) > 1:
-            dropped = self.pending.popleft()
-            self.pending_points -= dropped.points
-            self._drop(dropped, "memory cap reached while InfluxDB is away")
+            # Memory stays bounded whatever InfluxDB does: the oldest batches go to disk.
+            self._spill(self.pending.popleft(), "memory cap reached while InfluxDB is away")
+
+    def spill_all(self) -> int:
+        """Move every pending batch to the spool (at the end of a bounded final flush)."""
+        points = 0
+        while self.pending:
+            batch = self.pending.popleft()
+            points += batch.points
+            self._spill(batch, "InfluxDB did not take it before the end of the run")
+        return points
+
+    @property
+    def spooled_points(self) -> int:
+        return self.spool.points if self.spool else 0
+
+    def _spill(self, batch: Batch, why: str) -> None:
+        self.pending_points -= batch.points
+        if self.spool is None:
+            self._drop(batch, why)
+            return
+        try:
+            self.spool.put(batch.body, batch.points, batch.retention_policy)
+        except OSError as exc:
+            self._drop(batch, f"{why}; the spool could not take it either: {exc}")
+            return
+        self.counts.spooled += batch.points
 
     def send_pending(self) -> bool:
         """Send batches in order until one fails with an error a retry may fix.
 
         Returns True when nothing is left pending."""
         if time.monotonic() < self.backoff_until:
-            return not self.pending
+            return not self.pending and not self.spooled_points
+        # What went to disk first is older than anything in memory: replay it first.
+        while self.spool and self.spool.oldest():
+            spooled = self.spool.oldest()
+            try:
+                self.client.write(spooled.read(), retention_policy=spooled.retention_policy, gzipped=True)
+            except WriteError as exc:
+                self._note_error(exc)
+                if exc.retryable:
+                    self.counts.retried += 1
+                    self._back_off(exc.retry_after)
+                    return False
+                self.counts.dropped += spooled.points
+                log.error("dropped %d spooled points: %s", spooled.points, exc)
+            else:
+                self.counts.written += spooled.points
+            self.spool.remove_oldest()
         while self.pending:
             batch = self.pending[0]
             try:
