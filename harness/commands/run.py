@@ -55,6 +55,10 @@ def run(args) -> int:
     thresholds = load_thresholds(settings.thresholds_file)
     if args.fault and settings.target_host:
         raise HarnessError("--fault applies to the built-in sandbox only; leave TARGET_HOST empty to use it")
+    if args.fault:
+        from harness.sandbox.faults import parse_specs
+
+        parse_specs(args.fault)  # a bad spec is a one-line error here, before anything starts
     run_id = validate_run_id(args.run_id) if args.run_id else new_run_id()
     out_dir = args.out or settings.out_dir / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
