@@ -7,7 +7,12 @@ import re
 import secrets
 import time
 
-_VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+from harness.errors import HarnessError
+
+# Letters, digits, '.', '-' and '_' (no leading, doubled or trailing dot), at most 48: a run id
+# becomes a tag value, a file name, and the marker in seeded e-mail addresses
+# (lt-<run id>-<n>@loadtest.invalid), whose local part must stay under 64 characters.
+_VALID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.)){0,47}$")
 
 
 def new_run_id() -> str:
@@ -17,7 +22,7 @@ def new_run_id() -> str:
 
 def validate_run_id(run_id: str) -> str:
     """Run ids become tag values and file names: keep them to a safe alphabet."""
-    if not _VALID.match(run_id):
-        from harness.errors import HarnessError
-        raise HarnessError(f"--run-id: {run_id!r} is not a valid run id (letters, digits, . _ : -; at most 128)")
+    if not isinstance(run_id, str) or not _VALID.match(run_id) or run_id.endswith("."):
+        raise HarnessError(f"run id {run_id!r} is not valid: use 1-48 letters, digits, '.', '-' or '_', "
+                           "starting with a letter or digit")
     return run_id

@@ -22,7 +22,7 @@ from seed.manifest import Manifest, ManifestWriter, SeededSubscription, SeededUs
 from seed.markers import validate_run_id
 
 # Loopback seeding is CPU-bound at any concurrency; against a target 20 ms away 8 connections
-# took 9.6 s for 1,000 users and 16 took 5.8 s (bench/README.md).
+# took about 10 s for 1,000 users and 16 about 5.5 s (bench/README.md, "Seeding").
 DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 64
 
@@ -86,14 +86,20 @@ class DataSeeder:
         created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest = Manifest(self.run_id, self.host, self.seed, created_at)
         writer = ManifestWriter(self.manifest_path, manifest)
-        writer.flush(complete=False)  # the file exists before the first user does
+        self._flush(writer, complete=False)  # the file exists before the first user does
         try:
             self._run_workers(specs, writer)
         finally:
-            writer.flush(complete=not self._errors and not self._stop.is_set())
             for client in self._clients:
                 client.close()
+            self._flush(writer, complete=not self._errors and not self._stop.is_set())
         return manifest
+
+    def _flush(self, writer: ManifestWriter, complete: bool) -> None:
+        try:
+            writer.flush(complete=complete)
+        except OSError as exc:
+            raise HarnessError(f"cannot write manifest {self.manifest_path}: {exc.strerror}") from None
 
     def _check_manifest_path(self) -> None:
         if not self.manifest_path.parent.is_dir():

@@ -7,7 +7,6 @@ import json
 import socket
 import threading
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import requests
@@ -228,7 +227,7 @@ def test_bad_cli_input_is_one_line_exit_2(argv, message, capsys, monkeypatch, tm
     assert not (tmp_path / "m.json").exists()
 
 
-def test_seed_against_an_unreachable_host_is_one_line_exit_2(capsys, monkeypatch, tmp_path):
+def test_seed_against_an_unreachable_host_is_one_line_exit_2(capsys, tmp_path):
     host = f"http://127.0.0.1:{free_port()}"
     argv = ["seed", "--host", host, "--users", "5", "--manifest", str(tmp_path / "m.json")]
     code, _, err = run_cli(argv, capsys)
@@ -250,7 +249,7 @@ def sandbox():
         stop_subprocess(proc)
 
 
-def test_seed_then_cleanup_then_cleanup_again(sandbox, capsys, monkeypatch, tmp_path):
+def test_seed_then_cleanup_then_cleanup_again(sandbox, capsys, tmp_path):
     path = tmp_path / "m.json"
     argv = ["seed", "--host", sandbox, "--users", "40", "--manifest", str(path), "--seed", "7",
             "--run-id", "cli-1"]

@@ -85,12 +85,14 @@ def run(args) -> int:
             from seed.cleaner import cleanup
             from seed.seeder import seed_users
 
-            manifest = out_dir / "seed_manifest.json"
+            # Not in the report folder: the manifest holds passwords, and CI uploads that folder.
+            manifest = Path(os.environ.get("HARNESS_STATE_DIR", ".state")) / "seed" / f"{run_id}.json"
+            manifest.parent.mkdir(parents=True, exist_ok=True)
             if not args.no_cleanup:
                 # Registered before seeding, so a seeding that stops half-way is cleaned too.
                 stack.callback(_cleanup, cleanup, host, manifest)
             seed_users(host, run_id, settings.seed_users, manifest)
-            print(f"seeded {settings.seed_users} users ({manifest})")
+            print(f"seeded {settings.seed_users} users (manifest {manifest})")
 
         start_ns = time.time_ns()
         run_fields = {"host": host, "users": settings.users, "spawn_rate": settings.spawn_rate,
@@ -141,6 +143,9 @@ def _cleanup(cleanup, host: str, manifest: Path) -> None:
         return
     try:
         report = cleanup(host, manifest)
-        print(f"cleanup: {report.summary()}" if hasattr(report, "summary") else f"cleanup: {report}")
     except HarnessError as exc:
-        print(f"harness: warning: cleanup failed: {exc}")
+        print(f"harness: warning: cleanup failed: {exc}; retry with: harness cleanup --manifest {manifest}")
+        return
+    print(f"cleanup: {report.summary()}")
+    if not report.all_gone:
+        print(f"harness: warning: some seeded records are left; retry with: harness cleanup --manifest {manifest}")

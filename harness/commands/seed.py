@@ -7,7 +7,9 @@ one-line error instead of argparse's usage block.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
@@ -71,7 +73,15 @@ def run_seed(args: argparse.Namespace) -> int:
         seed=seed, concurrency=concurrency,
     )
     start = time.perf_counter()
-    manifest = seeder.run()
+    try:
+        manifest = seeder.run()
+    except KeyboardInterrupt:
+        if not Path(args.manifest).exists():
+            raise
+        # The CLI reports the interrupt; say where the records made so far are listed.
+        print(f"harness seed: {args.manifest} lists what was created; remove it with "
+              f"`harness cleanup --manifest {args.manifest}`", file=sys.stderr)
+        raise
     elapsed = time.perf_counter() - start
     print(
         f"seeded {len(manifest.users)} users, {manifest.subscription_count} subscriptions "
