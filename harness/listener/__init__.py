@@ -2,7 +2,8 @@
 
     import harness.listener  # noqa: F401
 
-Options (``--influx-url`` …, each with an environment variable) appear in ``locust --help``.
+Options (``--influx-url`` …, each with an environment variable) are listed in docs/guide.md:
+Locust's own ``--help`` does not load the locustfile, so it does not show them.
 """
 
 from locust import events
