@@ -98,11 +98,16 @@ def run(args) -> int:
         run_fields = {"host": host, "users": settings.users, "spawn_rate": settings.spawn_rate,
                       "run_time_s": settings.run_time_s, "processes": settings.processes,
                       "description": settings.description, "git_sha": git_sha(), "version": __version__,
-                      "thresholds": thresholds_json(thresholds), "status": "running"}
+                      "thresholds": thresholds_json(thresholds), "warmup_s": float(thresholds.warmup_s),
+                      "status": "running"}
         write_run(client, runs_rp, run_id, settings.test_env, run_fields, start_ns)
         endpoint_apis = {key: api_for(key.split(" ", 1)[-1]) for key in thresholds.endpoints}
         target = generation_target(settings, thresholds)
         threshold_rows = thresholds_as_points(thresholds, endpoint_apis, target)
+        if thresholds.max_cpu_percent is not None:
+            # Not a check but a warning line: the CPU panel draws it from the run like the others.
+            threshold_rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "cpu_percent",
+                                   "value": float(thresholds.max_cpu_percent)})
         write_thresholds(client, runs_rp, run_id, settings.test_env, threshold_rows, [start_ns])
         print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
               f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")

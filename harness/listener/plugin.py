@@ -27,7 +27,7 @@ from harness.listener.options import test_env
 from harness.listener.recorder import RequestRecorder
 from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
 from harness.influx.schema import ensure_database
-from harness.influx.writer import BatchWriter
+from harness.influx.writer import BatchWriter, WriteCounts
 from harness.runid import new_run_id, validate_run_id
 
 log = logging.getLogger("harness.listener")
@@ -91,7 +91,7 @@ class InfluxListener:
         self.recorder = RequestRecorder(self.run_id, self.test_env, self.worker)
         self.writer.spool = Spool(worker_spool_dir(Path(self.options.influx_spool_dir),
                                                    self.client.settings.database, self.run_id, self.worker))
-        self.writer.counts.__init__()
+        self.writer.counts = WriteCounts()
         self.process.cpu_percent(None)
         if self.role in ("master", "local"):
             self.event("start", "Run started", f"run {self.run_id} against {self.env.host}")
@@ -124,10 +124,11 @@ class InfluxListener:
             return
         if self.role in ("master", "local"):
             self.event("stop", "Run stopped", f"run {self.run_id} stopped")
-        self.drain()
-        for greenlet in self.greenlets:
-            greenlet.kill(block=False)
+        # Stop the background greenlets before the final flush: two flushes interleaving at a
+        # network yield would pop each other's batches. A write cut short here stays pending.
+        gevent.killall(self.greenlets, block=True)
         self.greenlets = []
+        self.drain()
         self.log_totals()
 
     def on_quitting(self, **_kwargs) -> None:
@@ -226,6 +227,8 @@ def install(events) -> None:
         if options is None or getattr(options, "influx_disable", False):
             return
         try:
+            if options.run_id:
+                validate_run_id(options.run_id)
             listener = InfluxListener(environment)
             # A worker learns the InfluxDB settings from the master's spawn message; checking
             # its own (possibly default) options here would refuse a healthy setup.

@@ -1,0 +1,413 @@
+"""Grafana as code: the dashboards, their provisioning and the monitoring compose stack.
+
+First offline: valid JSON, pinned uids, one datasource uid everywhere, a query in every panel, the
+provisioning keys Grafana reads, the compose file against the compose-spec schema. Then the real
+thing: a short Locust run with injected payment errors is stored in a real influxd and judged, every
+panel, annotation and variable query is run against it with Grafana's macros filled in, and after
+the raw points are deleted every history query still answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import __version__
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.rundata import event_line, thresholds_json, write_run, write_thresholds
+from harness.sandbox.process import start_subprocess, stop_subprocess
+from harness.verdict.judge import judge
+from harness.verdict.thresholds import Thresholds, thresholds_as_points
+from tests import dashboard_queries as dq
+from tests.conftest import require
+from tests.helpers import run_locust
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD_FILES = {"loadtest-live": ROOT / "dashboards" / "load-test-live.json",
+                   "loadtest-history": ROOT / "dashboards" / "load-test-history.json"}
+DATASOURCE = {"type": "influxdb", "uid": "loadtest-influxdb"}
+COMPOSE = ROOT / "docker-compose.monitoring.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+# "-" and "." are valid in run ids and are exactly what Grafana's escaping used to trip over.
+RUN_ID = "20260101T000000Z-dash.1"
+OLDER_RUN_ID = "20251231T000000Z-dash.0"
+MIN_SCHEMA_VERSION = 39  # Grafana 10.3+; Grafana migrates older dashboards on load
+
+
+def load_dashboards() -> dict[str, dict]:
+    return {uid: json.loads(path.read_text(encoding="utf-8")) for uid, path in DASHBOARD_FILES.items()}
+
+
+def walk(node, path="$"):
+    """Every (path, dict) in a JSON tree."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk(value, f"{path}[{i}]")
+
+
+def static_queries() -> list[dq.DashboardQuery]:
+    try:
+        return [item for dash in load_dashboards().values() for item in dq.queries(dash)]
+    except (OSError, ValueError, KeyError):
+        return []  # the structural tests below report what is wrong with the files
+
+
+# -- dashboards ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("uid", sorted(DASHBOARD_FILES))
+def test_dashboard_is_json_with_a_pinned_uid(uid):
+    dash = json.loads(DASHBOARD_FILES[uid].read_text(encoding="utf-8"))
+    assert dash["uid"] == uid
+    assert dash.get("id") is None, "a provisioned dashboard must not carry a database id"
+    assert isinstance(dash["schemaVersion"], int) and dash["schemaVersion"] >= MIN_SCHEMA_VERSION
+    assert dash["title"].startswith("Load test")
+
+
+@pytest.mark.parametrize("uid", sorted(DASHBOARD_FILES))
+def test_panel_ids_are_unique(uid):
+    dash = load_dashboards()[uid]
+    ids = [panel["id"] for panel, _ in dq.panels(dash)]
+    assert len(ids) == len(set(ids)), f"duplicate panel ids: {sorted(i for i in ids if ids.count(i) > 1)}"
+
+
+@pytest.mark.parametrize("uid", sorted(DASHBOARD_FILES))
+def test_every_datasource_reference_is_the_provisioned_uid(uid):
+    dash = load_dashboards()[uid]
+    refs = [(path, node["datasource"]) for path, node in walk(dash) if "datasource" in node]
+    assert refs, "no datasource reference at all"
+    wrong = [(path, ref) for path, ref in refs if ref != DATASOURCE]
+    assert not wrong, f"datasource references that are not {DATASOURCE}: {wrong}"
+
+
+@pytest.mark.parametrize("uid", sorted(DASHBOARD_FILES))
+def test_every_panel_has_a_query(uid):
+    for panel, _ in dq.panels(load_dashboards()[uid]):
+        if panel["type"] == "row":
+            continue
+        if panel["type"] == "text":
+            assert panel["options"]["content"].strip(), f"text panel {panel['title']!r} is empty"
+            continue
+        targets = panel.get("targets", [])
+        assert targets, f"panel {panel['title']!r} has no query"
+        for target in targets:
+            assert target.get("rawQuery") is True and target.get("query", "").strip(), \
+                f"panel {panel['title']!r} target {target.get('refId')} has no raw InfluxQL query"
+
+
+def _outside_literals(query: str) -> str:
+    """The query without string literals, quoted identifiers and regex literals."""
+    return re.sub(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"|/(?:\\.|[^/\\\n])*/", " ", query)
+
+
+@pytest.mark.parametrize("item", static_queries(), ids=lambda item: item.label)
+def test_query_quotes_identifiers_and_names_variable_formats(item):
+    bare = _outside_literals(item.query)
+    assert not re.search(r"\bname\b", bare), "name is an InfluxQL keyword: write \"name\""
+    assert not re.search(r"\bFROM\s+(?![(\"])", item.query), "measurements are written quoted: FROM \"request\""
+    for name, fmt in dq.variable_references(item.query):
+        # Without a format Grafana's escaping depends on its version; raw and regex never change.
+        assert fmt in ("raw", "regex"), f"${name} without a format: write ${{{name}:raw}} or ${{{name}:regex}}"
+
+
+@pytest.mark.parametrize("uid", sorted(DASHBOARD_FILES))
+def test_variables_and_repeats_exist(uid):
+    dash = load_dashboards()[uid]
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    for item in dq.queries(dash):
+        for name, _ in dq.variable_references(item.query):
+            assert name in variables, f"{item.label} uses ${name}, which the dashboard does not define"
+        if item.repeat:
+            assert variables[item.repeat].get("includeAll") or variables[item.repeat].get("multi")
+
+
+@pytest.mark.parametrize("item", [i for i in static_queries() if i.kind != "variable"], ids=lambda i: i.label)
+def test_time_bucketed_and_annotation_queries_use_the_time_filter(item):
+    if item.kind == "annotation" or "GROUP BY time(" in item.query:
+        assert "$timeFilter" in item.query
+
+
+def test_live_dashboard_draws_limits_from_the_runs_threshold_points():
+    dash = load_dashboards()["loadtest-live"]
+    limit_queries = {(panel["title"], t["refId"]): t["query"] for panel, _ in dq.panels(dash)
+                     for t in panel.get("targets", []) if '"runs"."threshold"' in t.get("query", "")}
+    titles = {title for title, _ in limit_queries}
+    assert {"p95 by endpoint — $api", "Success rate by endpoint — $api"} <= titles
+
+
+# -- provisioning ----------------------------------------------------------------------------------
+
+
+def test_datasource_provisioning_has_the_keys_grafana_reads():
+    config = yaml.safe_load((ROOT / "provisioning" / "datasources" / "influxdb.yml").read_text())
+    assert config["apiVersion"] == 1
+    (source,) = config["datasources"]
+    for key in ("name", "type", "uid", "url", "jsonData"):
+        assert source.get(key), f"datasources[0].{key} is missing"
+    assert (source["type"], source["uid"]) == (DATASOURCE["type"], DATASOURCE["uid"])
+    assert source["access"] == "proxy"
+    assert source["jsonData"]["version"] == "InfluxQL"
+    assert source["jsonData"]["dbName"] == "loadtest"
+    assert source["jsonData"]["httpHeaderName1"] == "Authorization"
+    # The token comes from Grafana's environment, never from the file.
+    assert source["secureJsonData"]["httpHeaderValue1"] == "Token ${INFLUX_TOKEN}"
+    assert source["url"] == "${INFLUX_URL}"
+
+
+def test_dashboard_provider_loads_the_mounted_dashboards_folder():
+    config = yaml.safe_load((ROOT / "provisioning" / "dashboards" / "dashboards.yml").read_text())
+    assert config["apiVersion"] == 1
+    (provider,) = config["providers"]
+    assert provider["type"] == "file"
+    mounts = _mounts(yaml.safe_load(COMPOSE.read_text())["services"]["grafana"])
+    assert mounts["./dashboards"] == provider["options"]["path"]
+
+
+# -- compose stack ---------------------------------------------------------------------------------
+
+
+def _mounts(service: dict) -> dict[str, str]:
+    return {v.split(":")[0]: v.split(":")[1] for v in service.get("volumes", [])}
+
+
+def _compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_file_validates_against_the_compose_spec():
+    exe = shutil.which("check-jsonschema") or str(Path(sys.executable).with_name("check-jsonschema"))
+    require("check-jsonschema", Path(exe).exists(), "pip install 'check-jsonschema>=0.29,<1'")
+    proc = subprocess.run([exe, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_compose_images_are_pinned_and_healthchecked():
+    services = _compose()["services"]
+    influx_tag = services["influxdb"]["image"].split(":")[1]
+    major, minor = (int(part) for part in influx_tag.split(".")[:2])
+    assert (major, minor) >= (2, 5), "virtual DBRP mappings (bucket loadtest/runs) need InfluxDB 2.5+"
+    assert re.fullmatch(r"grafana/grafana(-oss)?:\d+\.\d+\.\d+", services["grafana"]["image"])
+    for name in ("influxdb", "grafana", "sandbox"):
+        assert services[name]["healthcheck"]["test"], f"{name} has no health check"
+    assert services["grafana"]["depends_on"]["influxdb"]["condition"] == "service_healthy"
+
+
+def test_compose_provisions_grafana_and_the_runs_bucket():
+    compose = _compose()
+    grafana = _mounts(compose["services"]["grafana"])
+    assert grafana["./provisioning/datasources"] == "/etc/grafana/provisioning/datasources"
+    assert grafana["./provisioning/dashboards"] == "/etc/grafana/provisioning/dashboards"
+    influx = _mounts(compose["services"]["influxdb"])
+    assert influx["./provisioning/influxdb"] == "/docker-entrypoint-initdb.d"
+    script = (ROOT / "provisioning" / "influxdb" / "10-runs-bucket.sh").read_text()
+    assert '--name "${DOCKER_INFLUXDB_INIT_BUCKET}/runs"' in script and "--retention 0" in script
+    assert compose["services"]["influxdb"]["environment"]["DOCKER_INFLUXDB_INIT_BUCKET"] == "loadtest"
+    named = set(compose["volumes"])
+    used = {src for service in compose["services"].values() for src in _mounts(service) if not src.startswith(".")}
+    assert used and used <= named
+
+
+def test_compose_profiles_run_the_sandbox_and_distributed_locust():
+    services = _compose()["services"]
+    assert services["sandbox"]["profiles"] == ["sandbox"]
+    assert services["sandbox"]["command"] == ["harness", "sandbox", "--host", "0.0.0.0", "--port", "8080"]
+    master, worker = services["locust-master"], services["locust-worker"]
+    assert master["profiles"] == worker["profiles"] == ["locust"]
+    assert master["command"] == ["locust", "-f", "harness/locustfile.py", "--master"]
+    assert worker["command"] == ["locust", "-f", "harness/locustfile.py", "--worker", "--master-host",
+                                 "locust-master"]
+    assert "ports" not in worker and "container_name" not in worker, "workers must be scalable"
+    assert (ROOT / "Dockerfile").exists() and "pip install ." in (ROOT / "Dockerfile").read_text()
+
+
+def test_compose_commits_no_secret_and_env_example_names_every_variable():
+    text = COMPOSE.read_text()
+    for path, node in walk(_compose()):
+        for key, value in node.items():
+            if isinstance(value, str) and re.search(r"TOKEN|PASSWORD", key):
+                assert value.startswith("${"), f"{path}.{key} holds a literal secret"
+    used = set(re.findall(r"\$\{(\w+)", text))
+    example = dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
+                   if line.strip() and not line.startswith("#"))
+    assert used <= set(example), f".env.example lacks {sorted(used - set(example))}"
+    for key, value in example.items():
+        if re.search(r"TOKEN|PASSWORD", key):
+            assert value == "CHANGE-ME", f".env.example must not hold a real {key}"
+    for service in _compose()["services"].values():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), f"{port} is published beyond loopback"
+
+
+# -- every query against a real InfluxDB -----------------------------------------------------------
+
+
+@dataclass
+class RecordedRun:
+    client: InfluxClient
+    verdict: object
+    start_ms: int
+    thresholds: Thresholds
+    raw_deleted: bool = False
+    contexts: dict = field(default_factory=dict)
+
+    def context(self, uid: str) -> dq.Context:
+        """The time range and variables Grafana would use: the run's own for the live dashboard
+        (as the link with var-run_id opens it), the last 90 days for the history."""
+        now_ms = int(time.time() * 1000)
+        start = self.start_ms - 60_000 if uid == "loadtest-live" else now_ms - 90 * 86_400_000
+        context = dq.Context(dq.TimeRange(start, now_ms + 60_000))
+        choose = {"run_id": [RUN_ID]} if uid == "loadtest-live" else None
+        options = dq.resolve_variables(load_dashboards()[uid], context, self.results, choose)
+        self.contexts[uid] = options
+        return context
+
+    def results(self, query: str) -> list[dict]:
+        return self.client.query_results(query, epoch="ms")
+
+
+def has_values(results: list[dict]) -> bool:
+    return any(any(v is not None for v in row[1:]) for r in results for s in r.get("series", [])
+               for row in s.get("values", []))
+
+
+def series_of(run: RecordedRun, uid: str, title: str, ref: str, repeat: str = "") -> list[dict]:
+    (item,) = [i for i in dq.queries(load_dashboards()[uid]) if i.title == title and i.ref == ref]
+    (query,) = [q for value, q in dq.expand(item, run.context(uid)) if value == repeat]
+    return [s for r in run.results(query) for s in r.get("series", [])]
+
+
+def non_null(series: dict, column: int = 1) -> list:
+    return [row[column] for row in series["values"] if row[column] is not None]
+
+
+@pytest.fixture(scope="module")
+def recorded_run(influxd, tmp_path_factory):
+    """A real 8-second run with 30 % payment errors, stored and judged the way ``harness run`` does."""
+    db = "t_dashboards"
+    client = InfluxClient(InfluxSettings(url=influxd.url, database=db))
+    client.query_results(f'DROP DATABASE "{db}"', method="POST", epoch="")
+    proc, url = start_subprocess(port=0, faults=["payments:error_rate=0.3"])
+    try:
+        locust, total = run_locust(url, influxd.url, db, RUN_ID, users=20, run_time="8s")
+    finally:
+        stop_subprocess(proc)
+    assert total and total > 100, f"the run made too few requests to prove anything:\n{locust.stderr[-2000:]}"
+
+    thresholds = Thresholds()
+    target = thresholds.generation.target_per_s
+    verdict, _ = judge(client, RUN_ID, thresholds, tmp_path_factory.mktemp("verdict"), generation_target=target)
+    start_ns = client.query(f"SELECT \"title\" FROM \"runs\".\"events\" WHERE \"run_id\" = '{RUN_ID}' "
+                            "AND \"type\" = 'start'")[0]["values"][0][0]
+    end_ns = int(verdict.measurements.end.timestamp() * 1e9)
+    write_run(client, "runs", RUN_ID, "local",
+              {"host": url, "users": 20, "spawn_rate": 20.0, "run_time_s": 8.0, "processes": 1,
+               "description": "dashboard test", "git_sha": "0000000", "version": __version__,
+               "thresholds": thresholds_json(thresholds), "status": "completed"}, start_ns)
+    endpoint_apis = {key: stats.api for key, stats in verdict.measurements.endpoints.items()}
+    write_thresholds(client, "runs", RUN_ID, "local", thresholds_as_points(thresholds, endpoint_apis, target),
+                     [start_ns, end_ns])
+    # An older run's start, so the run list's order is tested too.
+    client.write((event_line(OLDER_RUN_ID, "local", "start", "Run started", "older run",
+                             start_ns - 3_600_000_000_000) + "\n").encode(), retention_policy="runs")
+    return RecordedRun(client, verdict, start_ns // 1_000_000, thresholds)
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+@pytest.mark.parametrize("item", static_queries(), ids=lambda item: item.label)
+def test_every_query_answers_with_the_runs_data(recorded_run, item):
+    assert not recorded_run.raw_deleted, "ran after the raw points were deleted"
+    for value, query in dq.expand(item, recorded_run.context(item.dashboard)):
+        results = recorded_run.results(query)  # an InfluxDB error raises QueryError here
+        assert has_values(results), f"{item.label} {value} returned no data:\n{query}"
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_run_list_shows_the_newest_run_first(recorded_run):
+    recorded_run.context("loadtest-live")
+    options = recorded_run.contexts["loadtest-live"]
+    assert options["run_id"][:2] == [RUN_ID, OLDER_RUN_ID]
+    assert options["test_env"] == ["local"]
+    assert set(options["api"]) == {"auth", "generation", "payments"}
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_limit_lines_are_the_numbers_the_verdict_used(recorded_run):
+    checks = {(c.scope, c.metric): c.threshold for c in recorded_run.verdict.checks}
+    assert checks[("api:payments", "p95")] == 300.0 and checks[("api:payments", "success_rate")] == 95.0
+    for title, metric in (("p95 by endpoint — $api", "p95"), ("Success rate by endpoint — $api", "success_rate")):
+        lines = {s["tags"]["scope"]: set(non_null(s))
+                 for s in series_of(recorded_run, "loadtest-live", title, "B", "payments")}
+        assert lines["api:payments"] == {checks[("api:payments", metric)]}, title
+    history = {s["tags"]["api"]: set(non_null(s))
+               for s in series_of(recorded_run, "loadtest-history", "p95 per run by API", "B")}
+    assert history["payments"] == {300.0} and history["auth"] == {200.0}
+    throughput = series_of(recorded_run, "loadtest-live", "Generations created/s", "B")
+    assert set(non_null(throughput[0])) == {checks[("api:generation", "throughput")]}
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_failure_panels_show_the_injected_payment_errors(recorded_run):
+    (failures,) = series_of(recorded_run, "loadtest-live", "Failures", "A")
+    assert 0 < non_null(failures)[0] < 50
+    by_status = series_of(recorded_run, "loadtest-live", "Failures/s by status", "A")
+    assert {s["tags"]["status"] for s in by_status} <= {"500", "503"}
+    assert {s["tags"]["name"] for s in by_status} == {"/api/v1/payments"}
+    (table,) = series_of(recorded_run, "loadtest-live", "Failures by status and error (latest 1000)", "A")
+    assert table["columns"] == ["time", "status", "method", "name", "error"]
+    assert all(re.search(r"code=50[03]", row[4]) for row in table["values"])
+    success = series_of(recorded_run, "loadtest-live", "Success rate by endpoint — $api", "A", "payments")
+    assert min(v for s in success for v in non_null(s)) < 100
+    healthy = series_of(recorded_run, "loadtest-live", "Success rate by endpoint — $api", "A", "auth")
+    assert {v for s in healthy for v in non_null(s)} == {100}
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_annotations_mark_start_spawn_stop_and_verdict(recorded_run):
+    (events,) = series_of(recorded_run, "loadtest-live", "Run events", "")
+    titles = {row[events["columns"].index("title")] for row in events["values"]}
+    assert titles == {"Run started", "Spawning complete", "Run stopped"}
+    (verdict,) = series_of(recorded_run, "loadtest-live", "Verdict", "")
+    assert [row[1] for row in verdict["values"]] == [f"Verdict: {recorded_run.verdict.verdict}"]
+    assert recorded_run.verdict.verdict == "fail"
+
+
+@pytest.fixture(scope="module")
+def expired_run(recorded_run):
+    """The same run after its raw points expired (deleted here); defined last so it runs last."""
+    for measurement in ("request", "users"):
+        recorded_run.client.query_results(f"DELETE FROM \"{measurement}\" WHERE \"run_id\" = '{RUN_ID}'",
+                                          method="POST", epoch="")
+    recorded_run.raw_deleted = True
+    return recorded_run
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_history_answers_after_the_raw_points_are_gone(expired_run):
+    assert not has_values(expired_run.results(f"SELECT count(\"response_time\") FROM \"request\" "
+                                              f"WHERE \"run_id\" = '{RUN_ID}'"))
+    history = [i for i in static_queries() if i.dashboard == "loadtest-history"]
+    assert len(history) >= 10
+    context = expired_run.context("loadtest-history")
+    for item in history:
+        for value, query in dq.expand(item, context):
+            assert has_values(expired_run.results(query)), f"{item.label} {value} lost its data:\n{query}"
