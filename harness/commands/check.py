@@ -32,7 +32,8 @@ def generation_target(settings, thresholds) -> float | None:
     return thresholds.generation.target_per_s
 
 
-def print_verdict(verdict, paths, stream=sys.stdout) -> None:
+def print_verdict(verdict, paths, stream=None) -> None:
+    stream = stream or sys.stdout  # looked up now: a captured or replaced stdout must be honoured
     print(f"verdict: {verdict.verdict.upper()} (run {verdict.run_id}, exit {int(verdict.exit_code)})", file=stream)
     for reason in verdict.reasons:
         print(f"  - {reason}", file=stream)

@@ -20,6 +20,7 @@ from harness.commands.flush import flush_spool
 from harness.locust_process import (last_error_line, locust_command, locust_environment, locust_request_count,
                                      run_locust)
 from harness.preflight import check_influx, check_target
+from harness.report import write_report
 from harness.rundata import event_line, thresholds_json, write_run, write_thresholds
 from harness.runid import new_run_id, validate_run_id
 from harness.settings import add_arguments
@@ -132,6 +133,10 @@ def run(args) -> int:
                                baseline=args.baseline, runs_rp=runs_rp, extra_warnings=warnings)
         write_run(client, runs_rp, run_id, settings.test_env,
                   {**run_fields, "status": status, "verdict": verdict.verdict}, start_ns)
+        try:
+            paths.update(write_report(client, verdict, thresholds, out_dir, runs_rp=runs_rp))
+        except HarnessError as exc:
+            print(f"harness: warning: no report: {exc}")  # the verdict and its exit code stand
         if interrupted:
             client.write((event_line(run_id, settings.test_env, "interrupted", "Run interrupted",
                                      "stopped by a signal before its planned end") + "\n").encode(),

@@ -1,0 +1,57 @@
+"""The report's charts: what is drawn for the whole run and for each endpoint, with the limits
+in force drawn as the same lines the verdict checked."""
+
+from __future__ import annotations
+
+from harness.report.fmt import num
+from harness.report.svg import Chart, Limit, Line
+from harness.report.view import EndpointView, ReportView
+
+P95_COLOR, SUCCESS_COLOR, RPS_COLOR, USERS_COLOR = "#2563eb", "#059669", "#7c3aed", "#d97706"
+
+
+def _line(view: ReportView, label: str, buckets, value, color: str) -> Line:
+    points = [(view.x_of(b.t_ns), v) for b in buckets if (v := value(b)) is not None]
+    return Line(label, points, color)
+
+
+LOAD_CHART_SIZE = {"width": 560, "height": 220}  # two to a row: the run's overview
+
+
+def _chart(view: ReportView, title: str, unit: str, lines: list[Line], **more) -> Chart:
+    return Chart(title=title, unit=unit, lines=lines, x_max=view.series.duration_s,
+                 shade_until=view.warmup_shown_s, **more)
+
+
+def load_charts(view: ReportView) -> list[Chart]:
+    total = view.series.total
+    users = [(view.x_of(t), float(n)) for t, n in view.series.users]
+    return [
+        _chart(view, "Requests/s, all endpoints", "req/s",
+               [_line(view, "requests/s", total, lambda b: b.rps, RPS_COLOR)], y_min=0.0, **LOAD_CHART_SIZE),
+        _chart(view, "Active users", "users", [Line("users", users, USERS_COLOR)], y_min=0.0, **LOAD_CHART_SIZE),
+        _chart(view, "p95 latency, all endpoints", "ms",
+               [_line(view, "p95", total, lambda b: b.p95, P95_COLOR)], y_min=0.0, **LOAD_CHART_SIZE),
+        _chart(view, "Success rate, all endpoints", "%",
+               [_line(view, "success rate", total, lambda b: b.success_rate, SUCCESS_COLOR)], y_max=100.0,
+               **LOAD_CHART_SIZE),
+    ]
+
+
+def endpoint_charts(view: ReportView, endpoint: EndpointView) -> list[Chart]:
+    limits = endpoint.limits
+    p95_limits = [Limit(limits.max_p95_ms, f"limit {num(limits.max_p95_ms, 1)} ms")] \
+        if limits is not None and limits.max_p95_ms is not None else []
+    success_limits = [Limit(limits.min_success_rate, f"limit {num(limits.min_success_rate, 2)} %")] \
+        if limits is not None and limits.min_success_rate is not None else []
+    rps_limits = [Limit(limits.min_rps, f"limit {num(limits.min_rps, 2)} req/s")] \
+        if limits is not None and limits.min_rps is not None else []
+    b = endpoint.buckets
+    return [
+        _chart(view, "p95 latency", "ms", [_line(view, "p95", b, lambda x: x.p95, P95_COLOR)],
+               limits=p95_limits, y_min=0.0),
+        _chart(view, "Success rate", "%", [_line(view, "success rate", b, lambda x: x.success_rate, SUCCESS_COLOR)],
+               limits=success_limits, y_max=100.0),
+        _chart(view, "Requests/s", "req/s", [_line(view, "requests/s", b, lambda x: x.rps, RPS_COLOR)],
+               limits=rps_limits, y_min=0.0),
+    ]

@@ -1,0 +1,176 @@
+"""report.html: the run as a person reads it, in one self-contained file (inline style, inline
+SVG charts, a few lines of inline script; nothing fetched)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from html import escape
+
+from harness import __version__
+from harness.report import svg
+from harness.report.assets import SCRIPT, STYLE
+from harness.report.charts import endpoint_charts, load_charts
+from harness.report.fmt import ms, num, rate, utc_ns
+from harness.report.view import EndpointView, ReportView, scope_status
+from harness.verdict.evaluate import generation_target
+from harness.verdict.model import Check
+from harness.verdict.outputs.verdict_json import utc_text
+
+HEADLINES = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
+_MARK = {True: ("pass", "✓ pass"), False: ("fail", "✗ fail"), None: ("not-judged", "? not judged")}
+_STATUS_TEXT = {"pass": "✓ pass", "fail": "✗ fail", "not judged": "? not judged", "none": "— no checks"}
+
+
+def render(view: ReportView) -> str:
+    v = view.verdict
+    # What a reader acts on first: the verdict and why, then where (tables, charts), then detail.
+    body = [_headline(view), _reasons(view), _endpoint_table(view), _load(view), _endpoints(view),
+            _checks(v.checks), _run(view),
+            f"<footer>Made by harness {escape(__version__)} at "
+            f"{escape(utc_text(datetime.now(timezone.utc).replace(microsecond=0)))}. Numbers in the tables "
+            f"cover the judged window; charts cover the whole run in {view.series.interval_s} s intervals "
+            f"(grey: warm-up, not judged).</footer>"]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{HEADLINES[v.verdict]} — load test {escape(v.run_id)}</title>"
+            f"<style>{STYLE}</style></head>\n<body>\n" + "\n".join(p for p in body if p)
+            + f"\n<script>{SCRIPT}</script>\n</body></html>\n")
+
+
+def _headline(view: ReportView) -> str:
+    v, m = view.verdict, view.verdict.measurements
+    facts = [f"run <code>{escape(v.run_id)}</code>", f"environment {escape(m.test_env or '—')}",
+             f"judged {_time(m.start)} → {_time(m.end)} ({num(m.duration_s, 1)} s "
+             f"after a {num(m.warmup_s, 1)} s warm-up)", f"exit code {int(v.exit_code)}"]
+    if v.baseline_run_id:
+        facts.append(f"baseline <code>{escape(v.baseline_run_id)}</code>")
+    failed = sum(c.passed is False for c in v.checks)
+    unjudged = sum(c.passed is None for c in v.checks)
+    return (f'<header class="headline {v.verdict}" id="verdict" data-verdict="{v.verdict}">'
+            f"<h1>{HEADLINES[v.verdict]} — load test</h1>"
+            f'<div class="facts">{" · ".join(facts)}</div>'
+            f'<div class="facts">{len(v.checks)} checks: {len(v.checks) - failed - unjudged} passed, '
+            f"{failed} failed, {unjudged} not judged</div></header>")
+
+
+def _reasons(view: ReportView) -> str:
+    v = view.verdict
+    parts = []
+    if v.reasons:
+        parts.append("<h2>Why</h2><ul class=\"reasons\">"
+                     + "".join(f"<li>{escape(r)}</li>" for r in v.reasons) + "</ul>")
+    if v.warnings:
+        parts.append("<h2>Warnings</h2><ul class=\"reasons\">"
+                     + "".join(f"<li>{escape(w)}</li>" for w in v.warnings) + "</ul>")
+    return "\n".join(parts)
+
+
+def _checks(checks: list[Check]) -> str:
+    ordered = sorted(checks, key=lambda c: {False: 0, None: 1, True: 2}[c.passed])
+    rows = []
+    for c in ordered:
+        css, text = _MARK[c.passed]
+        rows.append(f'<tr class="{css}"><td class="status {css}">{text}</td><td><code>{escape(c.scope)}</code></td>'
+                    f"<td>{escape(c.metric)}</td><td class=\"n\">{num(c.threshold, 2)}</td>"
+                    f"<td class=\"n\">{num(c.observed, 2)}</td><td>{escape(c.kind)}</td>"
+                    f"<td>{escape(c.message)}</td></tr>")
+    return ('<h2>Checks</h2><table id="checks"><thead><tr><th>Result</th><th>Scope</th><th>Check</th>'
+            '<th class="n">Limit</th><th class="n">Observed</th><th>Kind</th><th>Message</th></tr></thead>'
+            f"<tbody>{''.join(rows) or '<tr><td colspan=7>no checks</td></tr>'}</tbody></table>")
+
+
+def _endpoint_table(view: ReportView) -> str:
+    rows = []
+    for e in view.endpoints:
+        s = e.stats
+        cells = ([str(s.requests), str(s.failures), rate(s.success_rate), ms(s.p50), ms(s.p95), ms(s.p99),
+                  ms(s.max), num(s.rps, 2)] if s is not None else ["0"] + ["—"] * 7)
+        rows.append(f'<tr><td><a href="#{_anchor(e.key)}"><code>{escape(e.key)}</code></a></td>'
+                    f"<td>{escape(e.api)}</td>" + "".join(f'<td class="n">{c}</td>' for c in cells)
+                    + f"<td>{_limits_text(e)}</td>{_status_cell(e.status)}</tr>")
+    for api, s in sorted(view.verdict.measurements.apis.items()):
+        cells = [str(s.requests), str(s.failures), rate(s.success_rate), ms(s.p50), ms(s.p95), ms(s.p99),
+                 ms(s.max), num(s.rps, 2)]
+        limits = view.thresholds.apis.get(api)
+        rows.append(f"<tr><td><strong>all {escape(api)}</strong></td><td>{escape(api)}</td>"
+                    + "".join(f'<td class="n">{c}</td>' for c in cells)
+                    + f"<td>{_limits_text(limits)}</td>"
+                    + _status_cell(scope_status(view.verdict.checks, f"api:{api}")) + "</tr>")
+    head = "".join(f'<th class="n">{h}</th>' for h in
+                   ("Requests", "Failures", "Success %", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s"))
+    return (f'<h2>Endpoints</h2><table id="endpoints"><thead><tr><th>Endpoint</th><th>API</th>{head}'
+            f"<th>Limits</th><th>Status</th></tr></thead><tbody>"
+            f"{''.join(rows) or '<tr><td colspan=12>no requests recorded</td></tr>'}</tbody></table>")
+
+
+def _status_cell(status: str) -> str:
+    return f'<td class="status {status.replace(" ", "-")}">{_STATUS_TEXT[status]}</td>'
+
+
+def _limits_text(item) -> str:
+    limits = item.limits if isinstance(item, EndpointView) else item
+    if limits is None:
+        return "—"
+    names = {"min_success_rate": "success ≥ {} %", "max_p50_ms": "p50 ≤ {} ms", "max_p95_ms": "p95 ≤ {} ms",
+             "max_p99_ms": "p99 ≤ {} ms", "max_ms": "max ≤ {} ms", "min_rps": "≥ {} req/s"}
+    return ", ".join(names[k].format(num(value, 2)) for k, value in limits.items()) or "—"
+
+
+_LEGEND = ('<p class="legend"><span class="swatch"></span> warm-up (not judged) · '
+           '<span class="dash"></span> limit in force · hover a point for its value</p>')
+
+
+def _load(view: ReportView) -> str:
+    charts = "".join(svg.render(c) for c in load_charts(view))
+    return f'<h2>Load over time</h2>{_LEGEND}<div class="charts" id="load">{charts}</div>'
+
+
+def _endpoints(view: ReportView) -> str:
+    cards = []
+    for e in view.endpoints:
+        charts = "".join(svg.render(c) for c in endpoint_charts(view, e))
+        requests = e.stats.requests if e.stats is not None else 0
+        cards.append(f'<section class="endpoint {e.status.replace(" ", "-")}" id="{_anchor(e.key)}" '
+                     f'data-endpoint="{escape(e.key)}"><h3><code>{escape(e.key)}</code> '
+                     f'<span class="status {e.status.replace(" ", "-")}">{_STATUS_TEXT[e.status]}</span></h3>'
+                     f'<div class="meta">api {escape(e.api)} · {requests} requests judged · '
+                     f"limits: {_limits_text(e)}</div><div class=\"charts\">{charts}</div></section>")
+    return "<h2>Per endpoint</h2>" + ("".join(cards) or "<p>no requests recorded</p>")
+
+
+def _run(view: ReportView) -> str:
+    m, v = view.verdict.measurements, view.verdict
+    c = m.completeness
+    rows = [("Run id", v.run_id), ("Environment", m.test_env or "—"),
+            ("Requests in InfluxDB", f"{utc_ns(view.series.first_ns)} → {utc_ns(view.series.last_ns)} "
+                                     f"({num(view.series.duration_s, 1)} s)"),
+            ("Completeness", "unknown: the listeners' counts are missing" if c is None else
+             f"{c.stored} of {c.seen} request points stored ({c.missing} missing, {c.dropped} dropped, "
+             f"{c.spooled} spooled, {c.workers} workers reported)"),
+            ("Load generator CPU (max)", "—" if m.cpu_max_percent is None else f"{num(m.cpu_max_percent, 1)} %")]
+    target = generation_target(view.thresholds, m)
+    if target:
+        rows.append(("Generations", f"{num(m.generation_rate, 2)}/s achieved, target {num(target, 2)}/s"))
+    rows.append(("Thresholds", view.thresholds.source))
+    params = view.parameters
+    stored = ""
+    if params is None:
+        rows.append(("Run parameters", "not stored (the run was not started by harness run)"))
+    else:
+        rows += [(key, str(value)) for key, value in params.items() if key != "thresholds"]
+        if "thresholds" in params:
+            stored = ("<details><summary>Thresholds stored with the run</summary><pre><code>"
+                      + escape(json.dumps(params["thresholds"], indent=2, sort_keys=True))
+                      + "</code></pre></details>")
+    table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(val)}</td></tr>" for k, val in rows)
+    return f'<h2>Run</h2><table id="run">{table}</table>{stored}'
+
+
+def _time(moment: datetime) -> str:
+    return escape(utc_ns(int(moment.timestamp() * 1e9)))
+
+
+def _anchor(key: str) -> str:
+    return "ep-" + re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")

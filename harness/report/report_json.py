@@ -1,0 +1,68 @@
+"""report.json: everything on the page, for machines (schema in docs/reports.md). Numbers are not
+rounded; a value that cannot be measured is null."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harness.report.fmt import finite, utc_ns
+from harness.report.series import Bucket
+from harness.report.view import ReportView, scope_status
+from harness.verdict.outputs.verdict_json import stats_dict, utc_text
+
+SCHEMA_VERSION = 1
+
+
+def render(view: ReportView) -> str:
+    return json.dumps(document(view), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def bucket_dict(view: ReportView, b: Bucket) -> dict[str, Any]:
+    return {"t": utc_ns(b.t_ns), "elapsed_s": round(view.x_of(b.t_ns), 3), "requests": b.requests,
+            "failures": b.failures, "success_rate": finite(b.success_rate), "p95": finite(b.p95),
+            "rps": finite(b.rps)}
+
+
+def document(view: ReportView) -> dict[str, Any]:
+    v, m, s = view.verdict, view.verdict.measurements, view.series
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": v.run_id,
+        "test_env": m.test_env,
+        "verdict": v.verdict,
+        "exit_code": int(v.exit_code),
+        "baseline_run_id": v.baseline_run_id,
+        "reasons": list(v.reasons),
+        "warnings": list(v.warnings),
+        "window": {"run_start": utc_ns(s.first_ns), "run_end": utc_ns(s.last_ns),
+                   "judged_start": utc_text(m.start), "judged_end": utc_text(m.end),
+                   "warmup_s": finite(m.warmup_s), "judged_s": finite(m.duration_s)},
+        "interval_s": s.interval_s,
+        "checks": [{"scope": c.scope, "metric": c.metric, "threshold": finite(c.threshold),
+                    "observed": finite(c.observed), "passed": c.passed, "kind": c.kind, "message": c.message}
+                   for c in v.checks],
+        "endpoints": {e.key: {"api": e.api, **(stats_dict(e.stats) if e.stats is not None else _no_stats()),
+                              "limits": dict(e.limits.items()) if e.limits is not None else {},
+                              "status": e.status}
+                      for e in view.endpoints},
+        "apis": {api: {**stats_dict(st), "status": scope_status(v.checks, f"api:{api}")}
+                 for api, st in sorted(m.apis.items())},
+        "series": {e.key: [bucket_dict(view, b) for b in e.buckets] for e in view.endpoints},
+        "total": [bucket_dict(view, b) for b in s.total],
+        "users": [{"t": utc_ns(t), "elapsed_s": round(view.x_of(t), 3), "users": n} for t, n in s.users],
+        "completeness": None if m.completeness is None else {
+            "seen": m.completeness.seen, "stored": m.completeness.stored, "missing": m.completeness.missing,
+            "dropped": m.completeness.dropped, "spooled": m.completeness.spooled,
+            "workers": m.completeness.workers},
+        "generation_rate": finite(m.generation_rate),
+        "cpu_max_percent": finite(m.cpu_max_percent),
+        "parameters": view.parameters,
+        "thresholds_source": view.thresholds.source,
+    }
+
+
+def _no_stats() -> dict[str, Any]:
+    # An endpoint called only during the warm-up: in the series, not in the judged numbers.
+    return {"requests": 0, "failures": 0, "success_rate": None, "p50": None, "p95": None, "p99": None,
+            "max": None, "rps": 0.0}
