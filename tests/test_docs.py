@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import COMMANDS
-from tests.helpers import LOCUSTFILE, ROOT
+from tests.helpers import ROOT
 
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
 BIN = Path(sys.executable).parent

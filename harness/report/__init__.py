@@ -3,10 +3,9 @@ endpoints.csv and series.csv (spreadsheets). See docs/reports.md."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.files import write_files
 from harness.influx.client import InfluxClient
 from harness.report import csv_out, html, report_json
 from harness.report.parameters import read_parameters
@@ -29,20 +28,5 @@ def write_report(client: InfluxClient, verdict: Verdict, thresholds: Thresholds,
     view = build_view(verdict, thresholds, series, read_parameters(client, verdict.run_id, runs_rp))
     contents = {"report_html": html.render(view), "report_json": report_json.render(view),
                 "endpoints_csv": csv_out.endpoints_csv(view), "series_csv": csv_out.series_csv(view)}
-    out = Path(out_dir)
-    paths = {}
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for kind, text in contents.items():
-            paths[kind] = _write_whole(out / FILE_NAMES[kind], text.encode("utf-8"))
-    except OSError as exc:
-        raise HarnessError(f"cannot write the report files to {out}: {exc.strerror or exc}") from None
-    return paths
-
-
-def _write_whole(path: Path, data: bytes) -> Path:
-    # Whoever opens the file (a browser, an artifact upload) must never see half of it.
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return write_files(out_dir, {kind: (FILE_NAMES[kind], text.encode("utf-8")) for kind, text in contents.items()},
+                       "report")
