@@ -112,3 +112,24 @@ def test_bad_run_parameters_are_one_line(tmp_path, flag, value, expected):
     proc = harness("run", flag, value, "--out", str(tmp_path), timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and expected in proc.stderr, proc.stderr
+
+
+def test_regression_against_the_last_passing_run(influxd, influx_db, tmp_path):
+    loose = tmp_path / "loose.yaml"  # absolute limits no run here can breach: only regressions can fail
+    loose.write_text("min_samples: 5\ngeneration: {target_per_s: 0}\n"
+                     "apis:\n  auth: {max_p95_ms: 5000}\n  generation: {max_p95_ms: 5000}\n"
+                     "  payments: {max_p95_ms: 5000}\n")
+    db = influx_db.settings.database
+    base = harness(*run_args(influxd, db, tmp_path / "a", "--run-id", "base", "--thresholds-file", str(loose),
+                             run_time="8s"))
+    assert base.returncode == 0, base.stdout + base.stderr
+    slow = harness(*run_args(influxd, db, tmp_path / "b", "--run-id", "slow", "--thresholds-file", str(loose),
+                             "--fault", "payments:latency_ms=150", "--baseline", "last-pass", run_time="8s"))
+    assert slow.returncode == 1, slow.stdout + slow.stderr
+    verdict = json.loads((tmp_path / "b" / "verdict.json").read_text())
+    assert verdict["baseline_run_id"] == "base"
+    failed = [c for c in verdict["checks"] if c["passed"] is False]
+    assert failed and all(c["kind"] == "regression" and "payments" in c["scope"] for c in failed), failed
+    again = harness("check", "--run-id", "slow", "--baseline", "base", "--thresholds-file", str(loose),
+                    "--influx-url", influxd.url, "--influx-db", db, "--out", str(tmp_path / "c"), "--no-store")
+    assert again.returncode == 1 and "p95" in again.stdout
