@@ -24,5 +24,5 @@ def check_target(host: str, timeout_s: float = 5.0) -> None:
 def check_influx(client: InfluxClient, runs_rp: str) -> str:
     """Returns the server's version."""
     version = client.ping()
-    ensure_database(client, runs_rp)
+    ensure_database(client, runs_rp, version)
     return version

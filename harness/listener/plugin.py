@@ -73,6 +73,9 @@ class InfluxListener:
 
     # -- events ---------------------------------------------------------------------------
     def on_test_start(self, **_kwargs) -> None:
+        # The previous test's last lines and counts (web UI: stop, then start again), before the
+        # run id and worker they are tagged with change.
+        self._collect()
         if self.role in ("master", "local"):
             # A new id for every test started (web UI), unless the user fixed one.
             run_id = self.user_given_run_id or new_run_id()
@@ -124,16 +127,27 @@ class InfluxListener:
             return
         if self.role in ("master", "local"):
             self.event("stop", "Run stopped", f"run {self.run_id} stopped")
-        # Stop the background greenlets before the final flush: two flushes interleaving at a
-        # network yield would pop each other's batches. A write cut short here stays pending.
+        if self.role == "worker" and self.greenlets:
+            # A worker's master waits only half a second for the final stats report that follows
+            # this event; blocking here would make Locust's own count miss requests. The flusher
+            # sends now, and quitting does the bounded final flush.
+            self.flush_now.set()
+            return
+        self.finish()
+
+    def on_quitting(self, **_kwargs) -> None:
+        if self.recorder:
+            self.finish()
+
+    def finish(self) -> None:
+        """Stop the background greenlets, then the bounded final flush. Safe to call again: on
+        SIGTERM Locust fires quitting first and test_stop after, with users still stopping."""
+        # Two flushes interleaving at a network yield would pop each other's batches, so the
+        # flusher stops first; a write it had in flight stays pending and is sent here.
         gevent.killall(self.greenlets, block=True)
         self.greenlets = []
         self.drain()
         self.log_totals()
-
-    def on_quitting(self, **_kwargs) -> None:
-        if self.recorder and self.greenlets:
-            self.on_test_stop()
 
     # -- writing --------------------------------------------------------------------------
     def event(self, kind: str, title: str, text: str) -> None:
@@ -153,12 +167,15 @@ class InfluxListener:
                           "spooled": self.writer.spooled_points},
                          self.test_started_ns)
 
-    def flush(self) -> bool:
+    def _collect(self) -> None:
+        """Move the recorder's lines, and this process's counts, into the writer's queue."""
         if self.recorder and self.records_requests():
             lines = self.recorder.take()
-            seen = self.recorder.seen
-            lines.append(self._stats_line(seen))
+            lines.append(self._stats_line(self.recorder.seen))
             self.writer.add(lines)
+
+    def flush(self) -> bool:
+        self._collect()
         return self.writer.send_pending()
 
     def _flush_loop(self) -> None:
@@ -204,8 +221,7 @@ class InfluxListener:
 
 def preflight(listener: InfluxListener) -> None:
     """Reachable, credentials accepted, database present (created on 1.x)."""
-    listener.client.ping()
-    ensure_database(listener.client, listener.runs_rp)
+    ensure_database(listener.client, listener.runs_rp, listener.client.ping())
     waiting = spooled_dirs(Path(listener.options.influx_spool_dir), listener.client.settings.database)
     if waiting:
         log.warning("%d spooled batch folders from earlier runs wait in %s: run 'harness flush'",
@@ -239,6 +255,14 @@ def install(events) -> None:
             sys.stderr.write(f"harness.listener: error: {exc}\n")
             sys.exit(2)
         state["listener"] = listener
+        if type(environment.runner).__name__ == "MasterRunner":
+            from harness.listener import master_stop
+
+            master_stop.install(environment.runner)
+        elif type(environment.runner).__name__ == "WorkerRunner" and getattr(options, "json_file", None):
+            # Locust's --processes children drop --csv and --html but keep --json-file, and would
+            # overwrite the master's file with their own (empty) stats when they exit.
+            options.json_file = None
         events.test_start.add_listener(listener.on_test_start)
         events.request.add_listener(listener.on_request)
         events.spawning_complete.add_listener(listener.on_spawning_complete)
