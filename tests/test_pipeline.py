@@ -61,3 +61,21 @@ def test_unreachable_influxdb_is_one_line_error(sandbox, tmp_path):
     error_lines = [l for l in proc.stderr.splitlines() if "error" in l.lower()]
     assert any("unreachable" in l and "127.0.0.1:9" in l for l in error_lines), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_check_records_a_plain_locust_run_for_the_dashboards(influxd, influx_db, sandbox, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+    proc, total = run_locust(sandbox, influxd.url, influx_db.settings.database, "plain", run_time="6s")
+    assert proc.returncode == 0
+    check = subprocess.run([sys.executable, "-m", "harness.cli", "check", "--run-id", "plain", "--influx-url",
+                            influxd.url, "--influx-db", influx_db.settings.database, "--out", str(tmp_path)],
+                           capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert check.returncode in (0, 2), check.stdout + check.stderr
+    status = influx_db.query('SELECT "status", "verdict" FROM "runs"."run" WHERE "run_id" = \'plain\'')
+    assert status[0]["values"][0][1:] == ["checked", check.stdout.split()[1].lower()]
+    limits = influx_db.query('SELECT "value" FROM "runs"."threshold" WHERE "run_id" = \'plain\' '
+                             'AND "scope" = \'api:payments\' AND "metric" = \'p95\'')
+    assert [row[1] for row in limits[0]["values"]] == [300.0, 300.0]

@@ -5,6 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from harness import __version__
+from harness.influx.client import quote_ident, quote_string
+from harness.rundata import thresholds_json, write_run, write_thresholds
+from harness.verdict.thresholds import thresholds_as_points
 from harness.influx.options import add_influx_arguments, client_from, settings_from
 from harness.runid import validate_run_id
 from harness.verdict.judge import judge
@@ -42,6 +46,25 @@ def print_verdict(verdict, paths, stream=None) -> None:
     print(f"  files: {', '.join(str(p) for p in paths.values())}", file=stream)
 
 
+def record_plain_run(client, runs_rp: str, verdict, thresholds, target) -> None:
+    """A run started with plain ``locust`` has no ``run`` or ``threshold`` points; write them from
+    this check, so its dashboards draw limit lines and the history table lists it. Runs made by
+    ``harness run`` already have both and are left as they are."""
+    m = verdict.measurements
+    source = f'{quote_ident(runs_rp)}."run"' if runs_rp else '"run"'
+    if client.query(f'SELECT last("status") FROM {source} WHERE "run_id" = {quote_string(m.run_id)}'):
+        return
+    start_ns = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
+    end_ns = int(m.end.timestamp() * 1e9)
+    write_run(client, runs_rp, m.run_id, m.test_env,
+              {"status": "checked", "version": __version__, "thresholds": thresholds_json(thresholds),
+               "warmup_s": float(thresholds.warmup_s), "verdict": verdict.verdict,
+               "description": "started outside harness run; recorded by harness check"}, start_ns)
+    endpoint_apis = {key: stats.api for key, stats in m.endpoints.items()}
+    write_thresholds(client, runs_rp, m.run_id, m.test_env, thresholds_as_points(thresholds, endpoint_apis, target),
+                     [start_ns, end_ns])
+
+
 def run(args) -> int:
     run_id = validate_run_id(args.run_id)
     settings = settings_from(args)
@@ -52,5 +75,7 @@ def run(args) -> int:
     verdict, paths = judge(client, run_id, thresholds, args.out or settings.out_dir / run_id,
                            generation_target=target, baseline=args.baseline, runs_rp=args.influx_runs_rp,
                            store=not args.no_store)
+    if not args.no_store:
+        record_plain_run(client, args.influx_runs_rp, verdict, thresholds, target)
     print_verdict(verdict, paths)
     return verdict.exit_code
