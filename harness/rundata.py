@@ -24,6 +24,23 @@ def event_line(run_id: str, test_env: str, kind: str, title: str, text: str, ts_
                      {"title": title, "text": text, "tags": f"{kind},{test_env}"}, ts_ns or time.time_ns())
 
 
+def write_event(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, kind: str, title: str,
+                text: str) -> None:
+    _write(client, [event_line(run_id, test_env, kind, title, text)], runs_rp)
+
+
+def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target: float | None) -> list[dict]:
+    """The limits in force as ``threshold`` rows, plus the load generator's CPU warning line
+    (not a check, but the CPU panel draws it from the run like the others)."""
+    from harness.verdict.thresholds import thresholds_as_points
+
+    rows = thresholds_as_points(thresholds, endpoint_apis, generation_target)
+    if thresholds.max_cpu_percent is not None:
+        rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "cpu_percent",
+                     "value": float(thresholds.max_cpu_percent)})
+    return rows
+
+
 def write_run(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, fields: dict,
               ts_ns: int) -> None:
     """The ``run`` point: parameters, git sha, version, status. Re-written with the same timestamp

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.influx.client import quote_ident, quote_string
-from harness.rundata import thresholds_json, write_run, write_thresholds
-from harness.verdict.thresholds import thresholds_as_points
+from harness.rundata import threshold_rows, thresholds_json, write_run, write_thresholds
 from harness.influx.options import add_influx_arguments, client_from, settings_from
 from harness.runid import validate_run_id
 from harness.verdict.judge import judge
@@ -61,7 +60,7 @@ def record_plain_run(client, runs_rp: str, verdict, thresholds, target) -> None:
                "warmup_s": float(thresholds.warmup_s), "verdict": verdict.verdict,
                "description": "started outside harness run; recorded by harness check"}, start_ns)
     endpoint_apis = {key: stats.api for key, stats in m.endpoints.items()}
-    write_thresholds(client, runs_rp, m.run_id, m.test_env, thresholds_as_points(thresholds, endpoint_apis, target),
+    write_thresholds(client, runs_rp, m.run_id, m.test_env, threshold_rows(thresholds, endpoint_apis, target),
                      [start_ns, end_ns])
 
 

@@ -13,19 +13,19 @@ from pathlib import Path
 from harness import __version__
 from harness.apis import api_for
 from harness.commands.check import generation_target, print_verdict
+from harness.commands.flush import flush_spool
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.influx.options import client_from, settings_from
-from harness.commands.flush import flush_spool
 from harness.locust_process import (last_error_line, locust_command, locust_environment, locust_request_count,
                                      run_locust)
 from harness.preflight import check_influx, check_target
 from harness.report import write_report
-from harness.rundata import event_line, thresholds_json, write_run, write_thresholds
+from harness.rundata import threshold_rows, thresholds_json, write_event, write_run, write_thresholds
 from harness.runid import new_run_id, validate_run_id
 from harness.settings import add_arguments
 from harness.verdict.judge import judge
-from harness.verdict.thresholds import load_thresholds, thresholds_as_points
+from harness.verdict.thresholds import load_thresholds
 
 
 def register(subparsers) -> None:
@@ -34,7 +34,8 @@ def register(subparsers) -> None:
     parser.add_argument("--run-id", default=None, help="run id (default: a new one, time-sortable)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default OUT_DIR/RUN_ID)")
     parser.add_argument("--fault", action="append", default=[], metavar="SCOPE:KEY=VALUE",
-                        help="fault for the built-in sandbox, e.g. payments:error_rate=0.3 (repeatable)")
+                        help="fault for the built-in sandbox, e.g. payments:error_rate=0.3 or "
+                             "'GET /api/v1/generations/[id]:latency_ms=300' (repeatable; see docs/sandbox.md)")
     parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass",
                         help="also judge against a baseline run")
     parser.add_argument("--no-cleanup", action="store_true", help="keep seeded users after the run")
@@ -51,101 +52,37 @@ def git_sha() -> str:
         return ""
 
 
-def run(args) -> int:
-    settings = settings_from(args)
-    thresholds = load_thresholds(settings.thresholds_file)
-    if args.fault and settings.target_host:
-        raise HarnessError("--fault applies to the built-in sandbox only; leave TARGET_HOST empty to use it")
-    if args.fault:
-        from harness.sandbox.faults import parse_specs
+def state_dir() -> Path:
+    return Path(os.environ.get("HARNESS_STATE_DIR", ".state"))
 
-        parse_specs(args.fault)  # a bad spec is a one-line error here, before anything starts
-    run_id = validate_run_id(args.run_id) if args.run_id else new_run_id()
-    out_dir = args.out or settings.out_dir / run_id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    runs_rp = args.influx_runs_rp
-    client = client_from(settings)
-    version = check_influx(client, runs_rp)
-    # Points a listener spooled in an earlier run (InfluxDB was away) go in before this one starts.
-    replayed, _ = flush_spool(client, Path(os.environ.get("INFLUX_SPOOL_DIR", ".state/spool")))
-    if replayed:
-        print(f"replayed {replayed} spooled points from earlier runs")
 
-    with ExitStack() as stack:
-        host = settings.target_host
-        if not host:
-            from harness.sandbox.process import start_subprocess, stop_subprocess
+def start_target(stack: ExitStack, settings, faults: list[str]) -> str:
+    """The target's URL: TARGET_HOST, or the built-in sandbox on a free port (stopped on exit)."""
+    host = settings.target_host
+    if not host:
+        from harness.sandbox.process import start_subprocess, stop_subprocess
 
-            proc, host = start_subprocess(port=0, faults=args.fault)
-            stack.callback(stop_subprocess, proc)
-            print(f"sandbox target at {host}" + (f" with faults {', '.join(args.fault)}" if args.fault else ""))
-        check_target(host)
+        proc, host = start_subprocess(port=0, faults=faults)
+        stack.callback(stop_subprocess, proc)
+        print(f"sandbox target at {host}" + (f" with faults {', '.join(faults)}" if faults else ""))
+    check_target(host)
+    return host
 
-        manifest = None
-        if settings.seed_users:
-            from seed.cleaner import cleanup
-            from seed.seeder import seed_users
 
-            # Not in the report folder: the manifest holds passwords, and CI uploads that folder.
-            manifest = Path(os.environ.get("HARNESS_STATE_DIR", ".state")) / "seed" / f"{run_id}.json"
-            manifest.parent.mkdir(parents=True, exist_ok=True)
-            if not args.no_cleanup:
-                # Registered before seeding, so a seeding that stops half-way is cleaned too.
-                stack.callback(_cleanup, cleanup, host, manifest)
-            seed_users(host, run_id, settings.seed_users, manifest)
-            print(f"seeded {settings.seed_users} users (manifest {manifest})")
+def seed(stack: ExitStack, host: str, run_id: str, users: int, clean_after: bool) -> Path:
+    from seed.cleaner import cleanup
+    from seed.seeder import seed_users
 
-        start_ns = time.time_ns()
-        run_fields = {"host": host, "users": settings.users, "spawn_rate": settings.spawn_rate,
-                      "run_time_s": settings.run_time_s, "processes": settings.processes,
-                      "description": settings.description, "git_sha": git_sha(), "version": __version__,
-                      "thresholds": thresholds_json(thresholds), "warmup_s": float(thresholds.warmup_s),
-                      "status": "running"}
-        write_run(client, runs_rp, run_id, settings.test_env, run_fields, start_ns)
-        endpoint_apis = {key: api_for(key.split(" ", 1)[-1]) for key in thresholds.endpoints}
-        target = generation_target(settings, thresholds)
-        threshold_rows = thresholds_as_points(thresholds, endpoint_apis, target)
-        if thresholds.max_cpu_percent is not None:
-            # Not a check but a warning line: the CPU panel draws it from the run like the others.
-            threshold_rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "cpu_percent",
-                                   "value": float(thresholds.max_cpu_percent)})
-        write_thresholds(client, runs_rp, run_id, settings.test_env, threshold_rows, [start_ns])
-        print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
-              f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")
-
-        log_path = out_dir / "locust.log"
-        code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir, runs_rp),
-                                       locust_environment(settings, manifest, target), log_path, client, run_id,
-                                       settings.run_time_s)
-        end_ns = time.time_ns()
-        if code not in (0, 1) and not interrupted:
-            write_run(client, runs_rp, run_id, settings.test_env, {**run_fields, "status": "failed"}, start_ns)
-            raise HarnessError(f"Locust failed (exit {code}): {last_error_line(log_path)} (log: {log_path})")
-        counted = locust_request_count(out_dir)
-        if counted is not None:
-            run_fields["requests_counted"] = counted
-            write_run(client, runs_rp, run_id, settings.test_env, run_fields, start_ns)
-        write_thresholds(client, runs_rp, run_id, settings.test_env, threshold_rows, [end_ns])
-        status = "interrupted" if interrupted else "completed"
-        warnings = ["the run was interrupted (SIGINT/SIGTERM) before its planned end"] if interrupted else []
-        verdict, paths = judge(client, run_id, thresholds, out_dir,
-                               generation_target=target,
-                               baseline=args.baseline, runs_rp=runs_rp, extra_warnings=warnings)
-        write_run(client, runs_rp, run_id, settings.test_env,
-                  {**run_fields, "status": status, "verdict": verdict.verdict}, start_ns)
-        try:
-            paths.update(write_report(client, verdict, thresholds, out_dir, runs_rp=runs_rp))
-        except HarnessError as exc:
-            print(f"harness: warning: no report: {exc}")  # the verdict and its exit code stand
-        if interrupted:
-            client.write((event_line(run_id, settings.test_env, "interrupted", "Run interrupted",
-                                     "stopped by a signal before its planned end") + "\n").encode(),
-                         retention_policy=runs_rp)
-        print_verdict(verdict, paths)
-        print(f"  locust: {log_path}, {out_dir / 'locust.html'}")
-        if interrupted and verdict.exit_code == ExitCode.PASS:
-            return ExitCode.ERROR  # an interrupted run did not prove what it was asked to
-        return verdict.exit_code
+    # Not in the report folder: the manifest holds passwords, and CI uploads that folder.
+    manifest = state_dir() / "seed" / f"{run_id}.json"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    if clean_after:
+        # Registered before seeding, so a seeding that stops half-way is cleaned too, and so is
+        # one whose run failed or was interrupted.
+        stack.callback(_cleanup, cleanup, host, manifest)
+    seed_users(host, run_id, users, manifest)
+    print(f"seeded {users} users (manifest {manifest})")
+    return manifest
 
 
 def _cleanup(cleanup, host: str, manifest: Path) -> None:
@@ -159,3 +96,69 @@ def _cleanup(cleanup, host: str, manifest: Path) -> None:
     print(f"cleanup: {report.summary()}")
     if not report.all_gone:
         print(f"harness: warning: some seeded records are left; retry with: harness cleanup --manifest {manifest}")
+
+
+def run(args) -> int:
+    settings = settings_from(args)
+    thresholds = load_thresholds(settings.thresholds_file)
+    if args.fault and settings.target_host:
+        raise HarnessError("--fault applies to the built-in sandbox only; leave TARGET_HOST empty to use it")
+    if args.fault:
+        from harness.sandbox.faults import parse_specs
+
+        parse_specs(args.fault)  # a bad spec is a one-line error here, before anything starts
+    run_id = validate_run_id(args.run_id) if args.run_id else new_run_id()
+    out_dir = args.out or settings.out_dir / run_id
+    runs_rp, env = args.influx_runs_rp, settings.test_env
+    client = client_from(settings)
+    version = check_influx(client, runs_rp)
+    # Points a listener spooled in an earlier run (InfluxDB was away) go in before this one starts.
+    replayed, _ = flush_spool(client, Path(os.environ.get("INFLUX_SPOOL_DIR", ".state/spool")))
+    if replayed:
+        print(f"replayed {replayed} spooled points from earlier runs")
+
+    with ExitStack() as stack:
+        host = start_target(stack, settings, args.fault)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        manifest = seed(stack, host, run_id, settings.seed_users, not args.no_cleanup) if settings.seed_users else None
+
+        target = generation_target(settings, thresholds)
+        limits = threshold_rows(thresholds, {k: api_for(k.split(" ", 1)[-1]) for k in thresholds.endpoints}, target)
+        start_ns = time.time_ns()
+        run_fields = {"host": host, "users": settings.users, "spawn_rate": settings.spawn_rate,
+                      "run_time_s": settings.run_time_s, "processes": settings.processes,
+                      "description": settings.description, "git_sha": git_sha(), "version": __version__,
+                      "thresholds": thresholds_json(thresholds), "warmup_s": float(thresholds.warmup_s),
+                      "status": "running"}
+        write_run(client, runs_rp, run_id, env, run_fields, start_ns)
+        write_thresholds(client, runs_rp, run_id, env, limits, [start_ns])
+        print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
+              f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")
+
+        log_path = out_dir / "locust.log"
+        code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir, runs_rp),
+                                       locust_environment(settings, manifest, target), log_path, client, run_id,
+                                       settings.run_time_s)
+        if code not in (0, 1) and not interrupted:
+            write_run(client, runs_rp, run_id, env, {**run_fields, "status": "failed"}, start_ns)
+            raise HarnessError(f"Locust failed (exit {code}): {last_error_line(log_path)} (log: {log_path})")
+        # Locust's own count: the second witness of completeness (docs/decisions.md).
+        run_fields["requests_counted"] = locust_request_count(out_dir)
+        write_thresholds(client, runs_rp, run_id, env, limits, [time.time_ns()])
+        warnings = ["the run was interrupted (SIGINT/SIGTERM) before its planned end"] if interrupted else []
+        verdict, paths = judge(client, run_id, thresholds, out_dir, generation_target=target,
+                               baseline=args.baseline, runs_rp=runs_rp, extra_warnings=warnings)
+        write_run(client, runs_rp, run_id, env, {**run_fields, "verdict": verdict.verdict,
+                                                 "status": "interrupted" if interrupted else "completed"}, start_ns)
+        if interrupted:
+            write_event(client, runs_rp, run_id, env, "interrupted", "Run interrupted",
+                        "stopped by a signal before its planned end")
+        try:
+            paths.update(write_report(client, verdict, thresholds, out_dir, runs_rp=runs_rp))
+        except HarnessError as exc:
+            print(f"harness: warning: no report: {exc}")  # the verdict and its exit code stand
+        print_verdict(verdict, paths)
+        print(f"  locust: {log_path}, {out_dir / 'locust.html'}")
+        if interrupted and verdict.exit_code == ExitCode.PASS:
+            return ExitCode.ERROR  # an interrupted run did not prove what it was asked to
+        return verdict.exit_code
