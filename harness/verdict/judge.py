@@ -21,11 +21,24 @@ def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) ->
     return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
 
 
+def api_percentiles(thresholds: Thresholds) -> tuple[int, ...]:
+    """The percentiles API-group limits need: p95 always (summaries and dashboards show it), p50 and
+    p99 only when a group's limits name them — each is a full pass over the run's points."""
+    wanted = {95}
+    for limits in thresholds.apis.values():
+        if limits.max_p50_ms is not None:
+            wanted.add(50)
+        if limits.max_p99_ms is not None:
+            wanted.add(99)
+    return tuple(sorted(wanted))
+
+
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
           generation_target: float | None, baseline: str | None = None, runs_rp: str = "runs",
           store: bool = True, extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
+    percentiles = api_percentiles(thresholds)
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
-                       runs_rp=runs_rp)
+                       runs_rp=runs_rp, api_percentiles=percentiles)
     measured.warnings.extend(extra_warnings)
     baseline_measured = None
     if baseline:
@@ -35,7 +48,7 @@ def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Pa
             if baseline_id is None:
                 raise HarnessError(f"--baseline last-pass: no passing run of test env {measured.test_env!r} is stored")
         baseline_measured = measure(client, baseline_id, warmup_s=thresholds.warmup_s,
-                                    generation_target=generation_target, runs_rp=runs_rp)
+                                    generation_target=generation_target, runs_rp=runs_rp, api_percentiles=percentiles)
     verdict = evaluate(thresholds, measured, baseline_measured)
     paths = write_outputs(verdict, out_dir, thresholds)
     if store:

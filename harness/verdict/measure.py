@@ -6,6 +6,7 @@ Every number comes from InfluxDB over all workers' raw points — percentiles ex
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from harness.apis import endpoint_key
@@ -15,9 +16,6 @@ from harness.verdict.model import Completeness, EndpointStats, Measurements, Sta
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
 
-STATS_SELECT = ('count("response_time") AS "requests", percentile("response_time", 50) AS "p50", '
-                'percentile("response_time", 95) AS "p95", percentile("response_time", 99) AS "p99", '
-                'max("response_time") AS "max"')
 
 
 def _rows(series: list[dict]) -> list[tuple[dict, dict]]:
@@ -43,11 +41,11 @@ def run_bounds(client: InfluxClient, run_id: str) -> tuple[int, int, int]:
     return int(values[0][0]), int(values[1][0]), int(values[2][1])
 
 
-def _stats(row: dict, failures: int, duration_s: float) -> dict:
-    requests = int(row["requests"])
+def _stats(row: dict, duration_s: float) -> dict:
+    requests, failures = int(row["requests"]), int(row.get("failures") or 0)
     return dict(requests=requests, failures=failures,
                 success_rate=100.0 * (requests - failures) / requests if requests else None,
-                p50=row["p50"], p95=row["p95"], p99=row["p99"], max=row["max"],
+                p50=row.get("p50"), p95=row.get("p95"), p99=row.get("p99"), max=row["max"],
                 rps=requests / duration_s if duration_s > 0 else 0.0)
 
 
@@ -76,8 +74,37 @@ def read_completeness(client: InfluxClient, run_id: str, stored: int,
                         spooled=total("spooled"), workers=len(rows))
 
 
-def measure(client: InfluxClient, run_id: str, *, warmup_s: float,
-            generation_target: float | None = None, runs_rp: str = "runs") -> Measurements:
+def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict]:
+    """Each statement as its own request, all at once, one result each.
+
+    On InfluxDB 1.x every percentile() is a full pass over the run's points; sent together in
+    one request they run one after another, sent apart they use every core InfluxDB has
+    (bench/README.md: 6.6x the raw percentile query in one request, 3.2x apart)."""
+    def one(statement: str) -> dict:
+        # A client (and so a requests session) per thread: sessions are not thread-safe.
+        return InfluxClient(client.settings).query_results(statement)[0]
+
+    with ThreadPoolExecutor(max_workers=len(statements)) as pool:
+        return list(pool.map(one, statements))
+
+
+def _merge(results: list[dict], key) -> dict[tuple, dict]:
+    """Rows of several results, joined by their tags."""
+    merged: dict[tuple, dict] = {}
+    for result in results:
+        for tags, row in _rows(result.get("series", [])):
+            merged.setdefault(key(tags), {"tags": tags}).update(row)
+    return merged
+
+
+def _percentile_statement(p: int, where: str, group: str) -> str:
+    return f'SELECT percentile("response_time", {p}) AS "p{p}" FROM "request" WHERE {where} GROUP BY {group}'
+
+
+def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_target: float | None = None,
+            runs_rp: str = "runs", api_percentiles: tuple[int, ...] = (95,)) -> Measurements:
+    """Every endpoint gets p50, p95, p99 and max; an API group gets the percentiles its limits
+    need (``api_percentiles``), since each exact percentile costs a pass over every point."""
     first_ns, last_ns, stored = run_bounds(client, run_id)
     start_ns = first_ns + int(warmup_s * 1e9)
     end_ns = last_ns
@@ -88,25 +115,33 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float,
         start_ns = first_ns
     duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
     window = f'"run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns}'
-    endpoint_rows, api_rows, endpoint_failures, api_failures, cpu = client.query_results(
-        f'SELECT {STATS_SELECT} FROM "request" WHERE {window} GROUP BY "api", "method", "name"; '
-        f'SELECT {STATS_SELECT} FROM "request" WHERE {window} GROUP BY "api"; '
-        f'SELECT count("response_time") FROM "request" WHERE {window} AND "result" = \'fail\' '
-        f'GROUP BY "api", "method", "name"; '
-        f'SELECT count("response_time") FROM "request" WHERE {window} AND "result" = \'fail\' GROUP BY "api"; '
-        f'SELECT max("cpu_percent") FROM "users" WHERE "run_id" = {quote_string(run_id)}')
+    by_endpoint, by_api = '"api", "method", "name"', '"api"'
+    counts = 'count("response_time") AS "requests", max("response_time") AS "max"'
+    endpoint_statements = [f'SELECT {counts}, percentile("response_time", 50) AS "p50" FROM "request" '
+                           f'WHERE {window} GROUP BY {by_endpoint}',
+                           _percentile_statement(95, window, by_endpoint),
+                           _percentile_statement(99, window, by_endpoint)]
+    api_statements = [f'SELECT {counts} FROM "request" WHERE {window} GROUP BY {by_api}'] + [
+        _percentile_statement(p, window, by_api) for p in sorted(set(api_percentiles))]
+    small = (f'SELECT count("response_time") AS "failures" FROM "request" WHERE {window} AND "result" = \'fail\' '
+             f'GROUP BY {by_endpoint}; '
+             f'SELECT count("response_time") AS "failures" FROM "request" WHERE {window} AND "result" = \'fail\' '
+             f'GROUP BY {by_api}; '
+             f'SELECT max("cpu_percent") FROM "users" WHERE "run_id" = {quote_string(run_id)}')
+    results = _concurrently(client, endpoint_statements + api_statements)
+    endpoint_failures, api_failures, cpu = client.query_results(small)
 
-    failed_by_endpoint = {(t["api"], t["method"], t["name"]): int(r["count"])
-                          for t, r in _rows(endpoint_failures.get("series", []))}
-    failed_by_api = {t["api"]: int(r["count"]) for t, r in _rows(api_failures.get("series", []))}
+    endpoint_tags = lambda t: (t["api"], t["method"], t["name"])  # noqa: E731
+    endpoint_rows = _merge(results[:len(endpoint_statements)] + [endpoint_failures], endpoint_tags)
+    api_rows = _merge(results[len(endpoint_statements):] + [api_failures], lambda t: t["api"])
 
     endpoints: dict[str, EndpointStats] = {}
-    for tags, row in _rows(endpoint_rows.get("series", [])):
-        key = endpoint_key(tags["method"], tags["name"])
-        failures = failed_by_endpoint.get((tags["api"], tags["method"], tags["name"]), 0)
-        endpoints[key] = EndpointStats(key=key, api=tags["api"], **_stats(row, failures, duration_s))
-    apis = {tags["api"]: Stats(**_stats(row, failed_by_api.get(tags["api"], 0), duration_s))
-            for tags, row in _rows(api_rows.get("series", []))}
+    for row in endpoint_rows.values():
+        if "requests" not in row:
+            continue
+        key = endpoint_key(row["tags"]["method"], row["tags"]["name"])
+        endpoints[key] = EndpointStats(key=key, api=row["tags"]["api"], **_stats(row, duration_s))
+    apis = {row["tags"]["api"]: Stats(**_stats(row, duration_s)) for row in api_rows.values() if "requests" in row}
 
     generation_rate = None
     create = endpoints.get(endpoint_key(*GENERATION_CREATE))
