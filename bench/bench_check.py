@@ -37,6 +37,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -98,9 +99,11 @@ def write_points(url: str, run_id: str, points: int, batch: int, seed: int) -> d
                 if rng.random() < FAILURE_RATE:
                     status, exc = rng.choice(FAILURES)
                     recorder.record(method, name, response_time, 0,
-                                    type(exc)(*[str(a).format(name=name) for a in exc.args]), t, status)
+                                    type(exc)(*[str(a).format(name=name) for a in exc.args]), t,
+                                    SimpleNamespace(status_code=status))
                 else:
-                    recorder.record(method, name, response_time, rng.randint(80, 2000), None, t, ok_status)
+                    recorder.record(method, name, response_time, rng.randint(80, 2000), None, t,
+                                    SimpleNamespace(status_code=ok_status))
                 t += rng.expovariate(1.0 / gap)
             lines = recorder.take()
             generate_s += time.perf_counter() - began

@@ -28,7 +28,8 @@ def micro() -> dict[str, float]:
         os.sched_setaffinity(0, {1})  # the core Locust gets in bench_listener.py
     run_id, worker, t0, rt = "20260101T000000Z-abcdef", "bench-host-12345", 1767225600.123456, 3.4567891234
     recorder = RequestRecorder(run_id, "local", worker)
-    recorder.record("GET", "/health", rt, 2, None, t0, 200)
+    response = SimpleNamespace(status_code=200)
+    recorder.record("GET", "/health", rt, 2, None, t0, response)
     ours = recorder.take()[0]
 
     def point_line() -> str:
@@ -41,7 +42,6 @@ def micro() -> dict[str, float]:
         raise SystemExit(f"Point and the recorder disagree:\n  {point_line()}\n  {ours}")
 
     listener = SimpleNamespace(recorder=recorder, batch_size=5000, flush_now=Event())
-    response = SimpleNamespace(status_code=200)
     error = ConnectionRefusedError(111, "Connection refused")
 
     def per_call_us(fn, number: int) -> tuple[float, float]:
@@ -51,8 +51,8 @@ def micro() -> dict[str, float]:
 
     results: dict[str, float] = {}
     cases = {
-        "record_ok": (lambda: recorder.record("GET", "/health", rt, 2, None, t0, 200), 100_000),
-        "record_fail": (lambda: recorder.record("GET", "/health", rt, 0, error, t0, 0), 100_000),
+        "record_ok": (lambda: recorder.record("GET", "/health", rt, 2, None, t0, response), 100_000),
+        "record_fail": (lambda: recorder.record("GET", "/health", rt, 0, error, t0, None), 100_000),
         "on_request_ok": (lambda: InfluxListener.on_request(listener, "GET", "/health", rt, 2, None, start_time=t0,
                                                             response=response, context={}), 100_000),
         "point_ok": (point_line, 20_000),
@@ -64,7 +64,7 @@ def micro() -> dict[str, float]:
     # itself shows up in the A/B rates and the profile, not here.
     rng = random.Random(1)
     for i in range(5000):
-        recorder.record("GET", "/health", rng.lognormvariate(1.0, 0.5), 2, None, t0 + i * 9.3e-5, 200)
+        recorder.record("GET", "/health", rng.lognormvariate(1.0, 0.5), 2, None, t0 + i * 9.3e-5, response)
     batch = recorder.take()
     runs = timeit.repeat(lambda: gzip.compress(("\n".join(batch) + "\n").encode("utf-8"), compresslevel=1),
                          number=20, repeat=5)

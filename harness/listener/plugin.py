@@ -108,14 +108,8 @@ class InfluxListener:
     def on_request(self, request_type, name, response_time, response_length, exception=None,
                    start_time=None, response=None, context=None, **_kwargs) -> None:
         recorder = self.recorder
-        if recorder is None:
-            return
-        if start_time is None:
-            start_time = time.time() - (response_time or 0) / 1000.0
-        status = getattr(response, "status_code", 0) or 0
-        api = context.get("api") if context else None
-        recorder.record(request_type, name, response_time, response_length, exception, start_time, status, api)
-        if len(recorder.lines) >= self.batch_size:
+        if recorder is not None and recorder.record(request_type, name, response_time, response_length, exception,
+                                                    start_time, response, context) >= self.batch_size:
             self.flush_now.set()
 
     def on_spawning_complete(self, user_count, **_kwargs) -> None:
