@@ -6,6 +6,24 @@ from locust import FastHttpUser, HttpUser, constant, task
 
 import harness.listener  # noqa: F401  (the only difference from locustfile_plain.py)
 
+if os.environ.get("BENCH_LISTENER_MODE") == "noop":  # experiment: everything but the formatting
+    from harness.listener.recorder import RequestRecorder
+
+    def _count_only(self, *args):
+        self.seen += 1
+        return 0
+
+    RequestRecorder.record = _count_only
+elif os.environ.get("BENCH_LISTENER_MODE") == "nosend":  # experiment: format, never send
+    from harness.influx.writer import BatchWriter
+
+    def _discard(self):
+        self.pending.clear()
+        self.pending_points = 0
+        return True
+
+    BatchWriter.send_pending = _discard
+
 
 # bench_listener.py --user-class http: the same test with requests-based HttpUser.
 UserClass = HttpUser if os.environ.get("BENCH_USER_CLASS") == "http" else FastHttpUser
