@@ -21,15 +21,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import __version__
 from harness.influx.client import InfluxClient, InfluxSettings
-from harness.rundata import event_line, thresholds_json, write_run, write_thresholds
-from harness.sandbox.process import start_subprocess, stop_subprocess
+from harness.rundata import event_line
 from harness.verdict.judge import judge
-from harness.verdict.thresholds import Thresholds, thresholds_as_points
+from harness.verdict.thresholds import Thresholds
 from tests import dashboard_queries as dq
 from tests.conftest import require
-from tests.helpers import run_locust
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_FILES = {"loadtest-live": ROOT / "dashboards" / "load-test-live.json",
@@ -145,7 +142,7 @@ def test_live_dashboard_draws_limits_from_the_runs_threshold_points():
     limit_queries = {(panel["title"], t["refId"]): t["query"] for panel, _ in dq.panels(dash)
                      for t in panel.get("targets", []) if '"runs"."threshold"' in t.get("query", "")}
     titles = {title for title, _ in limit_queries}
-    assert {"p95 by endpoint — $api", "Success rate by endpoint — $api"} <= titles
+    assert {"p95 by endpoint — $api", "Success rate by endpoint — $api", "Load generator CPU by worker"} <= titles
 
 
 # -- provisioning ----------------------------------------------------------------------------------
@@ -300,26 +297,19 @@ def recorded_run(influxd, tmp_path_factory):
     db = "t_dashboards"
     client = InfluxClient(InfluxSettings(url=influxd.url, database=db))
     client.query_results(f'DROP DATABASE "{db}"', method="POST", epoch="")
-    proc, url = start_subprocess(port=0, faults=["payments:error_rate=0.3"])
-    try:
-        locust, total = run_locust(url, influxd.url, db, RUN_ID, users=20, run_time="8s")
-    finally:
-        stop_subprocess(proc)
-    assert total and total > 100, f"the run made too few requests to prove anything:\n{locust.stderr[-2000:]}"
-
+    # The real thing: `harness run` writes the run, threshold, run_summary and events points
+    # exactly as a user's run does.
+    out = tmp_path_factory.mktemp("run")
+    run = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--run-id", RUN_ID, "--users", "20",
+                          "--spawn-rate", "20", "--run-time", "8s", "--fault", "payments:error_rate=0.3",
+                          "--influx-url", influxd.url, "--influx-db", db, "--out", str(out)],
+                         capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert run.returncode == 1, f"the faulty run must fail:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
     thresholds = Thresholds()
-    target = thresholds.generation.target_per_s
-    verdict, _ = judge(client, RUN_ID, thresholds, tmp_path_factory.mktemp("verdict"), generation_target=target)
+    verdict, _ = judge(client, RUN_ID, thresholds, tmp_path_factory.mktemp("verdict"),
+                       generation_target=thresholds.generation.target_per_s, store=False)
     start_ns = client.query(f"SELECT \"title\" FROM \"runs\".\"events\" WHERE \"run_id\" = '{RUN_ID}' "
                             "AND \"type\" = 'start'")[0]["values"][0][0]
-    end_ns = int(verdict.measurements.end.timestamp() * 1e9)
-    write_run(client, "runs", RUN_ID, "local",
-              {"host": url, "users": 20, "spawn_rate": 20.0, "run_time_s": 8.0, "processes": 1,
-               "description": "dashboard test", "git_sha": "0000000", "version": __version__,
-               "thresholds": thresholds_json(thresholds), "status": "completed"}, start_ns)
-    endpoint_apis = {key: stats.api for key, stats in verdict.measurements.endpoints.items()}
-    write_thresholds(client, "runs", RUN_ID, "local", thresholds_as_points(thresholds, endpoint_apis, target),
-                     [start_ns, end_ns])
     # An older run's start, so the run list's order is tested too.
     client.write((event_line(OLDER_RUN_ID, "local", "start", "Run started", "older run",
                              start_ns - 3_600_000_000_000) + "\n").encode(), retention_policy="runs")
@@ -360,6 +350,8 @@ def test_limit_lines_are_the_numbers_the_verdict_used(recorded_run):
     assert history["payments"] == {300.0} and history["auth"] == {200.0}
     throughput = series_of(recorded_run, "loadtest-live", "Generations created/s", "B")
     assert set(non_null(throughput[0])) == {checks[("api:generation", "throughput")]}
+    (cpu_limit,) = series_of(recorded_run, "loadtest-live", "Load generator CPU by worker", "B")
+    assert set(non_null(cpu_limit)) == {recorded_run.thresholds.max_cpu_percent}
 
 
 @pytest.mark.influx
