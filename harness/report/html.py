@@ -13,7 +13,8 @@ from harness.report import svg
 from harness.report.assets import SCRIPT, STYLE
 from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
-from harness.report.view import EndpointView, ReportView, scope_status
+from harness.report.view import EndpointView, ReportView
+from harness.verdict.model import scope_status
 from harness.verdict.evaluate import generation_target
 from harness.verdict.model import Check
 from harness.verdict.outputs.verdict_json import utc_text

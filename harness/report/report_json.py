@@ -8,7 +8,8 @@ from typing import Any
 
 from harness.report.fmt import finite, utc_ns
 from harness.report.series import Bucket
-from harness.report.view import ReportView, scope_status
+from harness.report.view import ReportView
+from harness.verdict.model import scope_status
 from harness.verdict.outputs.verdict_json import stats_dict, utc_text
 
 SCHEMA_VERSION = 1

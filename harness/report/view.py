@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.report.series import Bucket, RunSeries
-from harness.verdict.model import Check, EndpointStats, Verdict
+from harness.verdict.model import EndpointStats, Verdict, scope_status
 from harness.verdict.thresholds import Limits, Thresholds
 
 
@@ -39,17 +39,6 @@ class ReportView:
         s = self.series
         end = min(bucket_t_ns + s.interval_s * 1_000_000_000, s.last_ns)
         return ((bucket_t_ns + end) / 2 - s.first_ns) / 1e9
-
-
-def scope_status(checks: list[Check], scope: str) -> str:
-    results = [c.passed for c in checks if c.scope == scope]
-    if not results:
-        return "none"
-    if False in results:
-        return "fail"
-    if None in results:
-        return "not judged"
-    return "pass"
 
 
 def build_view(verdict: Verdict, thresholds: Thresholds, series: RunSeries,

@@ -114,3 +114,16 @@ class Verdict:
     @property
     def exit_code(self) -> ExitCode:
         return _EXIT_CODES[self.verdict]
+
+
+def scope_status(checks: list[Check], scope: str) -> str:
+    """One word for a scope's checks: "fail" if any failed, "not judged" if any could not be
+    evaluated, "pass" if all passed, "none" if the scope has no checks."""
+    results = [c.passed for c in checks if c.scope == scope]
+    if not results:
+        return "none"
+    if False in results:
+        return "fail"
+    if None in results:
+        return "not judged"
+    return "pass"

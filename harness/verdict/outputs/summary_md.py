@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 from harness.verdict.evaluate import generation_target
-from harness.verdict.model import Check, Stats, Verdict
+from harness.verdict.model import Check, Stats, Verdict, scope_status
 from harness.verdict.outputs.verdict_json import utc_text
 from harness.verdict.thresholds import Thresholds
 
@@ -70,15 +70,11 @@ def _row(label: str, api: str, s: Stats, status: str) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+_STATUS_LABELS = {"none": "—", "fail": "❌ fail", "not judged": "⚠️ not judged", "pass": "✅ pass"}
+
+
 def _status(checks: list[Check], scope: str) -> str:
-    results = [c.passed for c in checks if c.scope == scope]
-    if not results:
-        return "—"
-    if False in results:
-        return "❌ fail"
-    if None in results:
-        return "⚠️ not judged"
-    return "✅ pass"
+    return _STATUS_LABELS[scope_status(checks, scope)]
 
 
 def _completeness_line(verdict: Verdict) -> str:
