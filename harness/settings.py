@@ -132,6 +132,8 @@ PARAMS: tuple[Param, ...] = (
     Param("seed_users", "SEED_USERS", _whole, "0", "test users to create before the run", _at_least(0)),
     Param("processes", "PROCESSES", _whole, "1", "Locust worker processes on this machine", _at_least(1)),
     Param("description", "DESCRIPTION", _text, "", "free text stored with the run"),
+    Param("grafana_url", "GRAFANA_URL", _url_or_empty, "",
+          "Grafana base URL; when set, harness run prints the live dashboard's address"),
 )
 _BY_ENV = {p.env: p for p in PARAMS}
 
@@ -154,6 +156,7 @@ class Settings:
     seed_users: int
     processes: int
     description: str
+    grafana_url: str
     # Where each value came from: "default", "flag", "environment" or "FILE:LINE".
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -61,8 +61,11 @@ def test_healthy_sandbox_passes_and_p95_matches_influxdb(influxd, influx_db, tmp
 
 def test_payment_errors_fail_naming_payments(influxd, influx_db, tmp_path):
     proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path, "--fault", "payments:error_rate=0.3",
-                             run_time="8s"))
+                             "--grafana-url", "http://127.0.0.1:3000/", "--run-id", "faulty", run_time="8s"))
     assert proc.returncode == 1, proc.stdout + proc.stderr
+    live = json.loads((ROOT / "dashboards" / "load-test-live.json").read_text())
+    assert (f"live dashboard: http://127.0.0.1:3000/d/{live['uid']}/load-test-live?var-test_env=local"
+            f"&var-run_id=faulty&from=now-15m") in proc.stdout
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     failed = [c for c in verdict["checks"] if c["passed"] is False]
     assert failed and all("payments" in c["scope"] for c in failed), failed

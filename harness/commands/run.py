@@ -9,6 +9,7 @@ import subprocess
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlencode
 
 from harness import __version__
 from harness.apis import api_for
@@ -50,6 +51,13 @@ def git_sha() -> str:
                               timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+def live_dashboard_url(grafana_url: str, run_id: str, test_env: str) -> str:
+    """The provisioned live dashboard (pinned uid) showing this run, refreshing every 5 s."""
+    query = urlencode({"var-test_env": test_env, "var-run_id": run_id, "from": "now-15m", "to": "now",
+                       "refresh": "5s"})
+    return f"{grafana_url.rstrip('/')}/d/loadtest-live/load-test-live?{query}"
 
 
 def state_dir() -> Path:
@@ -134,6 +142,8 @@ def run(args) -> int:
         write_thresholds(client, runs_rp, run_id, env, limits, [start_ns])
         print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
               f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")
+        if settings.grafana_url:
+            print(f"live dashboard: {live_dashboard_url(settings.grafana_url, run_id, env)}")
 
         log_path = out_dir / "locust.log"
         code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir, runs_rp),
