@@ -55,6 +55,22 @@ def test_every_request_is_stored_exactly_once(influxd, influx_db, sandbox, proce
     assert {"start", "stop", "spawn_complete"} <= kinds
 
 
+def test_json_on_stdout_counts_exactly_what_is_stored_with_processes(influxd, influx_db, sandbox):
+    """The issue's own acceptance command: ``locust … --processes 2 --json``."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.helpers import LOCUSTFILE, ROOT
+    proc = subprocess.run([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "30", "-r", "30",
+                           "-t", "12s", "--host", sandbox, "--influx-url", influxd.url, "--influx-db",
+                           influx_db.settings.database, "--run-id", "X", "--json", "--processes", "2"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    total = sum(entry["num_requests"] for entry in json.loads(proc.stdout))  # one JSON document, the master's
+    assert total > 300 and stored_count(influx_db, "X") == total
+
+
 def test_unreachable_influxdb_is_one_line_error(sandbox, tmp_path):
     proc, _ = run_locust(sandbox, "http://127.0.0.1:9", "x", "unreachable", run_time="2s", timeout=60)
     assert proc.returncode == 2

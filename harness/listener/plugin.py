@@ -253,10 +253,12 @@ def install(events) -> None:
             from harness.listener import master_stop
 
             master_stop.install(environment.runner)
-        elif type(environment.runner).__name__ == "WorkerRunner" and getattr(options, "json_file", None):
-            # Locust's --processes children drop --csv and --html but keep --json-file, and would
-            # overwrite the master's file with their own (empty) stats when they exit.
+        elif type(environment.runner).__name__ == "WorkerRunner":
+            # Locust's --processes children drop --csv and --html but keep --json-file and
+            # --json: they would overwrite the master's file, or print their own (empty) stats
+            # beside the master's, when they exit.
             options.json_file = None
+            options.json = False
         events.test_start.add_listener(listener.on_test_start)
         events.request.add_listener(listener.on_request)
         events.spawning_complete.add_listener(listener.on_spawning_complete)
