@@ -116,6 +116,12 @@ class InfluxListener:
         if self.role in ("master", "local") and self.recorder:
             self.event("spawn_complete", "Spawning complete", f"{user_count} users running")
 
+    def on_test_stopping(self, **_kwargs) -> None:
+        # When the load stopped being generated: users only finish their current task after
+        # this, so throughput is measured up to here (harness/verdict/measure.py).
+        if self.role in ("master", "local") and self.recorder:
+            self.event("stopping", "Stopping", f"run {self.run_id}: stopping users")
+
     def on_test_stop(self, **_kwargs) -> None:
         if not self.recorder:
             return
@@ -262,5 +268,6 @@ def install(events) -> None:
         events.test_start.add_listener(listener.on_test_start)
         events.request.add_listener(listener.on_request)
         events.spawning_complete.add_listener(listener.on_spawning_complete)
+        events.test_stopping.add_listener(listener.on_test_stopping)
         events.test_stop.add_listener(listener.on_test_stop)
         events.quitting.add_listener(listener.on_quitting)

@@ -5,6 +5,7 @@ the achieved rate is what the verdict measures from the stored create requests."
 
 from __future__ import annotations
 
+import random
 import time
 
 import gevent
@@ -12,7 +13,7 @@ from locust import task
 
 from harness.scenarios import config
 from harness.scenarios.base import ApiUser
-from harness.scenarios.pacing import paced_wait
+from harness.scenarios.pacing import paced_wait, total_generation_users
 
 DONE = {"completed", "failed"}
 LIST_EVERY = 2
@@ -23,6 +24,12 @@ class GenerationUser(ApiUser):
 
     def on_start(self) -> None:
         super().on_start()
+        # Start at a random point of this user's interval: users spawned together would
+        # otherwise create in lockstep bursts, a load no real client population makes, and a
+        # rate measured over a short window would depend on where the bursts fall.
+        if config.GENERATION_TARGET_PER_S > 0:
+            gevent.sleep(random.uniform(0, total_generation_users(self.environment, type(self).__name__)
+                                        / config.GENERATION_TARGET_PER_S))
         self._paced_last = time.monotonic()
 
     def wait_time(self) -> float:

@@ -58,6 +58,16 @@ def counted_by_harness(client: InfluxClient, run_id: str, runs_rp: str) -> int |
     return int(rows[0][1]["last"]) if rows and rows[0][1]["last"] is not None else None
 
 
+def stopping_time(client: InfluxClient, run_id: str, runs_rp: str, start_ns: int, end_ns: int) -> int:
+    """When the run's users were told to stop (its ``stopping`` event), within the window; the
+    window's end when the run has no such event (a listener older than the event)."""
+    source = f'{quote_ident(runs_rp)}."events"' if runs_rp else '"events"'
+    rows = _rows(client.query(f'SELECT first("title") FROM {source} WHERE "run_id" = {quote_string(run_id)} '
+                              f'AND "type" = \'stopping\''))
+    stopping = int(rows[0][1]["time"]) if rows else end_ns
+    return stopping if start_ns < stopping < end_ns else end_ns
+
+
 def read_completeness(client: InfluxClient, run_id: str, stored: int,
                       counted: int | None = None) -> Completeness | None:
     """The listeners' summed counts against the stored points. When the harness also knows
@@ -146,7 +156,10 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
     generation_rate = None
     create = endpoints.get(endpoint_key(*GENERATION_CREATE))
     if create is not None:
-        generation_rate = (create.requests - create.failures) / duration_s
+        # Creations stop when the users are told to stop; the polls of the last flows go on
+        # for up to a flow's length after that, so the rate is taken up to the stop request.
+        load_end_ns = stopping_time(client, run_id, runs_rp, start_ns, end_ns)
+        generation_rate = (create.requests - create.failures) / max((load_end_ns - start_ns) / 1e9, 1e-9)
 
     cpu_rows = _rows(cpu.get("series", []))
     test_env = _test_env(client, run_id)
