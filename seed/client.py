@@ -84,16 +84,20 @@ class TargetClient:
         if resp.status_code != 200:
             raise UnexpectedStatus("GET", "/health", resp.status_code, resp.text)
 
+    def _create(self, path: str, body: dict, token: str | None, id_key: str, subject: str) -> str:
+        """POST that must answer 201 with the new record's id under ``id_key``."""
+        resp = self._send("POST", path, token, json=body)
+        if resp.status_code != 201:
+            raise UnexpectedStatus("POST", path, resp.status_code, resp.text, subject)
+        new_id = self._json(resp, "POST", path, subject).get(id_key)
+        if new_id is None:
+            raise UnexpectedStatus("POST", path, resp.status_code, resp.text, subject)
+        return str(new_id)
+
     def register(self, email: str, password: str, name: str) -> str:
         """The new user's id."""
-        path = "/api/v1/auth/register"
-        resp = self._send("POST", path, json={"email": email, "password": password, "name": name})
-        if resp.status_code != 201:
-            raise UnexpectedStatus("POST", path, resp.status_code, resp.text, email)
-        user_id = self._json(resp, "POST", path, email).get("user_id")
-        if user_id is None:
-            raise UnexpectedStatus("POST", path, resp.status_code, resp.text, email)
-        return str(user_id)
+        return self._create("/api/v1/auth/register", {"email": email, "password": password, "name": name},
+                            None, "user_id", email)
 
     def login(self, email: str, password: str) -> str | None:
         """A bearer token, or None when the target does not know these credentials (401)."""
@@ -108,14 +112,7 @@ class TargetClient:
 
     def create_subscription(self, token: str, plan: str, subject: str) -> str:
         """The new subscription's id."""
-        path = "/api/v1/subscriptions"
-        resp = self._send("POST", path, token, json={"plan": plan})
-        if resp.status_code != 201:
-            raise UnexpectedStatus("POST", path, resp.status_code, resp.text, subject)
-        sub_id = self._json(resp, "POST", path, subject).get("subscription_id")
-        if sub_id is None:
-            raise UnexpectedStatus("POST", path, resp.status_code, resp.text, subject)
-        return str(sub_id)
+        return self._create("/api/v1/subscriptions", {"plan": plan}, token, "subscription_id", subject)
 
     def delete(self, token: str, path: str, subject: str) -> bool:
         """True when removed now (204), False when it was already gone (404)."""
