@@ -376,7 +376,7 @@ def test_failure_panels_show_the_injected_payment_errors(recorded_run):
 def test_annotations_mark_start_spawn_stop_and_verdict(recorded_run):
     (events,) = series_of(recorded_run, "loadtest-live", "Run events", "")
     titles = {row[events["columns"].index("title")] for row in events["values"]}
-    assert titles == {"Run started", "Spawning complete", "Run stopped"}
+    assert titles == {"Run started", "Spawning complete", "Stopping", "Run stopped"}
     (verdict,) = series_of(recorded_run, "loadtest-live", "Verdict", "")
     assert [row[1] for row in verdict["values"]] == [f"Verdict: {recorded_run.verdict.verdict}"]
     assert recorded_run.verdict.verdict == "fail"
