@@ -231,8 +231,6 @@ def preflight(listener: InfluxListener) -> None:
 def install(events) -> None:
     from harness.listener.options import add_arguments
 
-    state: dict[str, InfluxListener] = {}
-
     @events.init_command_line_parser.add_listener
     def _(parser, **_kwargs):
         add_arguments(parser)
@@ -254,7 +252,6 @@ def install(events) -> None:
             # One line and a non-zero exit, before a single user starts.
             sys.stderr.write(f"harness.listener: error: {exc}\n")
             sys.exit(2)
-        state["listener"] = listener
         if type(environment.runner).__name__ == "MasterRunner":
             from harness.listener import master_stop
 
