@@ -3,12 +3,16 @@
 Grafana's InfluxQL backend replaces ``$timeFilter`` (and ``$__timeFilter``) with an absolute range,
 ``$__interval``/``$interval`` with a duration and ``$__interval_ms`` with its milliseconds; template
 variables are replaced with the format named in the reference: ``${run_id:raw}`` as is,
-``${api:regex}`` regex-escaped, several values as ``(a|b)``, "All" as the variable's custom all value
+``${api:regex}`` regex-escaped, ``${__from}``/``${__to}`` the range's ends in epoch
+milliseconds, several values as ``(a|b)``, "All" as the variable's custom all value
 or every option. A variable without a format is refused here: how Grafana escapes it then has changed
 between versions (string literals broke on ``-`` or ``.``), so the dashboards always name one.
 
 Variable queries are answered as Grafana's ``metricFindQuery`` does: the second column of each row
-(the value of ``SHOW TAG VALUES``, the first selected column after ``time``), duplicates dropped.
+(the value of ``SHOW TAG VALUES``, the first selected column after ``time``), duplicates dropped;
+for ``SHOW RETENTION POLICIES`` the first column (the name), the default policy first (Grafana's
+``ResponseParser``). A variable keeps the value saved in the dashboard (``current``) when it is
+among the options, otherwise takes the first option, as Grafana does on load.
 Panels under a repeated row (or repeated themselves) are queried once per value of that variable.
 """
 
@@ -167,6 +171,8 @@ def interpolate(query: str, context: Context) -> str:
     text = text.replace("$timeFilter", f"time >= {time_range.from_ms}ms and time <= {time_range.to_ms}ms")
     text = text.replace("$__interval_ms", str(time_range.interval_ms))
     text = text.replace("$__interval", time_range.interval).replace("$interval", time_range.interval)
+    # Global variables, in their default format (epoch milliseconds).
+    text = text.replace("${__from}", str(time_range.from_ms)).replace("${__to}", str(time_range.to_ms))
 
     def replace(match: re.Match) -> str:
         name = match.group(1) or match.group(3) or match.group(4)
@@ -178,16 +184,30 @@ def interpolate(query: str, context: Context) -> str:
     return _VARIABLE.sub(replace, text)
 
 
-def option_values(results: list[dict]) -> list[str]:
-    """Grafana's metricFindQuery answer: column 1 of every row (column 0 if there is only one)."""
+def option_values(results: list[dict], query: str = "") -> list[str]:
+    """Grafana's metricFindQuery answer: column 1 of every row (column 0 if there is only one);
+    for SHOW RETENTION POLICIES column 0, the name, with the default policy (last column true) first."""
+    retention_policies = "show retention policies" in query.lower()
     values: list[str] = []
     for result in results:
         for series in result.get("series", []):
             for row in series.get("values", []):
-                value = row[1] if len(row) > 1 else row[0]
-                if value is not None and str(value) not in values:
+                value = row[0] if retention_policies or len(row) == 1 else row[1]
+                if value is None or str(value) in values:
+                    continue
+                if retention_policies and row[-1] is True:
+                    values.insert(0, str(value))
+                else:
                     values.append(str(value))
     return values
+
+
+def saved_value(variable: dict) -> str | None:
+    """The single value saved in the dashboard as the variable's ``current`` (None for All or none)."""
+    value = (variable.get("current") or {}).get("value")
+    if isinstance(value, list):
+        value = value[0] if len(value) == 1 else None
+    return None if value in (None, ALL) else str(value)
 
 
 def resolve_variables(dashboard: dict, context: Context, run_query: Callable[[str], list[dict]],
@@ -204,11 +224,13 @@ def resolve_variables(dashboard: dict, context: Context, run_query: Callable[[st
             value = choose.get(name, [_text(variable.get("query")) or ""])
             context.variables[name] = Selection(options=value, selected=value)
             continue
-        options = option_values(run_query(interpolate(_text(variable.get("query")), context)))
-        options = _sorted(options, variable.get("sort", 0))
+        query = interpolate(_text(variable.get("query")), context)
+        options = _sorted(option_values(run_query(query), query), variable.get("sort", 0))
         answered[name] = options
         include_all = variable.get("includeAll", False)
-        selected = choose.get(name) or ([ALL] if include_all else options[:1])
+        saved = saved_value(variable)
+        selected = (choose.get(name) or ([saved] if saved in options else None)
+                    or ([ALL] if include_all else options[:1]))
         context.variables[name] = Selection(options=options, selected=selected,
                                             all_value=variable.get("allValue") or None)
     return answered

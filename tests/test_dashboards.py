@@ -137,10 +137,26 @@ def test_time_bucketed_and_annotation_queries_use_the_time_filter(item):
         assert "$timeFilter" in item.query
 
 
+RUN_DATA = {"events", "run", "threshold", "baseline", "run_summary"}  # kept in the runs retention policy
+RAW_DATA = {"request", "users", "listener_stats"}  # in the database's default policy
+
+
+@pytest.mark.parametrize("item", static_queries(), ids=lambda item: item.label)
+def test_run_data_is_read_from_the_policy_variable_and_raw_data_from_the_default(item):
+    # A literal "runs" blanks the dashboards where run data has another policy or none
+    # (--influx-runs-rp ''); the variable finds it (docs/dashboards.md).
+    sources = re.findall(r'FROM\s+(?:"([^"]*)"\.)?"(\w+)"', item.query)
+    assert sources or item.query.startswith("SHOW RETENTION POLICIES"), "no measurement read"
+    for policy, measurement in sources:
+        assert measurement in RUN_DATA | RAW_DATA, f"unknown measurement {measurement!r}"
+        expected = "${runs_rp:raw}" if measurement in RUN_DATA else ""
+        assert policy == expected, f'{measurement} read from "{policy}", not "{expected}"'
+
+
 def test_live_dashboard_draws_limits_from_the_runs_threshold_points():
     dash = load_dashboards()["loadtest-live"]
     limit_queries = {(panel["title"], t["refId"]): t["query"] for panel, _ in dq.panels(dash)
-                     for t in panel.get("targets", []) if '"runs"."threshold"' in t.get("query", "")}
+                     for t in panel.get("targets", []) if '"${runs_rp:raw}"."threshold"' in t.get("query", "")}
     titles = {title for title, _ in limit_queries}
     assert {"p95 by endpoint — $api", "Success rate by endpoint — $api", "Load generator CPU by worker"} <= titles
 
@@ -252,21 +268,28 @@ def test_compose_commits_no_secret_and_env_example_names_every_variable():
 # -- every query against a real InfluxDB -----------------------------------------------------------
 
 
+# The two layouts of run data: the retention policy "runs" (the default; InfluxDB 1.x and 2.x
+# buckets db/runs) and none, everything in the default policy (--influx-runs-rp '', the layout
+# InfluxDB 3 needs). The dashboards are the same files for both.
+LAYOUTS = {"runs": "runs", "no-rp": ""}
+
+
 @dataclass
 class RecordedRun:
     client: InfluxClient
     verdict: object
     start_ms: int
     thresholds: Thresholds
+    runs_rp: str
     raw_deleted: bool = False
     contexts: dict = field(default_factory=dict)
 
-    def context(self, uid: str) -> dq.Context:
+    def context(self, uid: str, time_range: dq.TimeRange | None = None) -> dq.Context:
         """The time range and variables Grafana would use: the run's own for the live dashboard
         (as the link with var-run_id opens it), the last 90 days for the history."""
         now_ms = int(time.time() * 1000)
         start = self.start_ms - 60_000 if uid == "loadtest-live" else now_ms - 90 * 86_400_000
-        context = dq.Context(dq.TimeRange(start, now_ms + 60_000))
+        context = dq.Context(time_range or dq.TimeRange(start, now_ms + 60_000))
         choose = {"run_id": [RUN_ID]} if uid == "loadtest-live" else None
         options = dq.resolve_variables(load_dashboards()[uid], context, self.results, choose)
         self.contexts[uid] = options
@@ -281,9 +304,10 @@ def has_values(results: list[dict]) -> bool:
                for row in s.get("values", []))
 
 
-def series_of(run: RecordedRun, uid: str, title: str, ref: str, repeat: str = "") -> list[dict]:
+def series_of(run: RecordedRun, uid: str, title: str, ref: str, repeat: str = "",
+              time_range: dq.TimeRange | None = None) -> list[dict]:
     (item,) = [i for i in dq.queries(load_dashboards()[uid]) if i.title == title and i.ref == ref]
-    (query,) = [q for value, q in dq.expand(item, run.context(uid)) if value == repeat]
+    (query,) = [q for value, q in dq.expand(item, run.context(uid, time_range)) if value == repeat]
     return [s for r in run.results(query) for s in r.get("series", [])]
 
 
@@ -291,10 +315,12 @@ def non_null(series: dict, column: int = 1) -> list:
     return [row[column] for row in series["values"] if row[column] is not None]
 
 
-@pytest.fixture(scope="module")
-def recorded_run(influxd, tmp_path_factory):
-    """A real 8-second run with 30 % payment errors, stored and judged the way ``harness run`` does."""
-    db = "t_dashboards"
+@pytest.fixture(scope="module", params=sorted(LAYOUTS), ids=lambda layout: f"layout={layout}")
+def recorded_run(influxd, tmp_path_factory, request):
+    """A real 8-second run with 30 % payment errors, stored and judged the way ``harness run`` does,
+    once per layout of the run data."""
+    runs_rp = LAYOUTS[request.param]
+    db = "t_dashboards_" + request.param.replace("-", "_")
     client = InfluxClient(InfluxSettings(url=influxd.url, database=db))
     client.query_results(f'DROP DATABASE "{db}"', method="POST", epoch="")
     # The real thing: `harness run` writes the run, threshold, run_summary and events points
@@ -302,18 +328,20 @@ def recorded_run(influxd, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     run = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--run-id", RUN_ID, "--users", "20",
                           "--spawn-rate", "20", "--run-time", "8s", "--fault", "payments:error_rate=0.3",
-                          "--influx-url", influxd.url, "--influx-db", db, "--out", str(out)],
+                          "--influx-url", influxd.url, "--influx-db", db, "--influx-runs-rp", runs_rp,
+                          "--out", str(out)],
                          capture_output=True, text=True, timeout=180, cwd=ROOT)
     assert run.returncode == 1, f"the faulty run must fail:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
     thresholds = Thresholds()
     verdict, _ = judge(client, RUN_ID, thresholds, tmp_path_factory.mktemp("verdict"),
-                       generation_target=thresholds.generation.target_per_s, store=False)
-    start_ns = client.query(f"SELECT \"title\" FROM \"runs\".\"events\" WHERE \"run_id\" = '{RUN_ID}' "
+                       generation_target=thresholds.generation.target_per_s, runs_rp=runs_rp, store=False)
+    events = f'"{runs_rp}"."events"' if runs_rp else '"events"'
+    start_ns = client.query(f"SELECT \"title\" FROM {events} WHERE \"run_id\" = '{RUN_ID}' "
                             "AND \"type\" = 'start'")[0]["values"][0][0]
     # An older run's start, so the run list's order is tested too.
     client.write((event_line(OLDER_RUN_ID, "local", "start", "Run started", "older run",
-                             start_ns - 3_600_000_000_000) + "\n").encode(), retention_policy="runs")
-    return RecordedRun(client, verdict, start_ns // 1_000_000, thresholds)
+                             start_ns - 3_600_000_000_000) + "\n").encode(), retention_policy=runs_rp)
+    return RecordedRun(client, verdict, start_ns // 1_000_000, thresholds, runs_rp)
 
 
 @pytest.mark.influx
@@ -329,9 +357,13 @@ def test_every_query_answers_with_the_runs_data(recorded_run, item):
 @pytest.mark.influx
 @pytest.mark.slow
 def test_run_list_shows_the_newest_run_first(recorded_run):
-    recorded_run.context("loadtest-live")
+    context = recorded_run.context("loadtest-live")
     options = recorded_run.contexts["loadtest-live"]
     assert options["run_id"][:2] == [RUN_ID, OLDER_RUN_ID]
+    # The run data's policy is found, not configured: "runs" when the database has it, otherwise
+    # the default policy ("raw" where the harness created the database), the same on both dashboards.
+    assert context.variables["runs_rp"].values == [recorded_run.runs_rp or "raw"]
+    assert recorded_run.context("loadtest-history").variables["runs_rp"].values == [recorded_run.runs_rp or "raw"]
     assert options["test_env"] == ["local"]
     assert set(options["api"]) == {"auth", "generation", "payments"}
 
