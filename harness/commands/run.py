@@ -37,8 +37,11 @@ def register(subparsers) -> None:
     parser.add_argument("--fault", action="append", default=[], metavar="SCOPE:KEY=VALUE",
                         help="fault for the built-in sandbox, e.g. payments:error_rate=0.3 or "
                              "'GET /api/v1/generations/[id]:latency_ms=300' (repeatable; see docs/sandbox.md)")
-    parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass",
-                        help="also judge against a baseline run")
+    parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass|last-N-pass",
+                        help="also compare with a stored run, the last passing run or the last N passing runs of "
+                             "the same test env and load (docs/baselines.md)")
+    parser.add_argument("--baseline-force", action="store_true",
+                        help="compare with the baseline even when its load (users, rates, run time, processes) differs")
     parser.add_argument("--no-cleanup", action="store_true", help="keep seeded users after the run")
     parser.add_argument("--influx-runs-rp", default="runs", help="retention policy of long-lived run data")
     add_arguments(parser)
@@ -157,7 +160,8 @@ def run(args) -> int:
         write_thresholds(client, runs_rp, run_id, env, limits, [time.time_ns()])
         warnings = ["the run was interrupted (SIGINT/SIGTERM) before its planned end"] if interrupted else []
         verdict, paths = judge(client, run_id, thresholds, out_dir, generation_target=target,
-                               baseline=args.baseline, runs_rp=runs_rp, extra_warnings=warnings)
+                               baseline=args.baseline, baseline_force=args.baseline_force, runs_rp=runs_rp,
+                               extra_warnings=warnings)
         write_run(client, runs_rp, run_id, env, {**run_fields, "verdict": verdict.verdict,
                                                  "status": "interrupted" if interrupted else "completed"}, start_ns)
         if interrupted:

@@ -34,7 +34,7 @@ def api_percentiles(thresholds: Thresholds) -> tuple[int, ...]:
 
 
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
-          generation_target: float | None, baseline: str | None = None, runs_rp: str = "runs",
+          generation_target: float | None, baseline: str | None = None, baseline_force: bool = False, runs_rp: str = "runs",
           store: bool = True, extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
     percentiles = api_percentiles(thresholds)
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
