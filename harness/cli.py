@@ -11,7 +11,7 @@ from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 
 # Sub-command modules under harness.commands; each has register(subparsers).
-COMMANDS = ["run", "check", "report", "preflight", "flush", "influxdb", "sandbox", "seed"]
+COMMANDS = ["run", "check", "report", "history", "preflight", "flush", "influxdb", "sandbox", "seed"]
 
 
 def build_parser() -> argparse.ArgumentParser:

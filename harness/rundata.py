@@ -4,29 +4,37 @@ verdict found. Trend dashboards read only these, so they keep working after raw 
 from __future__ import annotations
 
 import json
+import statistics
 import time
 
-from harness.influx.client import InfluxClient, WriteError
+from harness.influx.client import InfluxClient, QueryError, WriteError, quote_ident, quote_string
 from harness.influx.lineprotocol import make_line
 from harness.errors import HarnessError
-from harness.verdict.model import Stats, Verdict
+from harness.verdict.model import COMPARED, Stats, Verdict, summary_error_fields
 
 
-def _write(client: InfluxClient, lines: list[str], runs_rp: str) -> None:
+def run_data_source(runs_rp: str, measurement: str) -> str:
+    """``"runs"."run_summary"``, or the bare measurement when run data has no policy of its own."""
+    return f"{quote_ident(runs_rp)}.{quote_ident(measurement)}" if runs_rp else quote_ident(measurement)
+
+
+def write_lines(client: InfluxClient, lines: list[str], runs_rp: str) -> None:
+    """Run data points, as one write; a failure is one line (HarnessError)."""
     try:
         client.write(("\n".join(lines) + "\n").encode("utf-8"), retention_policy=runs_rp)
     except WriteError as exc:
         raise HarnessError(f"cannot store run data: {exc}") from None
 
 
-def event_line(run_id: str, test_env: str, kind: str, title: str, text: str, ts_ns: int | None = None) -> str:
-    return make_line("events", {"run_id": run_id, "test_env": test_env, "type": kind},
+def event_line(run_id: str, test_env: str, kind: str, title: str, text: str, ts_ns: int | None = None,
+               extra_tags: dict[str, str] | None = None) -> str:
+    return make_line("events", {"run_id": run_id, "test_env": test_env, "type": kind, **(extra_tags or {})},
                      {"title": title, "text": text, "tags": f"{kind},{test_env}"}, ts_ns or time.time_ns())
 
 
 def write_event(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, kind: str, title: str,
                 text: str) -> None:
-    _write(client, [event_line(run_id, test_env, kind, title, text)], runs_rp)
+    write_lines(client, [event_line(run_id, test_env, kind, title, text)], runs_rp)
 
 
 def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target: float | None) -> list[dict]:
@@ -45,7 +53,7 @@ def write_run(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, fi
               ts_ns: int) -> None:
     """The ``run`` point: parameters, git sha, version, status. Re-written with the same timestamp
     when the status changes, so the stored point is always the latest."""
-    _write(client, [make_line("run", {"run_id": run_id, "test_env": test_env}, fields, ts_ns)], runs_rp)
+    write_lines(client, [make_line("run", {"run_id": run_id, "test_env": test_env}, fields, ts_ns)], runs_rp)
 
 
 def write_thresholds(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, rows: list[dict],
@@ -57,13 +65,19 @@ def write_thresholds(client: InfluxClient, runs_rp: str, run_id: str, test_env: 
                        {"value": float(row["value"])}, ts)
              for row in rows for ts in timestamps_ns]
     if lines:
-        _write(client, lines, runs_rp)
+        write_lines(client, lines, runs_rp)
 
 
-def _summary_fields(stats: Stats, verdict: str) -> dict:
-    return {"requests": stats.requests, "failures": stats.failures, "success_rate": stats.success_rate,
-            "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max, "rps": stats.rps,
-            "verdict_text": verdict}
+def _summary_fields(stats: Stats, verdict: str, compared: dict[str, object] | None = None) -> dict:
+    """One ``run_summary`` row; ``compared`` is statistic → Comparison for this scope (a run judged
+    against a baseline): its baseline value and decision go beside the run's own value."""
+    fields = {"requests": stats.requests, "failures": stats.failures, "success_rate": stats.success_rate,
+              "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max, "rps": stats.rps,
+              "verdict_text": verdict, **summary_error_fields(stats)}
+    for statistic, comparison in (compared or {}).items():
+        fields[f"baseline_{statistic}"] = comparison.baseline
+        fields[f"decision_{statistic}"] = comparison.decision
+    return fields
 
 
 def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_users: int | None) -> None:
@@ -71,13 +85,16 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
     m = verdict.measurements
     ts = int(m.end.timestamp() * 1e9)
     base = {"run_id": m.run_id, "test_env": m.test_env, "verdict": verdict.verdict}
+    compared: dict[str, dict[str, object]] = {}
+    for comparison in verdict.comparisons:
+        compared.setdefault(comparison.scope, {})[comparison.statistic] = comparison
     lines = []
     for key, stats in m.endpoints.items():
         lines.append(make_line("run_summary", {**base, "scope": "endpoint", "api": stats.api, "endpoint": key},
-                               _summary_fields(stats, verdict.verdict), ts))
+                               _summary_fields(stats, verdict.verdict, compared.get(key)), ts))
     for api, stats in m.apis.items():
         lines.append(make_line("run_summary", {**base, "scope": "api", "api": api, "endpoint": f"api:{api}"},
-                               _summary_fields(stats, verdict.verdict), ts))
+                               _summary_fields(stats, verdict.verdict, compared.get(f"api:{api}")), ts))
     total_requests = sum(s.requests for s in m.apis.values())
     total_failures = sum(s.failures for s in m.apis.values())
     run_fields = {"requests": total_requests, "failures": total_failures,
@@ -86,10 +103,103 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
                   "peak_users": peak_users, "generation_rate": m.generation_rate,
                   "duration_s": m.duration_s, "verdict_text": verdict.verdict,
                   "checks_failed": sum(1 for c in verdict.checks if c.passed is False)}
+    regressed = [c for c in verdict.comparisons if c.decision == "regressed"]
+    if verdict.baseline is not None:
+        run_fields["baseline_runs"] = ",".join(verdict.baseline.run_ids)
+        run_fields["regressions"] = len(regressed)
     lines.append(make_line("run_summary", {**base, "scope": "run", "api": "all", "endpoint": "run"}, run_fields, ts))
     text = f"{verdict.verdict.upper()}: " + ("; ".join(verdict.reasons[:5]) or "every check passed")
     lines.append(event_line(m.run_id, m.test_env, "verdict", f"Verdict: {verdict.verdict}", text, ts + 1))
-    _write(client, lines, runs_rp)
+    if regressed:
+        lines.append(event_line(m.run_id, m.test_env, "regression", _regression_title(regressed),
+                                "; ".join(c.reason for c in regressed), ts + 2))
+    if verdict.comparisons:
+        # The same points the run wrote at its start, now with the verdict's exact values.
+        start_ns = _first_threshold_ns(client, runs_rp, m.run_id) or int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
+        lines += _baseline_lines(m.run_id, m.test_env, _comparison_rows(verdict.comparisons),
+                                 verdict.baseline.run_ids if verdict.baseline else (), [start_ns, ts])
+    write_lines(client, lines, runs_rp)
+
+
+def _regression_title(regressed: list) -> str:
+    scopes = sorted({f"{c.scope} {c.statistic}" for c in regressed})
+    shown = ", ".join(scopes[:3]) + (f" and {len(scopes) - 3} more" if len(scopes) > 3 else "")
+    return f"REGRESSED: {shown}"
+
+
+# -- the baseline on the dashboards ---------------------------------------------------------------
+
+
+def _comparison_rows(comparisons) -> list[dict]:
+    return [{"scope": c.scope, "api": c.api, "endpoint": c.endpoint, "metric": c.statistic,
+             "value": c.baseline, "limit": c.limit} for c in comparisons if c.baseline is not None]
+
+
+def _baseline_lines(run_id: str, test_env: str, rows: list[dict], baseline_runs, timestamps_ns: list[int]) -> list[str]:
+    """Per scope and statistic, a ``baseline`` point (the baseline's value) and a ``threshold``
+    point with metric ``<statistic>_regression`` (the regression limit), at each timestamp."""
+    lines = []
+    for row in rows:
+        tags = {"run_id": run_id, "test_env": test_env, "scope": row["scope"], "api": row["api"],
+                "endpoint": row["endpoint"], "metric": row["metric"]}
+        for ts in timestamps_ns:
+            lines.append(make_line("baseline", tags, {"value": float(row["value"]),
+                                                      "baseline_runs": ",".join(baseline_runs)}, ts))
+            if row["limit"] is not None:
+                lines.append(make_line("threshold", {**tags, "metric": f"{row['metric']}_regression"},
+                                       {"value": float(row["limit"])}, ts))
+    return lines
+
+
+def _first_threshold_ns(client: InfluxClient, runs_rp: str, run_id: str) -> int | None:
+    """When the run's limit lines begin (``harness run`` writes them at its start)."""
+    series = client.query(f'SELECT first("value") FROM {run_data_source(runs_rp, "threshold")} '
+                          f'WHERE "run_id" = {quote_string(run_id)}')
+    return int(series[0]["values"][0][0]) if series else None
+
+
+def stored_baseline_values(client: InfluxClient, runs_rp: str, run_ids: tuple[str, ...]) -> list[dict]:
+    """The baseline runs' ``run_summary`` values per endpoint and API group (the median over the
+    runs when there are several), as rows of scope, api, endpoint, metric and value."""
+    runs = " OR ".join(f'"run_id" = {quote_string(run_id)}' for run_id in run_ids)
+    fields = ", ".join(quote_ident(s) for s in COMPARED)
+    series = client.query(f'SELECT {fields} FROM {run_data_source(runs_rp, "run_summary")} '
+                          f'WHERE ({runs}) AND ("scope" = \'endpoint\' OR "scope" = \'api\') '
+                          'GROUP BY "run_id", "scope", "api", "endpoint"')
+    values: dict[tuple[str, str, str], list[float]] = {}
+    for s in series:
+        tags = s["tags"]
+        scope = tags["endpoint"]  # the endpoint key, or "api:GROUP" for a group's row
+        endpoint = "" if tags["scope"] == "api" else scope
+        row = s["values"][-1]
+        for statistic in COMPARED:
+            value = row[s["columns"].index(statistic)]
+            if value is not None:
+                values.setdefault((scope, tags["api"], endpoint, statistic), []).append(float(value))
+    return [{"scope": scope, "api": api, "endpoint": endpoint, "metric": statistic,
+             "value": statistics.median(found)}
+            for (scope, api, endpoint, statistic), found in sorted(values.items())]
+
+
+def write_baseline_at_start(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, spec: str,
+                            thresholds, start_ns: int) -> tuple[str, ...]:
+    """For ``harness run --baseline``: the baseline's values and regression limits, stored at the
+    run's start so the live dashboard draws them while the run is in progress. Read from the
+    baseline runs' ``run_summary`` (an estimate for several runs); the verdict rewrites them with
+    its exact values. Returns the baseline run ids (none when no run qualifies yet)."""
+    from harness.verdict.baseline import resolve_baseline_runs
+    from harness.verdict.compare import regression_limit
+
+    try:
+        run_ids = resolve_baseline_runs(client, spec, test_env, runs_rp, exclude=run_id)
+        rows = stored_baseline_values(client, runs_rp, run_ids) if run_ids else []
+    except QueryError as exc:
+        raise HarnessError(f"cannot read the baseline {spec!r}: {exc}") from None
+    for row in rows:
+        row["limit"] = regression_limit(thresholds, row["metric"], row["value"])
+    if rows:
+        write_lines(client, _baseline_lines(run_id, test_env, rows, run_ids, [start_ns]), runs_rp)
+    return run_ids
 
 
 def thresholds_json(thresholds) -> str:

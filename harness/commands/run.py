@@ -22,7 +22,8 @@ from harness.locust_process import (last_error_line, locust_command, locust_envi
                                      run_locust)
 from harness.preflight import check_influx, check_target
 from harness.report import write_report
-from harness.rundata import threshold_rows, thresholds_json, write_event, write_run, write_thresholds
+from harness.rundata import (threshold_rows, thresholds_json, write_baseline_at_start, write_event, write_run,
+                             write_thresholds)
 from harness.runid import new_run_id, validate_run_id
 from harness.settings import add_arguments
 from harness.verdict.judge import judge
@@ -56,10 +57,11 @@ def git_sha() -> str:
         return ""
 
 
-def live_dashboard_url(grafana_url: str, run_id: str, test_env: str) -> str:
-    """The provisioned live dashboard (pinned uid) showing this run, refreshing every 5 s."""
+def live_dashboard_url(grafana_url: str, run_id: str, test_env: str, runs_rp: str = "runs") -> str:
+    """The provisioned live dashboard (pinned uid) showing this run, refreshing every 5 s. Without a
+    runs policy the dashboard finds the default one itself (docs/dashboards.md)."""
     query = urlencode({"var-test_env": test_env, "var-run_id": run_id, "from": "now-15m", "to": "now",
-                       "refresh": "5s"})
+                       "refresh": "5s", **({"var-runs_rp": runs_rp} if runs_rp else {})})
     return f"{grafana_url.rstrip('/')}/d/loadtest-live/load-test-live?{query}"
 
 
@@ -145,8 +147,11 @@ def run(args) -> int:
         write_thresholds(client, runs_rp, run_id, env, limits, [start_ns])
         print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
               f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")
+        if args.baseline:  # drawn live; the verdict rewrites them with its exact values
+            found = write_baseline_at_start(client, runs_rp, run_id, env, args.baseline, thresholds, start_ns)
+            print(f"baseline {args.baseline}: " + (", ".join(found) if found else "no matching run stored"))
         if settings.grafana_url:
-            print(f"live dashboard: {live_dashboard_url(settings.grafana_url, run_id, env)}")
+            print(f"live dashboard: {live_dashboard_url(settings.grafana_url, run_id, env, runs_rp)}")
 
         log_path = out_dir / "locust.log"
         code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir, runs_rp),

@@ -1,0 +1,83 @@
+"""Where a series of per-run values changes level: ruptures' PELT with an L1 cost, then a merge
+that keeps only changes a user would act on.
+
+Chosen by measurement over Apache Otava and MongoDB's e-divisive (bench/bench_changepoints.py,
+docs/decisions.md): the L1 cost (segment medians) is not thrown by a single slow run, and the
+penalty comes from the series' own noise, so nothing is tuned per endpoint. Pure: values in,
+shifts out; reading and storing the history is harness/runhistory.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import median
+from typing import Callable, Sequence
+
+import numpy as np
+
+MIN_SEGMENT = 3  # runs: a level needs three runs, so one outlier run is never a level of its own
+PENALTY_FACTOR = 3  # per change point, times noise × log(runs): BIC-like, not fitted to any data
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A change of level: ``index`` is the first value at the new level."""
+
+    index: int
+    before: float  # median of the level before
+    after: float  # median of the level from ``index`` on
+
+    @property
+    def change(self) -> float:
+        return self.after - self.before
+
+    @property
+    def change_percent(self) -> float | None:
+        return 100.0 * self.change / self.before if self.before else None
+
+
+def noise(values: Sequence[float]) -> float:
+    """The values' noise as a standard deviation, from successive differences (a level shift moves
+    one difference only) with the median absolute deviation (one outlier moves nothing)."""
+    diffs = np.abs(np.diff(np.asarray(values, dtype=float)))
+    return 1.4826 * float(np.median(diffs)) / math.sqrt(2) if len(diffs) else 0.0
+
+
+def detect(values: Sequence[float]) -> list[int]:
+    """Indices where a new level starts, by PELT (exact, O(n) on average) with an L1 cost."""
+    import ruptures  # a few hundred ms to import: only when a history is analysed
+
+    series = np.asarray(values, dtype=float)
+    if len(series) < 2 * MIN_SEGMENT:
+        return []
+    sigma = noise(series) or 1e-9 * (float(np.max(np.abs(series))) or 1.0)
+    penalty = PENALTY_FACTOR * sigma * math.log(len(series))
+    ends = ruptures.Pelt(model="l1", min_size=MIN_SEGMENT, jump=1).fit(series).predict(pen=penalty)
+    return [int(end) for end in ends[:-1]]
+
+
+def level_shifts(values: Sequence[float], min_effect: Callable[[float], float] | None = None) -> list[Shift]:
+    """The level shifts of ``values`` whose size reaches ``min_effect(level before)``.
+
+    Detected boundaries whose neighbouring levels differ by less than the minimum effect are merged
+    away one at a time, smallest first, and the medians recomputed: a slow drift found as two small
+    steps becomes one shift when together they matter."""
+    values = [float(v) for v in values]
+    points = detect(values)
+    while points:
+        shifts = _shifts(values, points)
+        if min_effect is None:
+            return shifts
+        margins = [abs(s.change) - min_effect(s.before) for s in shifts]
+        weakest = min(range(len(shifts)), key=lambda i: margins[i])
+        if margins[weakest] >= 0:
+            return shifts
+        del points[weakest]
+    return []
+
+
+def _shifts(values: list[float], points: list[int]) -> list[Shift]:
+    bounds = [0, *points, len(values)]
+    levels = [median(values[a:b]) for a, b in zip(bounds, bounds[1:])]
+    return [Shift(point, levels[i], levels[i + 1]) for i, point in enumerate(points)]
