@@ -18,8 +18,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("check", help="judge a stored run against the thresholds (exit 0/1/2)",
                                    description=__doc__)
     parser.add_argument("--run-id", required=True, help="the run to judge")
-    parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass",
-                        help="also compare with this run (or the last passing run of the same test env)")
+    parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass|last-N-pass",
+                        help="also compare with this run, the last passing run or the median of the last N passing "
+                             "runs of the same test env and load (docs/baselines.md)")
+    parser.add_argument("--baseline-force", action="store_true",
+                        help="compare with the baseline even when its load (users, rates, run time, processes) differs")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for verdict.json, junit.xml, summary.md (default OUT_DIR/RUN_ID)")
     parser.add_argument("--no-store", action="store_true", help="do not write run_summary and the verdict event")
@@ -72,7 +75,8 @@ def run(args) -> int:
     client.ping()
     target = generation_target(settings, thresholds)
     verdict, paths = judge(client, run_id, thresholds, args.out or settings.out_dir / run_id,
-                           generation_target=target, baseline=args.baseline, runs_rp=args.influx_runs_rp,
+                           generation_target=target, baseline=args.baseline, baseline_force=args.baseline_force,
+                           runs_rp=args.influx_runs_rp,
                            store=not args.no_store)
     if not args.no_store:
         record_plain_run(client, args.influx_runs_rp, verdict, thresholds, target)

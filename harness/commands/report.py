@@ -15,7 +15,7 @@ from harness.report import write_report
 from harness.report.parameters import read_parameters
 from harness.runid import validate_run_id
 from harness.verdict.judge import judge
-from harness.verdict.thresholds import Thresholds, load_thresholds, parse_thresholds
+from harness.verdict.thresholds import RETIRED_REGRESSION_KEYS, Thresholds, load_thresholds, parse_thresholds
 
 
 def register(subparsers) -> None:
@@ -23,8 +23,10 @@ def register(subparsers) -> None:
                                    description=__doc__)
     parser.add_argument("--run-id", required=True, help="the run to report on")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default OUT_DIR/RUN_ID)")
-    parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass",
+    parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass|last-N-pass",
                         help="also compare with this run, as harness check does")
+    parser.add_argument("--baseline-force", action="store_true",
+                        help="compare with the baseline even when its load differs, as harness check does")
     parser.add_argument("--stored-thresholds", action="store_true",
                         help="judge with the limits stored with the run (as it was judged then) "
                              "instead of the thresholds file")
@@ -40,6 +42,10 @@ def stored_thresholds(client, run_id: str, runs_rp: str) -> Thresholds:
         raise HarnessError(f"--stored-thresholds: run {run_id!r} has no stored thresholds "
                            f"(it was not started by harness run); use --thresholds-file")
     data = {k: v for k, v in data.items() if k != "source"}
+    if isinstance(data.get("regression"), dict):
+        # A run judged before the statistical comparison stored the old rule's keys; the
+        # comparison they configured no longer exists, so the defaults apply.
+        data["regression"] = {k: v for k, v in data["regression"].items() if k not in RETIRED_REGRESSION_KEYS}
     return parse_thresholds(data, source=f"thresholds stored with run {run_id}")
 
 
@@ -55,7 +61,8 @@ def run(args) -> int:
     out_dir = args.out or settings.out_dir / run_id
     verdict, paths = judge(client, run_id, thresholds, out_dir,
                            generation_target=generation_target(settings, thresholds),
-                           baseline=args.baseline, runs_rp=args.influx_runs_rp, store=False)
+                           baseline=args.baseline, baseline_force=args.baseline_force,
+                           runs_rp=args.influx_runs_rp, store=False)
     paths.update(write_report(client, verdict, thresholds, out_dir, runs_rp=args.influx_runs_rp))
     print_verdict(verdict, paths, sys.stdout)  # the stream of now, not of import time
     return verdict.exit_code

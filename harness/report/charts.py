@@ -44,6 +44,8 @@ def endpoint_charts(view: ReportView, endpoint: EndpointView) -> list[Chart]:
         if limits is not None and limits.max_p95_ms is not None else []
     success_limits = [Limit(limits.min_success_rate, f"limit {num(limits.min_success_rate, 2)} %")] \
         if limits is not None and limits.min_success_rate is not None else []
+    p95_limits += _regression_limits(endpoint, "p95", "ms", 1)
+    success_limits += _regression_limits(endpoint, "success_rate", "%", 2)
     rps_limits = [Limit(limits.min_rps, f"limit {num(limits.min_rps, 2)} req/s")] \
         if limits is not None and limits.min_rps is not None else []
     b = endpoint.buckets
@@ -55,3 +57,12 @@ def endpoint_charts(view: ReportView, endpoint: EndpointView) -> list[Chart]:
         _chart(view, "Requests/s", "req/s", [_line(view, "requests/s", b, lambda x: x.rps, RPS_COLOR)],
                limits=rps_limits, y_min=0.0),
     ]
+
+
+def _regression_limits(endpoint: EndpointView, statistic: str, unit: str, places: int) -> list[Limit]:
+    """The line beyond which the verdict's comparison with the baseline starts to count."""
+    c = endpoint.comparisons.get(statistic)
+    if c is None or c.limit is None:
+        return []
+    return [Limit(c.limit, f"baseline {num(c.baseline, places)} {unit} ± {num(c.min_effect, places)}: "
+                           f"{num(c.limit, places)} {unit}")]

@@ -14,6 +14,7 @@ from harness.report.assets import SCRIPT, STYLE
 from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
+from harness.verdict.compare import change_text, interval_text, value_text
 from harness.verdict.model import scope_status
 from harness.verdict.evaluate import generation_target
 from harness.verdict.model import Check
@@ -27,7 +28,7 @@ _STATUS_TEXT = {"pass": "✓ pass", "fail": "✗ fail", "not judged": "? not jud
 def render(view: ReportView) -> str:
     v = view.verdict
     # What a reader acts on first: the verdict and why, then where (tables, charts), then detail.
-    body = [_headline(view), _reasons(view), _endpoint_table(view), _load(view), _endpoints(view),
+    body = [_headline(view), _reasons(view), _endpoint_table(view), _baseline(view), _load(view), _endpoints(view),
             _checks(v.checks), _run(view),
             f"<footer>Made by harness {escape(__version__)} at "
             f"{escape(utc_text(datetime.now(timezone.utc).replace(microsecond=0)))}. Numbers in the tables "
@@ -104,6 +105,36 @@ def _endpoint_table(view: ReportView) -> str:
     return (f'<h2>Endpoints</h2><table id="endpoints"><thead><tr><th>Endpoint</th><th>API</th>{head}'
             f"<th>Limits</th><th>Status</th></tr></thead><tbody>"
             f"{''.join(rows) or '<tr><td colspan=12>no requests recorded</td></tr>'}</tbody></table>")
+
+
+_DECISION_CSS = {"regressed": "fail", "improved": "pass", "no change": "pass", "inconclusive": "not-judged"}
+
+
+def _baseline(view: ReportView) -> str:
+    """Each statistic of each endpoint and group against the baseline: values, change, interval,
+    decision (the same comparisons verdict.json lists)."""
+    v = view.verdict
+    if v.baseline is None:
+        return ""
+    if v.baseline.unusable:
+        return f'<h2>Against the baseline</h2><p id="baseline-unusable">{escape(v.baseline.unusable)}</p>'
+    runs = ", ".join(f"<code>{escape(r)}</code>" for r in v.baseline.run_ids)
+    how = "the median of runs" if v.baseline.method == "median" else "run"
+    level = f"{v.comparisons[0].confidence:.2%}" if v.comparisons else "—"
+    rows = "".join(
+        f'<tr class="{_DECISION_CSS[c.decision]}" data-scope="{escape(c.scope)}" data-statistic="{c.statistic}">'
+        f"<td><code>{escape(c.scope)}</code></td><td>{escape(c.statistic)}</td>"
+        f'<td class="n">{escape(value_text(c.baseline, c.statistic))}</td>'
+        f'<td class="n">{escape(value_text(c.current, c.statistic))}</td>'
+        f'<td class="n">{escape(change_text(c))}</td><td class="n">{escape(interval_text(c))}</td>'
+        f'<td class="status {_DECISION_CSS[c.decision]}" title="{escape(c.reason)}">{escape(c.decision)}</td></tr>'
+        for c in v.comparisons)
+    return (f"<h2>Against the baseline</h2><p>Compared with {how} {runs} ({escape(v.baseline.spec)}); intervals "
+            f"are {level} confidence intervals of the change; a statistic regressed when its whole interval lies "
+            f"beyond the minimum effect.</p>"
+            '<table id="baseline"><thead><tr><th>Scope</th><th>Statistic</th><th class="n">Baseline</th>'
+            '<th class="n">This run</th><th class="n">Change</th><th class="n">Interval</th><th>Decision</th>'
+            f"</tr></thead><tbody>{rows or '<tr><td colspan=7>nothing in common to compare</td></tr>'}</tbody></table>")
 
 
 def _status_cell(status: str) -> str:

@@ -10,7 +10,7 @@ from harness.report.fmt import finite, utc_ns
 from harness.report.series import Bucket
 from harness.report.view import ReportView
 from harness.verdict.model import scope_status
-from harness.verdict.outputs.verdict_json import stats_dict, utc_text
+from harness.verdict.outputs.verdict_json import baseline_dict, comparison_dict, stats_dict, utc_ns_text
 
 SCHEMA_VERSION = 1
 
@@ -34,10 +34,12 @@ def document(view: ReportView) -> dict[str, Any]:
         "verdict": v.verdict,
         "exit_code": int(v.exit_code),
         "baseline_run_id": v.baseline_run_id,
+        "baseline": None if v.baseline is None else baseline_dict(v.baseline),
+        "comparisons": [comparison_dict(c) for c in v.comparisons],
         "reasons": list(v.reasons),
         "warnings": list(v.warnings),
         "window": {"run_start": utc_ns(s.first_ns), "run_end": utc_ns(s.last_ns),
-                   "judged_start": utc_text(m.start), "judged_end": utc_text(m.end),
+                   "judged_start": utc_ns_text(m.window_ns[0]), "judged_end": utc_ns_text(m.window_ns[1]),
                    "warmup_s": finite(m.warmup_s), "judged_s": finite(m.duration_s)},
         "interval_s": s.interval_s,
         "checks": [{"scope": c.scope, "metric": c.metric, "threshold": finite(c.threshold),

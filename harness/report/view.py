@@ -3,11 +3,11 @@ per-interval series, so the page, report.json and the CSV files cannot disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.report.series import Bucket, RunSeries
-from harness.verdict.model import EndpointStats, Verdict, scope_status
+from harness.verdict.model import Comparison, EndpointStats, Verdict, scope_status
 from harness.verdict.thresholds import Limits, Thresholds
 
 
@@ -19,6 +19,7 @@ class EndpointView:
     limits: Limits | None  # the limits in force for it (group's, changed by its override)
     status: str  # pass | fail | not judged | none (no checks)
     buckets: list[Bucket]
+    comparisons: dict[str, Comparison] = field(default_factory=dict)  # statistic → against the baseline
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,9 @@ def build_view(verdict: Verdict, thresholds: Thresholds, series: RunSeries,
         api = stats.api if stats is not None else series.endpoints[key].api
         buckets = series.endpoints[key].buckets if key in series.endpoints else []
         endpoints.append(EndpointView(key=key, api=api, stats=stats, limits=thresholds.limits_for(key, api),
-                                      status=scope_status(verdict.checks, key), buckets=buckets))
-    judged_start_ns = int(m.start.timestamp() * 1e9)
+                                      status=scope_status(verdict.checks, key), buckets=buckets,
+                                      comparisons={c.statistic: c for c in verdict.comparisons if c.scope == key}))
+    judged_start_ns = m.window_ns[0]
     warmup = max(0.0, (judged_start_ns - series.first_ns) / 1e9)
     return ReportView(verdict=verdict, thresholds=thresholds, series=series, endpoints=endpoints,
                       parameters=parameters, warmup_shown_s=warmup)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-from harness.verdict.model import Check, Completeness, Measurements, Stats, Verdict
+from harness.verdict.compare import compare
+from harness.verdict.model import Baseline, Check, Comparison, Completeness, Measurements, Stats, Verdict
 from harness.verdict.thresholds import Limits, Thresholds, closest_match
 
 # Limit key → (metric/Stats attribute, words in messages, unit, "min" or "max").
@@ -24,7 +25,10 @@ _LIMITS = {
 
 
 def evaluate(thresholds: Thresholds, measured: Measurements,
-             baseline: Measurements | None = None) -> Verdict:
+             baseline: Baseline | Measurements | None = None) -> Verdict:
+    """``baseline``: what to compare the run with (a measured run is taken as a baseline of one)."""
+    if isinstance(baseline, Measurements):
+        baseline = Baseline.of(baseline)
     errors: list[str] = []
     warnings = list(measured.warnings)
     if measured.total_requests == 0:
@@ -43,9 +47,13 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
             checks += _limit_checks(f"api:{api}", thresholds.apis[api], measured.apis[api])
     checks += _throughput_checks(thresholds, measured)
     checks += _completeness_checks(measured.completeness)
-    if baseline is not None:
-        checks += _regression_checks(thresholds, measured, baseline)
-        warnings += _baseline_coverage(measured, baseline)
+    comparisons: list[Comparison] = []
+    if baseline is not None and baseline.info.unusable:
+        warnings.append(baseline.info.unusable)
+    elif baseline is not None:
+        comparisons = compare(thresholds, measured, baseline)
+        checks += _regression_checks(comparisons)
+        warnings += _baseline_warnings(measured, baseline, comparisons)
     warnings += _cpu_warnings(thresholds, measured)
 
     failed = [c.message for c in checks if c.passed is False]
@@ -61,7 +69,9 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
     return Verdict(run_id=measured.run_id, verdict=verdict, checks=checks,
                    reasons=errors + failed + unjudged, warnings=warnings,
                    measurements=measured,
-                   baseline_run_id=baseline.run_id if baseline is not None else None)
+                   baseline_run_id=baseline.info.run_ids[0] if baseline is not None and baseline.info.run_ids
+                   else None,
+                   baseline=baseline.info if baseline is not None else None, comparisons=comparisons)
 
 
 def _samples_check(scope: str, requests: int, min_samples: int) -> Check:
@@ -143,31 +153,11 @@ def _completeness_checks(c: Completeness | None) -> list[Check]:
     return checks
 
 
-def _regression_checks(thresholds: Thresholds, measured: Measurements,
-                       baseline: Measurements) -> list[Check]:
-    r = thresholds.regression
-    checks = []
-    for key in sorted(set(measured.endpoints) & set(baseline.endpoints)):
-        now, then = measured.endpoints[key], baseline.endpoints[key]
-        if now.requests == 0 or then.requests == 0:
-            continue
-        if now.p95 is not None and then.p95 is not None:
-            limit = r.p95_factor * then.p95 + r.p95_slack_ms
-            passed = _at_most(now.p95, limit)
-            message = (f"{key}: p95 {_compare(now.p95, limit, 'max', passed, 'ms')} "
-                       f"({_num(r.p95_factor)} × baseline {_num(then.p95)} ms + "
-                       f"{_num(r.p95_slack_ms)} ms, run {baseline.run_id})")
-            checks.append(Check(key, "p95_vs_baseline", limit, now.p95, passed, "regression",
-                                message))
-        if now.success_rate is not None and then.success_rate is not None:
-            limit = then.success_rate - r.max_success_rate_drop
-            passed = _at_least(now.success_rate, limit)
-            message = (f"{key}: success rate {_compare(now.success_rate, limit, 'min', passed, '%')}"
-                       f" (baseline {_num(then.success_rate)} % − "
-                       f"{_num(r.max_success_rate_drop)} pt, run {baseline.run_id})")
-            checks.append(Check(key, "success_rate_vs_baseline", limit, now.success_rate, passed,
-                                "regression", message))
-    return checks
+def _regression_checks(comparisons: list[Comparison]) -> list[Check]:
+    """A check per decided comparison: a regression fails the run; an inconclusive comparison is
+    no check at all (too little data to answer "did it regress?" is not a failure of the target)."""
+    return [Check(c.scope, f"{c.statistic}_vs_baseline", c.limit, c.current, c.decision != "regressed",
+                  "regression", c.reason) for c in comparisons if c.decision != "inconclusive"]
 
 
 def _unused_overrides(thresholds: Thresholds, measured: Measurements) -> list[str]:
@@ -191,13 +181,24 @@ def _group_coverage(thresholds: Thresholds, measured: Measurements) -> list[str]
     return warnings
 
 
-def _baseline_coverage(measured: Measurements, baseline: Measurements) -> list[str]:
+def _baseline_warnings(measured: Measurements, baseline: Baseline, comparisons: list[Comparison]) -> list[str]:
+    label, info = baseline.label, baseline.info
     now = {k for k, s in measured.endpoints.items() if s.requests}
     then = {k for k, s in baseline.endpoints.items() if s.requests}
-    return ([f"{key} was called in baseline run {baseline.run_id} but not in this run"
-             for key in sorted(then - now)]
-            + [f"{key} has no baseline in run {baseline.run_id}: no regression check for it"
-               for key in sorted(now - then)])
+    warnings = [info.note] if info.note else []
+    if info.load_difference:
+        warnings.append(f"compared with {label} although its load differs ({info.load_difference}): "
+                        f"--baseline-force")
+    warnings += ([f"{key} was called in {label} but not in this run" for key in sorted(then - now)]
+                 + [f"{key} has no baseline in {label}: no regression check for it" for key in sorted(now - then)])
+    unsure = [c for c in comparisons if c.decision == "inconclusive"]
+    if unsure:
+        scopes = sorted({c.scope for c in unsure})
+        shown = ", ".join(f"{c.scope} {c.statistic}" for c in unsure[:3]) + (", …" if len(unsure) > 3 else "")
+        warnings.append(f"{len(unsure)} of {len(comparisons)} comparisons with {label} are inconclusive "
+                        f"({shown}; {len(scopes)} scopes): too few requests or an interval wider than the "
+                        f"minimum effect; they do not change the verdict")
+    return warnings
 
 
 def _cpu_warnings(thresholds: Thresholds, measured: Measurements) -> list[str]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_string
 from harness.rundata import write_summary
+from harness.verdict.baseline import choose_baseline, load_baseline
 from harness.verdict.evaluate import evaluate
-from harness.verdict.measure import find_last_passing_run, measure
+from harness.verdict.measure import measure
 from harness.verdict.model import Verdict
 from harness.verdict.outputs import write_outputs
 from harness.verdict.thresholds import Thresholds
@@ -21,38 +21,22 @@ def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) ->
     return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
 
 
-def api_percentiles(thresholds: Thresholds) -> tuple[int, ...]:
-    """The percentiles API-group limits need: p95 always (summaries and dashboards show it), p50 and
-    p99 only when a group's limits name them — each is a full pass over the run's points."""
-    wanted = {95}
-    for limits in thresholds.apis.values():
-        if limits.max_p50_ms is not None:
-            wanted.add(50)
-        if limits.max_p99_ms is not None:
-            wanted.add(99)
-    return tuple(sorted(wanted))
-
-
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
-          generation_target: float | None, baseline: str | None = None, baseline_force: bool = False, runs_rp: str = "runs",
+          generation_target: float | None, baseline: str | None = None, baseline_force: bool = False,
+          runs_rp: str = "runs",
           store: bool = True, extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
-    percentiles = api_percentiles(thresholds)
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
-                       runs_rp=runs_rp, api_percentiles=percentiles)
+                       runs_rp=runs_rp, windows=thresholds.regression.windows)
     measured.warnings.extend(extra_warnings)
-    baseline_measured = None
+    baseline_stats = None
     if baseline:
-        baseline_id = baseline
-        if baseline == "last-pass":
-            baseline_id = find_last_passing_run(client, measured.test_env, runs_rp, exclude=run_id)
-            if baseline_id is None:
-                raise HarnessError(f"--baseline last-pass: no passing run of test env {measured.test_env!r} is stored")
-        baseline_measured = measure(client, baseline_id, warmup_s=thresholds.warmup_s,
-                                    generation_target=generation_target, runs_rp=runs_rp, api_percentiles=percentiles)
-    verdict = evaluate(thresholds, measured, baseline_measured)
+        info = choose_baseline(client, baseline, run_id=run_id, test_env=measured.test_env, runs_rp=runs_rp,
+                               force=baseline_force)
+        baseline_stats = load_baseline(client, info, thresholds, runs_rp)
+    verdict = evaluate(thresholds, measured, baseline_stats)
     paths = write_outputs(verdict, out_dir, thresholds)
     if store:
-        first = int(measured.start.timestamp() * 1e9) - int(measured.warmup_s * 1e9)
+        start_ns, end_ns = measured.window_ns
         write_summary(client, runs_rp, verdict,
-                      peak_users(client, run_id, first, int(measured.end.timestamp() * 1e9) + 1))
+                      peak_users(client, run_id, start_ns - int(measured.warmup_s * 1e9), end_ns + 1))
     return verdict, paths

@@ -1,21 +1,22 @@
 """The thin InfluxQL layer under the verdict: read one run's raw points into ``Measurements``.
 
-Every number comes from InfluxDB over all workers' raw points — percentiles exactly as
-``PERCENTILE()`` gives them — never from Locust's bucketed in-memory stats.
+Every number comes from InfluxDB over all workers' raw points, read once (``samples.py``);
+percentiles are computed from them exactly as ``PERCENTILE()`` gives them (nearest rank),
+never taken from Locust's bucketed in-memory stats.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from harness.apis import endpoint_key
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_ident, quote_string
+from harness.verdict.estimate import stats_of
 from harness.verdict.model import Completeness, EndpointStats, Measurements, Stats
+from harness.verdict.samples import Samples, read_samples
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
-
 
 
 def _rows(series: list[dict]) -> list[tuple[dict, dict]]:
@@ -39,14 +40,6 @@ def run_bounds(client: InfluxClient, run_id: str) -> tuple[int, int, int]:
         raise HarnessError(f"run {run_id!r} has no request points in database "
                            f"{client.settings.database!r} at {client.settings.url}")
     return int(values[0][0]), int(values[1][0]), int(values[2][1])
-
-
-def _stats(row: dict, duration_s: float) -> dict:
-    requests, failures = int(row["requests"]), int(row.get("failures") or 0)
-    return dict(requests=requests, failures=failures,
-                success_rate=100.0 * (requests - failures) / requests if requests else None,
-                p50=row.get("p50"), p95=row.get("p95"), p99=row.get("p99"), max=row["max"],
-                rps=requests / duration_s if duration_s > 0 else 0.0)
 
 
 def counted_by_harness(client: InfluxClient, run_id: str, runs_rp: str) -> int | None:
@@ -84,74 +77,33 @@ def read_completeness(client: InfluxClient, run_id: str, stored: int,
                         spooled=total("spooled"), workers=len(rows))
 
 
-def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict]:
-    """Each statement as its own request, all at once, one result each.
-
-    On InfluxDB 1.x every percentile() is a full pass over the run's points; sent together in
-    one request they run one after another, sent apart they use every core InfluxDB has
-    (bench/README.md: 6.6x the raw percentile query in one request, 3.2x apart)."""
-    def one(statement: str) -> dict:
-        # A client (and so a requests session) per thread: sessions are not thread-safe.
-        return InfluxClient(client.settings).query_results(statement)[0]
-
-    with ThreadPoolExecutor(max_workers=len(statements)) as pool:
-        return list(pool.map(one, statements))
-
-
-def _merge(results: list[dict], key) -> dict[tuple, dict]:
-    """Rows of several results, joined by their tags."""
-    merged: dict[tuple, dict] = {}
-    for result in results:
-        for tags, row in _rows(result.get("series", [])):
-            merged.setdefault(key(tags), {"tags": tags}).update(row)
-    return merged
-
-
-def _percentile_statement(p: int, where: str, group: str) -> str:
-    return f'SELECT percentile("response_time", {p}) AS "p{p}" FROM "request" WHERE {where} GROUP BY {group}'
+def judged_window(first_ns: int, last_ns: int, warmup_s: float) -> tuple[int, int, list[str]]:
+    """(start, end) in ns, both included: from the first request + the warm-up to the last
+    request; the whole run when it was not longer than the warm-up (with a warning)."""
+    start_ns = first_ns + int(warmup_s * 1e9)
+    if start_ns >= last_ns:
+        return first_ns, last_ns, [f"the run lasted {(last_ns - first_ns) / 1e9:.1f} s, not longer than the "
+                                   f"{warmup_s:g} s warm-up: judging the whole run"]
+    return start_ns, last_ns, []
 
 
 def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_target: float | None = None,
-            runs_rp: str = "runs", api_percentiles: tuple[int, ...] = (95,)) -> Measurements:
-    """Every endpoint gets p50, p95, p99 and max; an API group gets the percentiles its limits
-    need (``api_percentiles``), since each exact percentile costs a pass over every point."""
+            runs_rp: str = "runs", windows: int = 20) -> Measurements:
+    """Every endpoint and API group gets requests, failures, success rate, p50, p95, p99, max and
+    rps, and the per-window spread of p50/p95/p99/success rate over at most ``windows`` windows."""
     first_ns, last_ns, stored = run_bounds(client, run_id)
-    start_ns = first_ns + int(warmup_s * 1e9)
-    end_ns = last_ns
-    warnings: list[str] = []
-    if start_ns >= end_ns:
-        warnings.append(f"the run lasted {(last_ns - first_ns) / 1e9:.1f} s, not longer than the "
-                        f"{warmup_s:g} s warm-up: judging the whole run")
-        start_ns = first_ns
+    start_ns, end_ns, warnings = judged_window(first_ns, last_ns, warmup_s)
     duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
-    window = f'"run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns}'
-    by_endpoint, by_api = '"api", "method", "name"', '"api"'
-    counts = 'count("response_time") AS "requests", max("response_time") AS "max"'
-    endpoint_statements = [f'SELECT {counts}, percentile("response_time", 50) AS "p50" FROM "request" '
-                           f'WHERE {window} GROUP BY {by_endpoint}',
-                           _percentile_statement(95, window, by_endpoint),
-                           _percentile_statement(99, window, by_endpoint)]
-    api_statements = [f'SELECT {counts} FROM "request" WHERE {window} GROUP BY {by_api}'] + [
-        _percentile_statement(p, window, by_api) for p in sorted(set(api_percentiles))]
-    small = (f'SELECT count("response_time") AS "failures" FROM "request" WHERE {window} AND "result" = \'fail\' '
-             f'GROUP BY {by_endpoint}; '
-             f'SELECT count("response_time") AS "failures" FROM "request" WHERE {window} AND "result" = \'fail\' '
-             f'GROUP BY {by_api}; '
-             f'SELECT max("cpu_percent") FROM "users" WHERE "run_id" = {quote_string(run_id)}')
-    results = _concurrently(client, endpoint_statements + api_statements)
-    endpoint_failures, api_failures, cpu = client.query_results(small)
-
-    endpoint_tags = lambda t: (t["api"], t["method"], t["name"])  # noqa: E731
-    endpoint_rows = _merge(results[:len(endpoint_statements)] + [endpoint_failures], endpoint_tags)
-    api_rows = _merge(results[len(endpoint_statements):] + [api_failures], lambda t: t["api"])
+    samples = read_samples(client, run_id, start_ns, end_ns)
 
     endpoints: dict[str, EndpointStats] = {}
-    for row in endpoint_rows.values():
-        if "requests" not in row:
-            continue
-        key = endpoint_key(row["tags"]["method"], row["tags"]["name"])
-        endpoints[key] = EndpointStats(key=key, api=row["tags"]["api"], **_stats(row, duration_s))
-    apis = {row["tags"]["api"]: Stats(**_stats(row, duration_s)) for row in api_rows.values() if "requests" in row}
+    by_api: dict[str, list[Samples]] = {}
+    for (api, method, name), scope in samples.items():
+        key = endpoint_key(method, name)
+        endpoints[key] = EndpointStats(key=key, api=api, **stats_of(scope, duration_s, windows))
+        by_api.setdefault(api, []).append(scope)
+    apis = {api: Stats(**stats_of(parts[0] if len(parts) == 1 else Samples.joined(parts), duration_s, windows))
+            for api, parts in by_api.items()}
 
     generation_rate = None
     create = endpoints.get(endpoint_key(*GENERATION_CREATE))
@@ -161,16 +113,15 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         load_end_ns = stopping_time(client, run_id, runs_rp, start_ns, end_ns)
         generation_rate = (create.requests - create.failures) / max((load_end_ns - start_ns) / 1e9, 1e-9)
 
-    cpu_rows = _rows(cpu.get("series", []))
-    test_env = _test_env(client, run_id)
+    cpu = _rows(client.query(f'SELECT max("cpu_percent") FROM "users" WHERE "run_id" = {quote_string(run_id)}'))
     return Measurements(
-        run_id=run_id, test_env=test_env,
+        run_id=run_id, test_env=_test_env(client, run_id),
         start=datetime.fromtimestamp(start_ns / 1e9, timezone.utc),
         end=datetime.fromtimestamp(end_ns / 1e9, timezone.utc),
         duration_s=duration_s, warmup_s=warmup_s, endpoints=endpoints, apis=apis,
         generation_rate=generation_rate, generation_target=generation_target,
         completeness=read_completeness(client, run_id, stored, counted_by_harness(client, run_id, runs_rp)),
-        cpu_max_percent=cpu_rows[0][1]["max"] if cpu_rows else None, warnings=warnings)
+        cpu_max_percent=cpu[0][1]["max"] if cpu else None, warnings=warnings, start_ns=start_ns, end_ns=end_ns)
 
 
 def _test_env(client: InfluxClient, run_id: str) -> str:
@@ -178,13 +129,3 @@ def _test_env(client: InfluxClient, run_id: str) -> str:
                           f'WHERE "run_id" = {quote_string(run_id)}', epoch="")
     values = [row[1] for s in series for row in s.get("values", [])]
     return values[0] if values else ""
-
-
-def find_last_passing_run(client: InfluxClient, test_env: str, runs_rp: str, exclude: str) -> str | None:
-    """The newest run of ``test_env`` whose stored verdict was pass (for ``--baseline last-pass``)."""
-    source = f'{quote_ident(runs_rp)}."run_summary"' if runs_rp else '"run_summary"'
-    series = client.query(
-        f'SELECT last("requests") FROM {source} WHERE "test_env" = {quote_string(test_env)} '
-        f'AND "verdict" = \'pass\' AND "run_id" != {quote_string(exclude)} GROUP BY "run_id"')
-    newest = sorted(((r["time"], t["run_id"]) for t, r in _rows(series)), reverse=True)
-    return newest[0][1] if newest else None

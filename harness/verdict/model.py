@@ -14,6 +14,21 @@ from harness.exitcodes import ExitCode
 
 VerdictName = Literal["pass", "fail", "inconclusive", "error"]
 CheckKind = Literal["absolute", "regression", "data"]
+Decision = Literal["regressed", "no change", "improved", "inconclusive"]
+
+# The statistics a run is compared on with its baseline; percentiles of response_time in ms,
+# success_rate in percent.
+COMPARED = ("p50", "p95", "p99", "success_rate")
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How much a run's value of one statistic would vary from sampling alone: the standard error
+    from the statistic's values in consecutive windows of the run (batch means), so requests close
+    in time, which are not independent, stay together."""
+
+    se: float
+    windows: int  # the error has windows - 1 degrees of freedom
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,27 @@ class Stats:
     p99: float | None
     max: float | None
     rps: float
+    # Statistic (one of COMPARED) → its per-window standard error; absent when the run had too
+    # few requests for one (docs/baselines.md).
+    spread: dict[str, Spread] = field(default_factory=dict, compare=False)
+
+    def value(self, statistic: str) -> float | None:
+        return getattr(self, statistic)
+
+
+def summary_error_fields(stats: Stats) -> dict[str, float | int]:
+    """The spread as ``run_summary`` fields (``p95_se``, ``p95_windows``, …), so a later run can
+    use this one as its baseline without its raw points; read back by ``spread_from_fields``."""
+    out: dict[str, float | int] = {}
+    for statistic, spread in stats.spread.items():
+        out[f"{statistic}_se"] = float(spread.se)
+        out[f"{statistic}_windows"] = int(spread.windows)
+    return out
+
+
+def spread_from_fields(row: dict) -> dict[str, Spread]:
+    return {s: Spread(float(row[f"{s}_se"]), int(row[f"{s}_windows"])) for s in COMPARED
+            if row.get(f"{s}_se") is not None and row.get(f"{s}_windows") is not None}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,10 +106,77 @@ class Measurements:
     completeness: Completeness | None = None
     cpu_max_percent: float | None = None  # load generator's highest CPU use
     warnings: list[str] = field(default_factory=list)
+    # The judged window in ns, both ends included: the exact bounds of every query (the
+    # datetimes above are rounded to microseconds). None when built by hand from datetimes.
+    start_ns: int | None = None
+    end_ns: int | None = None
 
     @property
     def total_requests(self) -> int:
         return sum(stats.requests for stats in self.endpoints.values())
+
+    @property
+    def window_ns(self) -> tuple[int, int]:
+        if self.start_ns is not None and self.end_ns is not None:
+            return self.start_ns, self.end_ns
+        return int(self.start.timestamp() * 1e6) * 1000, int(self.end.timestamp() * 1e6) * 1000
+
+
+@dataclass(frozen=True)
+class BaselineInfo:
+    """Which stored run(s) a run was compared with, and whether the comparison could be made."""
+
+    spec: str  # as asked: a run id, "last-pass" or "last-N-pass"
+    run_ids: tuple[str, ...]  # the runs used, newest first; empty when none was found
+    method: str = "run"  # "run" (one run) or "median" (median of the runs' values)
+    forced: bool = False  # --baseline-force: compared although the load differs
+    load_difference: str | None = None  # e.g. "users 20 vs 40"; None when the load matches
+    unusable: str | None = None  # one line: why nothing was compared; None when compared
+    note: str | None = None  # one line worth a warning, e.g. fewer runs found than asked for
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a run is compared with: the baseline's values and spreads per endpoint and API group."""
+
+    info: BaselineInfo
+    endpoints: dict[str, EndpointStats] = field(default_factory=dict)
+    apis: dict[str, Stats] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, measured: Measurements, spec: str | None = None) -> "Baseline":
+        """One measured run as a baseline."""
+        return cls(BaselineInfo(spec or measured.run_id, (measured.run_id,)), dict(measured.endpoints),
+                   dict(measured.apis))
+
+    @property
+    def label(self) -> str:
+        ids = self.info.run_ids
+        if len(ids) == 1:
+            return f"run {ids[0]}"
+        return f"the median of runs {', '.join(ids)}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One statistic of one scope compared with the baseline: the change, its confidence
+    interval, and the decision against the practical minimum effect."""
+
+    scope: str  # endpoint key or "api:GROUP"
+    api: str
+    endpoint: str  # endpoint key, "" for an API group
+    statistic: str  # one of COMPARED
+    baseline: float | None
+    current: float | None
+    change: float | None  # current - baseline, in ms or percentage points
+    change_percent: float | None  # relative to the baseline; None when the baseline is 0
+    low: float | None  # confidence interval of the change
+    high: float | None
+    confidence: float  # two-sided level of [low, high]
+    min_effect: float  # > 0, in the change's unit
+    limit: float | None  # the line beyond which the value counts as a regression
+    decision: Decision
+    reason: str  # one line
 
 
 @dataclass(frozen=True)
@@ -110,6 +213,8 @@ class Verdict:
     warnings: list[str]
     measurements: Measurements
     baseline_run_id: str | None = None
+    baseline: BaselineInfo | None = None
+    comparisons: list[Comparison] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -127,3 +232,20 @@ def scope_status(checks: list[Check], scope: str) -> str:
     if None in results:
         return "not judged"
     return "pass"
+
+
+def baseline_values(verdict: Verdict) -> dict[str, dict[str, float]]:
+    """Scope → {statistic: the baseline's value} for every statistic compared (dashboards draw
+    these as the baseline's series)."""
+    out: dict[str, dict[str, float]] = {}
+    for c in verdict.comparisons:
+        if c.baseline is not None:
+            out.setdefault(c.scope, {})[c.statistic] = c.baseline
+    return out
+
+
+def regression_limits(verdict: Verdict) -> list[dict]:
+    """The regression lines as ``threshold`` rows (like ``thresholds_as_points``): metric
+    ``p95_regression`` etc., value = baseline + minimum effect (success rate: minus)."""
+    return [{"scope": c.scope, "api": c.api, "endpoint": c.endpoint, "metric": f"{c.statistic}_regression",
+             "value": float(c.limit)} for c in verdict.comparisons if c.limit is not None]

@@ -54,9 +54,24 @@ class Generation:
 
 @dataclass(frozen=True)
 class Regression:
-    p95_factor: float = 1.2
-    p95_slack_ms: float = 20.0
-    max_success_rate_drop: float = 1.0  # percentage points
+    """How a run is compared with its baseline (docs/baselines.md, "Regression")."""
+
+    # The practical minimum effect on a latency: the larger of the two, so a fast endpoint is
+    # not failed by a fraction of a millisecond nor a slow one by a few per cent of noise.
+    min_effect_percent: float = 10.0
+    min_effect_ms: float = 2.0
+    max_success_rate_drop: float = 1.0  # percentage points: the minimum effect on success rate
+    false_positive_rate: float = 0.05  # chance that a run with no real change is called regressed
+    windows: int = 20  # most consecutive windows a run's spread is computed from
+
+    def min_effect(self, statistic: str, baseline: float) -> float:
+        if statistic == "success_rate":
+            return self.max_success_rate_drop
+        return max(self.min_effect_percent / 100.0 * abs(baseline), self.min_effect_ms)
+
+
+# Keys of the first, rule-based regression check; their meaning cannot be carried over.
+RETIRED_REGRESSION_KEYS = ("p95_factor", "p95_slack_ms")
 
 
 def _default_apis() -> dict[str, Limits]:
@@ -266,16 +281,32 @@ class _Parser:
 
     def regression(self, value: Any) -> Regression:
         given = self.mapping(value, "regression", "regression")
+        for key in RETIRED_REGRESSION_KEYS:
+            if key in given:
+                raise self.fail(f"regression.{key} is no longer used: a run is now compared with its baseline "
+                                f"statistically; set regression.min_effect_percent and regression.min_effect_ms "
+                                f"instead (docs/baselines.md)")
         self.known_keys(given, [f.name for f in fields(Regression)], "in regression")
         d = Regression()
+        windows = self.whole(given, "windows", d.windows, "regression.")
+        if windows < 5:
+            raise self.fail(f"regression.windows is {windows} but must be 5 or more")
         return Regression(
-            # Below 1 would demand the run be faster than its baseline: almost surely a typo.
-            p95_factor=self.number(given, "p95_factor", d.p95_factor, "regression.", low=1),
-            p95_slack_ms=self.number(given, "p95_slack_ms", d.p95_slack_ms, "regression.", low=0),
+            min_effect_percent=self.number(given, "min_effect_percent", d.min_effect_percent, "regression.",
+                                           low=0),
+            min_effect_ms=self.number(given, "min_effect_ms", d.min_effect_ms, "regression.", low=0),
             max_success_rate_drop=self.number(given, "max_success_rate_drop",
                                               d.max_success_rate_drop, "regression.",
                                               low=0, high=100),
+            false_positive_rate=self._rate(given, "false_positive_rate", d.false_positive_rate),
+            windows=windows,
         )
+
+    def _rate(self, mapping: dict, key: str, default: float) -> float:
+        value = self.number(mapping, key, default, "regression.", low=0, high=1)
+        if not 0 < value < 1:
+            raise self.fail(f"regression.{key} is {value} but must be above 0 and below 1, e.g. 0.05")
+        return value
 
 
 def closest_match(word: str, choices: list[str]) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
+from harness.verdict.compare import change_text, interval_text, value_text
 from harness.verdict.evaluate import generation_target
 from harness.verdict.model import Check, Stats, Verdict, scope_status
 from harness.verdict.outputs.verdict_json import utc_text
@@ -40,6 +41,7 @@ def render(verdict: Verdict, thresholds: Thresholds) -> str:
         lines += [f"- {_reason_mark(verdict, r)} {r}" for r in verdict.reasons]
         lines.append("")
     lines += _stats_table(verdict)
+    lines += _comparison_table(verdict)
     if verdict.warnings:
         lines += ["### Warnings", ""] + [f"- {w}" for w in verdict.warnings] + [""]
     lines += [_completeness_line(verdict), ""]
@@ -61,6 +63,33 @@ def _stats_table(verdict: Verdict) -> list[str]:
                           _status(verdict.checks, f"api:{api}")))
     if not m.endpoints:
         lines.append("| *no requests recorded* | | | | | | | | | | |")
+    return lines + [""]
+
+
+DECISIONS = {"regressed": "❌ regressed", "improved": "✅ improved", "no change": "✅ no change",
+             "inconclusive": "⚠️ inconclusive"}
+
+
+def _comparison_table(verdict: Verdict) -> list[str]:
+    """Per endpoint and group, each statistic against the baseline (docs/baselines.md)."""
+    info = verdict.baseline
+    if info is None:
+        return []
+    lines = ["### Against the baseline", ""]
+    if info.unusable:
+        return lines + [f"Not compared: {_cell(info.unusable)}", ""]
+    comparisons = verdict.comparisons
+    counts = ", ".join(f"{sum(c.decision == d for c in comparisons)} {d}" for d in DECISIONS)
+    runs = ", ".join(f"`{_cell(r)}`" for r in info.run_ids)
+    how = "the median of runs " if info.method == "median" else "run "
+    confidence = f"{comparisons[0].confidence:.2%}" if comparisons else "—"
+    lines += [f"Compared with {how}{runs} ({info.spec}): {counts}. Intervals are {confidence} confidence "
+              f"intervals of the change.", "",
+              "| Scope | Statistic | Baseline | This run | Change | Interval | Decision |",
+              "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    lines += [f"| `{_cell(c.scope)}` | {c.statistic} | {value_text(c.baseline, c.statistic)} "
+              f"| {value_text(c.current, c.statistic)} | {change_text(c)} | {interval_text(c)} "
+              f"| {DECISIONS[c.decision]} |" for c in comparisons]
     return lines + [""]
 
 

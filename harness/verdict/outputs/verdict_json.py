@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness.verdict.evaluate import generation_target
-from harness.verdict.model import Stats, Verdict
+from harness.verdict.model import BaselineInfo, Comparison, Measurements, Stats, Verdict
 from harness.verdict.thresholds import Thresholds
 
 SCHEMA_VERSION = 1
@@ -31,8 +31,7 @@ def document(verdict: Verdict, thresholds: Thresholds) -> dict[str, Any]:
         "verdict": verdict.verdict,
         "exit_code": int(verdict.exit_code),
         "baseline_run_id": verdict.baseline_run_id,
-        "window": {"start": utc_text(m.start), "end": utc_text(m.end),
-                   "duration_s": _finite(m.duration_s), "warmup_s": _finite(m.warmup_s)},
+        "window": window_dict(m),
         "checks": [{"scope": k.scope, "metric": k.metric, "threshold": _finite(k.threshold),
                     "observed": _finite(k.observed), "passed": k.passed, "kind": k.kind,
                     "message": k.message} for k in verdict.checks],
@@ -48,17 +47,48 @@ def document(verdict: Verdict, thresholds: Thresholds) -> dict[str, Any]:
             "seen": c.seen, "stored": c.stored, "missing": c.missing, "dropped": c.dropped,
             "spooled": c.spooled, "workers": c.workers},
         "cpu_max_percent": _finite(m.cpu_max_percent),
+        "baseline": None if verdict.baseline is None else baseline_dict(verdict.baseline),
+        "comparisons": [comparison_dict(c) for c in verdict.comparisons],
         "reasons": list(verdict.reasons),
         "warnings": list(verdict.warnings),
         "thresholds": thresholds.to_dict(),
     }
 
 
+def window_dict(m: Measurements) -> dict[str, Any]:
+    """The judged window: ``time >= start AND time <= end`` (both in ns, both included) selects
+    exactly the requests the verdict counted."""
+    start_ns, end_ns = m.window_ns
+    return {"start": utc_ns_text(start_ns), "end": utc_ns_text(end_ns), "start_ns": start_ns, "end_ns": end_ns,
+            "duration_s": _finite(m.duration_s), "warmup_s": _finite(m.warmup_s)}
+
+
+def baseline_dict(b: BaselineInfo) -> dict[str, Any]:
+    return {"spec": b.spec, "run_ids": list(b.run_ids), "method": b.method, "forced": b.forced,
+            "load_difference": b.load_difference, "unusable": b.unusable, "note": b.note}
+
+
+def comparison_dict(c: Comparison) -> dict[str, Any]:
+    return {"scope": c.scope, "api": c.api, "endpoint": c.endpoint, "statistic": c.statistic,
+            "baseline": _finite(c.baseline), "current": _finite(c.current), "change": _finite(c.change),
+            "change_percent": _finite(c.change_percent), "low": _finite(c.low), "high": _finite(c.high),
+            "confidence": _finite(c.confidence), "min_effect": _finite(c.min_effect), "limit": _finite(c.limit),
+            "decision": c.decision, "reason": c.reason}
+
+
 def stats_dict(s: Stats) -> dict[str, Any]:
     return {"requests": s.requests, "failures": s.failures,
             "success_rate": _finite(s.success_rate), "p50": _finite(s.p50),
             "p95": _finite(s.p95), "p99": _finite(s.p99), "max": _finite(s.max),
-            "rps": _finite(s.rps)}
+            "rps": _finite(s.rps),
+            "spread": {name: {"se": _finite(sp.se), "windows": sp.windows} for name, sp in s.spread.items()}}
+
+
+def utc_ns_text(ns: int) -> str:
+    """RFC 3339 UTC to the nanosecond, e.g. 2025-03-01T10:00:05.123456789Z (InfluxQL accepts it)."""
+    seconds, rest = divmod(int(ns), 1_000_000_000)
+    whole = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{whole}.{rest:09d}Z"
 
 
 def utc_text(moment: datetime) -> str:
