@@ -8,7 +8,7 @@ import pytest
 
 from harness.exitcodes import ExitCode
 from harness.verdict.evaluate import evaluate
-from harness.verdict.model import Completeness, EndpointStats, Measurements, Stats
+from harness.verdict.model import Baseline, BaselineInfo, Completeness, EndpointStats, Measurements, Spread, Stats
 from harness.verdict.thresholds import Thresholds, parse_thresholds
 
 START = datetime(2025, 1, 1, 12, 0, 5, tzinfo=timezone.utc)
@@ -203,30 +203,59 @@ def test_completeness(completeness, expected, says):
         assert any(says in r for r in verdict.reasons)
 
 
-@pytest.mark.parametrize("now_p95, now_success, expected", [
-    (140.0, 98.5, "pass"),      # exactly 1.2 × 100 + 20 and exactly 99.5 − 1
-    (140.01, 99.5, "fail"),
-    (120.0, 98.4, "fail"),
+def tight(**values) -> dict:
+    """A spread of 0.1 (ms or pt) over 20 windows for every compared statistic: narrow intervals."""
+    return {s: Spread(0.1, 20) for s in ("p50", "p95", "p99", "success_rate")} | values
+
+
+@pytest.mark.parametrize("now_p95, now_success, expected, decisions", [
+    (100.5, 99.5, "pass", {"p95": "no change", "success_rate": "no change"}),
+    (112.0, 99.5, "fail", {"p95": "regressed"}),              # +12 ± 0.5 ms beyond a 10 ms minimum effect
+    (100.0, 97.0, "fail", {"success_rate": "regressed"}),      # −2.5 pt against a 1 pt minimum effect
+    (80.0, 99.5, "pass", {"p95": "improved"}),
 ])
-def test_regression_against_a_baseline(now_p95, now_success, expected):
+def test_regression_against_a_baseline(now_p95, now_success, expected, decisions):
     t = parse_thresholds({"apis": {"payments": {"min_success_rate": 90}}})
-    base = run(ep("POST /api/v1/payments", requests=1000, success=99.5, p95=100.0), run_id="base")
-    now = run(ep("POST /api/v1/payments", requests=1000, success=now_success, p95=now_p95))
+    base = run(ep("POST /api/v1/payments", requests=1000, success=99.5, p95=100.0, spread=tight()), run_id="base")
+    now = run(ep("POST /api/v1/payments", requests=1000, success=now_success, p95=now_p95, spread=tight()))
     verdict = evaluate(t, now, baseline=base)
     assert verdict.verdict == expected and verdict.baseline_run_id == "base"
-    regression = [c for c in verdict.checks if c.kind == "regression"]
-    assert [c.metric for c in regression] == ["p95_vs_baseline", "success_rate_vs_baseline"]
-    assert regression[0].threshold == pytest.approx(140.0)
+    found = {c.statistic: c.decision for c in verdict.comparisons if c.scope == "POST /api/v1/payments"}
+    assert decisions.items() <= found.items()
+    regression = {c.metric: c.passed for c in verdict.checks if c.kind == "regression" and c.scope.startswith("POST")}
+    for statistic, decision in decisions.items():
+        assert regression[f"{statistic}_vs_baseline"] is (decision != "regressed")
+
+
+def test_inconclusive_comparisons_are_a_warning_not_a_failure():
+    wide = tight(p95=Spread(50.0, 20))
+    base = run(ep("POST /api/v1/payments", p95=100.0, spread=wide), run_id="base")
+    now = run(ep("POST /api/v1/payments", p95=140.0, p50=50.0, p99=120.0, spread=wide))
+    verdict = evaluate(Thresholds(), now, baseline=base)
+    assert verdict.verdict == "pass" and verdict.exit_code == ExitCode.PASS
+    p95 = next(c for c in verdict.comparisons if c.scope == "POST /api/v1/payments" and c.statistic == "p95")
+    assert p95.decision == "inconclusive" and p95.low < 10 < p95.high
+    assert not [c for c in verdict.checks if c.metric == "p95_vs_baseline" and c.scope == "POST /api/v1/payments"]
+    assert any("inconclusive" in w and "do not change the verdict" in w for w in verdict.warnings)
 
 
 def test_regression_reason_and_coverage_warnings():
-    base = run(ep("POST /api/v1/payments", p95=100.0), ep("GET /health"), run_id="base")
-    now = run(ep("POST /api/v1/payments", p95=200.0), ep("POST /api/v1/auth/login"))
+    base = run(ep("POST /api/v1/payments", p95=100.0, spread=tight()), ep("GET /health", spread=tight()),
+               run_id="base")
+    now = run(ep("POST /api/v1/payments", p95=200.0, spread=tight()), ep("POST /api/v1/auth/login", spread=tight()))
     verdict = evaluate(Thresholds(), now, baseline=base)
-    assert ("POST /api/v1/payments: p95 200 ms > 140 ms (1.2 × baseline 100 ms + 20 ms, run base)"
-            in verdict.reasons)
-    assert "GET /health was called in baseline run base but not in this run" in verdict.warnings
+    reason = next(r for r in verdict.reasons if r.startswith("POST /api/v1/payments: p95"))
+    assert reason.startswith("POST /api/v1/payments: p95 100 → 200 ms (+100 ms), ")
+    assert reason.endswith("minimum effect 10 ms: regressed against run base")
+    assert "GET /health was called in run base but not in this run" in verdict.warnings
     assert any(w.startswith("POST /api/v1/auth/login has no baseline") for w in verdict.warnings)
+
+
+def test_an_unusable_baseline_is_one_warning_and_compares_nothing():
+    info = BaselineInfo("last-pass", (), unusable="--baseline last-pass: no passing run of test env 'x' is stored yet")
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/payments")), baseline=Baseline(info))
+    assert verdict.verdict == "pass" and not verdict.comparisons and verdict.baseline_run_id is None
+    assert info.unusable in verdict.warnings
 
 
 def test_without_a_baseline_there_are_no_regression_checks():

@@ -65,7 +65,8 @@ def test_verdict_json_holds_the_verdict_and_exact_numbers(written):
     doc = json.loads(paths["verdict_json"].read_text(encoding="utf-8"))
     assert (doc["schema_version"], doc["run_id"], doc["test_env"]) == (1, "run-42", "staging")
     assert (doc["verdict"], doc["exit_code"], doc["baseline_run_id"]) == ("fail", 1, None)
-    assert doc["window"] == {"start": "2025-03-01T10:00:05Z", "end": "2025-03-01T10:05:00Z",
+    assert doc["window"] == {"start": "2025-03-01T10:00:05.000000000Z", "end": "2025-03-01T10:05:00.000000000Z",
+                             "start_ns": 1740823205000000000, "end_ns": 1740823500000000000,
                              "duration_s": 295.0, "warmup_s": 5.0}
     assert doc["endpoints"][PAY]["p95"] == 312.3456789  # not rounded
     assert doc["endpoints"][PAY]["api"] == "payments"

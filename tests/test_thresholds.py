@@ -38,8 +38,8 @@ def test_built_in_generation_and_regression_defaults():
     t = Thresholds()
     assert (t.generation.target_per_s, t.generation.min_throughput_ratio) == (10.0, 0.95)
     assert (t.warmup_s, t.min_samples, t.max_cpu_percent) == (5.0, 20, 90.0)
-    assert (t.regression.p95_factor, t.regression.p95_slack_ms,
-            t.regression.max_success_rate_drop) == (1.2, 20.0, 1.0)
+    assert (t.regression.min_effect_percent, t.regression.min_effect_ms, t.regression.max_success_rate_drop,
+            t.regression.false_positive_rate, t.regression.windows) == (10.0, 2.0, 1.0, 0.05, 10)
 
 
 def test_repo_file_loads_with_the_briefs_numbers():
@@ -93,8 +93,8 @@ def test_endpoint_of_an_unlimited_group_without_override_has_no_limits():
     ("warmup: 5\n", "unknown key 'warmup' at the top level (did you mean 'warmup_s'?)"),
     ("generation: {target: 10}\n",
      "unknown key 'target' in generation (did you mean 'target_per_s'?)"),
-    ("regression: {p95_factr: 1.3}\n",
-     "unknown key 'p95_factr' in regression (did you mean 'p95_factor'?)"),
+    ("regression: {min_efect_ms: 3}\n",
+     "unknown key 'min_efect_ms' in regression (did you mean 'min_effect_ms'?)"),
     ('endpoints:\n  "GET /health": {max_p95: 100}\n',
      "unknown key 'max_p95' in endpoints.\"GET /health\" (did you mean 'max_p95_ms'?)"),
     ("colour: blue\n", "unknown key 'colour' at the top level"),
@@ -113,8 +113,10 @@ def test_endpoint_of_an_unlimited_group_without_override_has_no_limits():
     ("max_cpu_percent: 150\n", "max_cpu_percent is 150 but must be between 0 and 100"),
     ("generation: {min_throughput_ratio: 1.5}\n",
      "generation.min_throughput_ratio is 1.5 but must be between 0 and 1"),
-    ("regression: {p95_factor: 0.2}\n", "regression.p95_factor is 0.2 but must be 1 or more"),
-    ("regression: {p95_slack_ms: -1}\n", "regression.p95_slack_ms is -1 but must be 0 or more"),
+    ("regression: {min_effect_ms: -1}\n", "regression.min_effect_ms is -1 but must be 0 or more"),
+    ("regression: {false_positive_rate: 1}\n",
+     "regression.false_positive_rate is 1.0 but must be above 0 and below 1, e.g. 0.05"),
+    ("regression: {windows: 4}\n", "regression.windows is 4 but must be 5 or more"),
     ("apis:\n  auth: 5\n", "apis.auth must be a mapping of keys to values, not 5"),
     ("apis: [auth]\n", "apis must be a mapping of keys to values, not a list"),
     ("- auth\n", "the file must be a mapping of keys to values, not a list"),
@@ -126,6 +128,18 @@ def test_bad_file_is_one_line_naming_file_key_and_place(tmp_path, text, message)
     with pytest.raises(HarnessError) as caught:
         load_thresholds(path)
     assert str(caught.value) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize("key", ["p95_factor", "p95_slack_ms"])
+def test_keys_of_the_rule_based_regression_check_are_a_clear_error(tmp_path, key):
+    # Their meaning (p95 ≤ factor × baseline + slack) cannot be carried over to the statistical
+    # comparison; silently dropping them would change what the file asks for.
+    path = write(tmp_path, f"regression: {{{key}: 1.2}}\n")
+    with pytest.raises(HarnessError) as caught:
+        load_thresholds(path)
+    assert str(caught.value) == (f"{path}: regression.{key} is no longer used: a run is now compared with its "
+                                 f"baseline statistically; set regression.min_effect_percent and "
+                                 f"regression.min_effect_ms instead (docs/baselines.md)")
 
 
 def test_invalid_yaml_names_the_line(tmp_path):

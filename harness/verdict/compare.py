@@ -19,7 +19,7 @@ import math
 
 from scipy import stats as scipy_stats
 
-from harness.verdict.estimate import MIN_REQUESTS_PER_RATE_WINDOW, MIN_WINDOWS, PERCENTILES
+from harness.verdict.estimate import MIN_REQUESTS_PER_RATE_WINDOW, MIN_WINDOWS, PERCENTILES, TAIL_PER_WINDOW
 from harness.verdict.model import COMPARED, Baseline, Comparison, Measurements, Stats
 from harness.verdict.thresholds import Regression, Thresholds
 
@@ -81,7 +81,7 @@ def _compare_one(r: Regression, alpha: float, scope: str, api: str, endpoint: st
     mine, theirs = now.spread.get(statistic), then.spread.get(statistic)
     if mine is None or theirs is None:
         need = (MIN_WINDOWS * MIN_REQUESTS_PER_RATE_WINDOW if statistic == "success_rate"
-                else math.ceil(MIN_WINDOWS / (1 - PERCENTILES[statistic] / 100.0)))
+                else math.ceil(MIN_WINDOWS * TAIL_PER_WINDOW / (1 - PERCENTILES[statistic] / 100.0) - 1e-9))
         return Comparison(**common, low=None, high=None, decision="inconclusive",
                           reason=f"{head}: too few requests for an interval ({now.requests} in this run, "
                                  f"{then.requests} in {label}; {need} needed)")

@@ -21,6 +21,11 @@ PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
 # Fewer windows than this give no spread: with 3 degrees of freedom a t-interval is too wide to
 # decide anything.
 MIN_WINDOWS = 5
+# Requests a window holds on average beyond a percentile (its tail). With fewer, a window's "p99"
+# is really a lower percentile whose spread is smaller, and intervals come out too narrow: in
+# simulated A/A pairs with zero minimum effect (bench/README.md) one tail request per window
+# called 5–19 % of pairs regressed at a 5 % rate, three kept it within 2–6 %.
+TAIL_PER_WINDOW = 3
 # A window's success rate needs a few requests to be a rate at all.
 MIN_REQUESTS_PER_RATE_WINDOW = 10
 
@@ -44,10 +49,10 @@ def percentiles(values: np.ndarray, wanted: dict[str, float] = PERCENTILES) -> d
 
 def windows_for(statistic: str, n: int, max_windows: int) -> int:
     """How many windows a statistic's spread uses: at most ``max_windows``, and few enough that
-    each window holds on average at least one request beyond a percentile (its tail), or ten
-    requests for a success rate. Below MIN_WINDOWS there is no spread (0)."""
+    each window holds on average TAIL_PER_WINDOW requests beyond a percentile, or ten requests for
+    a success rate. Below MIN_WINDOWS there is no spread (0)."""
     if statistic in PERCENTILES:
-        room = int(n * (1 - PERCENTILES[statistic] / 100.0) + 1e-9)
+        room = int(n * (1 - PERCENTILES[statistic] / 100.0) / TAIL_PER_WINDOW + 1e-9)
     else:
         room = n // MIN_REQUESTS_PER_RATE_WINDOW
     k = min(max_windows, room)

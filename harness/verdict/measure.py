@@ -15,6 +15,7 @@ from harness.influx.client import InfluxClient, quote_ident, quote_string
 from harness.verdict.estimate import stats_of
 from harness.verdict.model import Completeness, EndpointStats, Measurements, Stats
 from harness.verdict.samples import Samples, read_samples
+from harness.verdict.thresholds import Regression
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
 
@@ -88,7 +89,7 @@ def judged_window(first_ns: int, last_ns: int, warmup_s: float) -> tuple[int, in
 
 
 def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_target: float | None = None,
-            runs_rp: str = "runs", windows: int = 20) -> Measurements:
+            runs_rp: str = "runs", windows: int = Regression.windows) -> Measurements:
     """Every endpoint and API group gets requests, failures, success rate, p50, p95, p99, max and
     rps, and the per-window spread of p50/p95/p99/success rate over at most ``windows`` windows."""
     first_ns, last_ns, stored = run_bounds(client, run_id)

@@ -62,7 +62,7 @@ class Regression:
     min_effect_ms: float = 2.0
     max_success_rate_drop: float = 1.0  # percentage points: the minimum effect on success rate
     false_positive_rate: float = 0.05  # chance that a run with no real change is called regressed
-    windows: int = 20  # most consecutive windows a run's spread is computed from
+    windows: int = 10  # most consecutive windows a run's spread is computed from
 
     def min_effect(self, statistic: str, baseline: float) -> float:
         if statistic == "success_rate":
