@@ -271,3 +271,57 @@ def variable_references(text: str) -> list[tuple[str, str | None]]:
             continue
         found.append((name, match.group(2) or match.group(5)))
     return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every query of the given dashboards as Grafana would for one run, and count the answers:
+    ``python -m tests.dashboard_queries --influx-url URL --influx-db DB --run-id ID dashboards/*.json``."""
+    import argparse
+    import time
+
+    from harness.influx.client import InfluxClient, InfluxSettings
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--influx-url", required=True)
+    parser.add_argument("--influx-db", required=True)
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--days", type=float, default=90, help="time range: the last N days")
+    parser.add_argument("dashboards", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    client = InfluxClient(InfluxSettings(url=args.influx_url, database=args.influx_db))
+
+    def run_query(query: str) -> list[dict]:
+        return client.query_results(query, epoch="ms")
+
+    now_ms = int(time.time() * 1000)
+    for path in args.dashboards:
+        dashboard = load(path)
+        context = Context(TimeRange(now_ms - int(args.days * 86_400_000), now_ms))
+        answered = total = 0
+        blank = []
+        try:
+            resolve_variables(dashboard, context, run_query, {"run_id": [args.run_id]})
+        except Exception as exc:  # a variable query that fails leaves every panel blank in Grafana too
+            print(f"{path}: variables failed: {exc}")
+        for item in queries(dashboard):
+            for value, query in expand(item, context) if item.kind != "variable" else [("", "")]:
+                if item.kind == "variable":
+                    query = interpolate(item.query, context) if all(n in context.variables for n, _ in
+                                                                    variable_references(item.query)) else ""
+                total += 1
+                try:
+                    results = run_query(query) if query else []
+                except Exception as exc:  # noqa: BLE001 - counted and shown, as Grafana shows it
+                    results = [{"error": str(exc)}]
+                if any(s.get("values") for r in results for s in r.get("series", [])):
+                    answered += 1
+                else:
+                    blank.append(f"{item.label}{' ' + value if value else ''}")
+        print(f"{path}: {answered} of {total} queries answered")
+        for label in blank:
+            print(f"  blank: {label}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

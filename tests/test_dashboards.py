@@ -22,9 +22,11 @@ import pytest
 import yaml
 
 from harness.influx.client import InfluxClient, InfluxSettings
-from harness.rundata import event_line
+from harness.changepoints import Shift
+from harness.rundata import event_line, run_data_source as source
+from harness.runhistory import ChangePoint, RunValue, store_change_points
 from harness.verdict.judge import judge
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.thresholds import Thresholds, load_thresholds
 from tests import dashboard_queries as dq
 from tests.conftest import require
 
@@ -36,6 +38,7 @@ COMPOSE = ROOT / "docker-compose.monitoring.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 # "-" and "." are valid in run ids and are exactly what Grafana's escaping used to trip over.
 RUN_ID = "20260101T000000Z-dash.1"
+BASE_RUN_ID = "20251231T120000Z-dash.b"  # the healthy run RUN_ID is compared with
 OLDER_RUN_ID = "20251231T000000Z-dash.0"
 MIN_SCHEMA_VERSION = 39  # Grafana 10.3+; Grafana migrates older dashboards on load
 
@@ -317,30 +320,44 @@ def non_null(series: dict, column: int = 1) -> list:
 
 @pytest.fixture(scope="module", params=sorted(LAYOUTS), ids=lambda layout: f"layout={layout}")
 def recorded_run(influxd, tmp_path_factory, request):
-    """A real 8-second run with 30 % payment errors, stored and judged the way ``harness run`` does,
-    once per layout of the run data."""
+    """A real 8-second run with 30 % payment errors and 15 ms more latency on payments, compared
+    with a healthy run of the same load, stored and judged the way ``harness run`` does, once per
+    layout of the run data."""
     runs_rp = LAYOUTS[request.param]
     db = "t_dashboards_" + request.param.replace("-", "_")
     client = InfluxClient(InfluxSettings(url=influxd.url, database=db))
     client.query_results(f'DROP DATABASE "{db}"', method="POST", epoch="")
-    # The real thing: `harness run` writes the run, threshold, run_summary and events points
-    # exactly as a user's run does.
-    out = tmp_path_factory.mktemp("run")
-    run = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--run-id", RUN_ID, "--users", "20",
-                          "--spawn-rate", "20", "--run-time", "8s", "--fault", "payments:error_rate=0.3",
-                          "--influx-url", influxd.url, "--influx-db", db, "--influx-runs-rp", runs_rp,
-                          "--out", str(out)],
-                         capture_output=True, text=True, timeout=180, cwd=ROOT)
+
+    def harness_run(run_id: str, *extra: str) -> subprocess.CompletedProcess:
+        # The real thing: `harness run` writes the run, threshold, baseline, run_summary and
+        # events points exactly as a user's run does.
+        return subprocess.run([sys.executable, "-m", "harness.cli", "run", "--run-id", run_id, "--users", "20",
+                               "--spawn-rate", "20", "--run-time", "8s", "--influx-url", influxd.url,
+                               "--influx-db", db, "--influx-runs-rp", runs_rp,
+                               "--out", str(tmp_path_factory.mktemp("run")), *extra],
+                              capture_output=True, text=True, timeout=180, cwd=ROOT)
+
+    base = harness_run(BASE_RUN_ID)
+    # Judged (8 s leave some endpoints with too few requests: it may be inconclusive, exit 2).
+    assert "verdict: " in base.stdout, f"the baseline run broke:\n{base.stdout[-2000:]}\n{base.stderr[-2000:]}"
+    run = harness_run(RUN_ID, "--fault", "payments:error_rate=0.3", "--fault", "payments:latency_ms=15",
+                      "--baseline", BASE_RUN_ID)
     assert run.returncode == 1, f"the faulty run must fail:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
-    thresholds = Thresholds()
+    thresholds = load_thresholds(ROOT / "baselines.yaml")
     verdict, _ = judge(client, RUN_ID, thresholds, tmp_path_factory.mktemp("verdict"),
-                       generation_target=thresholds.generation.target_per_s, runs_rp=runs_rp, store=False)
-    events = f'"{runs_rp}"."events"' if runs_rp else '"events"'
-    start_ns = client.query(f"SELECT \"title\" FROM {events} WHERE \"run_id\" = '{RUN_ID}' "
+                       generation_target=thresholds.generation.target_per_s, baseline=BASE_RUN_ID,
+                       runs_rp=runs_rp, store=False)
+    start_ns = client.query(f"SELECT \"title\" FROM {source(runs_rp, 'events')} WHERE \"run_id\" = '{RUN_ID}' "
                             "AND \"type\" = 'start'")[0]["values"][0][0]
     # An older run's start, so the run list's order is tested too.
     client.write((event_line(OLDER_RUN_ID, "local", "start", "Run started", "older run",
                              start_ns - 3_600_000_000_000) + "\n").encode(), retention_policy=runs_rp)
+    # A change point as `harness history` stores it (its detection is tested in test_history.py).
+    summary = client.query(f"SELECT \"p95\" FROM {source(runs_rp, 'run_summary')} WHERE \"run_id\" = '{RUN_ID}' "
+                           "AND \"endpoint\" = 'POST /api/v1/payments'")[0]["values"][0]
+    point = ChangePoint("POST /api/v1/payments", "p95", Shift(1, 3.0, summary[1]),
+                        RunValue(summary[0], RUN_ID, summary[1]), RunValue(summary[0] - 1, BASE_RUN_ID, 3.0))
+    store_change_points(client, runs_rp, "local", [point])
     return RecordedRun(client, verdict, start_ns // 1_000_000, thresholds, runs_rp)
 
 
@@ -359,7 +376,7 @@ def test_every_query_answers_with_the_runs_data(recorded_run, item):
 def test_run_list_shows_the_newest_run_first(recorded_run):
     context = recorded_run.context("loadtest-live")
     options = recorded_run.contexts["loadtest-live"]
-    assert options["run_id"][:2] == [RUN_ID, OLDER_RUN_ID]
+    assert options["run_id"][:3] == [RUN_ID, BASE_RUN_ID, OLDER_RUN_ID]
     # The run data's policy is found, not configured: "runs" when the database has it, otherwise
     # the default policy ("raw" where the harness created the database), the same on both dashboards.
     assert context.variables["runs_rp"].values == [recorded_run.runs_rp or "raw"]
@@ -386,6 +403,84 @@ def test_limit_lines_are_the_numbers_the_verdict_used(recorded_run):
     assert set(non_null(cpu_limit)) == {recorded_run.thresholds.max_cpu_percent}
 
 
+def endpoint_comparisons(run: RecordedRun, statistic: str, api: str) -> dict:
+    return {c.scope: c for c in run.verdict.comparisons if c.statistic == statistic and c.api == api and c.endpoint}
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+@pytest.mark.parametrize("title,statistic", [("p95 by endpoint — $api", "p95"),
+                                             ("Success rate by endpoint — $api", "success_rate")])
+def test_live_panels_draw_the_baseline_and_the_regression_limit_per_endpoint(recorded_run, title, statistic):
+    expected = endpoint_comparisons(recorded_run, statistic, "payments")
+    assert expected, "the run was not compared with its baseline"
+    baseline = {s["tags"]["scope"]: sorted(set(non_null(s))) for s in
+                series_of(recorded_run, "loadtest-live", title, "C", "payments")}
+    assert baseline == {scope: [pytest.approx(c.baseline)] for scope, c in expected.items()}
+    limits = {s["tags"]["scope"]: sorted(set(non_null(s))) for s in
+              series_of(recorded_run, "loadtest-live", title, "D", "payments")}
+    assert limits == {scope: [pytest.approx(c.limit)] for scope, c in expected.items() if c.limit is not None}
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_a_regressed_run_is_marked_on_both_dashboards(recorded_run):
+    regressed = [c for c in recorded_run.verdict.comparisons if c.decision == "regressed"]
+    assert "payments" in {c.api for c in regressed}, "15 ms more on payments must regress"
+    (marks,) = series_of(recorded_run, "loadtest-history", "Regressions", "")
+    (title,) = [row[1] for row in marks["values"]]
+    assert title.startswith("REGRESSED: ") and "payments" in title
+    (verdict,) = series_of(recorded_run, "loadtest-live", "Verdict", "")
+    assert [row[1] for row in verdict["values"]] == [f"Verdict: {recorded_run.verdict.verdict}", title]
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_history_shows_each_endpoints_p95_with_its_baseline(recorded_run):
+    expected = {c.scope: c.baseline for api in ("auth", "generation", "payments")
+                for c in endpoint_comparisons(recorded_run, "p95", api).values()}
+    shown = {s["tags"]["endpoint"]: non_null(s) for s in
+             series_of(recorded_run, "loadtest-history", "p95 per run by endpoint", "B")}
+    assert shown == {scope: [pytest.approx(value)] for scope, value in expected.items()}
+
+
+def line_queries(uid: str = "loadtest-live") -> list[dq.DashboardQuery]:
+    """Every panel query that draws a limit or a baseline as a line."""
+    return [item for item in dq.queries(load_dashboards()[uid]) if item.kind == "panel"
+            and re.search(r'\."(threshold|baseline)"', item.query)]
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+@pytest.mark.parametrize("window", ["middle of the run", "last 3 s of the run"])
+def test_limit_and_baseline_lines_span_a_range_that_starts_after_the_run_did(recorded_run, window):
+    """A run longer than the time range: no threshold or baseline point lies inside the range, yet
+    every line is drawn from its left edge to its right edge."""
+    events = source(recorded_run.runs_rp, "events")
+    (stop,) = recorded_run.client.query(f"SELECT \"title\" FROM {events} WHERE \"run_id\" = '{RUN_ID}' "
+                                        "AND \"type\" = 'stop'", epoch="ms")
+    stop_ms = stop["values"][0][0]
+    start_ms = recorded_run.start_ms
+    from_ms, to_ms = (start_ms + 3000, start_ms + 6000) if window.startswith("middle") else (stop_ms - 3000, stop_ms)
+    assert from_ms > start_ms + 1000 and to_ms - from_ms >= 3000
+    if window.startswith("middle"):
+        for measurement in ("threshold", "baseline"):
+            inside = recorded_run.client.query(
+                f"SELECT count(\"value\") FROM {source(recorded_run.runs_rp, measurement)} "
+                f"WHERE \"run_id\" = '{RUN_ID}' AND time >= {from_ms}ms AND time <= {to_ms}ms")
+            assert not inside, f"{measurement} points inside the range: the test would prove nothing"
+    time_range = dq.TimeRange(from_ms, to_ms)
+    queries = line_queries()
+    assert len(queries) >= 6
+    for item in queries:
+        for value, query in dq.expand(item, recorded_run.context("loadtest-live", time_range)):
+            series = [s for r in recorded_run.results(query) for s in r.get("series", [])]
+            assert series, f"{item.label} {value} draws nothing in {window}:\n{query}"
+            for s in series:
+                times = [row[0] for row in s["values"] if row[1] is not None]
+                assert min(times) <= from_ms and max(times) >= to_ms, f"{item.label} {value} {s.get('tags')}"
+
+
 @pytest.mark.influx
 @pytest.mark.slow
 def test_failure_panels_show_the_injected_payment_errors(recorded_run):
@@ -410,7 +505,7 @@ def test_annotations_mark_start_spawn_stop_and_verdict(recorded_run):
     titles = {row[events["columns"].index("title")] for row in events["values"]}
     assert titles == {"Run started", "Spawning complete", "Stopping", "Run stopped"}
     (verdict,) = series_of(recorded_run, "loadtest-live", "Verdict", "")
-    assert [row[1] for row in verdict["values"]] == [f"Verdict: {recorded_run.verdict.verdict}"]
+    assert [row[1] for row in verdict["values"]][0] == f"Verdict: {recorded_run.verdict.verdict}"
     assert recorded_run.verdict.verdict == "fail"
 
 
