@@ -299,10 +299,15 @@ def main(argv: list[str] | None = None) -> int:
         context = Context(TimeRange(now_ms - int(args.days * 86_400_000), now_ms))
         answered = total = 0
         blank = []
-        try:
-            resolve_variables(dashboard, context, run_query, {"run_id": [args.run_id]})
-        except Exception as exc:  # a variable query that fails leaves every panel blank in Grafana too
-            print(f"{path}: variables failed: {exc}")
+
+        def options_query(query: str) -> list[dict]:
+            try:
+                return run_query(query)
+            except Exception as exc:  # noqa: BLE001 - Grafana shows the error and offers no options
+                print(f"{path}: variable query failed: {exc}")
+                return []
+
+        resolve_variables(dashboard, context, options_query, {"run_id": [args.run_id]})
         for item in queries(dashboard):
             for value, query in expand(item, context) if item.kind != "variable" else [("", "")]:
                 if item.kind == "variable":
