@@ -14,7 +14,8 @@ import re
 import statistics
 
 from harness.errors import HarnessError
-from harness.influx.client import InfluxClient, quote_ident, quote_string
+from harness.influx.client import InfluxClient, quote_string
+from harness.rundata import run_data_source
 from harness.verdict.measure import measure
 from harness.verdict.model import (COMPARED, Baseline, BaselineInfo, EndpointStats, Spread, Stats,
                                    spread_from_fields)
@@ -40,14 +41,10 @@ def parse_spec(spec: str) -> int | None:
     return n
 
 
-def _source(runs_rp: str, measurement: str) -> str:
-    return f"{quote_ident(runs_rp)}.{quote_ident(measurement)}" if runs_rp else quote_ident(measurement)
-
-
 def run_load(client: InfluxClient, runs_rp: str, run_id: str) -> dict | None:
     """The load fields of a run's ``run`` point; None when the run has none (not started by
     ``harness run``)."""
-    series = client.query(f"SELECT * FROM {_source(runs_rp, 'run')} WHERE \"run_id\" = {quote_string(run_id)}")
+    series = client.query(f"SELECT * FROM {run_data_source(runs_rp, 'run')} WHERE \"run_id\" = {quote_string(run_id)}")
     if not series or not series[0].get("values"):
         return None
     row = dict(zip(series[0]["columns"], series[0]["values"][-1]))
@@ -78,7 +75,7 @@ def _show(value) -> str:
 def passing_runs(client: InfluxClient, test_env: str, runs_rp: str, exclude: str) -> list[str]:
     """Run ids of ``test_env`` whose stored verdict was pass, newest first."""
     series = client.query(
-        f'SELECT last("requests") FROM {_source(runs_rp, "run_summary")} WHERE "test_env" = {quote_string(test_env)} '
+        f'SELECT last("requests") FROM {run_data_source(runs_rp, "run_summary")} WHERE "test_env" = {quote_string(test_env)} '
         f'AND "scope" = \'run\' AND "verdict" = \'pass\' AND "run_id" != {quote_string(exclude)} GROUP BY "run_id"')
     newest = sorted(((s["values"][0][0], s["tags"]["run_id"]) for s in series if s.get("values")), reverse=True)
     return [run_id for _, run_id in newest]
@@ -127,7 +124,7 @@ def _info(spec: str, chosen: list[str], wanted: int, **more) -> BaselineInfo:
 
 def _explicit(client: InfluxClient, spec: str, runs_rp: str, mine: dict | None, force: bool) -> BaselineInfo:
     where = f'"run_id" = {quote_string(spec)}'
-    known = (client.query(f'SELECT last("requests") FROM {_source(runs_rp, "run_summary")} WHERE {where}')
+    known = (client.query(f'SELECT last("requests") FROM {run_data_source(runs_rp, "run_summary")} WHERE {where}')
              or client.query(f'SELECT last("response_time") FROM "request" WHERE {where}'))
     if not known:
         raise HarnessError(f"--baseline {spec}: no run {spec!r} is stored in database {client.settings.database!r} "
@@ -174,7 +171,7 @@ def stored_stats(client: InfluxClient, run_id: str,
                  runs_rp: str) -> tuple[dict[str, EndpointStats], dict[str, Stats]] | None:
     """A run's per-endpoint and per-group numbers from its ``run_summary`` rows; None when it has
     none or they lack the per-window spread (stored before it existed)."""
-    series = client.query(f"SELECT * FROM {_source(runs_rp, 'run_summary')} WHERE \"run_id\" = "
+    series = client.query(f"SELECT * FROM {run_data_source(runs_rp, 'run_summary')} WHERE \"run_id\" = "
                           f"{quote_string(run_id)} AND \"scope\" != 'run'")
     if not series:
         return None
