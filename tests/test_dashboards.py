@@ -320,8 +320,8 @@ def non_null(series: dict, column: int = 1) -> list:
 
 @pytest.fixture(scope="module", params=sorted(LAYOUTS), ids=lambda layout: f"layout={layout}")
 def recorded_run(influxd, tmp_path_factory, request):
-    """A real 8-second run with 30 % payment errors and 15 ms more latency on payments, compared
-    with a healthy run of the same load, stored and judged the way ``harness run`` does, once per
+    """A real 10-second, 40-user run with 30 % payment errors and 15 ms more latency on payments
+    (enough requests for the comparison to decide), compared with a healthy run of the same load, stored and judged the way ``harness run`` does, once per
     layout of the run data."""
     runs_rp = LAYOUTS[request.param]
     db = "t_dashboards_" + request.param.replace("-", "_")
@@ -331,14 +331,14 @@ def recorded_run(influxd, tmp_path_factory, request):
     def harness_run(run_id: str, *extra: str) -> subprocess.CompletedProcess:
         # The real thing: `harness run` writes the run, threshold, baseline, run_summary and
         # events points exactly as a user's run does.
-        return subprocess.run([sys.executable, "-m", "harness.cli", "run", "--run-id", run_id, "--users", "20",
-                               "--spawn-rate", "20", "--run-time", "8s", "--influx-url", influxd.url,
+        return subprocess.run([sys.executable, "-m", "harness.cli", "run", "--run-id", run_id, "--users", "40",
+                               "--spawn-rate", "40", "--run-time", "10s", "--influx-url", influxd.url,
                                "--influx-db", db, "--influx-runs-rp", runs_rp,
                                "--out", str(tmp_path_factory.mktemp("run")), *extra],
                               capture_output=True, text=True, timeout=180, cwd=ROOT)
 
     base = harness_run(BASE_RUN_ID)
-    # Judged (8 s leave some endpoints with too few requests: it may be inconclusive, exit 2).
+    # Judged (10 s leave some endpoints with few requests: it may be inconclusive, exit 2).
     assert "verdict: " in base.stdout, f"the baseline run broke:\n{base.stdout[-2000:]}\n{base.stderr[-2000:]}"
     run = harness_run(RUN_ID, "--fault", "payments:error_rate=0.3", "--fault", "payments:latency_ms=15",
                       "--baseline", BASE_RUN_ID)
