@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import urlparse
 
-import msgpack
 import requests
 
 from harness.errors import HarnessError
@@ -166,38 +165,30 @@ class InfluxClient:
                 raise QueryError(f"InfluxDB: {result['error']} (in {influxql[:120]!r})")
         return results
 
-    def query_series_chunks(self, influxql: str, *, chunk_size: int = 20_000) -> Iterator[dict[str, Any]]:
-        """Every series of one SELECT, streamed in chunks (``chunked=true``), so raw points are
-        never held twice as one big document. Asks for MessagePack, which InfluxDB 1.x encodes
-        and Python decodes several times faster than JSON (bench/README.md); a server that
-        answers JSON instead (2.x/3.x compatibility APIs) is read as newline-delimited JSON.
-        A series split over chunks comes as several pieces with the same tags."""
+    def query_chunked(self, influxql: str, *, chunk_size: int = 20_000) -> tuple[str, Iterator[bytes]]:
+        """One SELECT answered in chunks (``chunked=true``), asking for MessagePack, which InfluxDB
+        1.x encodes and numpy reads several times faster than JSON (bench/README.md). Returns the
+        answer's content type (servers without MessagePack, 2.x/3.x compatibility APIs, answer
+        newline-delimited JSON) and its body in blocks; see ``json_series`` and
+        ``harness.influx.msgpack_series``."""
         params = {"q": influxql, "db": self.settings.database, "epoch": "ns", "chunked": "true",
                   "chunk_size": str(chunk_size)}
         try:
             response = self.session.get(f"{self.base}/query", params=params, stream=True,
                                         headers={"Accept": "application/x-msgpack"},
                                         timeout=self.settings.timeout_s * 6)
-            if response.status_code in (401, 403):
-                raise QueryError(f"InfluxDB at {self.settings.url} refused the credentials (HTTP "
-                                 f"{response.status_code}); check --influx-token or --influx-user/--influx-password")
-            if "msgpack" in response.headers.get("Content-Type", ""):
-                unpacker = msgpack.Unpacker(raw=False)
-                for block in response.iter_content(1 << 20):
-                    unpacker.feed(block)
-                    for document in unpacker:
-                        yield from _series_of(document, influxql)
-            else:
-                for line in response.iter_lines(chunk_size=1 << 20):
-                    if line.strip():
-                        try:
-                            document = json.loads(line)
-                        except ValueError:
-                            raise QueryError(f"InfluxDB answered HTTP {response.status_code} with no JSON to "
-                                             f"{influxql[:80]!r}") from None
-                        yield from _series_of(document, influxql)
         except requests.RequestException as exc:
             raise QueryError(f"InfluxDB at {self.settings.url} is unreachable ({_reason(exc)})") from None
+        if response.status_code in (401, 403):
+            raise QueryError(f"InfluxDB at {self.settings.url} refused the credentials (HTTP {response.status_code}); "
+                             "check --influx-token or --influx-user/--influx-password")
+        return response.headers.get("Content-Type", ""), self._blocks(response)
+
+    def _blocks(self, response: requests.Response) -> Iterator[bytes]:
+        try:
+            yield from response.iter_content(1 << 20)
+        except requests.RequestException as exc:
+            raise QueryError(f"InfluxDB at {self.settings.url} broke off an answer ({_reason(exc)})") from None
 
     def create_database(self) -> None:
         """CREATE DATABASE is idempotent on 1.x; on 2.x/3.x the bucket must exist already."""
@@ -207,6 +198,26 @@ class InfluxClient:
         statement = (f"CREATE RETENTION POLICY {quote_ident(name)} ON {quote_ident(self.settings.database)} "
                      f"DURATION {duration} REPLICATION 1{' DEFAULT' if default else ''}")
         self.query_results(statement, method="POST", epoch="")
+
+
+def json_series(blocks: Iterator[bytes], influxql: str) -> Iterator[dict[str, Any]]:
+    """The series of a chunked JSON answer (one document per line), in order."""
+    pending = b""
+    for block in blocks:
+        pending += block
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield from _series_of(_document(line, influxql), influxql)
+    if pending.strip():
+        yield from _series_of(_document(pending, influxql), influxql)
+
+
+def _document(line: bytes, influxql: str) -> dict[str, Any]:
+    try:
+        return json.loads(line)
+    except ValueError:
+        raise QueryError(f"InfluxDB answered with no JSON to {influxql[:80]!r}") from None
 
 
 def _series_of(document: dict[str, Any], influxql: str) -> list[dict[str, Any]]:
