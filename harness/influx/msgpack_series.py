@@ -29,19 +29,35 @@ def _row_type(fields: int) -> np.dtype:
 
 def numeric_series(blocks: Iterable[bytes], influxql: str) -> Iterator[Series]:
     """Every (tags, rows) piece of every chunk document, in the order InfluxDB sent them."""
-    buffer = b""
+    pending: list[bytes] = []
+    size = 0
     for block in blocks:
-        buffer += block
-        done = 0
-        while True:
-            found, end = _one_document(buffer, done, influxql)
-            if end is None:
-                break  # the rest of this document has not arrived yet
-            yield from found
-            done = end
-        buffer = buffer[done:]
-    if buffer.strip():
+        pending.append(block)
+        size += len(block)
+        # The socket hands over a few kB at a time: parse only once a good share of a document
+        # (~19 bytes a row, 20,000 rows) may have arrived, or an unfinished one is walked again
+        # and again.
+        if size >= _PARSE_EVERY:
+            rest = yield from _complete_documents(b"".join(pending), influxql)
+            pending, size = [rest], len(rest)
+    rest = yield from _complete_documents(b"".join(pending), influxql)
+    if rest.strip():
         raise QueryError(f"InfluxDB's answer to {influxql[:80]!r} ended in the middle of a document")
+
+
+_PARSE_EVERY = 1 << 20
+
+
+def _complete_documents(buffer: bytes, influxql: str) -> Iterator[Series]:
+    """Yields the series of every complete document in ``buffer``; returns the unfinished rest."""
+    done = 0
+    while done < len(buffer):
+        found, end = _one_document(buffer, done, influxql)
+        if end is None:
+            break  # the rest of this document has not arrived yet
+        yield from found
+        done = end
+    return buffer[done:]
 
 
 def _one_document(data: bytes, start: int, influxql: str) -> tuple[list[Series], int | None]:

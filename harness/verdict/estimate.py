@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from harness.verdict.model import Spread, Stats
+from harness.verdict.model import Spread
 from harness.verdict.samples import Samples
 
 PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}

@@ -7,6 +7,7 @@ from pathlib import Path
 from harness.influx.client import InfluxClient, quote_string
 from harness.rundata import write_summary
 from harness.verdict.baseline import choose_baseline, load_baseline
+from harness.verdict.compare import preload
 from harness.verdict.evaluate import evaluate
 from harness.verdict.measure import measure
 from harness.verdict.model import Verdict
@@ -25,6 +26,8 @@ def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Pa
           generation_target: float | None, baseline: str | None = None, baseline_force: bool = False,
           runs_rp: str = "runs",
           store: bool = True, extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
+    if baseline:
+        preload()
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
                        runs_rp=runs_rp, windows=thresholds.regression.windows)
     measured.warnings.extend(extra_warnings)

@@ -18,6 +18,9 @@ from harness.verdict.samples import Samples, read_samples
 from harness.verdict.thresholds import Regression
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
+# The raw values are read as this many time slices at once: InfluxDB 1.x encodes one answer on
+# one core, so two requests use both (bench/README.md, "Check over 1,000,000 points").
+READ_PARTS = 2
 
 
 def _rows(series: list[dict]) -> list[tuple[dict, dict]]:
@@ -95,7 +98,7 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
     first_ns, last_ns, stored = run_bounds(client, run_id)
     start_ns, end_ns, warnings = judged_window(first_ns, last_ns, warmup_s)
     duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
-    samples = read_samples(client, run_id, start_ns, end_ns)
+    samples = read_samples(client, run_id, start_ns, end_ns, parts=READ_PARTS)
 
     endpoints: dict[str, EndpointStats] = {}
     by_api: dict[str, list[Samples]] = {}
