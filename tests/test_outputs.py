@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 
 from harness.errors import HarnessError
 from harness.verdict.evaluate import evaluate
-from harness.verdict.model import Completeness, EndpointStats, Measurements, Stats
+from harness.verdict.model import Baseline, BaselineInfo, Completeness, EndpointStats, Measurements, Spread, Stats
 from harness.verdict.outputs import write_outputs
 from harness.verdict.thresholds import Thresholds, parse_thresholds
 
@@ -174,3 +176,44 @@ def test_unwritable_out_dir_is_a_one_line_error(tmp_path):
     verdict = evaluate(Thresholds(), measurements())
     with pytest.raises(HarnessError, match="cannot write the verdict files to"):
         write_outputs(verdict, blocker / "out", Thresholds())
+
+
+def with_spread(stats: EndpointStats | Stats, se: float = 0.5) -> EndpointStats | Stats:
+    return replace(stats, spread={s: Spread(se, 10) for s in ("p50", "p95", "p99", "success_rate")})
+
+
+def test_comparisons_in_verdict_json_and_the_summary(tmp_path):
+    base = measurements(run_id="base-7")
+    base = replace(base, endpoints={k: with_spread(v) for k, v in base.endpoints.items()},
+                   apis={k: with_spread(v) for k, v in base.apis.items()})
+    now = measurements()
+    slower = replace(now.endpoints[PAY], p50=now.endpoints[PAY].p50 + 50)
+    now = replace(now, endpoints={**{k: with_spread(v) for k, v in now.endpoints.items()}, PAY: with_spread(slower)},
+                  apis={k: with_spread(v) for k, v in now.apis.items()})
+    thresholds = Thresholds()
+    verdict = evaluate(thresholds, now, Baseline.of(base))
+    paths = write_outputs(verdict, tmp_path, thresholds)
+    doc = json.loads(paths["verdict_json"].read_text())
+    assert doc["baseline"] == {"spec": "base-7", "run_ids": ["base-7"], "method": "run", "forced": False,
+                               "load_difference": None, "unusable": None, "note": None}
+    assert len(doc["comparisons"]) == 4 * 4  # two endpoints and two groups, four statistics each
+    p50 = next(c for c in doc["comparisons"] if (c["scope"], c["statistic"]) == (PAY, "p50"))
+    assert p50["decision"] == "regressed" and p50["change"] == pytest.approx(50.0)
+    assert p50["low"] < 50 < p50["high"] and p50["limit"] == pytest.approx(base.endpoints[PAY].p50 * 1.1)
+    assert doc["endpoints"][PAY]["spread"]["p95"] == {"se": 0.5, "windows": 10}
+    summary = paths["summary_md"].read_text()
+    assert "### Against the baseline" in summary and "Compared with run `base-7` (base-7): 1 regressed" in summary
+    rows = [line for line in summary.splitlines() if re.match(r"\| `[^`]+` \| (p50|p95|p99|success_rate) \|", line)]
+    assert len(rows) == 16
+    row = next(line for line in rows if line.startswith(f"| `{PAY}` | p50 |"))
+    assert re.fullmatch(rf"\| `{PAY}` \| p50 \| 104.1 ms \| 154.1 ms \| \+50 ms \(\+48 %\) "
+                        r"\| \+4[0-9.]+ … \+5[0-9.]+ ms \| ❌ regressed \|", row), row
+
+
+def test_an_unusable_baseline_is_said_in_one_line_in_the_summary(tmp_path):
+    info = BaselineInfo("last-pass", (), unusable="--baseline last-pass: no passing run of test env 'x' is "
+                                                 "stored yet: nothing to compare with")
+    verdict = evaluate(Thresholds(), measurements(), Baseline(info))
+    paths = write_outputs(verdict, tmp_path, Thresholds())
+    assert f"Not compared: {info.unusable}" in paths["summary_md"].read_text()
+    assert json.loads(paths["verdict_json"].read_text())["comparisons"] == []

@@ -90,12 +90,14 @@ def external_references(text: str) -> list[str]:
 
 # -- a run with known points ------------------------------------------------------------------
 def write_synthetic_run(client, run_id: str = RUN, *, store_run: bool = True,
-                        run_thresholds: Thresholds | None = None) -> int:
+                        run_thresholds: Thresholds | None = None, payments_ms: float = 50.0,
+                        t0: int | None = None) -> int:
     """60 s: GET /health 5/s at 10–14 ms, all ok; POST /api/v1/payments 4/s at 50 ms with one
     failure (80 ms) a second, 400 ms in the SLOW seconds. Starts a quarter second past a whole
     second, so the buckets must be aligned to the run, not to the clock. Returns the start (ns)."""
     ensure_database(client, "runs")
-    t0 = (time.time_ns() // 1_000_000_000 - 600) * 1_000_000_000 + 250_000_000
+    if t0 is None:
+        t0 = (time.time_ns() // 1_000_000_000 - 600) * 1_000_000_000 + 250_000_000
     base = {"run_id": run_id, "test_env": "test", "worker": "w1"}
     lines = []
     for s in range(SECONDS):
@@ -106,7 +108,7 @@ def write_synthetic_run(client, run_id: str = RUN, *, store_run: bool = True,
                                    t0 + s * 10**9 + i * 200_000_000))
         for i in range(4):
             failed = i == 3
-            rt = 400.0 if s in SLOW else (80.0 if failed else 50.0)
+            rt = 400.0 if s in SLOW else (80.0 if failed else payments_ms)
             lines.append(make_line("request", {**base, "api": "payments", "name": "/api/v1/payments",
                                                "method": "POST", "result": "fail" if failed else "ok",
                                                "status": "500" if failed else "201"},
@@ -256,6 +258,40 @@ def test_p95_chart_draws_the_limit_and_the_slow_seconds_above_it(report):
     assert len(above) == len(SLOW)
     success_chart = section.find_all("svg")[1]
     assert "limit 95 %" in success_chart.all_text()
+
+
+@pytest.mark.influx
+def test_the_comparison_with_a_baseline_is_a_table_and_a_line_on_the_charts(influx_db, tmp_path):
+    # The same run an hour earlier with payments at 30 ms instead of 50 ms, stored as a baseline.
+    t0 = write_synthetic_run(influx_db)
+    write_synthetic_run(influx_db, "rep-base", payments_ms=30.0, t0=t0 - 3600 * 10**9)
+    judge(influx_db, "rep-base", Thresholds(), tmp_path / "base", generation_target=None)
+    verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None, baseline="rep-base",
+                       store=False)
+    paths = write_report(influx_db, verdict, Thresholds(), tmp_path)
+    dom = parse_html(paths["report_html"].read_text())
+    rows = {(r.attrs["data-scope"], r.attrs["data-statistic"]): r for r in dom.find_all("tr")
+            if "data-statistic" in r.attrs}
+    assert len(rows) == len(verdict.comparisons) == 4 * 4
+    # Its slow seconds make payments' windows differ a lot: the interval is wide.
+    p50 = rows[("POST /api/v1/payments", "p50")]
+    cells = [c.all_text() for c in p50.find_all("td")]
+    found = next(c for c in verdict.comparisons if (c.scope, c.statistic) == ("POST /api/v1/payments", "p50"))
+    assert cells[:5] == ["POST /api/v1/payments", "p50", "30 ms", "50 ms", "+20 ms (+66.7 %)"]
+    assert cells[5] == f"−{abs(found.low):.1f} … +{found.high:.1f} ms" and cells[6] == found.decision == "inconclusive"
+    assert "not-judged" in p50.classes() and p50.find_all("td")[6].attrs["title"] == found.reason
+    health = rows[("GET /health", "p50")]  # the same 10–14 ms every second in both runs
+    assert [c.all_text() for c in health.find_all("td")][2:] == ["12 ms", "12 ms", "+0 ms (+0 %)", "+0 … +0 ms",
+                                                                 "no change"]
+    assert rows[("GET /health", "p95")].find_all("td")[6].all_text() == "inconclusive"  # 275 requests: 300 needed
+    doc = json.loads(paths["report_json"].read_text())
+    assert doc["baseline"]["run_ids"] == ["rep-base"]
+    assert [(c["scope"], c["statistic"], c["decision"]) for c in doc["comparisons"]] == [
+        (c.scope, c.statistic, c.decision) for c in verdict.comparisons]
+    section = dom.find_all("section", data_endpoint="POST /api/v1/payments")[0]
+    # The regression line: the baseline's p95 (its slow seconds: 400 ms) plus the minimum effect, 10 %.
+    assert "baseline 400 ms + 40: 440 ms" in section.find_all("svg")[0].all_text()
+    assert "baseline 75 % − 1: 74 %" in section.find_all("svg")[1].all_text()  # one failure in four
 
 
 @pytest.mark.influx

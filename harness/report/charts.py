@@ -64,5 +64,6 @@ def _regression_limits(endpoint: EndpointView, statistic: str, unit: str, places
     c = endpoint.comparisons.get(statistic)
     if c is None or c.limit is None:
         return []
-    return [Limit(c.limit, f"baseline {num(c.baseline, places)} {unit} ± {num(c.min_effect, places)}: "
+    sign = "−" if statistic == "success_rate" else "+"  # the worse way
+    return [Limit(c.limit, f"baseline {num(c.baseline, places)} {unit} {sign} {num(c.min_effect, places)}: "
                            f"{num(c.limit, places)} {unit}")]
