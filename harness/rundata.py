@@ -4,10 +4,9 @@ verdict found. Trend dashboards read only these, so they keep working after raw 
 from __future__ import annotations
 
 import json
-import statistics
 import time
 
-from harness.influx.client import InfluxClient, QueryError, WriteError, quote_ident, quote_string
+from harness.influx.client import InfluxClient, WriteError, quote_ident, quote_string
 from harness.influx.lineprotocol import make_line
 from harness.errors import HarnessError
 from harness.verdict.model import COMPARED, Stats, Verdict, summary_error_fields
@@ -158,48 +157,30 @@ def _first_threshold_ns(client: InfluxClient, runs_rp: str, run_id: str) -> int 
     return int(series[0]["values"][0][0]) if series else None
 
 
-def stored_baseline_values(client: InfluxClient, runs_rp: str, run_ids: tuple[str, ...]) -> list[dict]:
-    """The baseline runs' ``run_summary`` values per endpoint and API group (the median over the
-    runs when there are several), as rows of scope, api, endpoint, metric and value."""
-    runs = " OR ".join(f'"run_id" = {quote_string(run_id)}' for run_id in run_ids)
-    fields = ", ".join(quote_ident(s) for s in COMPARED)
-    series = client.query(f'SELECT {fields} FROM {run_data_source(runs_rp, "run_summary")} '
-                          f'WHERE ({runs}) AND ("scope" = \'endpoint\' OR "scope" = \'api\') '
-                          'GROUP BY "run_id", "scope", "api", "endpoint"')
-    values: dict[tuple[str, str, str], list[float]] = {}
-    for s in series:
-        tags = s["tags"]
-        scope = tags["endpoint"]  # the endpoint key, or "api:GROUP" for a group's row
-        endpoint = "" if tags["scope"] == "api" else scope
-        row = s["values"][-1]
-        for statistic in COMPARED:
-            value = row[s["columns"].index(statistic)]
-            if value is not None:
-                values.setdefault((scope, tags["api"], endpoint, statistic), []).append(float(value))
-    return [{"scope": scope, "api": api, "endpoint": endpoint, "metric": statistic,
-             "value": statistics.median(found)}
-            for (scope, api, endpoint, statistic), found in sorted(values.items())]
-
-
 def write_baseline_at_start(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, spec: str,
-                            thresholds, start_ns: int) -> tuple[str, ...]:
+                            thresholds, start_ns: int, force: bool = False):
     """For ``harness run --baseline``: the baseline's values and regression limits, stored at the
-    run's start so the live dashboard draws them while the run is in progress. Read from the
-    baseline runs' ``run_summary`` (an estimate for several runs); the verdict rewrites them with
-    its exact values. Returns the baseline run ids (none when no run qualifies yet)."""
-    from harness.verdict.baseline import resolve_baseline_runs
+    run's start so the live dashboard draws them while the run is in progress. The baseline is
+    chosen and read the way the verdict will (stored summaries, else raw points; the median of
+    several runs), and the verdict rewrites the same points with what it compared. Returns the
+    ``BaselineInfo``: nothing is written when no baseline is usable."""
+    # Imported here: harness.verdict.baseline imports this module.
+    from harness.verdict.baseline import choose_baseline, load_baseline
     from harness.verdict.compare import regression_limit
 
-    try:
-        run_ids = resolve_baseline_runs(client, spec, test_env, runs_rp, exclude=run_id)
-        rows = stored_baseline_values(client, runs_rp, run_ids) if run_ids else []
-    except QueryError as exc:
-        raise HarnessError(f"cannot read the baseline {spec!r}: {exc}") from None
-    for row in rows:
-        row["limit"] = regression_limit(thresholds, row["metric"], row["value"])
+    info = choose_baseline(client, spec, run_id=run_id, test_env=test_env, runs_rp=runs_rp, force=force)
+    if info.unusable or not info.run_ids:
+        return info
+    baseline = load_baseline(client, info, thresholds, runs_rp)
+    scopes = ([(key, stats.api, key, stats) for key, stats in baseline.endpoints.items()]
+              + [(f"api:{api}", api, "", stats) for api, stats in baseline.apis.items()])
+    rows = [{"scope": scope, "api": api, "endpoint": endpoint, "metric": statistic, "value": value,
+             "limit": regression_limit(thresholds, statistic, value)}
+            for scope, api, endpoint, stats in scopes for statistic in COMPARED
+            if (value := stats.value(statistic)) is not None]
     if rows:
-        write_lines(client, _baseline_lines(run_id, test_env, rows, run_ids, [start_ns]), runs_rp)
-    return run_ids
+        write_lines(client, _baseline_lines(run_id, test_env, rows, info.run_ids, [start_ns]), runs_rp)
+    return info
 
 
 def thresholds_json(thresholds) -> str:

@@ -148,8 +148,9 @@ def run(args) -> int:
         print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
               f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")
         if args.baseline:  # drawn live; the verdict rewrites them with its exact values
-            found = write_baseline_at_start(client, runs_rp, run_id, env, args.baseline, thresholds, start_ns)
-            print(f"baseline {args.baseline}: " + (", ".join(found) if found else "no matching run stored"))
+            info = write_baseline_at_start(client, runs_rp, run_id, env, args.baseline, thresholds, start_ns,
+                                           force=args.baseline_force)
+            print(f"baseline {args.baseline}: " + (info.unusable or ", ".join(info.run_ids) or "none found"))
         if settings.grafana_url:
             print(f"live dashboard: {live_dashboard_url(settings.grafana_url, run_id, env, runs_rp)}")
 
