@@ -7,7 +7,7 @@ command given there). One invocation starts a private influxd and records real r
 ``harness run`` against the built-in sandbox, one after another (never two at once):
 
 - ``--aa`` healthy runs (A) and, interleaved with them, ``--reps`` runs per effect with the
-  payments API slower by a fixed latency (B): +1.5 ms (about 30 % of its p95 on this machine),
+  payments API slower by a fixed latency (B): +1 ms (about 30 % of its p95 on this machine),
   +3 ms, and +15 ms (the issue's 3 → 20 ms case, ``--fault payments:latency_ms=15``);
 - ``--slow-aa`` runs whose ``POST /api/v1/payments`` has a base latency of 20 ms (A'), and
   ``--reps`` runs per effect where it gets 10 %, 20 % and 30 % of the A' runs' p95 more (B').
@@ -48,7 +48,7 @@ from harness.verdict.thresholds import load_thresholds, parse_thresholds
 BENCH = Path(__file__).resolve().parent
 DATABASE = "calibration"
 PAYMENTS = {"POST /api/v1/payments", "GET /api/v1/payments", "api:payments"}
-FAST_EFFECTS_MS = (1.5, 3.0, 15.0)
+FAST_EFFECTS_MS = (1.0, 3.0, 15.0)
 SLOW_BASE_MS = 20.0
 SLOW_SHARES = (0.1, 0.2, 0.3)
 # Absolute limits no sandbox run here can breach and no throughput target: only the comparison
