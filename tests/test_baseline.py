@@ -102,6 +102,17 @@ def test_a_stored_summary_gives_the_same_baseline_as_the_raw_points(influx_db, t
         assert endpoints[key].spread == stats.spread and stats.spread["p50"].windows == 10
 
 
+def test_a_baseline_without_a_stored_summary_is_measured_from_its_raw_points(influx_db, tmp_path):
+    write_run_points(influx_db, "plain", start_s=time.time() - 900, seed=3, load=None)  # never judged, stored
+    write_run_points(influx_db, "now", start_s=time.time() - 600, seed=4)
+    assert stored_stats(influx_db, "plain", "runs") is None
+    verdict, doc = judged(influx_db, tmp_path, "now", baseline="plain")
+    assert doc["baseline"]["run_ids"] == ["plain"] and len(doc["comparisons"]) == 5 * 4
+    p50 = next(c for c in verdict.comparisons if (c.scope, c.statistic) == ("GET /health", "p50"))
+    raw = measure(influx_db, "plain", warmup_s=THRESHOLDS.warmup_s)
+    assert p50.baseline == raw.endpoints["GET /health"].p50 and p50.decision in ("no change", "inconclusive")
+
+
 def test_last_pass_is_the_newest_passing_run_with_the_same_load(influx_db, tmp_path, history):
     write_run_points(influx_db, "now", start_s=history, seed=9)
     verdict, doc = judged(influx_db, tmp_path, "now", baseline="last-pass")

@@ -162,8 +162,12 @@ def _run_stats(client: InfluxClient, run_id: str, thresholds: Thresholds,
     stored = stored_stats(client, run_id, runs_rp)
     if stored is not None:
         return stored
-    measured = measure(client, run_id, warmup_s=thresholds.warmup_s, runs_rp=runs_rp,
-                       windows=thresholds.regression.windows)
+    try:
+        measured = measure(client, run_id, warmup_s=thresholds.warmup_s, runs_rp=runs_rp,
+                           windows=thresholds.regression.windows)
+    except HarnessError as exc:
+        raise HarnessError(f"baseline run {run_id!r}: its summary has no per-window spreads (judged before "
+                           f"they were stored) and its raw points cannot be read: {exc}") from None
     return measured.endpoints, measured.apis
 
 
