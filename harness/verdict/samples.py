@@ -91,4 +91,5 @@ def read_samples(client: InfluxClient, run_id: str, start_ns: int, end_ns: int,
         by_endpoint.setdefault((api, method, name), []).append(Samples(
             table[:, 0], {f: table[:, 1 + i] for i, f in enumerate(fields)},
             np.full(len(table), failed)))
-    return {key: parts[0] if len(parts) == 1 else Samples.joined(parts) for key, parts in by_endpoint.items()}
+    return {key: ok_and_failed[0] if len(ok_and_failed) == 1 else Samples.joined(ok_and_failed)
+            for key, ok_and_failed in by_endpoint.items()}
