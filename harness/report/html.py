@@ -14,7 +14,7 @@ from harness.report.assets import SCRIPT, STYLE
 from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
-from harness.verdict.compare import change_text, interval_text, value_text
+from harness.verdict.compare import change_text, interval_text, level_text, value_text
 from harness.verdict.model import scope_status
 from harness.verdict.evaluate import generation_target
 from harness.verdict.model import Check
@@ -120,7 +120,7 @@ def _baseline(view: ReportView) -> str:
         return f'<h2>Against the baseline</h2><p id="baseline-unusable">{escape(v.baseline.unusable)}</p>'
     runs = ", ".join(f"<code>{escape(r)}</code>" for r in v.baseline.run_ids)
     how = "the median of runs" if v.baseline.method == "median" else "run"
-    level = f"{v.comparisons[0].confidence:.2%}" if v.comparisons else "—"
+    level = level_text(v.comparisons[0].confidence) if v.comparisons else "—"
     rows = "".join(
         f'<tr class="{_DECISION_CSS[c.decision]}" data-scope="{escape(c.scope)}" data-statistic="{c.statistic}">'
         f"<td><code>{escape(c.scope)}</code></td><td>{escape(c.statistic)}</td>"

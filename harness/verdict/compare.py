@@ -107,7 +107,7 @@ def _compare_one(r: Regression, alpha: float, scope: str, api: str, endpoint: st
         low, high = change - half, change + half
     worse = -1.0 if statistic == "success_rate" else 1.0  # which way a change is a regression
     bounds = sorted((worse * low, worse * high))
-    interval = (f"{confidence:.2%} interval {_signed(low)} … {_signed(high)} {_unit_of_change(unit)}, minimum "
+    interval = (f"{level_text(confidence)} interval {_signed(low)} … {_signed(high)} {_unit_of_change(unit)}, minimum "
                 f"effect {_num(effect)} {_unit_of_change(unit)}")
     if bounds[0] > effect:
         decision, why = "regressed", f"regressed against {label}"
@@ -118,6 +118,11 @@ def _compare_one(r: Regression, alpha: float, scope: str, api: str, endpoint: st
     else:
         decision, why = "inconclusive", f"the interval is too wide to tell against {label}"
     return Comparison(**common, low=low, high=high, decision=decision, reason=f"{head}, {interval}: {why}")
+
+
+def level_text(confidence: float) -> str:
+    """"99.77 %": the interval's confidence level as the project writes per cents."""
+    return f"{confidence * 100:.2f} %"
 
 
 def change_text(c: Comparison) -> str:

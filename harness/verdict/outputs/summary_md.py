@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
-from harness.verdict.compare import change_text, interval_text, value_text
+from harness.verdict.compare import change_text, interval_text, level_text, value_text
 from harness.verdict.evaluate import generation_target
 from harness.verdict.model import Check, Stats, Verdict, scope_status
 from harness.verdict.outputs.verdict_json import utc_text
@@ -82,7 +82,7 @@ def _comparison_table(verdict: Verdict) -> list[str]:
     counts = ", ".join(f"{sum(c.decision == d for c in comparisons)} {d}" for d in DECISIONS)
     runs = ", ".join(f"`{_cell(r)}`" for r in info.run_ids)
     how = "the median of runs " if info.method == "median" else "run "
-    confidence = f"{comparisons[0].confidence:.2%}" if comparisons else "—"
+    confidence = level_text(comparisons[0].confidence) if comparisons else "—"
     lines += [f"Compared with {how}{runs} ({info.spec}): {counts}. Intervals are {confidence} confidence "
               f"intervals of the change.", "",
               "| Scope | Statistic | Baseline | This run | Change | Interval | Decision |",
