@@ -91,15 +91,17 @@ def test_the_window_reproduces_the_counts_and_percentiles_equal_influxdb(influx_
         assert (row[1], stats["p99"]) == (stats["requests"], pytest.approx(row[2], abs=0.005)), api
 
 
-def test_a_stored_summary_gives_the_same_baseline_as_the_raw_points(influx_db, tmp_path):
-    write_run_points(influx_db, "s", start_s=time.time() - 600, seed=6)
+@pytest.mark.parametrize("per_endpoint, windows", [(900, 10), (25, None)])  # 25: too few for any spread
+def test_a_stored_summary_gives_the_same_baseline_as_the_raw_points(influx_db, tmp_path, per_endpoint, windows):
+    write_run_points(influx_db, "s", start_s=time.time() - 600, seed=6, per_endpoint=per_endpoint)
     judged(influx_db, tmp_path, "s")
     endpoints, apis = stored_stats(influx_db, "s", "runs")
     raw = measure(influx_db, "s", warmup_s=THRESHOLDS.warmup_s, windows=THRESHOLDS.regression.windows)
     assert set(endpoints) == set(raw.endpoints) and set(apis) == set(raw.apis)
     for key, stats in raw.endpoints.items():
         assert (endpoints[key].p95, endpoints[key].requests) == (stats.p95, stats.requests)
-        assert endpoints[key].spread == stats.spread and stats.spread["p50"].windows == 10
+        assert endpoints[key].spread == stats.spread
+        assert (stats.spread["p50"].windows if windows else stats.spread) == (windows or {})
 
 
 def test_a_baseline_without_a_stored_summary_is_measured_from_its_raw_points(influx_db, tmp_path):

@@ -187,7 +187,7 @@ def stored_stats(client: InfluxClient, run_id: str,
         # A run judged again with another verdict has a second row per scope: a passing one wins.
         if key not in rows or row.get("verdict") == "pass":
             rows[key] = row
-    if not rows or not all(spread_from_fields(row) for row in rows.values()):
+    if not rows or any(row.get("spreads") is None for row in rows.values()):
         return None
     endpoints, apis = {}, {}
     for (scope, endpoint), row in rows.items():

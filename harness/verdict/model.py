@@ -53,8 +53,10 @@ class Stats:
 
 def summary_error_fields(stats: Stats) -> dict[str, float | int]:
     """The spread as ``run_summary`` fields (``p95_se``, ``p95_windows``, …), so a later run can
-    use this one as its baseline without its raw points; read back by ``spread_from_fields``."""
-    out: dict[str, float | int] = {}
+    use this one as its baseline without its raw points; read back by ``spread_from_fields``.
+    ``spreads`` (how many statistics have one, 0–4) is always written: it tells a scope with too
+    few requests for any spread from a row stored before spreads were."""
+    out: dict[str, float | int] = {"spreads": len(stats.spread)}
     for statistic, spread in stats.spread.items():
         out[f"{statistic}_se"] = float(spread.se)
         out[f"{statistic}_windows"] = int(spread.windows)
