@@ -24,7 +24,7 @@ MIN_WINDOWS = 5
 # Requests a window holds on average beyond a percentile (its tail). With fewer, a window's "p99"
 # is really a lower percentile whose spread is smaller, and intervals come out too narrow: in
 # simulated A/A pairs with zero minimum effect (bench/README.md) one tail request per window
-# called 5–19 % of pairs regressed at a 5 % rate, three kept it within 2–6 %.
+# called up to 19 % of pairs regressed at a 5 % rate, three kept it within 2–6 %.
 TAIL_PER_WINDOW = 3
 # A window's success rate needs a few requests to be a rate at all.
 MIN_REQUESTS_PER_RATE_WINDOW = 10
