@@ -13,7 +13,8 @@ from typing import Literal
 from harness.exitcodes import ExitCode
 
 VerdictName = Literal["pass", "fail", "inconclusive", "error"]
-CheckKind = Literal["absolute", "regression", "data"]
+CheckKind = Literal["absolute", "regression", "data", "load"]
+LoadModel = Literal["users", "arrival"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,67 @@ class EndpointStats(Stats):
 
     key: str
     api: str  # auth | generation | payments | other
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Latency of one scope measured from each iteration's scheduled start (arrival model):
+    the ``scheduled_response_time`` field, exact percentiles like ``Stats``."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class LoadWindow:
+    """One window of one API's arrivals, summed over workers, with what the verdict needs to tell
+    whose limit was hit when the rate was off: the load generator's state and the API's answers."""
+
+    start_s: float  # seconds from the run's first request
+    end_s: float
+    target_per_s: float  # arrivals asked for, per second (the mean over the window)
+    scheduled: int  # arrivals due in the window
+    started: int  # arrivals that started (on time or late)
+    late: int  # started late: every user of the pool was busy
+    dropped: int  # never started: late past the bound
+    requests: int | None = None  # the API's defining request, stored points (cross-check)
+    max_lag_ms: float | None = None  # the latest start behind its schedule
+    cpu_max_percent: float | None = None  # the busiest load-generator process
+    loop_lag_max_ms: float | None = None  # the worst event-loop lag of a load-generator process
+    pool_users: int | None = None  # users in the pool, summed over workers
+    pool_busy_max: int | None = None  # most users busy at once
+    # The API's slowest answer (response_time) in flight at any time in the window: what held
+    # the users when arrivals had to wait, whichever window the request started in.
+    slowest_in_flight_ms: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    @property
+    def achieved_per_s(self) -> float:
+        return self.started / self.duration_s
+
+    @property
+    def requests_per_s(self) -> float | None:
+        return None if self.requests is None else self.requests / self.duration_s
+
+
+@dataclass(frozen=True)
+class ApiLoad:
+    """The arrival rate asked of one API and what was achieved, per window after the warm-up."""
+
+    api: str
+    target_per_s: float  # the mean rate asked over the judged window
+    windows: list[LoadWindow]
+    scheduled: int  # totals over the judged window
+    started: int
+    late: int
+    dropped: int
+    max_lag_ms: float | None = None
+    defining: str | None = None  # the endpoint each iteration calls once, e.g. "POST /api/v1/payments"
 
 
 @dataclass(frozen=True)
@@ -70,6 +132,13 @@ class Measurements:
     completeness: Completeness | None = None
     cpu_max_percent: float | None = None  # load generator's highest CPU use
     warnings: list[str] = field(default_factory=list)
+    load_model: LoadModel = "users"
+    # Arrival model: per API given a rate, the rate asked and achieved; APIs not in here had none.
+    load: dict[str, ApiLoad] = field(default_factory=dict)
+    # Arrival model: latency from the scheduled start, per endpoint key and per API group.
+    scheduled: dict[str, Latency] = field(default_factory=dict)
+    scheduled_apis: dict[str, Latency] = field(default_factory=dict)
+    peak_users: int | None = None  # users running at once, summed over workers
 
     @property
     def total_requests(self) -> int:
