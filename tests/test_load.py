@@ -16,7 +16,7 @@ from tests.test_evaluate import checks_of, ep, run
 def window(start_s: float = 5.0, target: float = 40.0, started: int | None = None, late: int = 0,
            dropped: int = 0, scheduled: int | None = None, **more) -> LoadWindow:
     planned = round(target * 10)
-    values = dict(pool_users=10, pool_busy_max=3, cpu_max_percent=40.0, loop_lag_max_ms=2.0,
+    values = dict(pool_users=10, cpu_max_percent=40.0, loop_lag_max_ms=2.0,
                   slowest_in_flight_ms=20.0, max_lag_ms=0.0)
     values.update(more)
     return LoadWindow(start_s=start_s, end_s=start_s + 10, target_per_s=target,
@@ -62,7 +62,7 @@ def test_overshoot_names_the_load_generator_in_one_line():
 
 def test_a_small_pool_on_a_fast_target_is_inconclusive_and_says_how_many_users():
     # 10 users all busy started 20/s: an iteration took 0.5 s, so 40/s needs 20 users, 25 with headroom.
-    short = window(15, started=200, late=150, dropped=50, pool_busy_max=10, slowest_in_flight_ms=35.0)
+    short = window(15, started=200, late=150, dropped=50, slowest_in_flight_ms=35.0)
     verdict = evaluate(Thresholds(), arrival_run(window(5), short))
     assert (verdict.verdict, verdict.exit_code) == ("inconclusive", ExitCode.ERROR)
     assert verdict.reasons == ["load generator: api:payments 20 arrivals/s < 38/s (target 40/s ± 5 %) in "
@@ -71,7 +71,7 @@ def test_a_small_pool_on_a_fast_target_is_inconclusive_and_says_how_many_users()
 
 
 def test_users_held_by_slow_answers_are_the_targets_limit():
-    stalled = window(15, started=300, late=110, dropped=100, pool_busy_max=10, slowest_in_flight_ms=2950.0)
+    stalled = window(15, started=300, late=110, dropped=100, slowest_in_flight_ms=2950.0)
     verdict = evaluate(Thresholds(), arrival_run(window(5), stalled))
     assert verdict.verdict == "fail"
     assert verdict.reasons[0] == ("api:payments: 30 arrivals/s < 38/s (target 40/s ± 5 %) in 15–25 s: the "
@@ -81,18 +81,18 @@ def test_users_held_by_slow_answers_are_the_targets_limit():
 
 def test_arrivals_late_beyond_the_tolerance_are_judged_even_when_the_rate_caught_up():
     # A stall inside one window: every arrival started, 110 of them late, as the users came free.
-    stalled = window(15, late=110, pool_busy_max=10, slowest_in_flight_ms=2950.0, max_lag_ms=2950.0)
+    stalled = window(15, late=110, slowest_in_flight_ms=2950.0, max_lag_ms=2950.0)
     verdict = evaluate(Thresholds(), arrival_run(window(5), stalled))
     assert verdict.verdict == "fail"
     assert verdict.reasons[0].startswith("api:payments: 110 of 400 arrivals late or dropped (more than 5 %) "
                                          "in 15–25 s: the target held the load back")
-    fast = window(15, late=110, pool_busy_max=10, slowest_in_flight_ms=30.0)
+    fast = window(15, late=110, slowest_in_flight_ms=30.0)
     assert evaluate(Thresholds(), arrival_run(window(5), fast)).verdict == "inconclusive"
 
 
 def test_a_window_above_the_band_only_by_late_arrivals_catching_up_is_not_an_overshoot():
-    behind = window(5, started=360, late=40, pool_busy_max=10, slowest_in_flight_ms=3000.0)
-    catching_up = window(15, started=440, late=40, pool_busy_max=10, slowest_in_flight_ms=3000.0)
+    behind = window(5, started=360, late=40, slowest_in_flight_ms=3000.0)
+    catching_up = window(15, started=440, late=40, slowest_in_flight_ms=3000.0)
     verdict = evaluate(Thresholds(), arrival_run(behind, catching_up))
     assert verdict.verdict == "fail"
     assert not [r for r in verdict.reasons if "more arrivals than asked" in r]

@@ -5,20 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.influx.client import InfluxClient, quote_string
+from harness.influx.client import InfluxClient
 from harness.rundata import write_summary
 from harness.verdict.evaluate import evaluate
 from harness.verdict.measure import find_last_passing_run, measure
 from harness.verdict.model import Verdict
 from harness.verdict.outputs import write_outputs
 from harness.verdict.thresholds import Thresholds
-
-
-def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
-    series = client.query(
-        f'SELECT max("u") FROM (SELECT sum("users") AS "u" FROM "users" WHERE "run_id" = {quote_string(run_id)} '
-        f'AND time >= {start_ns} AND time <= {end_ns} GROUP BY time(1s))')
-    return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
 
 
 def api_percentiles(thresholds: Thresholds) -> tuple[int, ...]:
@@ -38,7 +31,7 @@ def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Pa
           store: bool = True, extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
     percentiles = api_percentiles(thresholds)
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
-                       runs_rp=runs_rp, api_percentiles=percentiles)
+                       runs_rp=runs_rp, api_percentiles=percentiles, window_s=thresholds.load.window_s)
     measured.warnings.extend(extra_warnings)
     baseline_measured = None
     if baseline:
@@ -48,11 +41,10 @@ def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Pa
             if baseline_id is None:
                 raise HarnessError(f"--baseline last-pass: no passing run of test env {measured.test_env!r} is stored")
         baseline_measured = measure(client, baseline_id, warmup_s=thresholds.warmup_s,
-                                    generation_target=generation_target, runs_rp=runs_rp, api_percentiles=percentiles)
+                                    generation_target=generation_target, runs_rp=runs_rp, api_percentiles=percentiles,
+                                    window_s=thresholds.load.window_s)
     verdict = evaluate(thresholds, measured, baseline_measured)
     paths = write_outputs(verdict, out_dir, thresholds)
     if store:
-        first = int(measured.start.timestamp() * 1e9) - int(measured.warmup_s * 1e9)
-        write_summary(client, runs_rp, verdict,
-                      peak_users(client, run_id, first, int(measured.end.timestamp() * 1e9) + 1))
+        write_summary(client, runs_rp, verdict, measured.peak_users)
     return verdict, paths

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from harness.apis import endpoint_key
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_ident, quote_string
+from harness.verdict.measure_load import arrival_span, judged_start, read_load, read_scheduled_latency
 from harness.verdict.model import Completeness, EndpointStats, Measurements, Stats
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
@@ -112,17 +113,22 @@ def _percentile_statement(p: int, where: str, group: str) -> str:
 
 
 def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_target: float | None = None,
-            runs_rp: str = "runs", api_percentiles: tuple[int, ...] = (95,)) -> Measurements:
+            runs_rp: str = "runs", api_percentiles: tuple[int, ...] = (95,), window_s: float = 10.0) -> Measurements:
     """Every endpoint gets p50, p95, p99 and max; an API group gets the percentiles its limits
-    need (``api_percentiles``), since each exact percentile costs a pass over every point."""
+    need (``api_percentiles``), since each exact percentile costs a pass over every point.
+
+    A run that stored ``arrivals`` points is in the arrival model: its judged window starts at the
+    first arrival plus the warm-up (the pool signs in before), and it also gets its arrivals per
+    ``window_s`` window and its latency from the scheduled start."""
     first_ns, last_ns, stored = run_bounds(client, run_id)
-    start_ns = first_ns + int(warmup_s * 1e9)
+    span = arrival_span(client, run_id)
+    start_ns = judged_start(span, warmup_s) if span else first_ns + int(warmup_s * 1e9)
     end_ns = last_ns
     warnings: list[str] = []
     if start_ns >= end_ns:
         warnings.append(f"the run lasted {(last_ns - first_ns) / 1e9:.1f} s, not longer than the "
                         f"{warmup_s:g} s warm-up: judging the whole run")
-        start_ns = first_ns
+        start_ns = span.epoch_ns if span else first_ns
     duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
     window = f'"run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns}'
     by_endpoint, by_api = '"api", "method", "name"', '"api"'
@@ -153,13 +159,23 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         endpoints[key] = EndpointStats(key=key, api=row["tags"]["api"], **_stats(row, duration_s))
     apis = {row["tags"]["api"]: Stats(**_stats(row, duration_s)) for row in api_rows.values() if "requests" in row}
 
+    # Iterations stop when the users are told to stop; the requests of the last ones go on for
+    # up to an iteration's length after that, so rates are taken up to the stop request.
+    load_end_ns = stopping_time(client, run_id, runs_rp, start_ns, end_ns)
     generation_rate = None
     create = endpoints.get(endpoint_key(*GENERATION_CREATE))
-    if create is not None:
-        # Creations stop when the users are told to stop; the polls of the last flows go on
-        # for up to a flow's length after that, so the rate is taken up to the stop request.
-        load_end_ns = stopping_time(client, run_id, runs_rp, start_ns, end_ns)
+    if create is not None and span is None:
         generation_rate = (create.requests - create.failures) / max((load_end_ns - start_ns) / 1e9, 1e-9)
+    peak = peak_users(client, run_id, first_ns, end_ns + 1)
+    arrival = {}
+    if span is not None:
+        from harness.arrivals.plan import KEY_REQUEST
+
+        scheduled, scheduled_apis = read_scheduled_latency(client, window, _concurrently)
+        arrival = dict(load_model="arrival", scheduled=scheduled, scheduled_apis=scheduled_apis,
+                       load=read_load(client, run_id, first_ns=first_ns, start_ns=start_ns,
+                                      load_end_ns=min(load_end_ns, span.last_ns), window_s=window_s,
+                                      key_requests=KEY_REQUEST, pool_users=peak))
 
     cpu_rows = _rows(cpu.get("series", []))
     test_env = _test_env(client, run_id)
@@ -170,7 +186,16 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         duration_s=duration_s, warmup_s=warmup_s, endpoints=endpoints, apis=apis,
         generation_rate=generation_rate, generation_target=generation_target,
         completeness=read_completeness(client, run_id, stored, counted_by_harness(client, run_id, runs_rp)),
-        cpu_max_percent=cpu_rows[0][1]["max"] if cpu_rows else None, warnings=warnings)
+        cpu_max_percent=cpu_rows[0][1]["max"] if cpu_rows else None, warnings=warnings,
+        peak_users=peak, **arrival)
+
+
+def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
+    """The most users running at once, summed over workers (per second)."""
+    series = client.query(
+        f'SELECT max("u") FROM (SELECT sum("users") AS "u" FROM "users" WHERE "run_id" = {quote_string(run_id)} '
+        f'AND time >= {start_ns} AND time <= {end_ns} GROUP BY time(1s))')
+    return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
 
 
 def _test_env(client: InfluxClient, run_id: str) -> str:

@@ -67,7 +67,6 @@ class LoadWindow:
     cpu_max_percent: float | None = None  # the busiest load-generator process
     loop_lag_max_ms: float | None = None  # the worst event-loop lag of a load-generator process
     pool_users: int | None = None  # users in the pool, summed over workers
-    pool_busy_max: int | None = None  # most users busy at once
     # The API's slowest answer (response_time) in flight at any time in the window: what held
     # the users when arrivals had to wait, whichever window the request started in.
     slowest_in_flight_ms: float | None = None
