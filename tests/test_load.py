@@ -27,7 +27,8 @@ def window(start_s: float = 5.0, target: float = 40.0, started: int | None = Non
 def arrival_run(*windows: LoadWindow, api: str = "payments", endpoints=None, **more):
     load = ApiLoad(api=api, target_per_s=windows[0].target_per_s if windows else 40.0, windows=list(windows),
                    scheduled=sum(w.scheduled for w in windows), started=sum(w.started for w in windows),
-                   late=sum(w.late for w in windows), dropped=sum(w.dropped for w in windows))
+                   late=sum(w.late for w in windows), dropped=sum(w.dropped for w in windows),
+                   max_lag_ms=max((w.max_lag_ms for w in windows), default=None))
     endpoints = endpoints or [ep("POST /api/v1/payments", requests=1000)]
     return run(*endpoints, load_model="arrival", load={api: load}, generation_rate=None, **more)
 

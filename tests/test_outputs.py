@@ -71,8 +71,11 @@ def test_verdict_json_holds_the_verdict_and_exact_numbers(written):
     assert doc["endpoints"][PAY]["api"] == "payments"
     assert doc["endpoints"][PAY]["success_rate"] == pytest.approx(70.1)
     assert doc["apis"]["generation"]["requests"] == 500
-    assert doc["generation"] == {"target_per_s": 10.0, "min_per_s": 9.5,
+    assert doc["generation"] == {"target_per_s": 10.0, "min_per_s": 9.5, "max_per_s": 10.5,
                                  "achieved_per_s": 9.87654321}
+    assert doc["load"] == {"model": "users", "window_s": 10.0, "tolerance": 0.05, "latency": "service",
+                           "apis": {}, "absent": []}
+    assert doc["endpoints"][PAY]["scheduled"] is None
     assert doc["completeness"] == {"seen": 1500, "stored": 1500, "missing": 0, "dropped": 0,
                                    "spooled": 12, "workers": 3}
     assert f"{PAY}: success rate 70.1 % < 95 %" in doc["reasons"]
@@ -173,3 +176,47 @@ def test_unwritable_out_dir_is_a_one_line_error(tmp_path):
     verdict = evaluate(Thresholds(), measurements())
     with pytest.raises(HarnessError, match="cannot write the verdict files to"):
         write_outputs(verdict, blocker / "out", Thresholds())
+
+
+def arrival_verdict(thresholds: Thresholds):
+    from harness.verdict.model import Latency
+    from tests.test_load import arrival_run, window
+
+    stalled = window(15, late=110, slowest_in_flight_ms=2950.0, max_lag_ms=2950.0, requests=400)
+    m = arrival_run(window(5, started=398, requests=398), stalled,
+                    scheduled={PAY: Latency(p50=6.0, p95=1850.0, p99=2900.0, max=3010.0)},
+                    scheduled_apis={"payments": Latency(p50=6.0, p95=1850.0, p99=2900.0, max=3010.0)})
+    return evaluate(thresholds, m)
+
+
+def test_arrival_model_verdict_json_has_the_load_and_both_latencies(tmp_path):
+    thresholds = Thresholds()
+    verdict = arrival_verdict(thresholds)
+    doc = json.loads(write_outputs(verdict, tmp_path, thresholds)["verdict_json"].read_text(encoding="utf-8"))
+    assert doc["verdict"] == "fail"
+    assert doc["endpoints"][PAY]["p99"] == 120.0  # service time (the test's endpoint: p95 × 1.2) …
+    assert doc["endpoints"][PAY]["scheduled"] == {"p50": 6.0, "p95": 1850.0, "p99": 2900.0, "max": 3010.0}
+    assert doc["apis"]["payments"]["scheduled"]["p99"] == 2900.0
+    load = doc["load"]
+    assert (load["model"], load["latency"], load["absent"]) == ("arrival", "scheduled", ["auth", "generation"])
+    payments = load["apis"]["payments"]
+    assert (payments["target_per_s"], payments["late"], payments["dropped"]) == (40.0, 110, 0)
+    assert payments["achieved_per_s"] == pytest.approx(39.9)
+    assert [w["start_s"] for w in payments["windows"]] == [5, 15]
+    assert payments["windows"][0]["key_requests_per_s"] == 39.8
+    assert payments["windows"][1]["slowest_in_flight_ms"] == 2950.0
+    assert doc["generation"]["target_per_s"] is None  # the users model's check does not apply
+
+
+def test_arrival_model_summary_shows_the_load_and_latency_from_the_scheduled_start(tmp_path):
+    thresholds = Thresholds()
+    text = write_outputs(arrival_verdict(thresholds), tmp_path, thresholds)["summary_md"].read_text(encoding="utf-8")
+    assert "| Load | arrival model: payments 40/s; latency limits judged from the scheduled start |" in text
+    assert "| payments | 40 | 39.8 – 40 | 39.8 – 40 | 110 | 0 | 2950.0 | ❌ fail |" in text
+    assert "No rate, so not run and not judged: auth, generation." in text
+    row = next(line for line in text.splitlines() if line.startswith(f"| `{PAY}`"))
+    # service-time p95 and p99, then the same from the scheduled start
+    assert row.split(" | ")[6:11] == ["100.0", "120.0", "150.0", "1850.0", "2900.0"]
+    assert "p95 ms from sched. | p99 ms from sched." in text
+    assert "| Generations |" not in text
+    assert text.index("### Why") < text.index("### Load") < text.index("### Endpoints")

@@ -113,7 +113,10 @@ def _limit_checks(scope: str, limits: Limits | None, stats: Stats,
 
 
 def generation_target(thresholds: Thresholds, measured: Measurements) -> float | None:
-    """The generations/s the run is held to: the run's own target wins over the file's."""
+    """The generations/s a users-model run is held to: the run's own target wins over the file's.
+    None in the arrival model, where a rate per API (``measured.load``) says what was asked."""
+    if measured.load_model == "arrival":
+        return None
     if measured.generation_target is not None:
         return measured.generation_target
     return thresholds.generation.target_per_s

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness.verdict.evaluate import generation_target
-from harness.verdict.model import Stats, Verdict
+from harness.verdict.model import ApiLoad, Latency, LoadWindow, Measurements, Stats, Verdict
 from harness.verdict.thresholds import Thresholds
 
 SCHEMA_VERSION = 1
@@ -36,12 +36,17 @@ def document(verdict: Verdict, thresholds: Thresholds) -> dict[str, Any]:
         "checks": [{"scope": k.scope, "metric": k.metric, "threshold": _finite(k.threshold),
                     "observed": _finite(k.observed), "passed": k.passed, "kind": k.kind,
                     "message": k.message} for k in verdict.checks],
-        "endpoints": {key: {"api": s.api, **stats_dict(s)} for key, s in m.endpoints.items()},
-        "apis": {api: stats_dict(s) for api, s in m.apis.items()},
+        "endpoints": {key: {"api": s.api, **stats_dict(s), "scheduled": latency_dict(m.scheduled.get(key))}
+                      for key, s in m.endpoints.items()},
+        "apis": {api: {**stats_dict(s), "scheduled": latency_dict(m.scheduled_apis.get(api))}
+                 for api, s in m.apis.items()},
+        "load": load_dict(m, thresholds),
         "generation": {
             "target_per_s": _finite(target),
             "min_per_s": _finite(target * thresholds.generation.min_throughput_ratio)
             if target else None,
+            "max_per_s": _finite(target * thresholds.generation.max_throughput_ratio)
+            if target and thresholds.generation.max_throughput_ratio is not None else None,
             "achieved_per_s": _finite(m.generation_rate),
         },
         "completeness": None if c is None else {
@@ -59,6 +64,40 @@ def stats_dict(s: Stats) -> dict[str, Any]:
             "success_rate": _finite(s.success_rate), "p50": _finite(s.p50),
             "p95": _finite(s.p95), "p99": _finite(s.p99), "max": _finite(s.max),
             "rps": _finite(s.rps)}
+
+
+def latency_dict(latency: Latency | None) -> dict[str, Any] | None:
+    """Latency from the scheduled start (arrival model); None where requests carry none."""
+    if latency is None:
+        return None
+    return {"p50": _finite(latency.p50), "p95": _finite(latency.p95), "p99": _finite(latency.p99),
+            "max": _finite(latency.max)}
+
+
+def load_dict(m: Measurements, thresholds: Thresholds) -> dict[str, Any]:
+    """The load asked and achieved: per API given a rate (arrival model), its windows."""
+    return {"model": m.load_model, "window_s": thresholds.load.window_s, "tolerance": thresholds.load.tolerance,
+            "latency": thresholds.load.latency if m.load_model == "arrival" else "service",
+            "apis": {api: api_load_dict(load) for api, load in sorted(m.load.items())},
+            "absent": sorted(set(thresholds.apis) - set(m.load)) if m.load_model == "arrival" else []}
+
+
+def api_load_dict(load: ApiLoad) -> dict[str, Any]:
+    judged_s = sum(w.duration_s for w in load.windows)
+    return {"target_per_s": _finite(load.target_per_s),
+            "achieved_per_s": _finite(sum(w.started for w in load.windows) / judged_s) if judged_s else None,
+            "key_request": load.defining, "scheduled": load.scheduled, "started": load.started,
+            "late": load.late, "dropped": load.dropped, "max_lag_ms": _finite(load.max_lag_ms),
+            "windows": [window_dict(w) for w in load.windows]}
+
+
+def window_dict(w: LoadWindow) -> dict[str, Any]:
+    return {"start_s": w.start_s, "end_s": w.end_s, "target_per_s": _finite(w.target_per_s),
+            "achieved_per_s": _finite(w.achieved_per_s), "key_requests_per_s": _finite(w.requests_per_s),
+            "scheduled": w.scheduled, "started": w.started, "late": w.late, "dropped": w.dropped,
+            "max_lag_ms": _finite(w.max_lag_ms), "cpu_max_percent": _finite(w.cpu_max_percent),
+            "loop_lag_max_ms": _finite(w.loop_lag_max_ms), "pool_users": w.pool_users,
+            "slowest_in_flight_ms": _finite(w.slowest_in_flight_ms)}
 
 
 def utc_text(moment: datetime) -> str:
