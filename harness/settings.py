@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from harness.durations import parse_duration_s
 from harness.errors import HarnessError
 from harness.verdict.thresholds import closest_match
 
@@ -44,19 +45,11 @@ def _number(text: str) -> float:
     return value
 
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$", re.IGNORECASE)
-
-
 def _duration(text: str) -> int:
     """Seconds from Locust's run-time forms: 90, 30s, 5m, 1h30m."""
-    if text.isdigit():
-        seconds = int(text)
-    else:
-        match = _DURATION.match(text)
-        if not match or not any(match.groups()):
-            raise _Bad("is not a duration (use 30s, 5m, 1h30m)")
-        hours, minutes, secs = (int(g or 0) for g in match.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
+    seconds = parse_duration_s(text)
+    if seconds is None:
+        raise _Bad("is not a duration (use 30s, 5m, 1h30m)")
     if seconds <= 0:
         raise _Bad("must be longer than 0 seconds")
     return seconds

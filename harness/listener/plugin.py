@@ -23,6 +23,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.lineprotocol import make_line
+from harness.listener.loop_lag import LoopLag
 from harness.listener.options import test_env
 from harness.listener.recorder import RequestRecorder
 from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
@@ -60,6 +61,8 @@ class InfluxListener:
         self.flush_now = Event()
         self.greenlets: list[gevent.Greenlet] = []
         self.process = psutil.Process()
+        self.loop_lag = LoopLag()
+        self.arrivals_start_written = False
         self.test_env = test_env(options)
 
     # -- roles ----------------------------------------------------------------------------
@@ -96,14 +99,15 @@ class InfluxListener:
                                                    self.client.settings.database, self.run_id, self.worker))
         self.writer.counts = WriteCounts()
         self.process.cpu_percent(None)
+        self.arrivals_start_written = False
         if self.role in ("master", "local"):
             self.event("start", "Run started", f"run {self.run_id} against {self.env.host}")
+            self._load_plan()
             log.info("run id %s (InfluxDB %s, database %s)", self.run_id, self.client.settings.url,
                      self.client.settings.database)
         if not self.greenlets:
-            self.greenlets = [gevent.spawn(self._flush_loop)]
-            if self.records_requests():
-                self.greenlets.append(gevent.spawn(self._users_loop))
+            self.greenlets = [gevent.spawn(self._flush_loop), gevent.spawn(self._users_loop),
+                              gevent.spawn(self.loop_lag.run)]
 
     def on_request(self, request_type, name, response_time, response_length, exception=None,
                    start_time=None, response=None, context=None, **_kwargs) -> None:
@@ -125,6 +129,7 @@ class InfluxListener:
     def on_test_stop(self, **_kwargs) -> None:
         if not self.recorder:
             return
+        self._sample()  # the last, partial interval's counts
         if self.role in ("master", "local"):
             self.event("stop", "Run stopped", f"run {self.run_id} stopped")
         if self.role == "worker" and self.greenlets:
@@ -190,13 +195,58 @@ class InfluxListener:
     def _users_loop(self) -> None:
         while True:
             gevent.sleep(USERS_INTERVAL_S)
-            runner = self.env.runner
-            if self.recorder is None or runner is None:
-                continue
-            line = make_line("users", {"run_id": self.run_id, "test_env": self.test_env, "worker": self.worker},
-                             {"users": int(runner.user_count), "cpu_percent": float(self.process.cpu_percent(None))},
-                             time.time_ns())
-            self.recorder.lines.append(line)
+            try:
+                self._sample()
+            except Exception:  # the loop must outlive any surprise, or every later sample is lost
+                log.exception("sampling users and arrivals failed")
+
+    def _sample(self) -> None:
+        """Once per interval: this process's users, CPU, loop lag and, in the arrival model, its
+        pool and arrivals (``environment.harness_arrivals``, when the locustfile has one)."""
+        runner = self.env.runner
+        if self.recorder is None or runner is None:
+            return
+        arrivals = getattr(self.env, "harness_arrivals", None)
+        if self.role in ("master", "local") and arrivals is not None:
+            self._arrivals_start(arrivals)
+        if not self.records_requests():
+            return
+        now = time.time_ns()
+        tags = {"run_id": self.run_id, "test_env": self.test_env, "worker": self.worker}
+        fields = {"users": int(runner.user_count), "cpu_percent": float(self.process.cpu_percent(None)),
+                  "loop_lag_ms": float(self.loop_lag.take())}
+        samples = arrivals.sample() if arrivals is not None else []
+        if samples:
+            fields["pool_busy"] = int(arrivals.pool.busy)
+        lines = self.recorder.lines
+        lines.append(make_line("users", tags, fields, now))
+        for sample in samples:
+            api = sample.pop("api")
+            lines.append(make_line("arrivals", {**tags, "api": api}, sample, now))
+
+    def _load_plan(self) -> None:
+        """What load this test was asked for (``load_plan``, runs RP), so a run started with plain
+        ``locust`` can be judged against it too."""
+        arrivals = getattr(self.env, "harness_arrivals", None)
+        if arrivals is None:
+            return
+        runner = self.env.runner
+        fields = {**arrivals.plan.to_fields(), "users": int(getattr(runner, "target_user_count", 0) or 0),
+                  "spawn_rate": float(getattr(self.options, "spawn_rate", 0) or 0)}
+        line = make_line("load_plan", {"run_id": self.run_id, "test_env": self.test_env}, fields, time.time_ns())
+        self.writer.add([line], self.runs_rp)
+
+    def _arrivals_start(self, arrivals) -> None:
+        """The ``arrivals_start`` event, at the epoch the master decided (once per test)."""
+        epoch = getattr(arrivals, "epoch", None)
+        if self.arrivals_start_written or epoch is None:
+            return
+        self.arrivals_start_written = True
+        text = f"run {self.run_id}: {arrivals.plan.describe()}"
+        line = make_line("events", {"run_id": self.run_id, "test_env": self.test_env, "type": "arrivals_start"},
+                         {"title": "Arrivals started", "text": text, "tags": f"arrivals_start,{self.test_env}"},
+                         int(epoch * 1e9))
+        self.writer.add([line], self.runs_rp)
 
     def drain(self) -> None:
         """Final flush: bounded wait for InfluxDB, then say what could not be sent."""
