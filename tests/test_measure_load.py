@@ -5,6 +5,8 @@ window, and latency from the scheduled start equal to InfluxDB's own PERCENTILE.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from harness.influx.lineprotocol import make_line
@@ -15,7 +17,7 @@ from harness.verdict.thresholds import Thresholds
 
 RUN = "measure-load.1"
 S = 1_000_000_000
-T0 = 1_767_225_600 * S  # the pool's first sign-in (the run's first request)
+T0 = (time.time_ns() // S - 600) * S  # the pool's first sign-in (the run's first request), inside any retention
 EPOCH = T0 + 2 * S  # the first arrival: seconds are counted from here, each point at its second's end
 STALL_START = EPOCH + 13 * S + 900_000_000  # a 3 s answer, started in window 1, still open in window 2
 

@@ -32,6 +32,7 @@ tr.fail td { background: #fef2f2; }
 svg.chart { background: #fff; overflow: visible; }
 svg.chart .title { font-size: 13px; font-weight: 600; fill: var(--ink); }
 svg.chart .tick, svg.chart .unit { font-size: 10px; fill: var(--muted); }
+svg.chart .legend { font-size: 10px; }
 svg.chart .grid { stroke: var(--line); stroke-width: 1; }
 svg.chart .frame { fill: none; stroke: #d1d5db; }
 svg.chart .warmup { fill: #f3f4f6; }

@@ -115,6 +115,8 @@ def render(chart: Chart) -> str:
                    f'text-anchor="end">{escape(limit.label)}</text>')
     for line in chart.lines:
         out.append(_line(line, x, y, chart.unit))
+    if len(chart.lines) > 1:
+        out.append(_legend(chart.lines, left + plot_w - 4, top + 12))
     if points == 0:
         out.append(f'<text class="empty" x="{left + plot_w / 2}" y="{top + plot_h / 2}" '
                    f'text-anchor="middle">no data</text>')
@@ -133,6 +135,16 @@ def _line(line: Line, x, y, unit: str) -> str:
                   f'<title>{escape(line.label)} at {elapsed(px)}: {num(py, 2)} {escape(unit)}</title></circle>'
                   for px, py in line.points]
     return "".join(parts)
+
+
+def _legend(lines: list[Line], right: float, y: float) -> str:
+    """The lines' names in their colours, right-aligned in the plot's top row (about 6 px a character)."""
+    parts, x_end = [], right
+    for line in reversed(lines):
+        parts.append(f'<text class="legend" x="{x_end:.1f}" y="{y:.1f}" text-anchor="end" fill="{line.color}">'
+                     f'● {escape(line.label)}</text>')
+        x_end -= 6 * (len(line.label) + 2) + 10
+    return "".join(reversed(parts))
 
 
 def _time_step(x_max: float) -> float:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.report.series import Bucket, RunSeries
-from harness.verdict.model import EndpointStats, Verdict, scope_status
+from harness.verdict.model import EndpointStats, Latency, Verdict, scope_status
 from harness.verdict.thresholds import Limits, Thresholds
 
 
@@ -19,6 +19,7 @@ class EndpointView:
     limits: Limits | None  # the limits in force for it (group's, changed by its override)
     status: str  # pass | fail | not judged | none (no checks)
     buckets: list[Bucket]
+    scheduled: Latency | None = None  # arrival model: latency from the scheduled start, judged window
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ def build_view(verdict: Verdict, thresholds: Thresholds, series: RunSeries,
         api = stats.api if stats is not None else series.endpoints[key].api
         buckets = series.endpoints[key].buckets if key in series.endpoints else []
         endpoints.append(EndpointView(key=key, api=api, stats=stats, limits=thresholds.limits_for(key, api),
-                                      status=scope_status(verdict.checks, key), buckets=buckets))
+                                      status=scope_status(verdict.checks, key), buckets=buckets,
+                                      scheduled=m.scheduled.get(key)))
     judged_start_ns = int(m.start.timestamp() * 1e9)
     warmup = max(0.0, (judged_start_ns - series.first_ns) / 1e9)
     return ReportView(verdict=verdict, thresholds=thresholds, series=series, endpoints=endpoints,

@@ -1,0 +1,83 @@
+"""The report of an arrival-model run (the hand-written points of tests/test_measure_load.py): the load
+table, arrivals asked against started over time, and p95 from the scheduled start beside the service time."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from harness.report import write_report
+from harness.verdict.judge import judge
+from harness.verdict.thresholds import Thresholds
+from tests.test_measure_load import EPOCH, RUN, S, _points
+from tests.test_report import parse_html
+
+
+@pytest.fixture
+def report(influx_db, tmp_path):
+    from harness.influx.schema import ensure_database
+
+    ensure_database(influx_db, "runs")
+    influx_db.write(("\n".join(_points()) + "\n").encode())
+    thresholds = Thresholds()
+    verdict, _ = judge(influx_db, RUN, thresholds, tmp_path, generation_target=None, store=False)
+    paths = write_report(influx_db, verdict, thresholds, tmp_path)
+    return {"verdict": verdict, "paths": paths, "json": json.loads(paths["report_json"].read_text()),
+            "html": paths["report_html"].read_text()}
+
+
+@pytest.mark.influx
+def test_report_json_holds_the_load_and_both_latencies(report):
+    doc = report["json"]
+    assert doc["load"]["model"] == "arrival" and doc["load"]["absent"] == ["auth", "generation"]
+    assert doc["load"]["apis"]["payments"]["late"] == report["verdict"].measurements.load["payments"].late
+    assert doc["endpoints"]["POST /api/v1/payments"]["scheduled"]["max"] == 124.0
+    assert doc["endpoints"]["POST /api/v1/payments"]["p95"] == 5.0
+    assert doc["apis"]["payments"]["scheduled"]["max"] == 3400.0
+
+
+@pytest.mark.influx
+def test_arrival_series_sum_the_points_of_every_worker(report):
+    arrivals = report["json"]["arrivals"]["payments"]
+    # 1 s buckets from the run's first request: two workers, 20 each, 40 asked every second.
+    assert {b["target_per_s"] for b in arrivals} == {40.0}
+    by_elapsed = {round(b["elapsed_s"] - 0.5): b for b in arrivals}
+    # The points of the seconds ending 16 and 17 s after the first arrival (18 and 19 s into the run).
+    second = (EPOCH + 16 * S - (EPOCH - 2 * S)) // S
+    assert by_elapsed[second]["started_per_s"] == 20.0 and by_elapsed[second]["late"] == 20
+    # Seconds 1–29 of the arrivals (the 30th ends after the run's last request), with the changes of
+    # seconds 5 (99 started), 15 (21) and 16–17 (10 each).
+    assert sum(b["started_per_s"] for b in arrivals) == 20 * 2 * 29 + 79 + 1 - 4 * 10
+
+
+@pytest.mark.influx
+def test_series_hold_p95_from_the_scheduled_start_beside_the_service_time(report):
+    series = report["json"]["series"]["POST /api/v1/payments"]
+    assert all(b["p95"] == 5.0 for b in series)
+    assert [b["p95_scheduled"] for b in series][:3] == [8.0, 12.0, 16.0]  # 5 ms + the i-th request's lateness
+    rows = list(csv.DictReader(report["paths"]["series_csv"].open()))
+    assert [r["p95_scheduled"] for r in rows if r["endpoint"] == "POST /api/v1/payments"][:3] == ["8", "12", "16"]
+    endpoints = {r["endpoint"]: r for r in csv.DictReader(report["paths"]["endpoints_csv"].open())}
+    assert endpoints["POST /api/v1/payments"]["p95_scheduled"] == str(report["json"]["endpoints"][
+        "POST /api/v1/payments"]["scheduled"]["p95"])
+
+
+@pytest.mark.influx
+def test_page_shows_the_load_table_and_charts(report):
+    page = parse_html(report["html"])
+    (table,) = page.find_all("table", id="arrivals")
+    row = [td.all_text() for td in table.find_all("td")]
+    assert row[:3] == ["payments", "POST /api/v1/payments", "40"]
+    assert "No rate, so not run and not judged: auth, generation." in report["html"]
+    (endpoints,) = page.find_all("table", id="endpoints")
+    assert "p95 ms from sched." in endpoints.all_text()
+    titles = [svg.attrs["aria-label"] for svg in page.find_all("svg")]
+    assert "Arrivals/s — payments: asked and started" in titles
+    assert "Late and dropped arrivals — payments" in titles
+    (card,) = page.find_all("section", data_endpoint="POST /api/v1/payments")
+    (p95,) = [svg for svg in card.find_all("svg") if svg.attrs["aria-label"] == "p95 latency"]
+    legend = [t.all_text() for t in p95.find_all("text", class_="legend")]
+    assert legend == ["\u25cf from scheduled start", "\u25cf service time"]
+    assert len(p95.find_all("path", class_="series")) == 2
