@@ -9,7 +9,7 @@ import time
 from harness.influx.client import InfluxClient, WriteError
 from harness.influx.lineprotocol import make_line
 from harness.errors import HarnessError
-from harness.verdict.model import Stats, Verdict
+from harness.verdict.model import ApiLoad, Latency, Stats, Verdict
 
 
 def _write(client: InfluxClient, lines: list[str], runs_rp: str) -> None:
@@ -60,10 +60,23 @@ def write_thresholds(client: InfluxClient, runs_rp: str, run_id: str, test_env: 
         _write(client, lines, runs_rp)
 
 
-def _summary_fields(stats: Stats, verdict: str) -> dict:
-    return {"requests": stats.requests, "failures": stats.failures, "success_rate": stats.success_rate,
-            "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max, "rps": stats.rps,
-            "verdict_text": verdict}
+def _summary_fields(stats: Stats, verdict: str, scheduled: Latency | None = None) -> dict:
+    fields = {"requests": stats.requests, "failures": stats.failures, "success_rate": stats.success_rate,
+              "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max, "rps": stats.rps,
+              "verdict_text": verdict}
+    if scheduled is not None:  # arrival model: latency from the scheduled start, beside the service time
+        fields.update(p95_scheduled=scheduled.p95, p99_scheduled=scheduled.p99)
+    return fields
+
+
+def _load_fields(load: ApiLoad | None) -> dict:
+    """Arrival model, per API: the rate asked and achieved over the judged windows, late and dropped."""
+    if load is None:
+        return {}
+    judged_s = sum(w.duration_s for w in load.windows)
+    return {"target_per_s": float(load.target_per_s),
+            "achieved_per_s": sum(w.started for w in load.windows) / judged_s if judged_s else None,
+            "late": load.late, "dropped": load.dropped}
 
 
 def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_users: int | None) -> None:
@@ -74,10 +87,11 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
     lines = []
     for key, stats in m.endpoints.items():
         lines.append(make_line("run_summary", {**base, "scope": "endpoint", "api": stats.api, "endpoint": key},
-                               _summary_fields(stats, verdict.verdict), ts))
+                               _summary_fields(stats, verdict.verdict, m.scheduled.get(key)), ts))
     for api, stats in m.apis.items():
         lines.append(make_line("run_summary", {**base, "scope": "api", "api": api, "endpoint": f"api:{api}"},
-                               _summary_fields(stats, verdict.verdict), ts))
+                               {**_summary_fields(stats, verdict.verdict, m.scheduled_apis.get(api)),
+                                **_load_fields(m.load.get(api))}, ts))
     total_requests = sum(s.requests for s in m.apis.values())
     total_failures = sum(s.failures for s in m.apis.values())
     run_fields = {"requests": total_requests, "failures": total_failures,
@@ -85,7 +99,10 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
                   "rps": total_requests / m.duration_s if m.duration_s else 0.0,
                   "peak_users": peak_users, "generation_rate": m.generation_rate,
                   "duration_s": m.duration_s, "verdict_text": verdict.verdict,
-                  "checks_failed": sum(1 for c in verdict.checks if c.passed is False)}
+                  "checks_failed": sum(1 for c in verdict.checks if c.passed is False),
+                  "load_model": m.load_model,
+                  **({"late": sum(a.late for a in m.load.values()), "dropped": sum(a.dropped for a in m.load.values())}
+                     if m.load_model == "arrival" else {})}
     lines.append(make_line("run_summary", {**base, "scope": "run", "api": "all", "endpoint": "run"}, run_fields, ts))
     text = f"{verdict.verdict.upper()}: " + ("; ".join(verdict.reasons[:5]) or "every check passed")
     lines.append(event_line(m.run_id, m.test_env, "verdict", f"Verdict: {verdict.verdict}", text, ts + 1))

@@ -81,3 +81,23 @@ def test_page_shows_the_load_table_and_charts(report):
     legend = [t.all_text() for t in p95.find_all("text", class_="legend")]
     assert legend == ["\u25cf from scheduled start", "\u25cf service time"]
     assert len(p95.find_all("path", class_="series")) == 2
+
+
+@pytest.mark.influx
+def test_run_summary_keeps_the_load_and_latency_from_the_scheduled_start(influx_db, tmp_path):
+    from harness.influx.schema import ensure_database
+
+    ensure_database(influx_db, "runs")
+    influx_db.write(("\n".join(_points()) + "\n").encode())
+    verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None)
+    m = verdict.measurements
+    rows = {s["tags"]["scope"] + ":" + s["tags"]["endpoint"]: dict(zip(s["columns"], s["values"][0]))
+            for s in influx_db.query(f'SELECT * FROM "runs"."run_summary" WHERE "run_id" = \'{RUN}\' '
+                                     'GROUP BY "scope", "endpoint"')}
+    api = rows["api:api:payments"]
+    assert (api["target_per_s"], api["late"], api["dropped"]) == (40.0, 40, 0)
+    assert api["achieved_per_s"] == pytest.approx(761 / 20)
+    assert api["p95_scheduled"] == m.scheduled_apis["payments"].p95
+    assert rows["endpoint:POST /api/v1/payments"]["p99_scheduled"] == m.scheduled["POST /api/v1/payments"].p99
+    run = rows["run:run"]
+    assert (run["load_model"], run["late"], run["dropped"]) == ("arrival", 40, 0)
