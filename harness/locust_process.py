@@ -16,9 +16,33 @@ from harness.settings import Settings
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
 
+# Arrival model: the pool is pre-allocated, so it is spawned at least this fast (arrivals begin
+# once it is complete; Locust warns about faster spawning).
+POOL_SPAWN_RATE = 100.0
+
+
+def spawn_rate(settings: Settings) -> float:
+    """SPAWN_RATE; in the arrival model at least the whole pool, or 100, per second."""
+    if settings.rates or settings.rate_profile:
+        return max(settings.spawn_rate, min(float(settings.users), POOL_SPAWN_RATE))
+    return settings.spawn_rate
+
+
+def arrival_arguments(settings: Settings) -> list[str]:
+    """The arrival model's Locust options (none in the users model)."""
+    if not (settings.rates or settings.rate_profile):
+        return []
+    args = ["--arrivals", settings.arrivals, "--max-lateness", f"{settings.max_lateness_s:g}"]
+    if settings.rates:
+        args += ["--rate", settings.rates]
+    if settings.rate_profile:
+        args += ["--rate-profile", str(Path(settings.rate_profile).resolve())]
+    return args
+
+
 def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path, runs_rp: str) -> list[str]:
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-           "-u", str(settings.users), "-r", str(settings.spawn_rate), "-t", f"{settings.run_time_s}s",
+           "-u", str(settings.users), "-r", f"{spawn_rate(settings):g}", "-t", f"{settings.run_time_s}s",
            "--host", host, "--run-id", run_id, "--test-env", settings.test_env,
            "--influx-url", settings.influx_url, "--influx-db", settings.influx_db, "--influx-runs-rp", runs_rp,
            "--csv", str(out_dir / "locust"), "--html", str(out_dir / "locust.html"),
@@ -26,7 +50,7 @@ def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path, ru
            "--loglevel", "INFO"]
     if settings.processes > 1:
         cmd += ["--processes", str(settings.processes)]
-    return cmd
+    return cmd + arrival_arguments(settings)
 
 
 def locust_environment(settings: Settings, seed_manifest: Path | None,
@@ -35,6 +59,8 @@ def locust_environment(settings: Settings, seed_manifest: Path | None,
     env = dict(os.environ, INFLUX_TOKEN=settings.influx_token, INFLUX_USER=settings.influx_user,
                INFLUX_PASSWORD=settings.influx_password, TEST_ENV=settings.test_env,
                GENERATION_TARGET_PER_S=str(generation_target or 0), PYTHONUNBUFFERED="1")
+    for key in ("RATES", "ARRIVALS", "RATE_PROFILE", "MAX_LATENESS"):
+        env.pop(key, None)  # the command line says what this run asked for; a stale variable must not
     if seed_manifest:
         env["SEED_MANIFEST"] = str(seed_manifest)
     return env

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from harness.arrivals.plan import ARRIVAL_KINDS, format_rates, load_profile, parse_rates
 from harness.durations import parse_duration_s
 from harness.errors import HarnessError
 from harness.verdict.thresholds import closest_match
@@ -75,6 +76,30 @@ def _text(text: str) -> str:
     return text
 
 
+def _rates(text: str) -> str:
+    """``generation=10,payments=20`` checked, and written back the same way ("" = no rate)."""
+    try:
+        return format_rates(parse_rates(text, "rates"))
+    except HarnessError as exc:
+        raise _Bad(str(exc).removeprefix("rates: ")) from None
+
+
+def _arrival_kind(text: str) -> str:
+    if text not in ARRIVAL_KINDS:
+        raise _Bad(f"is not one of {', '.join(ARRIVAL_KINDS)}")
+    return text
+
+
+def _profile_path(text: str) -> str:
+    # Only that it names a readable, valid profile; the file is read again where it is used.
+    if text:
+        try:
+            load_profile(text)
+        except HarnessError as exc:
+            raise _Bad(f"is not a usable rate profile ({exc})") from None
+    return text
+
+
 def _at_least(low: float) -> Callable[[float], None]:
     def check(value: float) -> None:
         if value < low:
@@ -98,10 +123,12 @@ class Param:
     help: str
     validate: Callable[[Any], None] | None = None
     secret: bool = False  # never echoed back, not even in errors
+    flag_name: str = ""  # when the flag is not the kebab-cased env name (--rate for RATES)
+    repeatable: bool = False  # a flag given many times; its values join with ","
 
     @property
     def flag(self) -> str:
-        return "--" + self.env.lower().replace("_", "-")
+        return self.flag_name or "--" + self.env.lower().replace("_", "-")
 
     @property
     def dest(self) -> str:
@@ -127,6 +154,15 @@ PARAMS: tuple[Param, ...] = (
     Param("description", "DESCRIPTION", _text, "", "free text stored with the run"),
     Param("grafana_url", "GRAFANA_URL", _url_or_empty, "",
           "Grafana base URL; when set, harness run prints the live dashboard's address"),
+    Param("rates", "RATES", _rates, "",
+          "arrival model: iterations per second of an API, API=PER_S (repeatable, or comma-separated in "
+          "the env); USERS is then the pool serving them. Empty: the users model",
+          flag_name="--rate", repeatable=True),
+    Param("arrivals", "ARRIVALS", _arrival_kind, "constant", "spacing of arrivals: constant or poisson"),
+    Param("rate_profile", "RATE_PROFILE", _profile_path, "",
+          "arrival model with stages: YAML/JSON list of {duration, rates}, each ramping linearly from the last"),
+    Param("max_lateness_s", "MAX_LATENESS", _number, "10",
+          "seconds an arrival may wait for a free pool user before it is dropped (and counted)", _above(0)),
 )
 _BY_ENV = {p.env: p for p in PARAMS}
 
@@ -150,6 +186,10 @@ class Settings:
     processes: int
     description: str
     grafana_url: str
+    rates: str
+    arrivals: str
+    rate_profile: str
+    max_lateness_s: float
     # Where each value came from: "default", "flag", "environment" or "FILE:LINE".
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -171,7 +211,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for p in PARAMS:
         shown = "" if p.secret else f", default: {p.default or 'empty'}"
         group.add_argument(p.flag, dest=p.dest, default=None, metavar=p.env,
-                           help=f"{p.help} (env {p.env}{shown})")
+                           action="append" if p.repeatable else "store", help=f"{p.help} (env {p.env}{shown})")
 
 
 def default_env_file(directory: Path | None = None) -> Path | None:
@@ -192,7 +232,7 @@ def resolve(args: argparse.Namespace | None, environ: Mapping[str, str],
         ({p.env: (p.default, "default") for p in PARAMS}, False),
         (read_env_file(env_file) if env_file is not None else {}, True),
         ({p.env: (environ[p.env], "environment") for p in PARAMS if p.env in environ}, True),
-        ({p.env: (getattr(args, p.dest), "flag") for p in PARAMS
+        ({p.env: (_flag_text(getattr(args, p.dest)), "flag") for p in PARAMS
           if args is not None and getattr(args, p.dest, None) is not None}, True),
     ]
     chosen: dict[str, tuple[str, str]] = {}
@@ -202,6 +242,11 @@ def resolve(args: argparse.Namespace | None, environ: Mapping[str, str],
                 chosen[env] = (text.strip(), source)
     values = {p.name: _parse(p, *chosen[p.env]) for p in PARAMS}
     return Settings(**values, sources={p.name: chosen[p.env][1] for p in PARAMS})
+
+
+def _flag_text(value: str | list[str]) -> str:
+    """A repeatable flag's values as one comma-separated text (as in the env file)."""
+    return ",".join(value) if isinstance(value, list) else value
 
 
 def _parse(p: Param, text: str, source: str) -> Any:

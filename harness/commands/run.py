@@ -18,8 +18,9 @@ from harness.commands.flush import flush_spool
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.influx.options import client_from, settings_from
+from harness.arrivals.plan import LoadPlan, plan_from_texts
 from harness.locust_process import (last_error_line, locust_command, locust_environment, locust_request_count,
-                                     run_locust)
+                                     run_locust, spawn_rate)
 from harness.preflight import check_influx, check_target
 from harness.report import write_report
 from harness.rundata import threshold_rows, thresholds_json, write_event, write_run, write_thresholds
@@ -106,8 +107,14 @@ def _cleanup(cleanup, host: str, manifest: Path) -> None:
         print(f"harness: warning: some seeded records are left; retry with: harness cleanup --manifest {manifest}")
 
 
+def load_plan(settings) -> LoadPlan:
+    """The load asked for; a bad combination is a one-line error before anything starts."""
+    return plan_from_texts(settings.rates, settings.arrivals, settings.rate_profile, settings.max_lateness_s)
+
+
 def run(args) -> int:
     settings = settings_from(args)
+    load_plan(settings)
     thresholds = load_thresholds(settings.thresholds_file)
     if args.fault and settings.target_host:
         raise HarnessError("--fault applies to the built-in sandbox only; leave TARGET_HOST empty to use it")
@@ -133,14 +140,17 @@ def run(args) -> int:
         target = generation_target(settings, thresholds)
         limits = threshold_rows(thresholds, {k: api_for(k.split(" ", 1)[-1]) for k in thresholds.endpoints}, target)
         start_ns = time.time_ns()
-        run_fields = {"host": host, "users": settings.users, "spawn_rate": settings.spawn_rate,
+        plan = load_plan(settings)
+        run_fields = {"host": host, "users": settings.users, "spawn_rate": spawn_rate(settings), **plan.to_fields(),
                       "run_time_s": settings.run_time_s, "processes": settings.processes,
                       "description": settings.description, "git_sha": git_sha(), "version": __version__,
                       "thresholds": thresholds_json(thresholds), "warmup_s": float(thresholds.warmup_s),
                       "status": "running"}
         write_run(client, runs_rp, run_id, env, run_fields, start_ns)
         write_thresholds(client, runs_rp, run_id, env, limits, [start_ns])
-        print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
+        load = (f"{settings.users} users at {settings.spawn_rate:g}/s" if plan.load_model == "users"
+                else f"{plan.describe()}, pool of {settings.users} users")
+        print(f"run {run_id}: {load} for {settings.run_time_s} s "
               f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")
         if settings.grafana_url:
             print(f"live dashboard: {live_dashboard_url(settings.grafana_url, run_id, env)}")
