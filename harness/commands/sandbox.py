@@ -23,9 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="SCOPE:KEY=VALUE[,KEY=VALUE]",
-        help="inject latency or errors; SCOPE is all, auth, generation, payments, a route such as "
+        help="inject latency, errors or a stall; SCOPE is all, auth, generation, payments, a route such as "
         "'/api/v1/generations/[id]' or an endpoint such as 'POST /api/v1/payments'; "
-        "KEY is error_rate, latency_ms or jitter_ms (repeatable)",
+        "KEY is error_rate, latency_ms, jitter_ms, or stall_at_s and stall_s (hold answers to requests "
+        "arriving in [T, T+S) s after the first request until T+S) (repeatable)",
     )
     parser.add_argument("--gen-queue-s", type=float, default=0.2, help="seconds a task stays queued (default: 0.2)")
     parser.add_argument(
