@@ -73,9 +73,7 @@ def _load_fields(load: ApiLoad | None) -> dict:
     """Arrival model, per API: the rate asked and achieved over the judged windows, late and dropped."""
     if load is None:
         return {}
-    judged_s = sum(w.duration_s for w in load.windows)
-    return {"target_per_s": float(load.target_per_s),
-            "achieved_per_s": sum(w.started for w in load.windows) / judged_s if judged_s else None,
+    return {"target_per_s": float(load.target_per_s), "achieved_per_s": load.achieved_per_s,
             "late": load.late, "dropped": load.dropped}
 
 

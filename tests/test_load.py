@@ -24,11 +24,12 @@ def window(start_s: float = 5.0, target: float = 40.0, started: int | None = Non
                       started=planned if started is None else started, late=late, dropped=dropped, **values)
 
 
-def arrival_run(*windows: LoadWindow, api: str = "payments", endpoints=None, **more):
+def arrival_run(*windows: LoadWindow, api: str = "payments", endpoints=None, poisson: bool = False, **more):
     load = ApiLoad(api=api, target_per_s=windows[0].target_per_s if windows else 40.0, windows=list(windows),
                    scheduled=sum(w.scheduled for w in windows), started=sum(w.started for w in windows),
                    late=sum(w.late for w in windows), dropped=sum(w.dropped for w in windows),
-                   max_lag_ms=max((w.max_lag_ms for w in windows), default=None))
+                   max_lag_ms=max((w.max_lag_ms for w in windows), default=None), poisson=poisson,
+                   defining="POST /api/v1/payments")
     endpoints = endpoints or [ep("POST /api/v1/payments", requests=1000)]
     return run(*endpoints, load_model="arrival", load={api: load}, generation_rate=None, **more)
 
@@ -157,3 +158,48 @@ def test_latency_is_judged_from_the_scheduled_start_with_service_time_beside_it(
     service = evaluate(parse_thresholds({"load": {"latency": "service"}}), measured)
     assert service.verdict == "pass"
     assert checks_of(service, "POST /api/v1/payments", "p95")[0].message == "POST /api/v1/payments: p95 100 ms ≤ 300 ms"
+
+
+def test_the_stored_key_requests_are_the_achieved_rate():
+    # The load generator says 400 started; InfluxDB holds 370 key requests: the stored count decides.
+    verdict = evaluate(Thresholds(), arrival_run(window(5, requests=370)))
+    (check,) = [c for c in verdict.checks if c.metric == "arrival_rate"]
+    assert (check.scope, check.observed) == ("load generator", 37.0)
+
+
+@pytest.mark.parametrize("started, requests, passed", [
+    (400, 400, True),
+    (400, 357, True),    # 1 % + one second of arrivals + 2: the half second at each end of the span
+    (400, 355, None),
+])
+def test_the_load_generators_count_is_cross_checked_with_the_stored_key_requests(started, requests, passed):
+    verdict = evaluate(Thresholds(), arrival_run(window(5, started=started, requests=requests, target=38.0)))
+    (check,) = checks_of(verdict, "api:payments", "arrival_counts")
+    assert check.passed is passed
+    if passed is None:
+        assert check.message == ("api:payments: the load generator counted 400 iterations started but InfluxDB "
+                                 "holds 355 key requests (POST /api/v1/payments) in the judged windows: its "
+                                 "arrival counts cannot be trusted")
+
+
+@pytest.mark.parametrize("requests, expected", [(60, "pass"), (140, "pass"), (59, "inconclusive")])
+def test_poisson_arrivals_may_vary_by_four_standard_deviations(requests, expected):
+    # 10/s for 10 s asks 100 arrivals: a Poisson count has σ = 10, so 60–140 are the rate asked.
+    w = window(5, target=10.0, started=requests, requests=requests)
+    assert evaluate(Thresholds(), arrival_run(w, poisson=True)).verdict == expected
+    assert evaluate(Thresholds(), arrival_run(w)).verdict == ("pass" if requests == 100 else "inconclusive")
+
+
+def test_a_window_may_always_be_off_by_one_arrival():
+    # A ramp asks 0.45/s in its first window: 4.5 arrivals; 4 or 5 both are the rate asked.
+    ramp = [window(5, target=0.45, started=n, requests=n, scheduled=n) for n in (4, 5)]
+    assert evaluate(parse_thresholds({"min_samples": 0}), arrival_run(*ramp)).verdict == "pass"
+
+
+def test_overrides_of_endpoints_of_apis_without_a_rate_are_not_typos():
+    t = parse_thresholds({"endpoints": {"GET /health": {"max_p95_ms": 100}, "GET /api/v1/paymnts": {"max_p95_ms": 9}}})
+    verdict = evaluate(t, arrival_run(window(5)))
+    assert verdict.verdict == "error"
+    assert [r for r in verdict.reasons if "never called" in r] == [
+        "baselines.yaml sets limits for endpoint 'GET /api/v1/paymnts' but the run never called it (did you mean "
+        "'POST /api/v1/payments'?): fix the key or remove the override"]

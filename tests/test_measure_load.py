@@ -18,8 +18,18 @@ from harness.verdict.thresholds import Thresholds
 RUN = "measure-load.1"
 S = 1_000_000_000
 T0 = (time.time_ns() // S - 600) * S  # the pool's first sign-in (the run's first request), inside any retention
-EPOCH = T0 + 2 * S  # the first arrival: seconds are counted from here, each point at its second's end
+EPOCH = T0 + 2 * S  # the first arrival (the arrivals_start event)
+PHASES = {"w1": 320_000_000, "w2": 710_000_000}  # each worker samples its second at its own phase
 STALL_START = EPOCH + 13 * S + 900_000_000  # a 3 s answer, started in window 1, still open in window 2
+
+
+def _started(worker: str, second: int) -> tuple[int, int]:
+    """(started, late) of a worker's sampled second ``second`` (it ends ``second`` s + phase after the epoch)."""
+    if second in (16, 17):
+        return 10, 10  # a stall: half the arrivals waited and started in the next second
+    if second == 15:
+        return 20, 1 if worker == "w1" else 2  # marks: which window holds the second that straddles an edge
+    return 20, 0
 
 
 def _points() -> list[str]:
@@ -32,35 +42,43 @@ def _points() -> list[str]:
     lines.append(make_line("request", {**tags, "api": "auth", "name": "/api/v1/auth/login", "method": "POST",
                                        "result": "ok", "status": "200", "worker": "w1"},
                            {"response_time": 900.0, "response_length": 10}, T0))
-    for second in range(1, 31):  # points for the seconds ending at EPOCH + 1 s … EPOCH + 30 s
-        end = EPOCH + second * S
-        for worker in ("w1", "w2"):
-            started, late = 20, 0
-            if worker == "w1" and second == 5:
-                started = 99  # the second ending at the judged start: still warm-up
-            if worker == "w1" and second == 15:
-                started = 21  # the last second of the first window
-            if second in (16, 17):
-                started, late = 10, 10
+    for worker, phase in PHASES.items():
+        for second in range(1, 31):
+            end = EPOCH + second * S + phase
+            started, late = _started(worker, second)
             lines.append(make_line("arrivals", {**tags, "worker": worker, "api": "payments"},
                                    {"target_per_s": 20.0, "scheduled": 20, "started": started, "late": late,
-                                    "dropped": 0, "max_lag_ms": 400.0 if late else 1.5}, end + 3))
+                                    "dropped": 0, "max_lag_ms": 400.0 if late else 1.5}, end))
             lines.append(make_line("users", {**tags, "worker": worker},
-                                   {"users": 5, "cpu_percent": 97.0 if second == 20 else 30.0,
-                                    "loop_lag_ms": 250.0 if second == 21 else 1.0, "pool_busy": 2},
-                                   end - 400_000_000))
-    # Key requests: 4 per second from EPOCH + 0.1 s on, 5 ms service time, 5 ms + i ms from scheduled start.
-    for i in range(120):
-        start = EPOCH + 100_000_000 + i * 250_000_000
-        lines.append(make_line("request", {**tags, "api": "payments", "name": "/api/v1/payments", "method": "POST",
-                                           "result": "ok", "status": "201", "worker": "w1"},
-                               {"response_time": 5.0, "scheduled_response_time": 5.0 + i, "response_length": 10},
-                               start))
+                                   {"users": 5, "loop_lag_ms": 250.0 if (worker, second) == ("w2", 21) else 1.0,
+                                    "cpu_percent": 97.0 if (worker, second) == ("w1", 20) else 30.0, "pool_busy": 2},
+                                   end))
+            # The second's key requests, evenly through it: 5 ms of service, 5–24 ms from the scheduled start.
+            for j in range(started):
+                lines.append(make_line("request", {**tags, "api": "payments", "name": "/api/v1/payments",
+                                                   "method": "POST", "result": "ok", "status": "201",
+                                                   "worker": worker},
+                                       {"response_time": 5.0, "scheduled_response_time": 5.0 + j,
+                                        "response_length": 10}, end - S + (j * S) // started + 1000))
     lines.append(make_line("request", {**tags, "api": "payments", "name": "/api/v1/payments", "method": "GET",
                                        "result": "ok", "status": "200", "worker": "w2"},
                            {"response_time": 3000.0, "scheduled_response_time": 3400.0, "response_length": 10},
                            STALL_START))
     return lines
+
+
+def _run_points() -> list[str]:
+    """The long-lived points the listener writes: the plan, the first arrival, the stop request."""
+    return [make_line("load_plan", {"run_id": RUN, "test_env": "test"},
+                      {"load_model": "arrival", "rates": "payments=40", "arrivals": "constant", "rate_profile": "",
+                       "max_lateness_s": 10.0, "users": 10, "spawn_rate": 10.0}, T0),
+            event_line(RUN, "test", "arrivals_start", "Arrivals started", "", EPOCH),
+            event_line(RUN, "test", "stopping", "Stopping", "", EPOCH + 30 * S + 200_000_000)]
+
+
+def write_run(client) -> None:
+    client.write(("\n".join(_points()) + "\n").encode())
+    client.write(("\n".join(_run_points()) + "\n").encode(), retention_policy="runs")
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +89,7 @@ def measured(influxd):
     client.query_results('DROP DATABASE "t_measure_load"', method="POST", epoch="")
     client.create_database()
     client.create_retention_policy("runs", "INF")
-    client.write(("\n".join(_points()) + "\n").encode())
-    client.write((event_line(RUN, "test", "stopping", "Stopping", "", EPOCH + 30 * S + 200_000_000) + "\n").encode(),
-                 retention_policy="runs")
+    write_run(client)
     return client, measure(client, RUN, warmup_s=5, window_s=10)
 
 
@@ -86,23 +102,34 @@ def test_a_run_with_arrivals_is_judged_from_its_first_arrival(measured):
 
 
 @pytest.mark.influx
-def test_full_windows_hold_the_points_of_their_own_seconds(measured):
+def test_windows_count_the_stored_key_requests_against_the_plans_rate(measured):
     _, m = measured
     load = m.load["payments"]
-    # Windows up to the stop (30.2 s after the first arrival): [5, 15) and [15, 25); [25, 35) is not full.
+    # Windows up to the stop request (30.2 s after the first arrival): [5, 15) and [15, 25) after the
+    # first arrival, 2 s after the pool's sign-in; [25, 35) is not full.
     assert [(w.start_s, w.end_s) for w in load.windows] == [(7.0, 17.0), (17.0, 27.0)]
-    first, second = load.windows
-    assert (first.target_per_s, first.scheduled, first.started, first.late) == (40.0, 400, 401, 0)
-    assert (second.started, second.late, second.max_lag_ms) == (360, 40, 400.0)
-    assert (load.scheduled, load.started, load.late, load.target_per_s) == (800, 761, 40, 40.0)
-    assert load.defining == "POST /api/v1/payments"
+    assert [w.target_per_s for w in load.windows] == [40.0, 40.0]  # payments=40 from the plan
+    assert [w.requests for w in load.windows] == [400, 360]  # the stall's seconds started 20 fewer, twice
+    assert [w.achieved_per_s for w in load.windows] == [40.0, 36.0]
+    assert (load.target_per_s, load.defining, load.poisson) == (40.0, "POST /api/v1/payments", False)
 
 
 @pytest.mark.influx
-def test_key_requests_are_counted_beside_the_arrivals(measured):
+def test_each_arrivals_point_is_in_the_window_holding_most_of_its_second(measured):
     _, m = measured
-    # 4 key requests a second from the first arrival: 40 per 10 s window.
-    assert [w.requests for w in m.load["payments"].windows] == [40, 40]
+    first, second = m.load["payments"].windows
+    # w1's 15th second ends 15.32 s after the first arrival (mostly in window 1), w2's at 15.71 s (window 2).
+    assert (first.late, second.late) == (1, 2 + 40)
+    assert (first.started, second.started) == (400, 360)
+    assert (first.scheduled, second.scheduled, second.max_lag_ms) == (400, 400, 400.0)
+
+
+@pytest.mark.influx
+def test_the_load_generators_count_agrees_with_the_stored_key_requests(measured):
+    _, m = measured
+    verdict = evaluate(Thresholds(), m)
+    (check,) = [c for c in verdict.checks if c.metric == "arrival_counts"]
+    assert check.passed is True and check.observed == 0
 
 
 @pytest.mark.influx
@@ -123,7 +150,8 @@ def test_the_load_generators_state_per_window(measured):
 @pytest.mark.influx
 def test_latency_from_the_scheduled_start_equals_influxdbs_percentile(measured):
     client, m = measured
-    start, end = EPOCH + 5 * S, EPOCH + 100_000_000 + 119 * 250_000_000  # the judged window: to the last request
+    start = EPOCH + 5 * S
+    end = EPOCH + 30 * S + PHASES["w2"] - S + (19 * S) // 20 + 1000  # the judged window: to the last request
     for p, attribute in ((50, "p50"), (95, "p95"), (99, "p99")):
         (series,) = client.query(f'SELECT percentile("scheduled_response_time", {p}) FROM "request" '
                                  f"WHERE \"run_id\" = '{RUN}' AND \"method\" = 'POST' AND time >= {start} "
@@ -132,6 +160,7 @@ def test_latency_from_the_scheduled_start_equals_influxdbs_percentile(measured):
     assert m.scheduled["GET /api/v1/payments"].max == 3400.0
     assert m.scheduled_apis["payments"].max == 3400.0
     assert m.endpoints["POST /api/v1/payments"].p95 == 5.0  # service time, beside it
+    assert m.scheduled["POST /api/v1/payments"].max == 24.0
 
 
 @pytest.mark.influx

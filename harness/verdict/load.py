@@ -20,6 +20,8 @@ from harness.verdict.thresholds import Limits, Thresholds
 GENERATOR = "load generator"  # the scope of every check that blames the load generator
 # Little's law gives the pool a rate needs on average; arrivals are not that even.
 POOL_HEADROOM = 1.25
+# A Poisson count beyond 4 standard deviations of its mean happens once in ~16,000 windows.
+POISSON_SIGMAS = 4
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ def load_checks(thresholds: Thresholds, measured: Measurements, generation_targe
     """Question (a) with (b): one check per API given a rate (arrival model), or the two-sided
     generation throughput check (users model)."""
     if measured.load_model == "arrival":
-        return [_arrival_check(thresholds, measured, measured.load[api]) for api in sorted(measured.load)]
+        checks = [_arrival_check(thresholds, measured, measured.load[api]) for api in sorted(measured.load)]
+        return checks + [c for api in sorted(measured.load) if (c := counts_check(measured.load[api])) is not None]
     return _generation_checks(thresholds, measured, generation_target)
 
 
@@ -58,16 +61,16 @@ def _arrival_check(thresholds: Thresholds, measured: Measurements, load: ApiLoad
         return Check(scope, "arrival_rate", load.target_per_s, None, None, "load",
                      f"{scope}: no full {num(window_s)} s window of arrivals after the warm-up: "
                      f"the arrival rate of {num(load.target_per_s)}/s cannot be verified")
-    off = [w for w in load.windows if _off(w, tolerance)]
+    off = [w for w in load.windows if _off(w, tolerance, load.poisson)]
     if not off:
         rates = [w.achieved_per_s for w in load.windows]
         return Check(scope, "arrival_rate", load.target_per_s, _worst_rate(load.windows), True, "load",
                      f"{scope}: {num(min(rates))}–{num(max(rates))} arrivals/s in every {num(window_s)} s "
-                     f"window, within {_band(load.target_per_s, tolerance)}")
+                     f"window, within {_band(load.target_per_s, tolerance, load.poisson)}")
     causes = [(w, _arrival_cause(thresholds, measured, load, w)) for w in off]
     # The load generator's limit is named first: until it is lifted the run says nothing of the target.
     window, cause = next(((w, c) for w, c in causes if c.generator), causes[0])
-    what = f"{_window_text(window, tolerance)}: {cause.text}"
+    what = f"{_window_text(window, tolerance, load.poisson)}: {cause.text}"
     if cause.generator:
         return Check(GENERATOR, "arrival_rate", window.target_per_s, window.achieved_per_s, None, "load",
                      f"{GENERATOR}: {scope} {what}")
@@ -75,13 +78,46 @@ def _arrival_check(thresholds: Thresholds, measured: Measurements, load: ApiLoad
                  f"{scope}: {what}")
 
 
-def _off(w: LoadWindow, tolerance: float) -> bool:
+def counts_check(load: ApiLoad) -> Check | None:
+    """The load generator's own count of started iterations against the key requests InfluxDB holds:
+    two witnesses of the same arrivals, apart only by the half second at each end of the judged span."""
+    stored = load.requests
+    if stored is None or not load.windows:
+        return None
+    scope = f"api:{load.api}"
+    allowed = 0.01 * stored + load.target_per_s + 2
+    if abs(load.started - stored) <= allowed:
+        return Check(scope, "arrival_counts", allowed, float(load.started - stored), True, "data",
+                     f"{scope}: {load.started} iterations started by the load generator, {stored} key requests "
+                     f"({load.defining}) stored")
+    return Check(scope, "arrival_counts", allowed, float(load.started - stored), None, "data",
+                 f"{scope}: the load generator counted {load.started} iterations started but InfluxDB holds "
+                 f"{stored} key requests ({load.defining}) in the judged windows: its arrival counts cannot be trusted")
+
+
+def _allowed(w: LoadWindow, tolerance: float, poisson: bool) -> float:
+    """How many arrivals a window may be off by: the tolerance, never less than one arrival (a window
+    edge can fall either side of one), and for Poisson arrivals at least 4 standard deviations of
+    the count the rate asked for (a random count varies by √asked)."""
+    asked = w.target_per_s * w.duration_s
+    allowed = max(tolerance * asked, 1.0)
+    return max(allowed, POISSON_SIGMAS * math.sqrt(asked)) if poisson else allowed
+
+
+def _bounds(w: LoadWindow, tolerance: float, poisson: bool) -> tuple[float, float]:
+    """The lowest and highest arrivals per second the window may have."""
+    asked, allowed = w.target_per_s * w.duration_s, _allowed(w, tolerance, poisson)
+    return max(asked - allowed, 0.0) / w.duration_s, (asked + allowed) / w.duration_s
+
+
+def _off(w: LoadWindow, tolerance: float, poisson: bool) -> bool:
     """Outside the band, or too many arrivals late or dropped. A window above the band only
     because late arrivals caught up is the window that made them late, judged there."""
-    low, high = w.target_per_s * (1 - tolerance), w.target_per_s * (1 + tolerance)
-    on_time = (w.started - w.late) / w.duration_s
+    low, high = _bounds(w, tolerance, poisson)
+    on_time = (w.iterations - w.late) / w.duration_s
     over = not at_most(on_time if w.late else w.achieved_per_s, high)
-    return (not at_least(w.achieved_per_s, low)) or over or (w.late + w.dropped) > tolerance * max(w.scheduled, 1)
+    held = w.late + w.dropped > max(tolerance * w.scheduled, 1)
+    return (not at_least(w.achieved_per_s, low)) or over or held
 
 
 def _arrival_cause(thresholds: Thresholds, measured: Measurements, load: ApiLoad, w: LoadWindow) -> _Cause:
@@ -106,7 +142,7 @@ def _arrival_cause(thresholds: Thresholds, measured: Measurements, load: ApiLoad
                             f"({answered}; {late}): raise --users to at least {_pool_needed(w)}")
     if w.late == 0 and w.achieved_per_s > w.target_per_s:
         return _Cause(True, "it started more arrivals than asked")
-    return _Cause(True, f"it scheduled {w.scheduled} and started {w.started} of "
+    return _Cause(True, f"it scheduled {w.scheduled} and started {w.iterations} of "
                         f"{num(w.target_per_s * w.duration_s)} arrivals with no user busy and no limit "
                         f"reached: see locust.log")
 
@@ -124,14 +160,15 @@ def _worst_rate(windows: list[LoadWindow]) -> float:
         .achieved_per_s
 
 
-def _window_text(w: LoadWindow, tolerance: float) -> str:
+def _window_text(w: LoadWindow, tolerance: float, poisson: bool) -> str:
     when = f"in {num(w.start_s)}–{num(w.end_s)} s"
     rate = w.achieved_per_s
-    low, high = w.target_per_s * (1 - tolerance), w.target_per_s * (1 + tolerance)
+    low, high = _bounds(w, tolerance, poisson)
+    band = _band(w.target_per_s, tolerance, poisson)
     if not at_least(rate, low):
-        return f"{num(rate)} arrivals/s < {num(low)}/s ({_band(w.target_per_s, tolerance)}) {when}"
+        return f"{num(rate)} arrivals/s < {num(low)}/s ({band}) {when}"
     if not at_most(rate, high):
-        return f"{num(rate)} arrivals/s > {num(high)}/s ({_band(w.target_per_s, tolerance)}) {when}"
+        return f"{num(rate)} arrivals/s > {num(high)}/s ({band}) {when}"
     return (f"{w.late + w.dropped} of {w.scheduled} arrivals late or dropped "
             f"(more than {num(tolerance * 100)} %) {when}")
 
@@ -210,7 +247,8 @@ def _users(n: int | None) -> str:
     return "users" if not n else f"{n} user" + ("" if n == 1 else "s")
 
 
-def _band(target: float, tolerance: float) -> str:
-    return f"target {num(target)}/s ± {num(tolerance * 100)} %"
+def _band(target: float, tolerance: float, poisson: bool = False) -> str:
+    random = f", or {POISSON_SIGMAS} σ of a Poisson count" if poisson else ""
+    return f"target {num(target)}/s ± {num(tolerance * 100)} %{random}"
 
 

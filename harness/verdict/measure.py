@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from harness.apis import endpoint_key
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_ident, quote_string
-from harness.verdict.measure_load import arrival_span, judged_start, read_load, read_scheduled_latency
+from harness.verdict.measure_load import arrival_span, read_load, read_plan, read_scheduled_latency
 from harness.verdict.model import Completeness, EndpointStats, Measurements, Stats
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
@@ -121,8 +121,8 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
     first arrival plus the warm-up (the pool signs in before), and it also gets its arrivals per
     ``window_s`` window and its latency from the scheduled start."""
     first_ns, last_ns, stored = run_bounds(client, run_id)
-    span = arrival_span(client, run_id)
-    start_ns = judged_start(span, warmup_s) if span else first_ns + int(warmup_s * 1e9)
+    span = arrival_span(client, run_id, runs_rp)
+    start_ns = (span.epoch_ns if span else first_ns) + int(warmup_s * 1e9)
     end_ns = last_ns
     warnings: list[str] = []
     if start_ns >= end_ns:
@@ -172,10 +172,12 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         from harness.arrivals.plan import KEY_REQUEST
 
         scheduled, scheduled_apis = read_scheduled_latency(client, window, _concurrently)
+        # Without a stopping event the arrivals' last sample is the last second known to have had load.
+        arrivals_end_ns = load_end_ns if load_end_ns < end_ns else min(end_ns, span.last_ns)
         arrival = dict(load_model="arrival", scheduled=scheduled, scheduled_apis=scheduled_apis,
-                       load=read_load(client, run_id, first_ns=first_ns, start_ns=start_ns,
-                                      load_end_ns=min(load_end_ns, span.last_ns), window_s=window_s,
-                                      key_requests=KEY_REQUEST, pool_users=peak))
+                       load=read_load(client, run_id, first_ns=first_ns, start_ns=start_ns, load_end_ns=arrivals_end_ns,
+                                      span=span, window_s=window_s, key_requests=KEY_REQUEST,
+                                      plan=read_plan(client, run_id, runs_rp), pool_users=peak))
 
     cpu_rows = _rows(cpu.get("series", []))
     test_env = _test_env(client, run_id)

@@ -1,19 +1,24 @@
-"""The arrival model's part of the query layer: per-window arrivals, the load generator's state,
-the answers that held its users, and latency from the scheduled start (CONTRACT: docs/data-model.md).
+"""The arrival model's part of the query layer: per-window arrivals asked and achieved, the load
+generator's state, the answers that held its users, and latency from the scheduled start
+(docs/data-model.md, docs/load-models.md).
 
-Each worker writes one ``arrivals`` point per API and second, stamped at the end of its second.
-Windows are whole seconds of those: [start + k·W, start + (k+1)·W) for requests, and the
-``arrivals`` points stamped in (start + k·W, start + (k+1)·W] — bucketed half a second late, so a
-point stamped a few ns past a second's boundary still lands in the window of its second.
+Windows run from the first arrival (the ``arrivals_start`` event) plus the warm-up, ``window_s``
+each, up to the stop request. In each:
+
+- **achieved**: the API's stored key requests (every iteration starts with exactly one), counted
+  by their start time — exact, whatever the load generator's own counters say;
+- **asked**: what the plan's rate curve integrates to over the window (all workers together);
+- **late, dropped, started, lag**: the ``arrivals`` points, one per worker, API and sampled second,
+  each put in the window that holds most of its second (they are stamped when sampled, at the
+  end of their second, so a window takes those stamped in its span shifted half a second late).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from harness.apis import endpoint_key
-from harness.influx.client import InfluxClient, quote_string
+from harness.influx.client import InfluxClient, QueryError, quote_ident, quote_string
 from harness.verdict.model import ApiLoad, Latency, LoadWindow
 
 SECOND_NS = 1_000_000_000
@@ -23,10 +28,10 @@ SCHEDULED = "scheduled_response_time"
 
 @dataclass(frozen=True)
 class ArrivalSpan:
-    """When a run's arrivals were counted: ``epoch_ns`` is the start of the first counted second."""
+    """When a run's arrivals began (``epoch_ns``) and its last ``arrivals`` point."""
 
     epoch_ns: int
-    last_ns: int  # the last arrivals point (the end of the last counted second)
+    last_ns: int
 
 
 def _rows(result: dict) -> list[tuple[dict, dict]]:
@@ -34,87 +39,121 @@ def _rows(result: dict) -> list[tuple[dict, dict]]:
             for s in result.get("series", []) for values in s.get("values", [])]
 
 
-def arrival_span(client: InfluxClient, run_id: str) -> ArrivalSpan | None:
-    """The run's arrivals, or None when it stored none (the users model)."""
+def _source(runs_rp: str, measurement: str) -> str:
+    return f'{quote_ident(runs_rp)}.{quote_ident(measurement)}' if runs_rp else quote_ident(measurement)
+
+
+def arrival_span(client: InfluxClient, run_id: str, runs_rp: str = "runs") -> ArrivalSpan | None:
+    """The run's arrivals, or None when it stored none (the users model). The epoch is the
+    ``arrivals_start`` event; without one, the start of the first sampled second."""
     where = f'"run_id" = {quote_string(run_id)}'
     first, last = client.query_results(f'SELECT first("scheduled") FROM "arrivals" WHERE {where}; '
                                        f'SELECT last("scheduled") FROM "arrivals" WHERE {where}')
     first_rows, last_rows = _rows(first), _rows(last)
     if not first_rows:
         return None
-    # Points are stamped in whole ms (the ns digits tell APIs apart): seconds start on the ms.
-    first_ms = int(first_rows[0][1]["time"]) // 1_000_000
-    return ArrivalSpan(epoch_ns=first_ms * 1_000_000 - SECOND_NS, last_ns=int(last_rows[0][1]["time"]))
+    epoch = int(first_rows[0][1]["time"]) - SECOND_NS
+    try:
+        (event,) = client.query_results(f'SELECT first("title") FROM {_source(runs_rp, "events")} WHERE {where} '
+                                        f"AND \"type\" = 'arrivals_start'")
+        events = _rows(event)
+        if events:
+            epoch = int(events[0][1]["time"])
+    except QueryError:
+        pass  # no runs policy: the first sampled second is the epoch
+    return ArrivalSpan(epoch_ns=epoch, last_ns=int(last_rows[0][1]["time"]))
 
 
-def judged_start(span: ArrivalSpan, warmup_s: float) -> int:
-    """The first arrival plus the warm-up, on a boundary of the counted seconds."""
-    return span.epoch_ns + math.ceil(warmup_s) * SECOND_NS
+def read_plan(client: InfluxClient, run_id: str, runs_rp: str = "runs"):
+    """The load asked for: the ``load_plan`` point the listener wrote at the test's start, else the
+    ``run`` point ``harness run`` wrote; None when neither holds one."""
+    from harness.arrivals.plan import LoadPlan
+
+    for measurement in ("load_plan", "run"):
+        try:
+            (result,) = client.query_results(f'SELECT * FROM {_source(runs_rp, measurement)} '
+                                             f'WHERE "run_id" = {quote_string(run_id)}')
+        except QueryError:
+            continue
+        rows = _rows(result)
+        if rows and rows[-1][1].get("load_model") == "arrival":
+            return LoadPlan.from_fields(rows[-1][1])
+    return None
 
 
 def read_load(client: InfluxClient, run_id: str, *, first_ns: int, start_ns: int, load_end_ns: int,
-              window_s: float, key_requests: dict[str, tuple[str, str]],
+              span: ArrivalSpan, window_s: float, key_requests: dict[str, tuple[str, str]], plan=None,
               pool_users: int | None = None) -> dict[str, ApiLoad]:
-    """Every full window from ``start_ns`` up to ``load_end_ns`` (when the users were told to stop),
-    per API that stored arrivals. ``first_ns`` (the run's first request) is where window times count
-    from; ``pool_users`` is the pool's size (all workers)."""
+    """Every full window from ``start_ns`` up to ``load_end_ns`` (the stop request), for every API
+    the plan gives a rate (or, without a plan, that stored arrivals). ``first_ns`` (the run's first
+    request) is where window times are counted from; ``pool_users`` is the pool (all workers)."""
     window_ns = int(window_s) * SECOND_NS
     count = max(0, (load_end_ns - start_ns) // window_ns)
     end_ns = start_ns + count * window_ns
     run = f'"run_id" = {quote_string(run_id)}'
+    exact = f"time >= {start_ns} AND time < {end_ns}"
     shifted = f"time >= {start_ns + HALF_SECOND_NS} AND time < {end_ns + HALF_SECOND_NS}"
-    plain = f"time >= {start_ns} AND time < {end_ns}"
-    group = f"time({int(window_s)}s, {(start_ns // 1000) % (window_ns // 1000)}u)"
-    shifted_group = f"time({int(window_s)}s, {((start_ns + HALF_SECOND_NS) // 1000) % (window_ns // 1000)}u)"
+
+    def group(offset_ns: int) -> str:
+        return f"time({int(window_s)}s, {(offset_ns // 1000) % (window_ns // 1000)}u)"
+
     keys = " OR ".join(f'("method" = {quote_string(m)} AND "name" = {quote_string(n)})'
-                       for m, n in key_requests.values()) or '"method" = \'\''
-    arrivals, generator, requests, answers, totals = client.query_results(
-        f'SELECT sum("target_per_s") AS "expected", sum("scheduled") AS "scheduled", sum("started") AS "started", '
-        f'sum("late") AS "late", sum("dropped") AS "dropped", max("max_lag_ms") AS "max_lag_ms" FROM "arrivals" '
-        f'WHERE {run} AND {shifted} GROUP BY {shifted_group}, "api" fill(0); '
+                       for m, n in key_requests.values())
+    arrivals, generator, requests, answers, workers = client.query_results(
+        f'SELECT sum("target_per_s") AS "target_sum", count("target_per_s") AS "points", '
+        f'sum("scheduled") AS "scheduled", sum("started") AS "started", sum("late") AS "late", '
+        f'sum("dropped") AS "dropped", max("max_lag_ms") AS "max_lag_ms" FROM "arrivals" '
+        f'WHERE {run} AND {shifted} GROUP BY {group(start_ns + HALF_SECOND_NS)}, "api" fill(none); '
         f'SELECT max("cpu_percent") AS "cpu", max("loop_lag_ms") AS "lag" FROM "users" '
-        f'WHERE {run} AND {plain} GROUP BY {group} fill(none); '
-        f'SELECT count("response_time") AS "requests" FROM "request" WHERE {run} AND {plain} AND ({keys}) '
-        f'GROUP BY {group}, "method", "name" fill(0); '
+        f'WHERE {run} AND {shifted} GROUP BY {group(start_ns + HALF_SECOND_NS)} fill(none); '
+        f'SELECT count("response_time") AS "requests" FROM "request" WHERE {run} AND {exact} AND ({keys}) '
+        f'GROUP BY {group(start_ns)}, "method", "name" fill(0); '
         # Answers started up to a window's end can hold users in it, from however far back.
         f'SELECT max("response_time") AS "slowest" FROM "request" WHERE {run} AND time >= {first_ns} '
         f'AND time < {end_ns} GROUP BY time(1s), "api" fill(none); '
-        f'SELECT sum("target_per_s") AS "expected", sum("scheduled") AS "scheduled", sum("started") AS "started", '
-        f'sum("late") AS "late", sum("dropped") AS "dropped", max("max_lag_ms") AS "max_lag_ms", '
-        f'max("target_per_s") AS "any" FROM "arrivals" WHERE {run} AND {shifted} GROUP BY "api"')
+        f'SHOW TAG VALUES FROM "arrivals" WITH KEY = "worker" WHERE {run}')
 
-    by_window = {(tags["api"], int(row["time"]) - HALF_SECOND_NS): row for tags, row in _rows(arrivals)}
-    state = {int(row["time"]): row for _, row in _rows(generator)}
+    points = {(tags["api"], int(row["time"]) - HALF_SECOND_NS): row for tags, row in _rows(arrivals)}
+    state = {int(row["time"]) - HALF_SECOND_NS: row for _, row in _rows(generator)}
     key_counts = {(endpoint_key(tags["method"], tags["name"]), int(row["time"])): int(row["requests"])
                   for tags, row in _rows(requests)}
     slowest: dict[str, list[tuple[int, float]]] = {}
     for tags, row in _rows(answers):
         slowest.setdefault(tags["api"], []).append((int(row["time"]), float(row["slowest"])))
+    n_workers = max(1, len(_rows(workers)))
 
+    apis = list(plan.apis) if plan is not None else sorted({api for api, _ in points})
     loads = {}
-    for tags, total in _rows(totals):
-        api = tags["api"]
+    for api in apis:
+        curve = plan.curve(api) if plan is not None else None
         key = endpoint_key(*key_requests[api]) if api in key_requests else None
         windows = []
         for k in range(count):
             w_start = start_ns + k * window_ns
-            row = by_window.get((api, w_start), {})
+            row = points.get((api, w_start), {})
             st = state.get(w_start, {})
+            if curve is not None:
+                asked = curve.cumulative((w_start + window_ns - span.epoch_ns) / 1e9) \
+                    - curve.cumulative((w_start - span.epoch_ns) / 1e9)
+                target = asked / window_s
+            else:  # no plan stored: each worker's share as it reported it, summed over workers
+                target = float(row.get("target_sum") or 0) / max(row.get("points") or 1, 1) * n_workers
             windows.append(LoadWindow(
                 start_s=round((w_start - first_ns) / 1e9, 3), end_s=round((w_start + window_ns - first_ns) / 1e9, 3),
-                target_per_s=float(row.get("expected") or 0) / window_s,
-                scheduled=int(row.get("scheduled") or 0), started=int(row.get("started") or 0),
+                target_per_s=target, scheduled=int(row.get("scheduled") or 0), started=int(row.get("started") or 0),
                 late=int(row.get("late") or 0), dropped=int(row.get("dropped") or 0),
                 requests=key_counts.get((key, w_start), 0) if key else None,
                 max_lag_ms=row.get("max_lag_ms"), cpu_max_percent=st.get("cpu"), loop_lag_max_ms=st.get("lag"),
                 pool_users=pool_users,
                 slowest_in_flight_ms=_slowest_in_flight(slowest.get(api, []), w_start, w_start + window_ns)))
-        judged_s = count * window_s
-        loads[api] = ApiLoad(api=api, target_per_s=float(total["expected"] or 0) / judged_s if judged_s else
-                             float(total["any"] or 0), windows=windows,
-                             scheduled=int(total["scheduled"] or 0), started=int(total["started"] or 0),
-                             late=int(total["late"] or 0), dropped=int(total["dropped"] or 0),
-                             max_lag_ms=total.get("max_lag_ms"), defining=key)
+        lags = [w.max_lag_ms for w in windows if w.max_lag_ms is not None]
+        loads[api] = ApiLoad(
+            api=api, target_per_s=(sum(w.target_per_s for w in windows) / len(windows) if windows else
+                                   (curve.rate_at((start_ns - span.epoch_ns) / 1e9) if curve else 0.0)),
+            windows=windows, scheduled=sum(w.scheduled for w in windows), started=sum(w.started for w in windows),
+            late=sum(w.late for w in windows), dropped=sum(w.dropped for w in windows),
+            max_lag_ms=max(lags) if lags else None, defining=key,
+            poisson=plan is not None and plan.arrivals == "poisson")
     return loads
 
 

@@ -57,12 +57,12 @@ class LoadWindow:
 
     start_s: float  # seconds from the run's first request
     end_s: float
-    target_per_s: float  # arrivals asked for, per second (the mean over the window)
-    scheduled: int  # arrivals due in the window
-    started: int  # arrivals that started (on time or late)
-    late: int  # started late: every user of the pool was busy
-    dropped: int  # never started: late past the bound
-    requests: int | None = None  # the API's defining request, stored points (cross-check)
+    target_per_s: float  # arrivals asked for, per second (the plan's rate over the window)
+    scheduled: int  # the load generator's counts (``arrivals`` points): arrivals due …
+    started: int  # … iterations started (on time or late) …
+    late: int  # … arrivals that found every user of the pool busy and waited …
+    dropped: int  # … and arrivals given up, late past the bound
+    requests: int | None = None  # the API's key request, stored points: the iterations that started
     max_lag_ms: float | None = None  # the latest start behind its schedule
     cpu_max_percent: float | None = None  # the busiest load-generator process
     loop_lag_max_ms: float | None = None  # the worst event-loop lag of a load-generator process
@@ -76,8 +76,13 @@ class LoadWindow:
         return self.end_s - self.start_s
 
     @property
+    def iterations(self) -> int:
+        """Iterations that started: the stored key requests, else the load generator's count."""
+        return self.requests if self.requests is not None else self.started
+
+    @property
     def achieved_per_s(self) -> float:
-        return self.started / self.duration_s
+        return self.iterations / self.duration_s
 
     @property
     def requests_per_s(self) -> float | None:
@@ -89,14 +94,26 @@ class ApiLoad:
     """The arrival rate asked of one API and what was achieved, per window after the warm-up."""
 
     api: str
-    target_per_s: float  # the mean rate asked over the judged window
+    target_per_s: float  # the mean rate asked over the judged windows
     windows: list[LoadWindow]
-    scheduled: int  # totals over the judged window
+    scheduled: int  # the load generator's totals over the judged windows
     started: int
     late: int
     dropped: int
     max_lag_ms: float | None = None
-    defining: str | None = None  # the endpoint each iteration calls once, e.g. "POST /api/v1/payments"
+    defining: str | None = None  # the key request each iteration starts with, e.g. "POST /api/v1/payments"
+    poisson: bool = False  # arrivals at random (Poisson) times: a window's count varies by √asked
+
+    @property
+    def requests(self) -> int | None:
+        known = [w.requests for w in self.windows if w.requests is not None]
+        return sum(known) if known else None
+
+    @property
+    def achieved_per_s(self) -> float | None:
+        """Iterations started per second over the judged windows; None without a full window."""
+        judged_s = sum(w.duration_s for w in self.windows)
+        return sum(w.iterations for w in self.windows) / judged_s if judged_s else None
 
 
 @dataclass(frozen=True)

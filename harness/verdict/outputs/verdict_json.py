@@ -83,9 +83,7 @@ def load_dict(m: Measurements, thresholds: Thresholds) -> dict[str, Any]:
 
 
 def api_load_dict(load: ApiLoad) -> dict[str, Any]:
-    judged_s = sum(w.duration_s for w in load.windows)
-    return {"target_per_s": _finite(load.target_per_s),
-            "achieved_per_s": _finite(sum(w.started for w in load.windows) / judged_s) if judged_s else None,
+    return {"target_per_s": _finite(load.target_per_s), "achieved_per_s": _finite(load.achieved_per_s),
             "key_request": load.defining, "scheduled": load.scheduled, "started": load.started,
             "late": load.late, "dropped": load.dropped, "max_lag_ms": _finite(load.max_lag_ms),
             "windows": [window_dict(w) for w in load.windows]}
