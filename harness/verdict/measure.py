@@ -123,6 +123,9 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
     first_ns, last_ns, stored = run_bounds(client, run_id)
     span = arrival_span(client, run_id, runs_rp)
     start_ns = (span.epoch_ns if span else first_ns) + int(warmup_s * 1e9)
+    if span:
+        # InfluxDB's GROUP BY time() offsets are whole microseconds: windows start on one.
+        start_ns -= start_ns % 1000
     end_ns = last_ns
     warnings: list[str] = []
     if start_ns >= end_ns:
