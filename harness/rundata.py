@@ -30,14 +30,17 @@ def write_event(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, 
 
 
 def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target: float | None) -> list[dict]:
-    """The limits in force as ``threshold`` rows, plus the load generator's CPU warning line
-    (not a check, but the CPU panel draws it from the run like the others)."""
+    """The limits in force as ``threshold`` rows, plus the load generator's CPU warning line and its
+    event-loop lag limit (not checks of their own, but panels draw them from the run like the others)."""
     from harness.verdict.thresholds import thresholds_as_points
 
     rows = thresholds_as_points(thresholds, endpoint_apis, generation_target)
     if thresholds.max_cpu_percent is not None:
         rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "cpu_percent",
                      "value": float(thresholds.max_cpu_percent)})
+    if thresholds.load.max_loop_lag_ms is not None:  # the event-loop lag panel's line, likewise
+        rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "loop_lag_ms",
+                     "value": float(thresholds.load.max_loop_lag_ms)})
     return rows
 
 
