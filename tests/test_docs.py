@@ -49,11 +49,14 @@ def harness_help(sub: str) -> str:
 
 
 def locust_help() -> str:
-    """Locust's --help does not load the locustfile, so the listener's options are added from
-    the same parser setup Locust runs (harness.listener.options.add_arguments)."""
+    """Locust's --help does not load the locustfile, so the options harness/locustfile.py adds are
+    added from the same parser setup Locust runs: the listener's (harness.listener.options) and
+    the arrival model's (harness.arrivals.runtime)."""
     listener = help_text("-c", "import sys; from locust.argument_parser import get_empty_argument_parser; "
                                "from harness.listener.options import add_arguments; "
-                               "p = get_empty_argument_parser(); add_arguments(p); p.parse_args(sys.argv[1:])")
+                               "from harness.arrivals.runtime import add_arguments as add_arrivals; "
+                               "p = get_empty_argument_parser(); add_arguments(p); add_arrivals(p); "
+                               "p.parse_args(sys.argv[1:])")
     return help_text("-m", "locust") + listener
 
 
