@@ -441,6 +441,7 @@ def arrival_run(influxd, tmp_path_factory):
     assert run.returncode == 1, f"the stalled run must fail:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
     assert "api:payments" in run.stdout
     verdict = json.loads((out / "verdict.json").read_text())
+    verdict["summary_md"] = (out / "summary.md").read_text()
     start_ns = client.query(f"SELECT \"title\" FROM \"runs\".\"events\" WHERE \"run_id\" = '{ARRIVAL_RUN_ID}' "
                             "AND \"type\" = 'start'")[0]["values"][0][0]
     return RecordedRun(client, verdict, start_ns // 1_000_000, Thresholds(), run_id=ARRIVAL_RUN_ID)
@@ -497,3 +498,23 @@ def test_arrival_panels_show_the_runs_numbers(arrival_run):
     assert set(non_null(lag_limit)) == {100.0}
     pool = _values_by_series(arrival_run, "Pool: users busy", "A")[""]
     assert max(pool["pool"]) == 5 and max(pool["busy"]) == 5, "the stall held every user of the pool"
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_the_stalled_arrival_run_fails_naming_payments_with_both_latencies(arrival_run):
+    """The verdict of the same run (the issue's stall acceptance, shortened): FAIL naming payments,
+    the p99 from the scheduled start at least 1000 ms and the service-time p99 beside it."""
+    verdict = arrival_run.verdict
+    assert verdict["verdict"] == "fail" and verdict["reasons"][0].startswith("api:payments: ")
+    post = verdict["endpoints"]["POST /api/v1/payments"]
+    assert post["scheduled"]["p99"] >= 1000 and post["p99"] < post["scheduled"]["p99"]
+    (stored,) = arrival_run.client.query(
+        'SELECT percentile("scheduled_response_time", 99) FROM "request" WHERE "run_id" = '
+        f"'{ARRIVAL_RUN_ID}' AND \"method\" = 'POST' AND \"name\" = '/api/v1/payments' "
+        f"AND time >= '{verdict['window']['start']}' AND time <= '{verdict['window']['end']}'")
+    assert post["scheduled"]["p99"] == stored["values"][0][1]  # exactly InfluxDB's PERCENTILE
+    row = next(line for line in verdict["summary_md"].splitlines() if line.startswith("| `POST /api/v1/payments`"))
+    cells = [c.strip() for c in row.split("|")]
+    assert f"{post['p99']:.1f}" in cells and f"{post['scheduled']['p99']:.1f}" in cells
+    assert verdict["load"]["apis"]["payments"]["late"] > 0
