@@ -101,3 +101,19 @@ def test_run_summary_keeps_the_load_and_latency_from_the_scheduled_start(influx_
     assert rows["endpoint:POST /api/v1/payments"]["p99_scheduled"] == m.scheduled["POST /api/v1/payments"].p99
     run = rows["run:run"]
     assert (run["load_model"], run["late"], run["dropped"]) == ("arrival", 43, 0)
+
+
+@pytest.mark.influx
+@pytest.mark.browser
+def test_the_arrival_charts_render_in_a_browser(report, chromium_path, tmp_path):
+    from tests.test_report_browser import chromium
+
+    result = chromium(chromium_path, tmp_path / "profile", "--dump-dom", report["paths"]["report_html"].as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = parse_html(result.stdout)
+    body = dom.find_all("body")[0]
+    with_data = [c for c in dom.find_all("svg") if int(c.attrs["data-points"]) > 0]
+    assert body.attrs.get("data-render-ok") == "true"
+    assert int(body.attrs["data-charts-drawn"]) == len(with_data)
+    assert {"Arrivals/s — payments: asked and started", "Late and dropped arrivals — payments"} <= \
+        {c.attrs["aria-label"] for c in with_data}
