@@ -59,14 +59,19 @@ def counted_by_harness(client: InfluxClient, run_id: str, runs_rp: str) -> int |
     return int(rows[0][1]["last"]) if rows and rows[0][1]["last"] is not None else None
 
 
+def event_time(client: InfluxClient, run_id: str, runs_rp: str, kind: str) -> int | None:
+    """When the run's first event of this type (``stopping``, ``spawn_complete``, …) happened."""
+    source = f'{quote_ident(runs_rp)}."events"' if runs_rp else '"events"'
+    rows = _rows(client.query(f'SELECT first("title") FROM {source} WHERE "run_id" = {quote_string(run_id)} '
+                              f'AND "type" = {quote_string(kind)}'))
+    return int(rows[0][1]["time"]) if rows else None
+
+
 def stopping_time(client: InfluxClient, run_id: str, runs_rp: str, start_ns: int, end_ns: int) -> int:
     """When the run's users were told to stop (its ``stopping`` event), within the window; the
     window's end when the run has no such event (a listener older than the event)."""
-    source = f'{quote_ident(runs_rp)}."events"' if runs_rp else '"events"'
-    rows = _rows(client.query(f'SELECT first("title") FROM {source} WHERE "run_id" = {quote_string(run_id)} '
-                              f'AND "type" = \'stopping\''))
-    stopping = int(rows[0][1]["time"]) if rows else end_ns
-    return stopping if start_ns < stopping < end_ns else end_ns
+    stopping = event_time(client, run_id, runs_rp, "stopping")
+    return stopping if stopping is not None and start_ns < stopping < end_ns else end_ns
 
 
 def read_completeness(client: InfluxClient, run_id: str, stored: int,
@@ -168,7 +173,15 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
     generation_rate = None
     create = endpoints.get(endpoint_key(*GENERATION_CREATE))
     if create is not None and span is None:
-        generation_rate = (create.requests - create.failures) / max((load_end_ns - start_ns) / 1e9, 1e-9)
+        # The target is a rate of all users together: while they are still spawning it is not
+        # asked for yet, so the rate counts from the later of the warm-up's end and the spawn's.
+        spawned = event_time(client, run_id, runs_rp, "spawn_complete")
+        rate_start = spawned if spawned is not None and start_ns < spawned < load_end_ns else start_ns
+        if rate_start == start_ns:
+            created = create.requests - create.failures
+        else:
+            created = _ok_count(client, window, GENERATION_CREATE, rate_start)
+        generation_rate = created / max((load_end_ns - rate_start) / 1e9, 1e-9)
     peak = peak_users(client, run_id, first_ns, end_ns + 1)
     arrival = {}
     if span is not None:
@@ -193,6 +206,15 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         completeness=read_completeness(client, run_id, stored, counted_by_harness(client, run_id, runs_rp)),
         cpu_max_percent=cpu_rows[0][1]["max"] if cpu_rows else None, warnings=warnings,
         peak_users=peak, **arrival)
+
+
+def _ok_count(client: InfluxClient, window: str, endpoint: tuple[str, str], from_ns: int) -> int:
+    """Successful requests of one endpoint in the judged window from ``from_ns`` on."""
+    method, name = endpoint
+    rows = _rows(client.query(f'SELECT count("response_time") FROM "request" WHERE {window} AND time >= {from_ns} '
+                              f'AND "method" = {quote_string(method)} AND "name" = {quote_string(name)} '
+                              f'AND "result" = \'ok\''))
+    return int(rows[0][1]["count"]) if rows else 0
 
 
 def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
