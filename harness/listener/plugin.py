@@ -278,6 +278,15 @@ def preflight(listener: InfluxListener) -> None:
                     len(waiting), listener.options.influx_spool_dir)
 
 
+def test_started_before_init(runner) -> bool:
+    """A worker that joins a running test gets its first spawn message while Locust still sets it
+    up: its message loop runs before ``init`` fires, so ``test_start`` fired before any listener
+    was there, and every request of that worker would go unrecorded."""
+    from locust.runners import STATE_RUNNING, STATE_SPAWNING
+
+    return type(runner).__name__ == "WorkerRunner" and runner.worker_state in (STATE_SPAWNING, STATE_RUNNING)
+
+
 def install(events) -> None:
     from harness.listener.options import add_arguments
 
@@ -307,6 +316,9 @@ def install(events) -> None:
 
             master_stop.install(environment.runner)
         elif type(environment.runner).__name__ == "WorkerRunner":
+            from harness.listener import worker_spawn
+
+            worker_spawn.install()
             # Locust's --processes children drop --csv and --html but keep --json-file and
             # --json: they would overwrite the master's file, or print their own (empty) stats
             # beside the master's, when they exit.
@@ -318,3 +330,5 @@ def install(events) -> None:
         events.test_stopping.add_listener(listener.on_test_stopping)
         events.test_stop.add_listener(listener.on_test_stop)
         events.quitting.add_listener(listener.on_quitting)
+        if test_started_before_init(environment.runner):
+            listener.on_test_start()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+import gevent
 from locust import task
 
 from harness.scenarios.base import ApiUser
@@ -25,7 +26,11 @@ class ArrivalUser(ApiUser):
         super().on_start()
 
     def wait_time(self) -> float:
-        self._arrival = self.environment.harness_arrivals.pool.take()
+        runtime = getattr(self.environment, "harness_arrivals", None)
+        while runtime is None:  # spawned by a spawn message that came before init (a late-joining worker)
+            gevent.sleep(0.05)
+            runtime = getattr(self.environment, "harness_arrivals", None)
+        self._arrival = runtime.pool.take()
         return 0.0
 
     def on_stop(self) -> None:
