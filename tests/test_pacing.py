@@ -8,7 +8,10 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import pytest
+
 from harness.scenarios import pacing
+from tests.arrival_checks import event_ns, harness, window_rates
 from tests.helpers import ROOT
 
 # Locust monkey-patches the standard library when imported, which must happen before anything
@@ -57,3 +60,23 @@ def test_every_process_paces_by_the_total_in_the_options():
     # 100 users at 10/s in total: a user whose iteration just began waits out its 10 s interval
     user = SimpleNamespace(environment=environment)
     assert pacing.paced_wait(user, 10.0) == 10.0
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_two_processes_offer_the_target_during_and_after_spawning(influxd, influx_db, tmp_path):
+    """The users model with --processes 2: no doubling while users spawn, no collapse after."""
+    proc = harness("run", "--users", "40", "--spawn-rate", "8", "--processes", "2", "--run-time", "30s",
+                   "--influx-url", influxd.url, "--influx-db", influx_db.settings.database, "--run-id", "paced",
+                   "--out", str(tmp_path))
+    assert proc.returncode in (0, 1, 2), proc.stdout + proc.stderr
+    first = influx_db.query('SELECT first("response_time") FROM "request" WHERE "run_id" = \'paced\' '
+                            'AND "method" = \'POST\' AND "name" = \'/api/v1/generations\'')[0]["values"][0][0]
+    stopping = event_ns(influx_db, "paced", "stopping")
+    rates = window_rates(influx_db, "paced", "POST", "/api/v1/generations", start_ns=first, end_ns=stopping)
+    assert len(rates) == 2 and max(rates) <= 11, rates  # from the first generation on
+    # 20 GenerationUsers at 10/s in total: each one every 2 s. Once all are spawned and one
+    # interval has passed, every window holds the target.
+    steady = event_ns(influx_db, "paced", "spawn_complete") + int(2e9)
+    rates = window_rates(influx_db, "paced", "POST", "/api/v1/generations", start_ns=steady, end_ns=stopping)
+    assert rates and all(9 <= rate <= 11 for rate in rates), rates
