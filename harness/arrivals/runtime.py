@@ -29,6 +29,9 @@ from harness.arrivals.schedule import Split
 log = logging.getLogger("harness.arrivals")
 
 MESSAGE = "harness_arrivals"
+# A worker says hello when its message handler is in place: one that joined a running test may
+# have missed the split sent before it was (its messages can arrive before Locust's init).
+HELLO = "harness_arrivals_hello"
 LOCAL_WORKER = "local"
 # The first arrival is due this long after the pool is spawned, and a new split takes effect
 # this long after the master noticed the change: time for the message to reach every worker
@@ -115,9 +118,16 @@ class ArrivalRuntime:
         return sorted(c.id for c in clients.ready + clients.spawning + clients.running
                       if sum((c.user_classes_count or {}).values()) > 0)
 
+    def _message(self) -> dict:
+        return {"plan": self.plan.to_fields(), "epoch": self.epoch, "splits": [s.to_wire() for s in self.splits]}
+
     def _broadcast(self) -> None:
-        self.env.runner.send_message(MESSAGE, {"plan": self.plan.to_fields(), "epoch": self.epoch,
-                                               "splits": [s.to_wire() for s in self.splits]})
+        self.env.runner.send_message(MESSAGE, self._message())
+
+    def on_hello(self, environment=None, msg=None, **_kwargs) -> None:
+        """Master: a worker's handler is ready; send it the current split if arrivals run."""
+        if self.epoch is not None and self._watcher is not None:
+            self.env.runner.send_message(MESSAGE, self._message(), client_id=msg.node_id)
 
     def _watch_workers(self) -> None:
         while True:

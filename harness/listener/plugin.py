@@ -278,17 +278,11 @@ def preflight(listener: InfluxListener) -> None:
                     len(waiting), listener.options.influx_spool_dir)
 
 
-def test_started_before_init(runner) -> bool:
-    """A worker that joins a running test gets its first spawn message while Locust still sets it
-    up: its message loop runs before ``init`` fires, so ``test_start`` fired before any listener
-    was there, and every request of that worker would go unrecorded."""
-    from locust.runners import STATE_RUNNING, STATE_SPAWNING
-
-    return type(runner).__name__ == "WorkerRunner" and runner.worker_state in (STATE_SPAWNING, STATE_RUNNING)
-
-
 def install(events) -> None:
+    from harness.listener.early import EarlyEvents
     from harness.listener.options import add_arguments
+
+    early = EarlyEvents(events)
 
     @events.init_command_line_parser.add_listener
     def _(parser, **_kwargs):
@@ -298,6 +292,7 @@ def install(events) -> None:
     def _(environment, **_kwargs):
         options = environment.parsed_options
         if options is None or getattr(options, "influx_disable", False):
+            early.stop()
             return
         try:
             if options.run_id:
@@ -330,5 +325,4 @@ def install(events) -> None:
         events.test_stopping.add_listener(listener.on_test_stopping)
         events.test_stop.add_listener(listener.on_test_stop)
         events.quitting.add_listener(listener.on_quitting)
-        if test_started_before_init(environment.runner):
-            listener.on_test_start()
+        early.hand_over(listener.on_test_start, listener.on_request)

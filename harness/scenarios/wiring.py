@@ -9,7 +9,7 @@ import logging
 from locust.runners import STATE_INIT, STATE_STOPPED
 
 from harness.arrivals.plan import LoadPlan
-from harness.arrivals.runtime import MESSAGE, ArrivalRuntime, plan_from_options
+from harness.arrivals.runtime import HELLO, MESSAGE, ArrivalRuntime, plan_from_options
 from harness.errors import HarnessError
 from harness.scenarios import pacing
 from harness.scenarios.pool import ArrivalUser
@@ -32,6 +32,10 @@ def install(environment, events) -> ArrivalRuntime:
     role = _role(runner)
     if role in ("worker", "local"):
         runner.register_message(MESSAGE, runtime.on_message)
+    if role == "worker":
+        runner.send_message(HELLO, None)
+    elif role == "master":
+        runner.register_message(HELLO, runtime.on_hello)
     events.test_start.add_listener(runtime.on_any_test_start)
     events.test_stopping.add_listener(runtime.on_test_stopping)
     if role == "worker":
