@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 from types import SimpleNamespace
 
-from harness.listener.early import EarlyEvents
+from tests.helpers import ROOT
+
+# Loaded by path: importing the harness.listener package would import Locust, which must
+# monkey-patch the standard library before anything else loads ssl.
+_spec = importlib.util.spec_from_file_location("listener_early", ROOT / "harness" / "listener" / "early.py")
+_early = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_early)
+EarlyEvents = _early.EarlyEvents
 
 
 class Hook:
