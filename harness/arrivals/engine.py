@@ -21,6 +21,10 @@ from harness.arrivals.schedule import Split, make_schedule
 
 log = logging.getLogger("harness.arrivals")
 
+# Arrivals handed over in a row without sleeping (the loop fell behind, e.g. after a stall)
+# before the scheduler yields once, so pool users and the listener are not starved meanwhile.
+CATCH_UP_BATCH = 64
+
 
 class ArrivalEngine:
     def __init__(self, plan: LoadPlan, worker: str, pool: ArrivalPool, epoch: float, splits: list[Split],
@@ -61,6 +65,7 @@ class ArrivalEngine:
 
     def _run(self, api: str) -> None:
         schedule, wake, pool = self.schedules[api], self._wake[api], self.pool
+        behind = 0
         while True:
             due_s = schedule.peek()
             if due_s is None:  # no share under the current splits: wait for a new one
@@ -69,8 +74,16 @@ class ArrivalEngine:
                 continue
             due = self.epoch + due_s
             delay = due - self.clock()
-            if delay > 0 and wake.wait(delay):
-                wake.clear()  # a new split: recompute this arrival under it
-                continue
+            if delay > 0:
+                behind = 0
+                if wake.wait(delay):
+                    wake.clear()  # a new split: recompute this arrival under it
+                    continue
+            else:
+                behind += 1
+                if behind >= CATCH_UP_BATCH:  # catching up after a stall: let the users run too
+                    behind = 0
+                    gevent.sleep(0)
+                    continue
             schedule.advance()
             pool.put(Arrival(api, due))
