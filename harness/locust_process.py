@@ -73,7 +73,9 @@ def progress_line(client: InfluxClient, run_id: str, elapsed_s: float, total_s: 
             f'SELECT count("response_time") FROM "request" WHERE {where}; '
             f'SELECT count("response_time") FROM "request" WHERE {where} AND "result" = \'fail\'; '
             f'SELECT count("response_time") FROM "request" WHERE {where} AND time > now() - 5s; '
-            f'SELECT sum("users") FROM "users" WHERE {where} AND time > now() - 1500ms')
+            # each worker's latest count (a window of a few seconds holds several per worker)
+            f'SELECT sum("users") FROM (SELECT last("users") AS "users" FROM "users" WHERE {where} '
+            f'AND time > now() - 3s GROUP BY "worker")')
     except QueryError as exc:
         return f"[{elapsed_s:5.0f}/{total_s:.0f}s] InfluxDB query failed: {exc}"
     values = [r["series"][0]["values"][0][1] if r.get("series") else 0 for r in results]
