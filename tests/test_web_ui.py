@@ -78,11 +78,11 @@ def test_the_web_ui_runs_the_arrival_model_and_switches_models_between_tests(inf
         locust.terminate()
         locust.wait(timeout=30)
         stop_subprocess(sandbox)
-    plans = {row[2]: row for row in influx_db.query('SELECT "rates", "load_model" FROM "runs"."load_plan"')[0]["values"]}
-    assert {row[1] for row in plans.values()} == {"payments=8", ""}, plans
-    arrival_run = next(run_id for run_id, row in plans.items() if row[1] == "payments=8")
-    users_run = next(run_id for run_id, row in plans.items() if row[1] == "")
-    assert plans[users_run][3] == "users"
+    plans = {s["tags"]["run_id"]: s["values"][0][1:] for s in
+             influx_db.query('SELECT "rates", "load_model" FROM "runs"."load_plan" GROUP BY "run_id"')}
+    assert sorted(plans.values()) == [["", "users"], ["payments=8", "arrival"]], plans
+    arrival_run = next(run_id for run_id, row in plans.items() if row[0] == "payments=8")
+    users_run = next(run_id for run_id, row in plans.items() if row[0] == "")
     apis = influx_db.query(f'SHOW TAG VALUES FROM "arrivals" WITH KEY = "api" WHERE "run_id" = \'{arrival_run}\'')
     assert [v for _, v in apis[0]["values"]] == ["payments"]
     created = influx_db.query(f'SELECT count("scheduled_response_time") FROM "request" WHERE "run_id" = '
