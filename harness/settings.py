@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from harness.errors import HarnessError
-from harness.verdict.thresholds import closest_match
+from harness.suggest import closest_match
 
 DEFAULT_ENV_FILE = ".env.load-testing"
 

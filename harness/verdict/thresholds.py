@@ -7,7 +7,6 @@ HarnessError: a typo in this file must never quietly turn a check off.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -17,6 +16,7 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
+from harness.suggest import closest_match
 
 # Limit key → the metric of the check it makes (also the ``metric`` tag of threshold points).
 LIMIT_METRICS = {
@@ -276,19 +276,6 @@ class _Parser:
                                               d.max_success_rate_drop, "regression.",
                                               low=0, high=100),
         )
-
-
-def closest_match(word: str, choices: list[str]) -> str | None:
-    """The choice ``word`` is most likely a typo of, or None.
-
-    difflib finds the candidates; among equally close ones a swap of two letters wins
-    (max_p59_ms is max_p95_ms, not max_p99_ms), the most common slip when typing.
-    """
-    candidates = difflib.get_close_matches(word, choices, n=3)
-    if not candidates:
-        return None
-    return min(candidates, key=lambda c: (
-        -round(difflib.SequenceMatcher(None, word, c).ratio(), 6), sorted(c) != sorted(word)))
 
 
 def _show(value: Any) -> str:
