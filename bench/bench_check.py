@@ -257,14 +257,14 @@ def main(argv: list[str] | None = None) -> int:
                                                    capture_output=True, timeout=60, cwd=tmp), args.repeat)
             thresholds = load_thresholds(BASELINES)
             judged = timed(lambda: judge(client, run_id, thresholds, work / "out-judge",
-                                         generation_target=thresholds.generation.target_per_s, store=False),
+                                         generation_target=thresholds.generation.target_per_s),
                            args.repeat)
             loadavg.append(" ".join(Path("/proc/loadavg").read_text().split()[:3]))
 
             # Each call judge() made, then each of its statements alone.
             client.calls.clear()
             verdict, _ = judge(client, run_id, thresholds, work / "out-judge",
-                               generation_target=thresholds.generation.target_per_s, store=False)
+                               generation_target=thresholds.generation.target_per_s)
             calls = list(client.calls)
             statements = [s for sql, _ in calls for s in sql.split("; ")]
             alone = [(s, timed(lambda s=s: client.query_results(s), args.repeat)) for s in statements]

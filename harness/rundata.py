@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import time
 
-from harness.influx.client import InfluxClient, WriteError
+from harness.influx.client import InfluxClient, WriteError, quote_string
 from harness.influx.lineprotocol import make_line
 from harness.errors import HarnessError
 from harness.verdict.model import Stats, Verdict
+from harness.verdict.thresholds import thresholds_as_points
 
 
 def _write(client: InfluxClient, lines: list[str], runs_rp: str) -> None:
@@ -32,8 +33,6 @@ def write_event(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, 
 def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target: float | None) -> list[dict]:
     """The limits in force as ``threshold`` rows, plus the load generator's CPU warning line
     (not a check, but the CPU panel draws it from the run like the others)."""
-    from harness.verdict.thresholds import thresholds_as_points
-
     rows = thresholds_as_points(thresholds, endpoint_apis, generation_target)
     if thresholds.max_cpu_percent is not None:
         rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "cpu_percent",
@@ -90,6 +89,20 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
     text = f"{verdict.verdict.upper()}: " + ("; ".join(verdict.reasons[:5]) or "every check passed")
     lines.append(event_line(m.run_id, m.test_env, "verdict", f"Verdict: {verdict.verdict}", text, ts + 1))
     _write(client, lines, runs_rp)
+
+
+def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
+    series = client.query(
+        f'SELECT max("u") FROM (SELECT sum("users") AS "u" FROM "users" WHERE "run_id" = {quote_string(run_id)} '
+        f'AND time >= {start_ns} AND time <= {end_ns} GROUP BY time(1s))')
+    return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
+
+
+def store_verdict(client: InfluxClient, runs_rp: str, verdict: Verdict) -> None:
+    """The verdict of a judged run in InfluxDB: ``run_summary`` and the verdict annotation."""
+    m = verdict.measurements
+    first = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
+    write_summary(client, runs_rp, verdict, peak_users(client, m.run_id, first, int(m.end.timestamp() * 1e9) + 1))
 
 
 def thresholds_json(thresholds) -> str:

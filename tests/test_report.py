@@ -131,7 +131,7 @@ def write_synthetic_run(client, run_id: str = RUN, *, store_run: bool = True,
 def report(influx_db, tmp_path):
     t0 = write_synthetic_run(influx_db)
     thresholds = Thresholds()
-    verdict, _ = judge(influx_db, RUN, thresholds, tmp_path, generation_target=None, store=False)
+    verdict, _ = judge(influx_db, RUN, thresholds, tmp_path, generation_target=None)
     paths = write_report(influx_db, verdict, thresholds, tmp_path)
     return {"t0": t0, "verdict": verdict, "paths": paths, "dir": tmp_path,
             "json": json.loads(paths["report_json"].read_text()),
@@ -314,7 +314,7 @@ def test_endpoint_seen_only_in_the_warmup_is_charted_unjudged_and_its_name_escap
                               "method": "GET", "result": "ok", "status": "200"},
                   {"response_time": 5.0, "response_length": 1}, t0 + 100_000_000 + i * 1000) for i in range(3)
     ).encode() + b"\n")
-    verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None, store=False)
+    verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None)
     paths = write_report(influx_db, verdict, Thresholds(), tmp_path)
     doc = json.loads(paths["report_json"].read_text())
     key = f"GET {odd}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.influx.client import quote_ident, quote_string
-from harness.rundata import threshold_rows, thresholds_json, write_run, write_thresholds
+from harness.rundata import store_verdict, threshold_rows, thresholds_json, write_run, write_thresholds
 from harness.influx.options import add_influx_arguments, client_from, settings_from
 from harness.runid import validate_run_id
 from harness.verdict.judge import judge
@@ -72,9 +72,9 @@ def run(args) -> int:
     client.ping()
     target = generation_target(settings, thresholds)
     verdict, paths = judge(client, run_id, thresholds, args.out or settings.out_dir / run_id,
-                           generation_target=target, baseline=args.baseline, runs_rp=args.influx_runs_rp,
-                           store=not args.no_store)
+                           generation_target=target, baseline=args.baseline, runs_rp=args.influx_runs_rp)
     if not args.no_store:
+        store_verdict(client, args.influx_runs_rp, verdict)
         record_plain_run(client, args.influx_runs_rp, verdict, thresholds, target)
     print_verdict(verdict, paths)
     return verdict.exit_code

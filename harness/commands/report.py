@@ -55,7 +55,7 @@ def run(args) -> int:
     out_dir = args.out or settings.out_dir / run_id
     verdict, paths = judge(client, run_id, thresholds, out_dir,
                            generation_target=generation_target(settings, thresholds),
-                           baseline=args.baseline, runs_rp=args.influx_runs_rp, store=False)
+                           baseline=args.baseline, runs_rp=args.influx_runs_rp)
     paths.update(write_report(client, verdict, thresholds, out_dir, runs_rp=args.influx_runs_rp))
     print_verdict(verdict, paths, sys.stdout)  # the stream of now, not of import time
     return verdict.exit_code

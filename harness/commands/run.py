@@ -22,7 +22,8 @@ from harness.locust_process import (last_error_line, locust_command, locust_envi
                                      run_locust)
 from harness.preflight import check_influx, check_target
 from harness.report import write_report
-from harness.rundata import threshold_rows, thresholds_json, write_event, write_run, write_thresholds
+from harness.rundata import (store_verdict, threshold_rows, thresholds_json, write_event, write_run,
+                             write_thresholds)
 from harness.runid import new_run_id, validate_run_id
 from harness.settings import add_arguments
 from harness.verdict.judge import judge
@@ -158,6 +159,7 @@ def run(args) -> int:
         warnings = ["the run was interrupted (SIGINT/SIGTERM) before its planned end"] if interrupted else []
         verdict, paths = judge(client, run_id, thresholds, out_dir, generation_target=target,
                                baseline=args.baseline, runs_rp=runs_rp, extra_warnings=warnings)
+        store_verdict(client, runs_rp, verdict)
         write_run(client, runs_rp, run_id, env, {**run_fields, "verdict": verdict.verdict,
                                                  "status": "interrupted" if interrupted else "completed"}, start_ns)
         if interrupted:

@@ -1,24 +1,18 @@
-"""Measure → evaluate → write: the verdict of one stored run, shared by ``check`` and ``run``."""
+"""Measure → evaluate → write the files: the verdict of one stored run, shared by ``check``, ``report``
+and ``run``. Storing it in InfluxDB (``run_summary``, the verdict event) is the caller's choice:
+``harness.rundata.store_verdict``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.influx.client import InfluxClient, quote_string
-from harness.rundata import write_summary
+from harness.influx.client import InfluxClient
 from harness.verdict.evaluate import evaluate
 from harness.verdict.measure import find_last_passing_run, measure
 from harness.verdict.model import Verdict
 from harness.verdict.outputs import write_outputs
 from harness.verdict.thresholds import Thresholds
-
-
-def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
-    series = client.query(
-        f'SELECT max("u") FROM (SELECT sum("users") AS "u" FROM "users" WHERE "run_id" = {quote_string(run_id)} '
-        f'AND time >= {start_ns} AND time <= {end_ns} GROUP BY time(1s))')
-    return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
 
 
 def api_percentiles(thresholds: Thresholds) -> tuple[int, ...]:
@@ -35,7 +29,7 @@ def api_percentiles(thresholds: Thresholds) -> tuple[int, ...]:
 
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
           generation_target: float | None, baseline: str | None = None, runs_rp: str = "runs",
-          store: bool = True, extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
+          extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
     percentiles = api_percentiles(thresholds)
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
                        runs_rp=runs_rp, api_percentiles=percentiles)
@@ -51,8 +45,4 @@ def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Pa
                                     generation_target=generation_target, runs_rp=runs_rp, api_percentiles=percentiles)
     verdict = evaluate(thresholds, measured, baseline_measured)
     paths = write_outputs(verdict, out_dir, thresholds)
-    if store:
-        first = int(measured.start.timestamp() * 1e9) - int(measured.warmup_s * 1e9)
-        write_summary(client, runs_rp, verdict,
-                      peak_users(client, run_id, first, int(measured.end.timestamp() * 1e9) + 1))
     return verdict, paths
