@@ -28,6 +28,7 @@ from harness.runid import new_run_id, validate_run_id
 from harness.settings import add_arguments
 from harness.verdict.judge import judge
 from harness.verdict.thresholds import load_thresholds
+from seed.errors import SeedError
 
 
 def register(subparsers) -> None:
@@ -99,7 +100,7 @@ def _cleanup(cleanup, host: str, manifest: Path) -> None:
         return
     try:
         report = cleanup(host, manifest)
-    except HarnessError as exc:
+    except SeedError as exc:
         print(f"harness: warning: cleanup failed: {exc}; retry with: harness cleanup --manifest {manifest}")
         return
     print(f"cleanup: {report.summary()}")
