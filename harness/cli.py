@@ -12,7 +12,7 @@ from harness.exitcodes import ExitCode
 from seed.errors import SeedError
 
 # Sub-command modules under harness.commands; each has register(subparsers).
-COMMANDS = ["run", "check", "report", "preflight", "flush", "influxdb", "sandbox", "seed"]
+COMMANDS = ["run", "check", "report", "preflight", "flush", "influxdb", "sandbox", "seed", "settings"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,16 +11,24 @@ import time
 from pathlib import Path
 
 from harness.influx.client import InfluxClient, QueryError, quote_string
-from harness.settings import Settings
+from harness.settings import LOCUST, RUN, Param, Settings, as_text, params_for
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
 
-def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path, runs_rp: str) -> list[str]:
+def listener_settings(settings: Settings, run_id: str) -> list[tuple[Param, str]]:
+    """Every listener setting ``harness run`` took, with its value as text: handed to Locust, so a
+    setting means the same in both (RUN_ID: the id this run uses)."""
+    return [(p, run_id if p.env == "RUN_ID" else as_text(getattr(settings, p.name)))
+            for p in params_for(LOCUST) if RUN in p.used_by]
+
+
+def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path) -> list[str]:
+    # Secrets go in the environment (locust_environment), not on a command line that `ps` shows.
+    listener_flags = [f"{p.flag}={text}" for p, text in listener_settings(settings, run_id) if not p.secret]
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
            "-u", str(settings.users), "-r", str(settings.spawn_rate), "-t", f"{settings.run_time_s}s",
-           "--host", host, "--run-id", run_id, "--test-env", settings.test_env,
-           "--influx-url", settings.influx_url, "--influx-db", settings.influx_db, "--influx-runs-rp", runs_rp,
+           "--host", host, *listener_flags,
            "--csv", str(out_dir / "locust"), "--html", str(out_dir / "locust.html"),
            "--json-file", str(out_dir / "locust_stats"), "--only-summary", "--stop-timeout", "10",
            "--loglevel", "INFO"]
@@ -31,9 +39,9 @@ def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path, ru
 
 def locust_environment(settings: Settings, seed_manifest: Path | None,
                        generation_target: float | None) -> dict[str, str]:
-    # Secrets travel in the environment, not on a command line that `ps` shows.
-    env = dict(os.environ, INFLUX_TOKEN=settings.influx_token, INFLUX_USER=settings.influx_user,
-               INFLUX_PASSWORD=settings.influx_password, TEST_ENV=settings.test_env,
+    secrets = {p.env: text for p, text in listener_settings(settings, settings.run_id) if p.secret}
+    # TEST_ENV too: with locust-plugins installed, its own --test-env hides the listener's.
+    env = dict(os.environ, **secrets, TEST_ENV=settings.test_env,
                GENERATION_TARGET_PER_S=str(generation_target or 0), PYTHONUNBUFFERED="1")
     if seed_manifest:
         env["SEED_MANIFEST"] = str(seed_manifest)

@@ -10,6 +10,8 @@ from harness.errors import HarnessError
 from seed import markers
 from seed.errors import SeedError
 
+RUN_ID_RULE = markers.RULE
+
 
 def new_run_id() -> str:
     """Sortable by time and unique across machines: ``20261125T081530Z-3fa2c1``."""

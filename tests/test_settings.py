@@ -42,8 +42,9 @@ def test_the_table_and_the_settings_class_name_the_same_parameters():
 
 def test_repo_env_file_holds_every_parameter_with_its_default():
     found = read_env_file(REPO / ".env.load-testing")
-    assert list(found) == [p.env for p in PARAMS]
-    assert {k: v for k, (v, _) in found.items()} == {p.env: p.default for p in PARAMS}
+    taken = [p for p in PARAMS if set(p.used_by) & set(settings.COMMANDS)]  # the file is the commands'
+    assert list(found) == [p.env for p in taken]
+    assert {k: v for k, (v, _) in found.items()} == {p.env: p.default for p in taken}
     assert resolve(None, {}, REPO / ".env.load-testing") == resolve(None, {}, None)
 
 
@@ -184,11 +185,11 @@ def test_secrets_are_never_echoed():
     assert (public["INFLUX_TOKEN"], public["INFLUX_PASSWORD"], public["USERS"]) == ("***", "***", 20)
 
 
-def test_every_parameter_has_a_flag_that_defaults_to_not_set():
+def test_every_parameter_of_harness_run_has_a_flag_that_defaults_to_not_set():
     args = parse_flags()
-    for p in PARAMS:
+    for p in settings.params_for(settings.RUN):
         assert getattr(args, p.dest) is None
     help_text = argparse.ArgumentParser()
     add_arguments(help_text)
     text = help_text.format_help()
-    assert all(p.flag in text for p in PARAMS) and "--env-file" in text
+    assert all(p.flag in text for p in settings.params_for(settings.RUN)) and "--env-file" in text

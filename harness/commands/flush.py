@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
-from harness.influx.options import add_influx_arguments, client_from, settings_from
+from harness.influx.options import client_from, settings_from
 from harness.influx.spool import Spool, spooled_dirs
 from harness.influx.writer import BatchWriter
+from harness.settings import FLUSH, add_arguments
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("flush", help="send spooled points to InfluxDB (after an outage)")
-    parser.add_argument("--spool-dir", type=Path, default=Path(os.environ.get("INFLUX_SPOOL_DIR", ".state/spool")),
-                        help="the listeners' spool (default .state/spool) [env INFLUX_SPOOL_DIR]")
-    add_influx_arguments(parser)
+    add_arguments(parser, FLUSH)
     parser.set_defaults(func=run)
 
 
@@ -38,8 +36,9 @@ def run(args) -> int:
     settings = settings_from(args)
     client = client_from(settings)
     client.ping()
-    written, folders = flush_spool(client, args.spool_dir)
+    spool_dir = Path(settings.influx_spool_dir)
+    written, folders = flush_spool(client, spool_dir)
     print(f"flushed {written} points from {folders} spool folders to {settings.influx_url}, "
           f"database {settings.influx_db}" if folders else f"nothing spooled for database {settings.influx_db} "
-          f"in {args.spool_dir}")
+          f"in {spool_dir}")
     return ExitCode.PASS

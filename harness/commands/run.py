@@ -24,7 +24,7 @@ from harness.preflight import check_influx, check_target
 from harness.report import write_report
 from harness.rundata import (store_verdict, threshold_rows, thresholds_json, write_event, write_run,
                              write_thresholds)
-from harness.runid import new_run_id, validate_run_id
+from harness.runid import new_run_id
 from harness.settings import add_arguments
 from harness.verdict.judge import judge
 from harness.verdict.thresholds import load_thresholds
@@ -34,7 +34,6 @@ from seed.errors import SeedError
 def register(subparsers) -> None:
     parser = subparsers.add_parser("run", help="run a load test end to end and judge it (exit 0/1/2)",
                                    description=__doc__)
-    parser.add_argument("--run-id", default=None, help="run id (default: a new one, time-sortable)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default OUT_DIR/RUN_ID)")
     parser.add_argument("--fault", action="append", default=[], metavar="SCOPE:KEY=VALUE",
                         help="fault for the built-in sandbox, e.g. payments:error_rate=0.3 or "
@@ -42,7 +41,6 @@ def register(subparsers) -> None:
     parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass",
                         help="also judge against a baseline run")
     parser.add_argument("--no-cleanup", action="store_true", help="keep seeded users after the run")
-    parser.add_argument("--influx-runs-rp", default="runs", help="retention policy of long-lived run data")
     add_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -117,13 +115,13 @@ def run(args) -> int:
         from harness.sandbox.faults import parse_specs
 
         parse_specs(args.fault)  # a bad spec is a one-line error here, before anything starts
-    run_id = validate_run_id(args.run_id) if args.run_id else new_run_id()
+    run_id = settings.run_id or new_run_id()
     out_dir = args.out or settings.out_dir / run_id
-    runs_rp, env = args.influx_runs_rp, settings.test_env
+    runs_rp, env = settings.influx_runs_rp, settings.test_env
     client = client_from(settings)
     version = check_influx(client, runs_rp)
     # Points a listener spooled in an earlier run (InfluxDB was away) go in before this one starts.
-    replayed, _ = flush_spool(client, Path(os.environ.get("INFLUX_SPOOL_DIR", ".state/spool")))
+    replayed, _ = flush_spool(client, Path(settings.influx_spool_dir))
     if replayed:
         print(f"replayed {replayed} spooled points from earlier runs")
 
@@ -148,7 +146,7 @@ def run(args) -> int:
             print(f"live dashboard: {live_dashboard_url(settings.grafana_url, run_id, env)}")
 
         log_path = out_dir / "locust.log"
-        code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir, runs_rp),
+        code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir),
                                        locust_environment(settings, manifest, target), log_path, client, run_id,
                                        settings.run_time_s)
         if code not in (0, 1) and not interrupted:
