@@ -278,13 +278,10 @@ def add_arguments(parser: argparse.ArgumentParser, command: str = RUN) -> None:
     group.add_argument("--env-file", dest="env_file", default=None, type=Path, metavar="PATH",
                        help=f"KEY=VALUE file of settings (default: {DEFAULT_ENV_FILE} if present)")
     for p in params_for(command):
+        shown = "" if p.secret else f", default: {p.default or 'empty'}"
         switch = {"nargs": "?", "const": "true"} if p.switch else {}
         group.add_argument(p.flag, *p.aliases, dest=p.dest, default=None, metavar=p.env,
-                           help=f"{p.help} (env {p.env}{shown_default(p)})", **switch)
-
-
-def shown_default(p: Param) -> str:
-    return "" if p.secret else f", default: {p.default or 'empty'}"
+                           help=f"{p.help} (env {p.env}{shown})", **switch)
 
 
 def default_env_file(directory: Path | None = None) -> Path | None:

@@ -115,3 +115,14 @@ def test_quickstart_commands_run_as_written(tmp_path):
         assert (tmp_path / "reports" / "first-run" / "verdict.json").exists()
     finally:
         subprocess.run([str(BIN / "harness"), "influxdb", "stop"], env=env, cwd=ROOT, capture_output=True)
+
+
+def test_the_settings_table_in_the_guide_is_the_one_the_code_makes():
+    """docs/guide.md lists the settings exactly as ``harness settings --markdown`` makes them from
+    harness.settings.PARAMS: a setting added, renamed or moved to another command shows here."""
+    from harness.commands.settings import markdown_table
+
+    text = (ROOT / "docs" / "guide.md").read_text()
+    start = text.index("\n", text.index("<!-- settings table:")) + 1
+    end = text.index("<!-- end of settings table -->")
+    assert text[start:end] == markdown_table(), "run `harness settings --markdown` and paste it into docs/guide.md"
