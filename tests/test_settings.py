@@ -193,3 +193,18 @@ def test_every_parameter_of_harness_run_has_a_flag_that_defaults_to_not_set():
     add_arguments(help_text)
     text = help_text.format_help()
     assert all(p.flag in text for p in settings.params_for(settings.RUN)) and "--env-file" in text
+
+
+def test_harness_settings_shows_each_value_where_it_came_from_and_hides_secrets(tmp_path, monkeypatch, capsys):
+    from harness import cli
+
+    monkeypatch.chdir(tmp_path)
+    env_file(tmp_path, "RUN_TIME=5m\n")
+    monkeypatch.setenv("USERS", "7")
+    monkeypatch.setenv("INFLUX_PASSWORD", "pw-123")
+    assert cli.main(["settings"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
+    assert rows["USERS"][1:3] == ["7", "environment"]
+    assert rows["RUN_TIME"][1:3] == ["300", ".env.load-testing:1"]
+    assert rows["INFLUX_PASSWORD"][1:3] == ["***", "environment"]
+    assert rows["INFLUX_URL"][-6:] == ["run,", "check,", "report,", "flush,", "preflight,", "locust"]
