@@ -4,7 +4,6 @@ Exit codes as ``harness check``: 0 pass, 1 fail, 2 error or inconclusive."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from contextlib import ExitStack
@@ -15,6 +14,7 @@ from harness import __version__
 from harness.apis import api_for
 from harness.commands.check import generation_target, print_verdict
 from harness.commands.flush import flush_spool
+from harness.commands.influxdb import default_state_dir
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.influx.options import client_from, settings_from
@@ -60,10 +60,6 @@ def live_dashboard_url(grafana_url: str, run_id: str, test_env: str) -> str:
     return f"{grafana_url.rstrip('/')}/d/loadtest-live/load-test-live?{query}"
 
 
-def state_dir() -> Path:
-    return Path(os.environ.get("HARNESS_STATE_DIR", ".state"))
-
-
 def start_target(stack: ExitStack, settings, faults: list[str]) -> str:
     """The target's URL: TARGET_HOST, or the built-in sandbox on a free port (stopped on exit)."""
     host = settings.target_host
@@ -82,7 +78,7 @@ def seed(stack: ExitStack, host: str, run_id: str, users: int, clean_after: bool
     from seed.seeder import seed_users
 
     # Not in the report folder: the manifest holds passwords, and CI uploads that folder.
-    manifest = state_dir() / "seed" / f"{run_id}.json"
+    manifest = default_state_dir() / "seed" / f"{run_id}.json"
     manifest.parent.mkdir(parents=True, exist_ok=True)
     if clean_after:
         # Registered before seeding, so a seeding that stops half-way is cleaned too, and so is
