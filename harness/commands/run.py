@@ -18,6 +18,7 @@ from harness.commands.flush import flush_spool
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.influx.options import client_from, settings_from
+from harness.influx.spool import default_root
 from harness.locust_process import (last_error_line, locust_command, locust_environment, locust_request_count,
                                      run_locust)
 from harness.preflight import check_influx, check_target
@@ -121,9 +122,12 @@ def run(args) -> int:
     client = client_from(settings)
     version = check_influx(client, runs_rp)
     # Points a listener spooled in an earlier run (InfluxDB was away) go in before this one starts.
-    replayed, _ = flush_spool(client, Path(os.environ.get("INFLUX_SPOOL_DIR", ".state/spool")))
-    if replayed:
-        print(f"replayed {replayed} spooled points from earlier runs")
+    replayed = flush_spool(client, default_root())
+    if replayed.written:
+        print(f"replayed {replayed.written} spooled points from earlier runs")
+    if replayed.quarantined:
+        print(f"harness: warning: InfluxDB refused {replayed.quarantined} spooled lines one by one; they are kept "
+              f"in {', '.join(map(str, replayed.quarantine_files))}")
 
     with ExitStack() as stack:
         host = start_target(stack, settings, args.fault)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from harness.influx.spool import DEFAULT_ROOT as DEFAULT_SPOOL_ROOT
+
 # (flag, env var, default, help). Locust's parser (ConfigArgParse) reads the environment
 # variable, so a Locust started by ``harness run`` and one started by hand behave the same.
 OPTIONS: list[tuple[str, str, str, str]] = [
@@ -14,7 +16,7 @@ OPTIONS: list[tuple[str, str, str, str]] = [
     ("--influx-password", "INFLUX_PASSWORD", "", "password (InfluxDB 1.x with auth)"),
     ("--influx-runs-rp", "INFLUX_RUNS_RP", "runs",
      "retention policy for long-lived run data (events, run, threshold, run_summary); '' = default RP"),
-    ("--influx-spool-dir", "INFLUX_SPOOL_DIR", ".state/spool",
+    ("--influx-spool-dir", "INFLUX_SPOOL_DIR", DEFAULT_SPOOL_ROOT,
      "where batches InfluxDB could not take wait for replay (harness flush)"),
     ("--run-id", "RUN_ID", "", "run id tag; made by the master/local runner when empty (new per test)"),
     ("--test-env", "TEST_ENV", "local", "test environment tag (local, compose, staging, …)"),
