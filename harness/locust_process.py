@@ -14,6 +14,7 @@ from harness.influx.client import InfluxClient, QueryError, quote_string
 from harness.settings import Settings
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+USERS_FRESH_S = 10  # a process whose latest user count is older than this has stopped
 
 
 def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path, runs_rp: str) -> list[str]:
@@ -47,7 +48,10 @@ def progress_line(client: InfluxClient, run_id: str, elapsed_s: float, total_s: 
             f'SELECT count("response_time") FROM "request" WHERE {where}; '
             f'SELECT count("response_time") FROM "request" WHERE {where} AND "result" = \'fail\'; '
             f'SELECT count("response_time") FROM "request" WHERE {where} AND time > now() - 5s; '
-            f'SELECT sum("users") FROM "users" WHERE {where} AND time > now() - 1500ms')
+            # Each process writes its count every second: the sum over processes of each one's
+            # latest count, not of every point in a window (which counted some twice, some never).
+            f'SELECT sum("users") FROM (SELECT last("users") AS "users" FROM "users" WHERE {where} '
+            f'AND time > now() - {USERS_FRESH_S}s GROUP BY "worker")')
     except QueryError as exc:
         return f"[{elapsed_s:5.0f}/{total_s:.0f}s] InfluxDB query failed: {exc}"
     values = [r["series"][0]["values"][0][1] if r.get("series") else 0 for r in results]

@@ -143,9 +143,15 @@ def spool_bytes(root) -> dict[str, bytes]:
     ("admin", "wrong", "refusing", "credentials"),
     ("", "", "refusing", "credentials"),
     ("admin", "right", "never_created", "database not found"),
+    ("reader", "only-reads", "refusing", "not authorized to write"),  # a user without write permission
 ])
 def test_a_refusing_influxdb_takes_nothing_out_of_the_spool(influxd_with_auth, tmp_path, user, password,
                                                             database, needle):
+    admin = InfluxClient(InfluxSettings(url=influxd_with_auth.url, database="refusing", username="admin",
+                                        password="right"))
+    admin.create_database()
+    admin.query_results("CREATE USER \"reader\" WITH PASSWORD 'only-reads'", method="POST", epoch="")
+    admin.query_results('GRANT READ ON "refusing" TO "reader"', method="POST", epoch="")
     writer = unreachable_writer(tmp_path, max_pending=0, batch_size=2)
     writer.add([f"m f={i}i {i}" for i in range(5)])
     writer.spill_all()
