@@ -57,6 +57,7 @@ class InfluxListener:
         self.run_id = ""
         self.test_started_ns = 0
         self.drain_deadline: float | None = None  # one bounded final flush per test, however often asked
+        self.final_seen: int | None = None  # the count of the final counts line handed over, if any
         self.worker = "local"
         self.flush_now = Event()
         self.greenlets: list[gevent.Greenlet] = []
@@ -96,7 +97,7 @@ class InfluxListener:
         self.writer.begin(Spool(worker_spool_dir(Path(self.options.influx_spool_dir), self.client.settings.database,
                                                  self.run_id, self.worker)),
                           {"run_id": self.run_id, "test_env": self.test_env, "worker": self.worker})
-        self.drain_deadline = None
+        self.drain_deadline = self.final_seen = None
         self.process.cpu_percent(None)
         if self.role in ("master", "local"):
             self.event("start", "Run started", f"run {self.run_id} against {self.env.host}")
@@ -180,7 +181,9 @@ class InfluxListener:
         """Hand the recorder's lines, and this process's counts, to the writer."""
         if self.recorder and self.records_requests():
             lines = self.recorder.take()
-            lines.append(self._stats_line(self.recorder.seen, final))
+            if lines or self.final_seen != self.recorder.seen:  # a final count said twice adds nothing
+                lines.append(self._stats_line(self.recorder.seen, final))
+                self.final_seen = self.recorder.seen if final else None
             self.writer.add(lines)
 
     def flush(self) -> bool:

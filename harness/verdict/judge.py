@@ -15,9 +15,12 @@ from harness.verdict.thresholds import Thresholds
 
 
 def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
+    # Per second, each worker's latest count, summed: a worker's two samples in one second must
+    # not count twice.
     series = client.query(
-        f'SELECT max("u") FROM (SELECT sum("users") AS "u" FROM "users" WHERE "run_id" = {quote_string(run_id)} '
-        f'AND time >= {start_ns} AND time <= {end_ns} GROUP BY time(1s))')
+        f'SELECT max("u") FROM (SELECT sum("w") AS "u" FROM (SELECT last("users") AS "w" FROM "users" '
+        f'WHERE "run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns} '
+        f'GROUP BY time(1s), "worker" fill(none)) GROUP BY time(1s))')
     return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
 
 
