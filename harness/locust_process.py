@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from harness.influx.client import InfluxClient, QueryError, quote_string
+from harness.influx.local import free_port
 from harness.settings import Settings
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -26,7 +27,12 @@ def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path, ru
            "--json-file", str(out_dir / "locust_stats"), "--only-summary", "--stop-timeout", "10",
            "--loglevel", "INFO"]
     if settings.processes > 1:
-        cmd += ["--processes", str(settings.processes)]
+        # Locust's master listens on *:5557 unless told otherwise: two runs on one machine would
+        # take each other's worker processes (seen here: a third worker joined a --processes 2
+        # run and mixed its points and user counts in). A free loopback port of its own instead.
+        port = str(free_port())
+        cmd += ["--processes", str(settings.processes), "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
     return cmd
 
 
