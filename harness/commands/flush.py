@@ -13,7 +13,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.influx.options import add_influx_arguments, client_from, settings_from
-from harness.influx.spool import DEFAULT_ROOT, Spool, default_root, spooled_dirs
+from harness.influx.spool import DEFAULT_ROOT, Spool, default_root, quarantine_files, spooled_dirs
 from harness.influx.writer import BatchWriter
 
 RETRY_S = 10.0  # how long a flush retries a flaky InfluxDB (network errors, 5xx) before giving up
@@ -69,6 +69,9 @@ def run(args) -> int:
     result = flush_spool(client, root)
     if not result.folders:
         print(f"nothing spooled for database {settings.influx_db} in {root}")
+        kept = quarantine_files(root, settings.influx_db)
+        if kept:
+            print(f"  (lines InfluxDB refused earlier are kept in {', '.join(map(str, kept))})")
         return ExitCode.PASS
     print(f"flushed {result.written} points from {result.folders} spool folders to {settings.influx_url}, "
           f"database {settings.influx_db}")

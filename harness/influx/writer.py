@@ -45,6 +45,7 @@ class Batch:
     body: bytearray  # newline-terminated lines: a replay sends the same points, so a point that did
     points: int  # land before a timeout is overwritten by itself, never doubled
     retention_policy: str = ""
+    record: bool = False  # the writer's own ``quarantine`` point, not counted as written
 
 
 @dataclass
@@ -152,7 +153,7 @@ class BatchWriter:
             tail = next((b for b in reversed(self.pending) if b.retention_policy == rp), None)
             start = 0
             while start < len(lines):
-                if tail is None or tail.points >= self.batch_size:
+                if tail is None or tail.record or tail.points >= self.batch_size:
                     tail = Batch(bytearray(), 0, rp)
                     self.pending.append(tail)
                 room = self.batch_size - tail.points
@@ -179,7 +180,12 @@ class BatchWriter:
 
     def _replay_spool(self) -> bool:
         while self.spool and (spooled := self.spool.oldest()) is not None:
-            if not self._deliver(spooled.read(), spooled.points, spooled.retention_policy, gzipped=True):
+            try:
+                body = spooled.read()
+            except FileNotFoundError:  # another process (harness flush) replayed it meanwhile
+                self.spool.remove_oldest()
+                continue
+            if not self._deliver(body, spooled.points, spooled.retention_policy, gzipped=True):
                 return False
             self.spool.remove_oldest()
         return True
@@ -187,14 +193,14 @@ class BatchWriter:
     def _send_pending(self) -> bool:
         while self.pending:
             batch = self.pending[0]
-            if not self._deliver(bytes(batch.body), batch.points, batch.retention_policy):
+            if not self._deliver(bytes(batch.body), batch.points, batch.retention_policy, counted=not batch.record):
                 return False
             self.pending.popleft()  # nobody else changes the queue while the write was away
             self.pending_points -= batch.points
         return True
 
     # -- one batch ------------------------------------------------------------------------
-    def _deliver(self, body: bytes, points: int, rp: str, gzipped: bool = False) -> bool:
+    def _deliver(self, body: bytes, points: int, rp: str, gzipped: bool = False, counted: bool = True) -> bool:
         """True when every line of the batch is stored or quarantined; False when it must be
         kept (the error is noted and the backoff set)."""
         created = False
@@ -219,8 +225,8 @@ class BatchWriter:
                 except WriteError as part_error:
                     self._note_error(part_error)
                     return self._keep(part_error)
-                return self._set_aside(rejected, points, rp)
-            self.counts.written += points
+                return self._set_aside(rejected, points if counted else 0, rp)
+            self.counts.written += points if counted else 0
             self._recovered()
             return True
 
@@ -253,6 +259,7 @@ class BatchWriter:
         return rejected
 
     def _set_aside(self, rejected: list[tuple[str, list[bytes]]], points: int, rp: str) -> bool:
+        """Quarantine the rejected lines; ``points`` of the batch count as written, less those."""
         count = sum(len(lines) for _, lines in rejected)
         if not count:  # every part was taken once split (a batch too large as a whole)
             self.counts.written += points
@@ -273,9 +280,9 @@ class BatchWriter:
                 record = make_line("quarantine", self.record_tags,
                                    {"points": count, "request_points": requests, "reason": rejected[0][0][:300],
                                     "file": str(where)}, time.time_ns())
-                self.pending.append(Batch(bytearray(record.encode("utf-8") + b"\n"), 1, ""))
+                self.pending.append(Batch(bytearray(record.encode("utf-8") + b"\n"), 1, "", record=True))
                 self.pending_points += 1
-        self.counts.written += points - count
+        self.counts.written += max(0, points - count)
         self._recovered()
         return True
 

@@ -84,7 +84,7 @@ class InfluxListener:
             self.options.run_id = run_id
         self.run_id = validate_run_id(self.options.run_id or new_run_id())
         settings = settings_from_options(self.options)
-        if settings != self.client.settings and not self.writer.pending_points:
+        if settings != self.client.settings and self.writer.idle:
             # Workers get the master's options with the first spawn message.
             self.client = self.writer.client = InfluxClient(settings)
         self.test_started_ns = time.time_ns()
