@@ -129,3 +129,32 @@ def test_influxdb_down_for_the_whole_run_then_flush_only_deletes_what_influxdb_s
     again = flush(spool, own_influxd.url, *right, timeout=60)
     assert again.returncode == 0 and "nothing spooled" in again.stdout
     assert stored_count(client, "down") == total  # a second flush doubles nothing
+
+
+def test_lines_influxdb_refuses_during_a_run_are_quarantined_and_counted(influxd, influx_db, tmp_path):
+    # An earlier writer stored `error` as an integer: every failed request's line (error="…")
+    # now conflicts, while the successful ones are fine.
+    db = influx_db.settings.database
+    influx_db.create_database()
+    # (now: InfluxDB 1.x keeps field types per shard, and shards cover a day)
+    influx_db.write(f"request,run_id=earlier error=1i,response_time=1.0 {time.time_ns()}\n".encode())
+    proc, url = start_subprocess(port=0, faults=["payments:error_rate=0.5"])
+    try:
+        locust, total = run_locust(url, influxd.url, db, "conflict", users=10, run_time="8s",
+                                   extra=["--influx-spool-dir", str(tmp_path / "spool")])
+    finally:
+        stop_subprocess(proc)
+    assert locust.returncode in (0, 1), locust.stderr[-2000:]  # 1: Locust's own failure ratio
+    quarantine = next((tmp_path / "spool").rglob("quarantine.lp"))
+    kept = [line for line in quarantine.read_text().splitlines() if not line.startswith("#")]
+    assert kept and all(line.startswith("request,") and " error=\"" in line for line in kept)
+    assert "field type conflict" in quarantine.read_text()
+    assert stored_count(influx_db, "conflict") + len(kept) == total  # nothing lost: stored or kept
+
+    check = subprocess.run([sys.executable, "-m", "harness.cli", "check", "--run-id", "conflict", "--influx-url",
+                            influxd.url, "--influx-db", db, "--out", str(tmp_path / "check"), "--no-store"],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+    verdict = json.loads((tmp_path / "check" / "verdict.json").read_text())
+    assert verdict["completeness"]["quarantined"] == len(kept), check.stdout
+    assert f"InfluxDB refused {len(kept)} request points one by one" in check.stdout
+    assert check.returncode in (1, 2)  # never a pass; 1 when the payment errors fail their limit

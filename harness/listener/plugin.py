@@ -96,7 +96,7 @@ class InfluxListener:
         self.recorder = RequestRecorder(self.run_id, self.test_env, self.worker)
         self.writer.begin(Spool(worker_spool_dir(Path(self.options.influx_spool_dir), self.client.settings.database,
                                                  self.run_id, self.worker)),
-                          {"run_id": self.run_id, "test_env": self.test_env, "worker": self.worker})
+                          {"run_id": self.run_id, "worker": self.worker})
         self.drain_deadline = self.final_seen = None
         self.process.cpu_percent(None)
         if self.role in ("master", "local"):
