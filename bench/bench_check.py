@@ -117,7 +117,7 @@ def write_points(url: str, run_id: str, points: int, batch: int, seed: int) -> d
                  for s in range(int(SPAN_S) + 1)]
         extra.append(make_line("listener_stats", {"run_id": run_id, "test_env": "bench", "worker": worker},
                                {"seen": recorder.seen, "written": recorder.seen, "retried": 0, "dropped": 0,
-                                "pending": 0}, int(start * 1e9)))
+                                "pending": 0, "final": True}, int(start * 1e9)))
         client.write(("\n".join(extra) + "\n").encode())
     return {"request_points": lines_written, "generate_s": generate_s, "write_s": write_s}
 

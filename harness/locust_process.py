@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 from harness.influx.client import InfluxClient, QueryError, quote_string
+from harness.influx.local import free_port
 from harness.settings import LOCUST, RUN, Param, Settings, as_text, params_for
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+USERS_FRESH_S = 10  # a process whose latest user count is older than this has stopped
 
 
 def listener_settings(settings: Settings, run_id: str) -> list[tuple[Param, str]]:
@@ -33,7 +35,12 @@ def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path) ->
            "--json-file", str(out_dir / "locust_stats"), "--only-summary", "--stop-timeout", "10",
            "--loglevel", "INFO"]
     if settings.processes > 1:
-        cmd += ["--processes", str(settings.processes)]
+        # Locust's master listens on *:5557 unless told otherwise: two runs on one machine would
+        # take each other's worker processes (seen here: a third worker joined a --processes 2
+        # run and mixed its points and user counts in). A free loopback port of its own instead.
+        port = str(free_port())
+        cmd += ["--processes", str(settings.processes), "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
     return cmd
 
 
@@ -55,7 +62,10 @@ def progress_line(client: InfluxClient, run_id: str, elapsed_s: float, total_s: 
             f'SELECT count("response_time") FROM "request" WHERE {where}; '
             f'SELECT count("response_time") FROM "request" WHERE {where} AND "result" = \'fail\'; '
             f'SELECT count("response_time") FROM "request" WHERE {where} AND time > now() - 5s; '
-            f'SELECT sum("users") FROM "users" WHERE {where} AND time > now() - 1500ms')
+            # Each process writes its count every second: the sum over processes of each one's
+            # latest count, not of every point in a window (which counted some twice, some never).
+            f'SELECT sum("users") FROM (SELECT last("users") AS "users" FROM "users" WHERE {where} '
+            f'AND time > now() - {USERS_FRESH_S}s GROUP BY "worker")')
     except QueryError as exc:
         return f"[{elapsed_s:5.0f}/{total_s:.0f}s] InfluxDB query failed: {exc}"
     values = [r["series"][0]["values"][0][1] if r.get("series") else 0 for r in results]

@@ -115,7 +115,8 @@ def write_synthetic_run(client, run_id: str = RUN, *, store_run: bool = True,
         lines.append(make_line("users", {"run_id": run_id, "test_env": "test", "worker": "w1"},
                                {"users": min(10, 2 * (s + 1)), "cpu_percent": 20.0}, t0 + s * 10**9 + 500_000_000))
     lines.append(make_line("listener_stats", {"run_id": run_id, "test_env": "test", "worker": "w1"},
-                           {"seen": SECONDS * 9, "written": SECONDS * 9, "retried": 0, "dropped": 0, "pending": 0},
+                           {"seen": SECONDS * 9, "written": SECONDS * 9, "retried": 0, "dropped": 0, "pending": 0,
+                            "final": True},
                            t0))
     client.write(("\n".join(lines) + "\n").encode())
     if store_run:

@@ -117,9 +117,12 @@ def run(args) -> int:
     client = client_from(settings)
     version = check_influx(client, runs_rp)
     # Points a listener spooled in an earlier run (InfluxDB was away) go in before this one starts.
-    replayed, _ = flush_spool(client, Path(settings.influx_spool_dir))
-    if replayed:
-        print(f"replayed {replayed} spooled points from earlier runs")
+    replayed = flush_spool(client, Path(settings.influx_spool_dir))
+    if replayed.written:
+        print(f"replayed {replayed.written} spooled points from earlier runs")
+    if replayed.quarantined:
+        print(f"harness: warning: InfluxDB refused {replayed.quarantined} spooled lines one by one; they are kept "
+              f"in {', '.join(map(str, replayed.quarantine_files))}")
 
     with ExitStack() as stack:
         host = start_target(stack, settings, args.fault)

@@ -15,7 +15,7 @@ from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
 from harness.verdict.model import scope_status
-from harness.verdict.evaluate import generation_target
+from harness.verdict.evaluate import generation_target_in_force
 from harness.verdict.model import Check
 from harness.verdict.outputs.verdict_json import utc_text
 
@@ -149,9 +149,10 @@ def _run(view: ReportView) -> str:
                                      f"({num(view.series.duration_s, 1)} s)"),
             ("Completeness", "unknown: the listeners' counts are missing" if c is None else
              f"{c.stored} of {c.seen} request points stored ({c.missing} missing, {c.dropped} dropped, "
-             f"{c.spooled} spooled, {c.workers} workers reported)"),
+             f"{c.spooled} spooled, {c.quarantined} quarantined, {c.workers} workers reported"
+             + (f"; lost: {', '.join(c.lost_workers)}" if c.lost_workers else "") + ")"),
             ("Load generator CPU (max)", "—" if m.cpu_max_percent is None else f"{num(m.cpu_max_percent, 1)} %")]
-    target = generation_target(view.thresholds, m)
+    target = generation_target_in_force(view.thresholds, m)
     if target:
         rows.append(("Generations", f"{num(m.generation_rate, 2)}/s achieved, target {num(target, 2)}/s"))
     rows.append(("Thresholds", view.thresholds.source))

@@ -55,7 +55,8 @@ def document(view: ReportView) -> dict[str, Any]:
         "completeness": None if m.completeness is None else {
             "seen": m.completeness.seen, "stored": m.completeness.stored, "missing": m.completeness.missing,
             "dropped": m.completeness.dropped, "spooled": m.completeness.spooled,
-            "workers": m.completeness.workers},
+            "workers": m.completeness.workers, "lost_workers": list(m.completeness.lost_workers),
+            "quarantined": m.completeness.quarantined},
         "generation_rate": finite(m.generation_rate),
         "cpu_max_percent": finite(m.cpu_max_percent),
         "parameters": view.parameters,

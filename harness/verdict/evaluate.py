@@ -8,6 +8,7 @@ missing) > pass. A run passes only when every check was evaluated and met.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from harness.verdict.model import Check, Completeness, Measurements, Stats, Verdict
 from harness.verdict.thresholds import Limits, Thresholds, closest_match
@@ -42,6 +43,7 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
         if api in thresholds.apis:
             checks += _limit_checks(f"api:{api}", thresholds.apis[api], measured.apis[api])
     checks += _throughput_checks(thresholds, measured)
+    checks = _excuse_load_checks(checks, measured.completeness)
     checks += _completeness_checks(measured.completeness)
     if baseline is not None:
         checks += _regression_checks(thresholds, measured, baseline)
@@ -98,11 +100,17 @@ def generation_target(thresholds: Thresholds, measured: Measurements) -> float |
     return thresholds.generation.target_per_s
 
 
-def _throughput_checks(thresholds: Thresholds, measured: Measurements) -> list[Check]:
+def generation_target_in_force(thresholds: Thresholds, measured: Measurements) -> float | None:
+    """The generation target, where it applies: a target is set and the run made generations."""
     target = generation_target(thresholds, measured)
     generation_ran = "generation" in measured.apis or any(
         s.api == "generation" for s in measured.endpoints.values())
-    if not target or not generation_ran:
+    return target if target and generation_ran else None
+
+
+def _throughput_checks(thresholds: Thresholds, measured: Measurements) -> list[Check]:
+    target = generation_target_in_force(thresholds, measured)
+    if not target:
         return []
     ratio = thresholds.generation.min_throughput_ratio
     minimum = ratio * target
@@ -133,6 +141,14 @@ def _completeness_checks(c: Completeness | None) -> list[Check]:
     else:
         passed, message = True, f"run: all {c.seen} request points are in InfluxDB"
     checks = [Check("run", "completeness", 0.0, float(c.missing), passed, "data", message)]
+    checks += [Check("run", "worker_lost", 0.0, None, None, "data",
+                     f"run: worker {worker} stopped without its final count (killed, out of memory or its host "
+                     f"lost): the requests it made after its last flush can never be counted")
+               for worker in c.lost_workers]
+    if c.quarantined:
+        checks.append(Check("run", "quarantined", 0.0, float(c.quarantined), None, "data",
+                            f"run: InfluxDB refused {c.quarantined} request points one by one; they are kept in "
+                            f"the spool folder's quarantine file, not stored: the data is incomplete"))
     if c.dropped:
         checks.append(Check("run", "dropped", 0.0, float(c.dropped), None, "data",
                             f"run: the listeners dropped {c.dropped} request points that never "
@@ -141,6 +157,20 @@ def _completeness_checks(c: Completeness | None) -> list[Check]:
         checks.append(Check("run", "dropped", 0.0, 0.0, True, "data",
                             "run: the listeners dropped no request points"))
     return checks
+
+
+# Checks of how much load the run produced: a lost worker's missing share says nothing about the target.
+_LOAD_METRICS = {"throughput", "rps"}
+
+
+def _excuse_load_checks(checks: list[Check], c: Completeness | None) -> list[Check]:
+    """A load shortfall while a worker was lost is not judged: it may be the lost worker's,
+    never proven to be the target's."""
+    if c is None or not c.lost_workers:
+        return checks
+    lost = ", ".join(c.lost_workers)
+    return [replace(check, passed=None, message=f"{check.message}: not judged, since worker {lost} was lost")
+            if check.metric in _LOAD_METRICS and check.passed is False else check for check in checks]
 
 
 def _regression_checks(thresholds: Thresholds, measured: Measurements,

@@ -72,16 +72,22 @@ def read_completeness(client: InfluxClient, run_id: str, stored: int,
                       counted: int | None = None) -> Completeness | None:
     """The listeners' summed counts against the stored points. When the harness also knows
     Locust's own count, the larger of the two is what must be stored: a listener whose final
-    counts never reached InfluxDB must not make a run look complete."""
-    series = client.query(
-        'SELECT last("seen") AS "seen", last("dropped") AS "dropped", last("spooled") AS "spooled" '
-        f'FROM "listener_stats" WHERE "run_id" = {quote_string(run_id)} GROUP BY "worker"')
-    rows = _rows(series)
+    counts never reached InfluxDB must not make a run look complete. A process whose latest
+    counts are not marked final stopped without counting its last requests: it is named."""
+    where = f'"run_id" = {quote_string(run_id)}'
+    stats, quarantine = client.query_results(
+        'SELECT last("seen") AS "seen", last("dropped") AS "dropped", last("spooled") AS "spooled", '
+        f'last("final") AS "final" FROM "listener_stats" WHERE {where} GROUP BY "worker"; '
+        f'SELECT sum("request_points") FROM "quarantine" WHERE {where}')
+    rows = _rows(stats.get("series", []))
     if not rows:
         return None
     total = lambda key: sum(int(r.get(key) or 0) for _, r in rows)  # noqa: E731
+    quarantined = _rows(quarantine.get("series", []))
     return Completeness(seen=max(total("seen"), counted or 0), stored=stored, dropped=total("dropped"),
-                        spooled=total("spooled"), workers=len(rows))
+                        spooled=total("spooled"), workers=len(rows),
+                        lost_workers=tuple(sorted(tags.get("worker", "") for tags, r in rows if r.get("final") is not True)),
+                        quarantined=int(quarantined[0][1]["sum"] or 0) if quarantined else 0)
 
 
 def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict]:

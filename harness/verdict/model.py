@@ -47,6 +47,10 @@ class Completeness:
     dropped: int  # points a listener gave up on
     spooled: int  # points a listener had to keep on disk
     workers: int  # processes that reported their counts
+    # Processes whose last counts are not final: they stopped (killed, out of memory, host lost)
+    # before counting their last requests, so nobody knows how many points are missing.
+    lost_workers: tuple[str, ...] = ()
+    quarantined: int = 0  # request points InfluxDB refused one by one (kept in a quarantine file)
 
     @property
     def missing(self) -> int:

@@ -235,12 +235,18 @@ class _Parser:
                 for key in given}
 
     def apis(self, value: Any) -> dict[str, Limits]:
-        apis = _default_apis()
-        for name, group in self.mapping(value, "apis", "apis").items():
+        """The file's groups. Naming only built-in groups tunes them; naming a group of its own
+        describes another API, whose groups replace the built-in ones (which would otherwise
+        warn, run after run, that they saw no requests). A named built-in group keeps its
+        built-in limits for the keys it leaves out either way."""
+        builtin = _default_apis()
+        given = self.mapping(value, "apis", "apis")
+        apis = {} if any(name not in builtin for name in given) else dict(builtin)
+        for name, group in given.items():
             if not isinstance(name, str) or not name:
                 raise self.fail(f"api group name {_show(name)} in apis must be a word, e.g. auth")
-            given = self.limits(group, f"apis.{name}", f"in apis.{name}")
-            apis[name] = replace(apis.get(name, Limits()), **given)
+            limits = self.limits(group, f"apis.{name}", f"in apis.{name}")
+            apis[name] = replace(builtin.get(name, Limits()), **limits)
         return apis
 
     def endpoints(self, value: Any) -> dict[str, dict[str, float | None]]:
