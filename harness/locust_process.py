@@ -26,6 +26,8 @@ def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path, ru
            "--loglevel", "INFO"]
     if settings.processes > 1:
         cmd += ["--processes", str(settings.processes)]
+    if settings.abort_on_fail:
+        cmd += ["--abort-on-fail", "--thresholds-file", str(settings.thresholds_file)]
     return cmd
 
 

@@ -82,6 +82,15 @@ def _text(text: str) -> str:
     return text
 
 
+def _switch(text: str) -> bool:
+    value = text.lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise _Bad("is not true or false")
+
+
 def _at_least(low: float) -> Callable[[float], None]:
     def check(value: float) -> None:
         if value < low:
@@ -105,6 +114,7 @@ class Param:
     help: str
     validate: Callable[[Any], None] | None = None
     secret: bool = False  # never echoed back, not even in errors
+    switch: bool = False  # the flag alone means true (--abort-on-fail); a value may still follow
 
     @property
     def flag(self) -> str:
@@ -134,6 +144,9 @@ PARAMS: tuple[Param, ...] = (
     Param("description", "DESCRIPTION", _text, "", "free text stored with the run"),
     Param("grafana_url", "GRAFANA_URL", _url_or_empty, "",
           "Grafana base URL; when set, harness run prints the live dashboard's address"),
+    Param("abort_on_fail", "ABORT_ON_FAIL", _switch, "false",
+          "stop the run early when a limit fails over the trailing window (baselines.yaml 'abort:')",
+          switch=True),
 )
 _BY_ENV = {p.env: p for p in PARAMS}
 
@@ -157,6 +170,7 @@ class Settings:
     processes: int
     description: str
     grafana_url: str
+    abort_on_fail: bool
     # Where each value came from: "default", "flag", "environment" or "FILE:LINE".
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -177,8 +191,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"KEY=VALUE file of settings (default: {DEFAULT_ENV_FILE} if present)")
     for p in PARAMS:
         shown = "" if p.secret else f", default: {p.default or 'empty'}"
+        switch = {"nargs": "?", "const": "true"} if p.switch else {}
         group.add_argument(p.flag, dest=p.dest, default=None, metavar=p.env,
-                           help=f"{p.help} (env {p.env}{shown})")
+                           help=f"{p.help} (env {p.env}{shown})", **switch)
 
 
 def default_env_file(directory: Path | None = None) -> Path | None:

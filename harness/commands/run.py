@@ -25,6 +25,7 @@ from harness.report import write_report
 from harness.rundata import threshold_rows, thresholds_json, write_event, write_run, write_thresholds
 from harness.runid import new_run_id, validate_run_id
 from harness.settings import add_arguments
+from harness.verdict.abort import was_aborted
 from harness.verdict.judge import judge
 from harness.verdict.thresholds import load_thresholds
 
@@ -149,7 +150,9 @@ def run(args) -> int:
         code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir, runs_rp),
                                        locust_environment(settings, manifest, target), log_path, client, run_id,
                                        settings.run_time_s)
-        if code not in (0, 1) and not interrupted:
+        # The live checks end Locust with 2 when they stopped it on the load generator's own CPU.
+        aborted = code == 2 and settings.abort_on_fail and was_aborted(client, run_id, runs_rp)
+        if code not in (0, 1) and not interrupted and not aborted:
             write_run(client, runs_rp, run_id, env, {**run_fields, "status": "failed"}, start_ns)
             raise HarnessError(f"Locust failed (exit {code}): {last_error_line(log_path)} (log: {log_path})")
         # Locust's own count: the second witness of completeness (docs/decisions.md).
@@ -158,8 +161,9 @@ def run(args) -> int:
         warnings = ["the run was interrupted (SIGINT/SIGTERM) before its planned end"] if interrupted else []
         verdict, paths = judge(client, run_id, thresholds, out_dir, generation_target=target,
                                baseline=args.baseline, runs_rp=runs_rp, extra_warnings=warnings)
-        write_run(client, runs_rp, run_id, env, {**run_fields, "verdict": verdict.verdict,
-                                                 "status": "interrupted" if interrupted else "completed"}, start_ns)
+        status = "interrupted" if interrupted else "aborted" if verdict.abort is not None else "completed"
+        write_run(client, runs_rp, run_id, env, {**run_fields, "verdict": verdict.verdict, "status": status},
+                  start_ns)
         if interrupted:
             write_event(client, runs_rp, run_id, env, "interrupted", "Run interrupted",
                         "stopped by a signal before its planned end")

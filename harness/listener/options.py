@@ -41,6 +41,12 @@ def add_arguments(parser) -> None:
     for flag, env, default, help_text in NUMERIC_OPTIONS:
         group.add_argument(flag, env_var=env, type=float, default=float(default),
                            help=f"{help_text} [env {env}]", include_in_web_ui=False)
+    # Live checks: only the master or local runner uses these (harness/listener/live_checks.py).
+    group.add_argument("--abort-on-fail", action="store_true", default=False, env_var="ABORT_ON_FAIL",
+                       help="stop the test when a limit fails over the trailing window (baselines.yaml "
+                            "'abort:') [env ABORT_ON_FAIL]", include_in_web_ui=False)
+    group.add_argument("--thresholds-file", env_var="THRESHOLDS_FILE", default="baselines.yaml",
+                       help="limits the live checks judge [env THRESHOLDS_FILE]", include_in_web_ui=False)
     group.add_argument("--influx-disable", action="store_true", default=False, env_var="INFLUX_DISABLE",
                        help="run without the InfluxDB listener [env INFLUX_DISABLE]", include_in_web_ui=False)
 
