@@ -87,9 +87,10 @@ class LiveChecks:
         """Judge the trailing window once; an AbortRecord when a limit failed over it."""
         now_ns = time.time_ns()
         end_ns = now_ns - int(SETTLE_S * 1e9)
-        # Never before the warm-up's end: the verdict does not judge those requests either.
-        start_ns = max(end_ns - int(self.rule.window_s * 1e9), started_ns + int(self.thresholds.warmup_s * 1e9))
-        if end_ns - start_ns < 1e9:
+        start_ns = end_ns - int(self.rule.window_s * 1e9)
+        if start_ns < started_ns + int(self.thresholds.warmup_s * 1e9):
+            # Only whole windows after the warm-up: the verdict does not judge the warm-up either,
+            # and "over the window" must not quietly mean over its last second.
             return None
         try:
             with gevent.Timeout(self.budget_s):
