@@ -15,6 +15,7 @@ import time
 from datetime import datetime
 
 import pytest
+import requests
 
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.local import free_port
@@ -25,6 +26,7 @@ from tests import dashboard_queries as dq
 from tests.helpers import LOCUSTFILE, ROOT, stored_count
 from tests.test_dashboards import load_dashboards
 from tests.test_run import harness
+from tests.test_web_ui import wait_for
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
@@ -207,3 +209,38 @@ def test_an_abort_the_stored_points_do_not_confirm_is_reported_as_such(influx_db
         "aborted at t=20s: api:payments: success rate 40 % < 95 % over the 4 s window t=14–18 s as the live check "
         "saw it, but the complete stored points of that window give success rate 100 % ≥ 95 %: the abort is not "
         "confirmed; over the whole judged run: api:payments: success rate 100 % ≥ 95 %"]
+
+
+def test_in_the_web_ui_an_abort_stops_the_test_and_the_ui_stays_for_the_next(influxd, influx_db, tmp_path):
+    thresholds = tmp_path / "ui.yaml"
+    thresholds.write_text("warmup_s: 0\nmin_samples: 5\nabort: {after_s: 0, window_s: 3, every_s: 1}\n")
+    sandbox, host = start_subprocess(port=0, faults=["payments:error_rate=0.5"])
+    port = free_port()
+    ui = f"http://127.0.0.1:{port}"
+    locust = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1",
+                               "--web-port", str(port), "--host", host, "--influx-url", influxd.url,
+                               "--influx-db", influx_db.settings.database, "--abort-on-fail",
+                               "--thresholds-file", str(thresholds)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(ui + "/")
+        for _ in range(2):  # each test gets its own live checks
+            started = requests.post(ui + "/swarm", data={"user_count": 20, "spawn_rate": 20, "host": host}, timeout=10)
+            assert started.status_code == 200 and started.json()["success"], started.text
+            wait_for_state(ui, ("spawning", "running"), "the test did not start")
+            wait_for_state(ui, ("stopped",), "the live checks did not stop the test")
+            assert locust.poll() is None  # the UI stays up
+    finally:
+        locust.terminate()
+        _, log = locust.communicate(timeout=30)
+        stop_subprocess(sandbox)
+    assert log.count("live checks: aborted at t=") == 2, log[-3000:]
+    aborts = influx_db.query('SELECT "check" FROM "runs"."events" WHERE "type" = \'abort\' GROUP BY "run_id"')
+    assert len(aborts) == 2 and all("payments" in s["values"][0][1] for s in aborts), aborts
+
+
+def wait_for_state(ui: str, states: tuple[str, ...], failure: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while requests.get(ui + "/stats/requests", timeout=5).json()["state"] not in states:
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.2)

@@ -138,7 +138,7 @@ def run(args) -> int:
                       "run_time_s": settings.run_time_s, "processes": settings.processes,
                       "description": settings.description, "git_sha": git_sha(), "version": __version__,
                       "thresholds": thresholds_json(thresholds), "warmup_s": float(thresholds.warmup_s),
-                      "status": "running"}
+                      "abort_on_fail": settings.abort_on_fail, "status": "running"}
         write_run(client, runs_rp, run_id, env, run_fields, start_ns)
         write_thresholds(client, runs_rp, run_id, env, limits, [start_ns])
         print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
