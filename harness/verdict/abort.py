@@ -15,6 +15,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_ident, quote_string
 from harness.influx.lineprotocol import make_line
 from harness.verdict.abort_rule import CPU
@@ -61,7 +62,7 @@ class AbortRecord:
         first = self.breaches[0]
         more = f" (and {len(self.breaches) - 1} more)" if len(self.breaches) > 1 else ""
         return (f"aborted at t={self.at_s:.0f}s: {first.message} over {self.window_text()} "
-                f"({_count(first)}){more}")
+                f"({_count(first.metric, first.requests)}){more}")
 
 
 def decide(thresholds: Thresholds, checks: tuple[str, ...], figures: WindowFigures, test_start_ns: int,
@@ -110,9 +111,16 @@ def read_abort(client: InfluxClient, run_id: str, runs_rp: str) -> AbortRecord |
     if not series or not series[0]["values"]:
         return None
     row = dict(zip(series[0]["columns"], series[0]["values"][0]))
-    breaches = tuple(Breach(**b) for b in json.loads(row["breaches"]))
-    record = AbortRecord(at_s=float(row["at_s"]), time_ns=int(row["time"]), kind=row["kind"],
-                         start_ns=int(row["window_start"]), end_ns=int(row["window_end"]), breaches=breaches)
+    try:
+        breaches = tuple(Breach(**b) for b in json.loads(row["breaches"]))
+        record = AbortRecord(at_s=float(row["at_s"]), time_ns=int(row["time"]), kind=row["kind"],
+                             start_ns=int(row["window_start"]), end_ns=int(row["window_end"]), breaches=breaches)
+        if not breaches or record.kind not in ("fail", "inconclusive"):
+            raise ValueError("no failed check in it")
+    except (TypeError, ValueError) as exc:
+        # Never judged as if it ran its course: an aborted run that passed would be a lie.
+        raise HarnessError(f"run {run_id!r} has an abort event that cannot be read ({exc}); it was stopped "
+                           f"early and cannot be judged") from None
     checks = tuple(dict.fromkeys(b.metric for b in breaches))
     return replace(record, exact=measure_window(client, run_id, record.start_ns, record.end_ns, checks,
                                                 row.get("test_env") or ""))
@@ -144,22 +152,21 @@ def judge_abort(thresholds: Thresholds, measured: Measurements, run_checks: list
     confirmed_keys = [k for k in deciding if k in exact_all and exact_all[k].passed is False]
     lead = f"aborted at t={record.at_s:.0f}s: "
     if confirmed_keys:
-        first = exact_all[confirmed_keys[0]]
-        breach = record.breaches[keys.index(confirmed_keys[0])]
-        requests = record.exact.requests(first.scope) if record.exact is not None else breach.requests
-        message = f"{lead}{first.message} over {record.window_text()} ({_count(replace(breach, requests=requests))})"
+        key = confirmed_keys[0]
+        first = exact_all[key]
+        message = (f"{lead}{first.message} over {record.window_text()} "
+                   f"({_count(key[1], record.exact.requests(first.scope))})")
         threshold, observed = first.threshold, first.observed
+        if record.kind == "inconclusive":
+            message += ": the load generator, not the target, was at its limit, so the run cannot be judged"
     else:
-        breach = record.breaches[0]
-        seen = exact_all.get(keys[0])
+        key, breach = keys[0], record.breaches[0]
+        seen = exact_all.get(key)
         again = (f"the complete stored points of that window give {seen.message.split(': ', 1)[-1]}"
                  if seen is not None else "the complete stored points of that window no longer show it")
         message = (f"{lead}{breach.message} over {record.window_text()} as the live check saw it, but "
                    f"{again}: the abort is not confirmed")
         threshold, observed = breach.threshold, seen.observed if seen is not None else None
-    if record.kind == "inconclusive":
-        message += ": the load generator, not the target, was at its limit, so the run cannot be judged"
-    key = confirmed_keys[0] if confirmed_keys else keys[0]
     if key in whole:
         message += f"; over the whole judged run: {whole[key].message}"
     passed = False if confirmed_keys and record.kind == "fail" else None
@@ -191,8 +198,8 @@ def _check_dict(c: Check, requests: int | None = None) -> dict[str, Any]:
     return out
 
 
-def _count(b: Breach) -> str:
-    return f"{b.requests} CPU samples" if b.metric == CPU else f"{b.requests} requests"
+def _count(metric: str, n: int) -> str:
+    return f"{n} CPU samples" if metric == CPU else f"{n} requests"
 
 
 def abort_line(outcome: AbortOutcome) -> str:
