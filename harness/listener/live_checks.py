@@ -57,8 +57,13 @@ class LiveChecks:
         self.greenlet = gevent.spawn(self._loop, self.listener.run_id, self.listener.test_env,
                                      self.listener.test_started_ns)
         log.info("live checks: %s over the trailing %g s, every %g s from t=%g s (%s)",
-                 ", ".join(self.rule.checks), self.rule.window_s, self.rule.every_s, self.rule.after_s,
+                 ", ".join(self.rule.checks), self.rule.window_s, self.rule.every_s, self.first_check_s,
                  self.thresholds.source)
+
+    @property
+    def first_check_s(self) -> float:
+        """``after_s``, or later when the first whole window after the warm-up is not stored by then."""
+        return max(self.rule.after_s, self.thresholds.warmup_s + SETTLE_S + self.rule.window_s)
 
     def on_test_stopping(self, **_kwargs) -> None:
         self.cancel()
@@ -73,7 +78,7 @@ class LiveChecks:
 
     # -- checking -------------------------------------------------------------------------
     def _loop(self, run_id: str, test_env: str, started_ns: int) -> None:
-        gevent.sleep(max(0.0, self.rule.after_s - (time.time_ns() - started_ns) / 1e9))
+        gevent.sleep(max(0.0, self.first_check_s - (time.time_ns() - started_ns) / 1e9))
         while True:
             began = time.monotonic()
             record = self.check_once(run_id, test_env, started_ns)
