@@ -27,7 +27,10 @@ def listener_settings(settings: Settings, run_id: str) -> list[tuple[Param, str]
 
 def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path) -> list[str]:
     # Secrets go in the environment (locust_environment), not on a command line that `ps` shows.
-    listener_flags = [f"{p.flag}={text}" for p, text in listener_settings(settings, run_id) if not p.secret]
+    # A switch is Locust's store_true: its flag alone when on, nothing when off.
+    listener_flags = [p.flag if p.switch else f"{p.flag}={text}"
+                      for p, text in listener_settings(settings, run_id)
+                      if not p.secret and (not p.switch or text == "true")]
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
            "-u", str(settings.users), "-r", str(settings.spawn_rate), "-t", f"{settings.run_time_s}s",
            "--host", host, *listener_flags,

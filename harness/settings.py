@@ -201,8 +201,9 @@ PARAMS: tuple[Param, ...] = (
           used_by=(RUN, LOCUST)),
     Param("influx_disable", "INFLUX_DISABLE", _switch, "false", "run Locust without the InfluxDB listener",
           used_by=(LOCUST,), switch=True),
-    Param("thresholds_file", "THRESHOLDS_FILE", Path, "baselines.yaml", "limits the verdict checks",
-          used_by=(RUN, CHECK, REPORT, PREFLIGHT)),
+    # Text, not a Path: Locust sends its options to the workers with msgpack.
+    Param("thresholds_file", "THRESHOLDS_FILE", _text, "baselines.yaml", "limits the verdict checks",
+          used_by=(RUN, CHECK, REPORT, PREFLIGHT, LOCUST)),
     Param("out_dir", "OUT_DIR", Path, "load_test_reports", "folder for verdict.json, junit.xml, summary.md and reports",
           used_by=(RUN, CHECK, REPORT)),
     Param("generation_target_per_s", "GENERATION_TARGET_PER_S", _number, "10", "generations per second the run aims at",
@@ -212,6 +213,9 @@ PARAMS: tuple[Param, ...] = (
     Param("description", "DESCRIPTION", _text, "", "free text stored with the run"),
     Param("grafana_url", "GRAFANA_URL", _url_or_empty, "",
           "Grafana base URL; when set, harness run prints the live dashboard's address"),
+    Param("abort_on_fail", "ABORT_ON_FAIL", _switch, "false",
+          "stop the run early when a limit fails over the trailing window (baselines.yaml 'abort:')",
+          switch=True, used_by=(RUN, LOCUST)),
 )
 _BY_ENV = {p.env: p for p in PARAMS}
 # The env file is read by the harness commands; a Locust-only setting has no business there.
@@ -250,13 +254,14 @@ class Settings:
     influx_flush_timeout: float
     influx_max_pending: int
     influx_disable: bool
-    thresholds_file: Path
+    thresholds_file: str
     out_dir: Path
     generation_target_per_s: float
     seed_users: int
     processes: int
     description: str
     grafana_url: str
+    abort_on_fail: bool
     # Where each value came from: "default", "flag", "environment" or "FILE:LINE".
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -26,6 +26,7 @@ from harness.rundata import (store_verdict, threshold_rows, thresholds_json, wri
                              write_thresholds)
 from harness.runid import new_run_id
 from harness.settings import add_arguments
+from harness.verdict.abort import was_aborted
 from harness.verdict.judge import judge
 from harness.verdict.thresholds import load_thresholds
 from seed.errors import SeedError
@@ -136,7 +137,7 @@ def run(args) -> int:
                       "run_time_s": settings.run_time_s, "processes": settings.processes,
                       "description": settings.description, "git_sha": git_sha(), "version": __version__,
                       "thresholds": thresholds_json(thresholds), "warmup_s": float(thresholds.warmup_s),
-                      "status": "running"}
+                      "abort_on_fail": settings.abort_on_fail, "status": "running"}
         write_run(client, runs_rp, run_id, env, run_fields, start_ns)
         write_thresholds(client, runs_rp, run_id, env, limits, [start_ns])
         print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
@@ -148,7 +149,9 @@ def run(args) -> int:
         code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir),
                                        locust_environment(settings, manifest, target), log_path, client, run_id,
                                        settings.run_time_s)
-        if code not in (0, 1) and not interrupted:
+        # The live checks end Locust with 2 when they stopped it on the load generator's own CPU.
+        aborted = code == 2 and settings.abort_on_fail and was_aborted(client, run_id, runs_rp)
+        if code not in (0, 1) and not interrupted and not aborted:
             write_run(client, runs_rp, run_id, env, {**run_fields, "status": "failed"}, start_ns)
             raise HarnessError(f"Locust failed (exit {code}): {last_error_line(log_path)} (log: {log_path})")
         # Locust's own count: the second witness of completeness (docs/decisions.md).
@@ -158,8 +161,9 @@ def run(args) -> int:
         verdict, paths = judge(client, run_id, thresholds, out_dir, generation_target=target,
                                baseline=args.baseline, runs_rp=runs_rp, extra_warnings=warnings)
         store_verdict(client, runs_rp, verdict)
-        write_run(client, runs_rp, run_id, env, {**run_fields, "verdict": verdict.verdict,
-                                                 "status": "interrupted" if interrupted else "completed"}, start_ns)
+        status = "interrupted" if interrupted else "aborted" if verdict.abort is not None else "completed"
+        write_run(client, runs_rp, run_id, env, {**run_fields, "verdict": verdict.verdict, "status": status},
+                  start_ns)
         if interrupted:
             write_event(client, runs_rp, run_id, env, "interrupted", "Run interrupted",
                         "stopped by a signal before its planned end")

@@ -23,6 +23,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.lineprotocol import make_line
+from harness.listener import live_checks
 from harness.listener.options import test_env
 from harness.listener.recorder import RequestRecorder
 from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
@@ -279,3 +280,5 @@ def install(events) -> None:
         events.test_stopping.add_listener(listener.on_test_stopping)
         events.test_stop.add_listener(listener.on_test_stop)
         events.quitting.add_listener(listener.on_quitting)
+        # After the listener's own handlers, so a test's run id and start are set when checks begin.
+        live_checks.install(events, environment, listener)

@@ -14,6 +14,7 @@ from harness.report.assets import SCRIPT, STYLE
 from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
+from harness.verdict.abort import abort_line
 from harness.verdict.model import scope_status
 from harness.verdict.evaluate import generation_target_in_force
 from harness.verdict.model import Check
@@ -47,6 +48,8 @@ def _headline(view: ReportView) -> str:
              f"after a {num(m.warmup_s, 1)} s warm-up)", f"exit code {int(v.exit_code)}"]
     if v.baseline_run_id:
         facts.append(f"baseline <code>{escape(v.baseline_run_id)}</code>")
+    if v.abort is not None:
+        facts.append(f"stopped early by the live checks at t={v.abort.record.at_s:.0f} s")
     failed = sum(c.passed is False for c in v.checks)
     unjudged = sum(c.passed is None for c in v.checks)
     return (f'<header class="headline {v.verdict}" id="verdict" data-verdict="{v.verdict}">'
@@ -123,9 +126,14 @@ _LEGEND = ('<p class="legend"><span class="swatch"></span> warm-up (not judged) 
            '<span class="dash"></span> limit in force · hover a point for its value</p>')
 
 
+_ABORT_LEGEND = ('<p class="legend"><span class="swatch abort-window"></span> the window the live checks '
+                 'judged · <span class="abort-line"></span> where they stopped the run</p>')
+
+
 def _load(view: ReportView) -> str:
     charts = "".join(svg.render(c) for c in load_charts(view))
-    return f'<h2>Load over time</h2>{_LEGEND}<div class="charts" id="load">{charts}</div>'
+    legend = _LEGEND + (_ABORT_LEGEND if view.verdict.abort is not None else "")
+    return f'<h2>Load over time</h2>{legend}<div class="charts" id="load">{charts}</div>'
 
 
 def _endpoints(view: ReportView) -> str:
@@ -152,6 +160,8 @@ def _run(view: ReportView) -> str:
              f"{c.spooled} spooled, {c.quarantined} quarantined, {c.workers} workers reported"
              + (f"; lost: {', '.join(c.lost_workers)}" if c.lost_workers else "") + ")"),
             ("Load generator CPU (max)", "—" if m.cpu_max_percent is None else f"{num(m.cpu_max_percent, 1)} %")]
+    if v.abort is not None:
+        rows.insert(2, ("Aborted", abort_line(v.abort)))
     target = generation_target_in_force(view.thresholds, m)
     if target:
         rows.append(("Generations", f"{num(m.generation_rate, 2)}/s achieved, target {num(target, 2)}/s"))

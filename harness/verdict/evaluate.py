@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from harness.verdict.abort import judge_abort
 from harness.verdict.model import Check, Completeness, Measurements, Stats, Verdict
 from harness.verdict.thresholds import Limits, Thresholds, closest_match
 
@@ -49,6 +50,9 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
         checks += _regression_checks(thresholds, measured, baseline)
         warnings += _baseline_coverage(measured, baseline)
     warnings += _cpu_warnings(thresholds, measured)
+    abort = judge_abort(thresholds, measured, checks)
+    if abort is not None:
+        checks.insert(0, abort.check)  # why the run stopped early comes first
 
     failed = [c.message for c in checks if c.passed is False]
     unjudged = [c.message for c in checks if c.passed is None]
@@ -63,7 +67,7 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
     return Verdict(run_id=measured.run_id, verdict=verdict, checks=checks,
                    reasons=errors + failed + unjudged, warnings=warnings,
                    measurements=measured,
-                   baseline_run_id=baseline.run_id if baseline is not None else None)
+                   baseline_run_id=baseline.run_id if baseline is not None else None, abort=abort)
 
 
 def _samples_check(scope: str, requests: int, min_samples: int) -> Check:

@@ -4,10 +4,12 @@ and ``run``. Storing it in InfluxDB (``run_summary``, the verdict event) is the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient
+from harness.verdict.abort import read_abort
 from harness.verdict.evaluate import evaluate
 from harness.verdict.measure import find_last_passing_run, measure
 from harness.verdict.model import Verdict
@@ -33,6 +35,7 @@ def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Pa
     percentiles = api_percentiles(thresholds)
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
                        runs_rp=runs_rp, api_percentiles=percentiles)
+    measured = replace(measured, abort=read_abort(client, run_id, runs_rp))
     measured.warnings.extend(extra_warnings)
     baseline_measured = None
     if baseline:

@@ -117,6 +117,42 @@ def _percentile_statement(p: int, where: str, group: str) -> str:
     return f'SELECT percentile("response_time", {p}) AS "p{p}" FROM "request" WHERE {where} GROUP BY {group}'
 
 
+def window_stats(client: InfluxClient, window: str, duration_s: float, *,
+                 endpoint_percentiles: tuple[int, ...] = (50, 95, 99), api_percentiles: tuple[int, ...] = (95,),
+                 concurrent: bool = True) -> tuple[dict[str, EndpointStats], dict[str, Stats]]:
+    """Per endpoint and per API group: requests, failures, max and the given exact percentiles of
+    the points matching ``window`` (an InfluxQL condition). ``concurrent`` sends the percentile
+    passes as separate requests (whole runs); the live checks' short windows go in one request."""
+    by_endpoint, by_api = '"api", "method", "name"', '"api"'
+    counts = 'count("response_time") AS "requests", max("response_time") AS "max"'
+    # The median rides with the counts, as one pass fewer over the points.
+    median = ', percentile("response_time", 50) AS "p50"' if 50 in endpoint_percentiles else ""
+    others = sorted(set(endpoint_percentiles) - {50})
+    heavy = ([f'SELECT {counts}{median} FROM "request" WHERE {window} GROUP BY {by_endpoint}']
+             + [_percentile_statement(p, window, by_endpoint) for p in others]
+             + [f'SELECT {counts} FROM "request" WHERE {window} GROUP BY {by_api}']
+             + [_percentile_statement(p, window, by_api) for p in sorted(set(api_percentiles))])
+    light = [f'SELECT count("response_time") AS "failures" FROM "request" WHERE {window} AND "result" = \'fail\' '
+             f'GROUP BY {group}' for group in (by_endpoint, by_api)]
+    if concurrent:
+        results = _concurrently(client, heavy) + client.query_results("; ".join(light))
+    else:
+        results = client.query_results("; ".join(heavy + light))
+    n_endpoint = 1 + len(others)
+    endpoint_tags = lambda t: (t["api"], t["method"], t["name"])  # noqa: E731
+    endpoint_rows = _merge(results[:n_endpoint] + [results[-2]], endpoint_tags)
+    api_rows = _merge(results[n_endpoint:len(heavy)] + [results[-1]], lambda t: t["api"])
+
+    endpoints: dict[str, EndpointStats] = {}
+    for row in endpoint_rows.values():
+        if "requests" not in row:
+            continue
+        key = endpoint_key(row["tags"]["method"], row["tags"]["name"])
+        endpoints[key] = EndpointStats(key=key, api=row["tags"]["api"], **_stats(row, duration_s))
+    apis = {row["tags"]["api"]: Stats(**_stats(row, duration_s)) for row in api_rows.values() if "requests" in row}
+    return endpoints, apis
+
+
 def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_target: float | None = None,
             runs_rp: str = "runs", api_percentiles: tuple[int, ...] = (95,)) -> Measurements:
     """Every endpoint gets p50, p95, p99 and max; an API group gets the percentiles its limits
@@ -131,33 +167,8 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         start_ns = first_ns
     duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
     window = f'"run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns}'
-    by_endpoint, by_api = '"api", "method", "name"', '"api"'
-    counts = 'count("response_time") AS "requests", max("response_time") AS "max"'
-    endpoint_statements = [f'SELECT {counts}, percentile("response_time", 50) AS "p50" FROM "request" '
-                           f'WHERE {window} GROUP BY {by_endpoint}',
-                           _percentile_statement(95, window, by_endpoint),
-                           _percentile_statement(99, window, by_endpoint)]
-    api_statements = [f'SELECT {counts} FROM "request" WHERE {window} GROUP BY {by_api}'] + [
-        _percentile_statement(p, window, by_api) for p in sorted(set(api_percentiles))]
-    small = (f'SELECT count("response_time") AS "failures" FROM "request" WHERE {window} AND "result" = \'fail\' '
-             f'GROUP BY {by_endpoint}; '
-             f'SELECT count("response_time") AS "failures" FROM "request" WHERE {window} AND "result" = \'fail\' '
-             f'GROUP BY {by_api}; '
-             f'SELECT max("cpu_percent") FROM "users" WHERE "run_id" = {quote_string(run_id)}')
-    results = _concurrently(client, endpoint_statements + api_statements)
-    endpoint_failures, api_failures, cpu = client.query_results(small)
-
-    endpoint_tags = lambda t: (t["api"], t["method"], t["name"])  # noqa: E731
-    endpoint_rows = _merge(results[:len(endpoint_statements)] + [endpoint_failures], endpoint_tags)
-    api_rows = _merge(results[len(endpoint_statements):] + [api_failures], lambda t: t["api"])
-
-    endpoints: dict[str, EndpointStats] = {}
-    for row in endpoint_rows.values():
-        if "requests" not in row:
-            continue
-        key = endpoint_key(row["tags"]["method"], row["tags"]["name"])
-        endpoints[key] = EndpointStats(key=key, api=row["tags"]["api"], **_stats(row, duration_s))
-    apis = {row["tags"]["api"]: Stats(**_stats(row, duration_s)) for row in api_rows.values() if "requests" in row}
+    endpoints, apis = window_stats(client, window, duration_s, api_percentiles=api_percentiles)
+    cpu = client.query_results(f'SELECT max("cpu_percent") FROM "users" WHERE "run_id" = {quote_string(run_id)}')[0]
 
     generation_rate = None
     create = endpoints.get(endpoint_key(*GENERATION_CREATE))

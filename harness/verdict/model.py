@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from harness.exitcodes import ExitCode
+
+if TYPE_CHECKING:  # harness.verdict.abort builds on this module
+    from harness.verdict.abort import AbortOutcome, AbortRecord
 
 VerdictName = Literal["pass", "fail", "inconclusive", "error"]
 CheckKind = Literal["absolute", "regression", "data"]
@@ -74,6 +77,7 @@ class Measurements:
     completeness: Completeness | None = None
     cpu_max_percent: float | None = None  # load generator's highest CPU use
     warnings: list[str] = field(default_factory=list)
+    abort: AbortRecord | None = None  # the live checks stopped the run early
 
     @property
     def total_requests(self) -> int:
@@ -114,6 +118,7 @@ class Verdict:
     warnings: list[str]
     measurements: Measurements
     baseline_run_id: str | None = None
+    abort: AbortOutcome | None = None
 
     @property
     def exit_code(self) -> ExitCode:

@@ -17,6 +17,7 @@ import yaml
 
 from harness.errors import HarnessError
 from harness.suggest import closest_match
+from harness.verdict.abort_rule import AbortRule, parse_abort
 
 # Limit key → the metric of the check it makes (also the ``metric`` tag of threshold points).
 LIMIT_METRICS = {
@@ -77,6 +78,7 @@ class Thresholds:
     # Per-endpoint overrides hold only the keys the file names (None = switch that check off).
     endpoints: dict[str, dict[str, float | None]] = field(default_factory=dict)
     regression: Regression = field(default_factory=Regression)
+    abort: AbortRule = field(default_factory=AbortRule)  # how live checks judge (--abort-on-fail)
     source: str = "built-in defaults"
 
     def limits_for(self, key: str, api: str) -> Limits | None:
@@ -103,6 +105,7 @@ class Thresholds:
             "apis": {name: asdict(limits) for name, limits in self.apis.items()},
             "endpoints": {key: dict(override) for key, override in self.endpoints.items()},
             "regression": asdict(self.regression),
+            "abort": self.abort.to_dict(),
         }
 
 
@@ -131,7 +134,7 @@ def parse_thresholds(data: Any, source: str = "baselines.yaml") -> Thresholds:
         data = {}
     top = p.mapping(data, "", "the file")
     p.known_keys(top, ["warmup_s", "min_samples", "max_cpu_percent", "generation", "apis",
-                       "endpoints", "regression"], "at the top level")
+                       "endpoints", "regression", "abort"], "at the top level")
     defaults = Thresholds()
     return Thresholds(
         warmup_s=p.number(top, "warmup_s", defaults.warmup_s, "", low=0),
@@ -142,6 +145,7 @@ def parse_thresholds(data: Any, source: str = "baselines.yaml") -> Thresholds:
         apis=p.apis(top.get("apis")),
         endpoints=p.endpoints(top.get("endpoints")),
         regression=p.regression(top.get("regression")),
+        abort=parse_abort(p, top.get("abort")),
         source=source,
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
+from harness.verdict.abort import abort_line
 from harness.verdict.evaluate import generation_target_in_force
 from harness.verdict.model import Check, Stats, Verdict, scope_status
 from harness.verdict.outputs.verdict_json import utc_text
@@ -29,6 +30,8 @@ def render(verdict: Verdict, thresholds: Thresholds) -> str:
               f"| Exit code | {int(verdict.exit_code)} |"]
     if verdict.baseline_run_id:
         lines.append(f"| Baseline | `{_cell(verdict.baseline_run_id)}` |")
+    if verdict.abort is not None:
+        lines.append(f"| Aborted | {_cell(abort_line(verdict.abort))} |")
     target = generation_target_in_force(thresholds, m)
     if target:
         achieved = "unknown" if m.generation_rate is None else f"{_num(m.generation_rate, 2)}/s"

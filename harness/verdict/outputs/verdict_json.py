@@ -8,6 +8,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
+from harness.verdict.abort import abort_dict
 from harness.verdict.evaluate import generation_target_in_force
 from harness.verdict.model import Stats, Verdict
 from harness.verdict.thresholds import Thresholds
@@ -49,6 +50,7 @@ def document(verdict: Verdict, thresholds: Thresholds) -> dict[str, Any]:
             "spooled": c.spooled, "workers": c.workers, "lost_workers": list(c.lost_workers),
             "quarantined": c.quarantined},
         "cpu_max_percent": _finite(m.cpu_max_percent),
+        "abort": abort_dict(verdict.abort, lambda ns: utc_text(datetime.fromtimestamp(ns / 1e9, timezone.utc))),
         "reasons": list(verdict.reasons),
         "warnings": list(verdict.warnings),
         "thresholds": thresholds.to_dict(),
