@@ -1,22 +1,37 @@
 """Long-lived run data (retention policy ``runs``): what was run, the limits in force, what the
-verdict found. Trend dashboards read only these, so they keep working after raw points expire."""
+verdict found. Trend dashboards read only these, so they keep working after raw points expire.
+
+Written through the same BatchWriter as request points: retried with backoff, and what InfluxDB
+did not take in time waits in the spool (folder ``<database>/<run id>/harness``) for
+``harness flush`` or the next ``harness run``; the command carries on with a warning."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 
-from harness.influx.client import InfluxClient, WriteError
+from harness.influx.client import InfluxClient, quote_string
 from harness.influx.lineprotocol import make_line
-from harness.errors import HarnessError
+from harness.influx.spool import Spool, default_root, worker_spool_dir
+from harness.influx.writer import BatchWriter
 from harness.verdict.model import ApiLoad, Latency, Stats, Verdict
+from harness.verdict.thresholds import thresholds_as_points
+
+RETRY_S = 15.0  # a 503 or a restart of InfluxDB is retried; an outage longer than this goes to the spool
+SPOOL_WORKER = "harness"  # the spool folder of run data written by harness commands
 
 
-def _write(client: InfluxClient, lines: list[str], runs_rp: str) -> None:
-    try:
-        client.write(("\n".join(lines) + "\n").encode("utf-8"), retention_policy=runs_rp)
-    except WriteError as exc:
-        raise HarnessError(f"cannot store run data: {exc}") from None
+def _write(client: InfluxClient, lines: list[str], runs_rp: str, run_id: str) -> None:
+    spool = Spool(worker_spool_dir(default_root(), client.settings.database, run_id, SPOOL_WORKER))
+    writer = BatchWriter(client, max_pending_points=len(lines), spool=spool)
+    writer.add(lines, runs_rp)
+    # Earlier run data of this run still in the spool goes first, so the latest status wins.
+    writer.drain(RETRY_S)
+    if not writer.idle:
+        cause = writer.refused or writer.counts.first_error
+        print(f"harness: warning: run data of run {run_id} is not stored yet ({cause}); it waits in "
+              f"{spool.directory}: run 'harness flush' when InfluxDB takes it", file=sys.stderr)
 
 
 def event_line(run_id: str, test_env: str, kind: str, title: str, text: str, ts_ns: int | None = None) -> str:
@@ -26,14 +41,12 @@ def event_line(run_id: str, test_env: str, kind: str, title: str, text: str, ts_
 
 def write_event(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, kind: str, title: str,
                 text: str) -> None:
-    _write(client, [event_line(run_id, test_env, kind, title, text)], runs_rp)
+    _write(client, [event_line(run_id, test_env, kind, title, text)], runs_rp, run_id)
 
 
 def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target: float | None) -> list[dict]:
     """The limits in force as ``threshold`` rows, plus the load generator's CPU warning line and its
     event-loop lag limit (not checks of their own, but panels draw them from the run like the others)."""
-    from harness.verdict.thresholds import thresholds_as_points
-
     rows = thresholds_as_points(thresholds, endpoint_apis, generation_target)
     if thresholds.max_cpu_percent is not None:
         rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "cpu_percent",
@@ -48,7 +61,7 @@ def write_run(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, fi
               ts_ns: int) -> None:
     """The ``run`` point: parameters, git sha, version, status. Re-written with the same timestamp
     when the status changes, so the stored point is always the latest."""
-    _write(client, [make_line("run", {"run_id": run_id, "test_env": test_env}, fields, ts_ns)], runs_rp)
+    _write(client, [make_line("run", {"run_id": run_id, "test_env": test_env}, fields, ts_ns)], runs_rp, run_id)
 
 
 def write_thresholds(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, rows: list[dict],
@@ -60,7 +73,7 @@ def write_thresholds(client: InfluxClient, runs_rp: str, run_id: str, test_env: 
                        {"value": float(row["value"])}, ts)
              for row in rows for ts in timestamps_ns]
     if lines:
-        _write(client, lines, runs_rp)
+        _write(client, lines, runs_rp, run_id)
 
 
 def _summary_fields(stats: Stats, verdict: str, scheduled: Latency | None = None) -> dict:
@@ -107,7 +120,24 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
     lines.append(make_line("run_summary", {**base, "scope": "run", "api": "all", "endpoint": "run"}, run_fields, ts))
     text = f"{verdict.verdict.upper()}: " + ("; ".join(verdict.reasons[:5]) or "every check passed")
     lines.append(event_line(m.run_id, m.test_env, "verdict", f"Verdict: {verdict.verdict}", text, ts + 1))
-    _write(client, lines, runs_rp)
+    _write(client, lines, runs_rp, m.run_id)
+
+
+def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
+    # Per second, each worker's latest count, summed: a worker's two samples in one second must
+    # not count twice.
+    series = client.query(
+        f'SELECT max("u") FROM (SELECT sum("w") AS "u" FROM (SELECT last("users") AS "w" FROM "users" '
+        f'WHERE "run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns} '
+        f'GROUP BY time(1s), "worker" fill(none)) GROUP BY time(1s))')
+    return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
+
+
+def store_verdict(client: InfluxClient, runs_rp: str, verdict: Verdict) -> None:
+    """The verdict of a judged run in InfluxDB: ``run_summary`` and the verdict annotation."""
+    m = verdict.measurements
+    first = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
+    write_summary(client, runs_rp, verdict, peak_users(client, m.run_id, first, int(m.end.timestamp() * 1e9) + 1))
 
 
 def thresholds_json(thresholds) -> str:

@@ -310,7 +310,7 @@ def recorded_run(influxd, tmp_path_factory):
     assert run.returncode == 1, f"the faulty run must fail:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
     thresholds = Thresholds()
     verdict, _ = judge(client, RUN_ID, thresholds, tmp_path_factory.mktemp("verdict"),
-                       generation_target=thresholds.generation.target_per_s, store=False)
+                       generation_target=thresholds.generation.target_per_s)
     start_ns = client.query(f"SELECT \"title\" FROM \"runs\".\"events\" WHERE \"run_id\" = '{RUN_ID}' "
                             "AND \"type\" = 'start'")[0]["values"][0][0]
     # An older run's start, so the run list's order is tested too.

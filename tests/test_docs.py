@@ -70,7 +70,7 @@ def test_every_option_named_in_the_docs_exists(doc):
                                         text=True, cwd=ROOT).stdout])
     problems = []
     for line in code_lines(doc.read_text()):
-        if re.match(r"(influx|docker|kubectl|pip|apt-get|chromium|check-jsonschema)\b", line):
+        if re.match(r"(influx|docker|kubectl|pip|apt-get|chromium|check-jsonschema|curl)\b", line):
             continue  # other programs' command lines; their options are theirs
         flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]+)", line)) - OTHER_TOOLS
         match = re.search(r"\bharness (\w+)", line)
@@ -118,3 +118,14 @@ def test_quickstart_commands_run_as_written(tmp_path):
         assert (tmp_path / "reports" / "first-run" / "verdict.json").exists()
     finally:
         subprocess.run([str(BIN / "harness"), "influxdb", "stop"], env=env, cwd=ROOT, capture_output=True)
+
+
+def test_the_settings_table_in_the_guide_is_the_one_the_code_makes():
+    """docs/guide.md lists the settings exactly as ``harness settings --markdown`` makes them from
+    harness.settings.PARAMS: a setting added, renamed or moved to another command shows here."""
+    from harness.commands.settings import markdown_table
+
+    text = (ROOT / "docs" / "guide.md").read_text()
+    start = text.index("\n", text.index("<!-- settings table:")) + 1
+    end = text.index("<!-- end of settings table -->")
+    assert text[start:end] == markdown_table(), "run `harness settings --markdown` and paste it into docs/guide.md"

@@ -231,6 +231,11 @@ def test_no_throughput_check_when_generation_did_not_run():
      "the listeners dropped 2 request points"),
     (Completeness(seen=90, stored=100, dropped=0, spooled=0, workers=1), "inconclusive",
      "a worker's counts are missing"),
+    # Every point it counted is stored, but it never counted its last ones: never complete.
+    (Completeness(seen=100, stored=100, dropped=0, spooled=0, workers=2, lost_workers=("host_9f3a",)),
+     "inconclusive", "worker host_9f3a stopped without its final count"),
+    (Completeness(seen=100, stored=98, dropped=0, spooled=0, workers=1, quarantined=2), "inconclusive",
+     "InfluxDB refused 2 request points one by one"),
 ])
 def test_completeness(completeness, expected, says):
     verdict = evaluate(Thresholds(), run(ep("POST /api/v1/payments"), completeness=completeness))
@@ -238,6 +243,21 @@ def test_completeness(completeness, expected, says):
     assert any(says in c.message for c in checks_of(verdict, "run"))
     if expected != "pass":
         assert any(says in r for r in verdict.reasons)
+
+
+def test_a_load_shortfall_with_a_lost_worker_is_not_blamed_on_the_target():
+    lost = Completeness(seen=2015, stored=2015, dropped=0, spooled=0, workers=2, lost_workers=("host_b",))
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/generations"), generation_rate=6.4, completeness=lost))
+    assert verdict.verdict == "inconclusive" and verdict.exit_code == 2
+    throughput = checks_of(verdict, metric="throughput")[0]
+    assert throughput.passed is None and "worker host_b was lost" in throughput.message
+    assert any("worker host_b" in r for r in verdict.reasons)
+
+
+def test_a_latency_breach_with_a_lost_worker_still_fails():
+    lost = Completeness(seen=100, stored=100, dropped=0, spooled=0, workers=2, lost_workers=("host_b",))
+    verdict = evaluate(Thresholds(), run(ep("POST /api/v1/payments", p95=900.0), completeness=lost))
+    assert verdict.verdict == "fail"  # slow answers were measured; the lost worker cannot have made them
 
 
 @pytest.mark.parametrize("now_p95, now_success, expected", [

@@ -77,7 +77,7 @@ def test_verdict_json_holds_the_verdict_and_exact_numbers(written):
                            "apis": {}, "absent": []}
     assert doc["endpoints"][PAY]["scheduled"] is None
     assert doc["completeness"] == {"seen": 1500, "stored": 1500, "missing": 0, "dropped": 0,
-                                   "spooled": 12, "workers": 3}
+                                   "spooled": 12, "workers": 3, "lost_workers": [], "quarantined": 0}
     assert f"{PAY}: success rate 70.1 % < 95 %" in doc["reasons"]
     assert any("saturated" in w for w in doc["warnings"])
     assert doc["thresholds"]["apis"]["auth"]["min_success_rate"] == 99.0
@@ -131,6 +131,25 @@ def only_poll(**more) -> Measurements:
                         apis={"generation": whole.apis["generation"]}, **more)
 
 
+def test_a_users_own_api_is_judged_by_its_own_groups_only(tmp_path):
+    t = parse_thresholds({"apis": {"orders": {"max_p95_ms": 400}, "catalog": {"min_success_rate": 99}}})
+    own = {"POST /orders": EndpointStats(key="POST /orders", api="orders", **stats(400, 0, 120.0)),
+           "GET /catalog/[id]": EndpointStats(key="GET /catalog/[id]", api="catalog", **stats(900, 0, 30.0))}
+    m = measurements(endpoints=own, apis={"orders": Stats(**stats(400, 0, 120.0)),
+                                          "catalog": Stats(**stats(900, 0, 30.0))},
+                     generation_rate=None, generation_target=None, cpu_max_percent=10.0,
+                     completeness=Completeness(seen=1300, stored=1300, dropped=0, spooled=0, workers=1))
+    verdict = evaluate(t, m)
+    assert verdict.verdict == "pass" and verdict.warnings == []  # no "no requests in api group 'auth'"
+    paths = write_outputs(verdict, tmp_path, t)
+    assert "Generations" not in paths["summary_md"].read_text(encoding="utf-8")
+    assert json.loads(paths["verdict_json"].read_text())["generation"]["target_per_s"] is None
+
+
+def test_the_generation_line_shows_where_generations_ran(written):
+    assert "| Generations | 9.88/s achieved, target 10/s |" in written[1]["summary_md"].read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("headline, thresholds, m", [
     ("## ❌ FAIL", {}, measurements()),
     ("## ✅ PASS", {}, only_poll(cpu_max_percent=10.0)),
@@ -153,7 +172,7 @@ def test_summary_lists_failures_before_the_table_then_warnings_and_completeness(
     assert why < table < text.index("### Warnings") < text.index("**Completeness:**")
     assert "| Environment | staging |" in text
     assert "**Completeness:** 1500 of 1500 request points stored in InfluxDB (0 missing, " \
-           "0 dropped, 12 spooled, 3 workers reported)." in text
+           "0 dropped, 12 spooled, 0 quarantined, 3 workers reported)." in text
     row = next(line for line in text.splitlines() if line.startswith(f"| `{PAY}`"))
     assert row.split(" | ")[1:] == ["payments", "1000", "299", "70.10", "104.1", "312.3",
                                     "343.6", "624.7", "18.18", "❌ fail |"]

@@ -115,7 +115,8 @@ def write_synthetic_run(client, run_id: str = RUN, *, store_run: bool = True,
         lines.append(make_line("users", {"run_id": run_id, "test_env": "test", "worker": "w1"},
                                {"users": min(10, 2 * (s + 1)), "cpu_percent": 20.0}, t0 + s * 10**9 + 500_000_000))
     lines.append(make_line("listener_stats", {"run_id": run_id, "test_env": "test", "worker": "w1"},
-                           {"seen": SECONDS * 9, "written": SECONDS * 9, "retried": 0, "dropped": 0, "pending": 0},
+                           {"seen": SECONDS * 9, "written": SECONDS * 9, "retried": 0, "dropped": 0, "pending": 0,
+                            "final": True},
                            t0))
     client.write(("\n".join(lines) + "\n").encode())
     if store_run:
@@ -131,7 +132,7 @@ def write_synthetic_run(client, run_id: str = RUN, *, store_run: bool = True,
 def report(influx_db, tmp_path):
     t0 = write_synthetic_run(influx_db)
     thresholds = Thresholds()
-    verdict, _ = judge(influx_db, RUN, thresholds, tmp_path, generation_target=None, store=False)
+    verdict, _ = judge(influx_db, RUN, thresholds, tmp_path, generation_target=None)
     paths = write_report(influx_db, verdict, thresholds, tmp_path)
     return {"t0": t0, "verdict": verdict, "paths": paths, "dir": tmp_path,
             "json": json.loads(paths["report_json"].read_text()),
@@ -314,7 +315,7 @@ def test_endpoint_seen_only_in_the_warmup_is_charted_unjudged_and_its_name_escap
                               "method": "GET", "result": "ok", "status": "200"},
                   {"response_time": 5.0, "response_length": 1}, t0 + 100_000_000 + i * 1000) for i in range(3)
     ).encode() + b"\n")
-    verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None, store=False)
+    verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None)
     paths = write_report(influx_db, verdict, Thresholds(), tmp_path)
     doc = json.loads(paths["report_json"].read_text())
     key = f"GET {odd}"

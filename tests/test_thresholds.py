@@ -61,10 +61,27 @@ def test_a_group_in_the_file_changes_only_the_keys_it_names(tmp_path):
     assert t.apis["payments"] == Thresholds().apis["payments"]
 
 
-def test_null_switches_a_group_limit_off_and_new_groups_are_allowed(tmp_path):
-    t = load_thresholds(write(tmp_path, "apis:\n  auth: {max_p95_ms: null}\n  search: {max_p95_ms: 50}\n"))
+def test_null_switches_a_group_limit_off(tmp_path):
+    t = load_thresholds(write(tmp_path, "apis:\n  auth: {max_p95_ms: null}\n"))
     assert t.apis["auth"] == Limits(min_success_rate=99.0)
-    assert t.apis["search"] == Limits(max_p95_ms=50.0)
+    assert set(t.apis) == {"auth", "generation", "payments"}
+
+
+@pytest.mark.parametrize("text, groups", [
+    # A user's own API: its groups are the only ones, no built-in group is checked or warned about.
+    ("apis:\n  orders: {max_p95_ms: 50}\n  search: {min_success_rate: 99}\n", {"orders", "search"}),
+    # Naming a built-in group beside its own keeps that one (with its built-in limits for the rest).
+    ("apis:\n  orders: {max_p95_ms: 50}\n  auth: {max_p95_ms: 100}\n", {"orders", "auth"}),
+    # Only built-in groups named: they are tuned, none is dropped.
+    ("apis:\n  payments: {max_p95_ms: 250}\n", {"auth", "generation", "payments"}),
+])
+def test_a_file_with_groups_of_its_own_replaces_the_built_in_groups(tmp_path, text, groups):
+    t = load_thresholds(write(tmp_path, text))
+    assert set(t.apis) == groups
+    if "orders" in groups:
+        assert t.apis["orders"] == Limits(max_p95_ms=50.0)
+    if "auth" in groups and "orders" in groups:
+        assert t.apis["auth"] == Limits(min_success_rate=99.0, max_p95_ms=100.0)
 
 
 @pytest.mark.parametrize("override, expected", [

@@ -23,12 +23,13 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.lineprotocol import make_line
+from harness.listener import live_checks
 from harness.listener.loop_lag import LoopLag
 from harness.listener.options import test_env
 from harness.listener.recorder import RequestRecorder
 from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
 from harness.influx.schema import ensure_database
-from harness.influx.writer import BatchWriter, WriteCounts
+from harness.influx.writer import BatchWriter
 from harness.runid import new_run_id, validate_run_id
 
 log = logging.getLogger("harness.listener")
@@ -51,12 +52,14 @@ class InfluxListener:
         self.runs_rp = options.influx_runs_rp
         self.batch_size = max(1, int(options.influx_batch_size))
         self.flush_timeout = float(options.influx_flush_timeout)
-        self.writer = BatchWriter(self.client, int(options.influx_max_pending),
+        self.writer = BatchWriter(self.client, int(options.influx_max_pending), batch_size=self.batch_size,
                                   create_database=lambda: ensure_database(self.client, self.runs_rp))
         self.user_given_run_id = options.run_id or ""
         self.recorder: RequestRecorder | None = None
         self.run_id = ""
         self.test_started_ns = 0
+        self.drain_deadline: float | None = None  # one bounded final flush per test, however often asked
+        self.final_seen: int | None = None  # the count of the final counts line handed over, if any
         self.worker = "local"
         self.flush_now = Event()
         self.greenlets: list[gevent.Greenlet] = []
@@ -76,16 +79,16 @@ class InfluxListener:
 
     # -- events ---------------------------------------------------------------------------
     def on_test_start(self, **_kwargs) -> None:
-        # The previous test's last lines and counts (web UI: stop, then start again), before the
-        # run id and worker they are tagged with change.
-        self._collect()
+        # The previous test's last lines and final counts (web UI: stop, then start again), before
+        # the run id and worker they are tagged with change.
+        self._collect(final=True)
         if self.role in ("master", "local"):
             # A new id for every test started (web UI), unless the user fixed one.
             run_id = self.user_given_run_id or new_run_id()
             self.options.run_id = run_id
         self.run_id = validate_run_id(self.options.run_id or new_run_id())
         settings = settings_from_options(self.options)
-        if settings != self.client.settings and not self.writer.pending:
+        if settings != self.client.settings and self.writer.idle:
             # Workers get the master's options with the first spawn message.
             self.client = self.writer.client = InfluxClient(settings)
         self.test_started_ns = time.time_ns()
@@ -95,9 +98,10 @@ class InfluxListener:
             self.worker = self.env.runner.client_id
         self.test_env = test_env(self.options)
         self.recorder = RequestRecorder(self.run_id, self.test_env, self.worker)
-        self.writer.spool = Spool(worker_spool_dir(Path(self.options.influx_spool_dir),
-                                                   self.client.settings.database, self.run_id, self.worker))
-        self.writer.counts = WriteCounts()
+        self.writer.begin(Spool(worker_spool_dir(Path(self.options.influx_spool_dir), self.client.settings.database,
+                                                 self.run_id, self.worker)),
+                          {"run_id": self.run_id, "worker": self.worker})
+        self.drain_deadline = self.final_seen = None
         self.process.cpu_percent(None)
         self.arrivals_start_written = False
         if self.role in ("master", "local"):
@@ -130,6 +134,11 @@ class InfluxListener:
         if not self.recorder:
             return
         self._sample()  # the last, partial interval's counts
+        if self.role == "master":
+            for node in self.env.runner.clients.missing:
+                # Its points since its last flush are lost and uncounted; the verdict says so too.
+                self.event("worker_lost", "Worker lost", f"worker {node.id} stopped answering during run "
+                                                         f"{self.run_id}")
         if self.role in ("master", "local"):
             self.event("stop", "Run stopped", f"run {self.run_id} stopped")
         if self.role == "worker" and self.greenlets:
@@ -147,8 +156,8 @@ class InfluxListener:
     def finish(self) -> None:
         """Stop the background greenlets, then the bounded final flush. Safe to call again: on
         SIGTERM Locust fires quitting first and test_stop after, with users still stopping."""
-        # Two flushes interleaving at a network yield would pop each other's batches, so the
-        # flusher stops first; a write it had in flight stays pending and is sent here.
+        # The flusher stops first, so the final flush does not wait for it; a write it had in
+        # flight stays queued in the writer and is sent here.
         gevent.killall(self.greenlets, block=True)
         self.greenlets = []
         self.drain()
@@ -161,27 +170,31 @@ class InfluxListener:
                          {"title": title, "text": text, "tags": f"{kind},{self.test_env}"}, time.time_ns())
         self.writer.add([line], self.runs_rp)
 
-    def _stats_line(self, seen: int) -> str:
+    def _stats_line(self, seen: int, final: bool) -> str:
         # Same timestamp every time (the test's start): each new count overwrites the last,
-        # so the stored point is always this worker's latest total.
+        # so the stored point is always this worker's latest total. ``final`` only at the end: a
+        # worker whose last point lacks it stopped without counting its last requests.
         counts = self.writer.counts
         return make_line("listener_stats", {"run_id": self.run_id, "test_env": self.test_env,
                                             "worker": self.worker},
                          {"seen": seen, "written": counts.written, "retried": counts.retried,
                           "dropped": counts.dropped, "pending": self.writer.pending_points,
-                          "spooled": self.writer.spooled_points},
+                          "spooled": self.writer.spooled_points, "quarantined": counts.quarantined,
+                          "final": final},
                          self.test_started_ns)
 
-    def _collect(self) -> None:
-        """Move the recorder's lines, and this process's counts, into the writer's queue."""
+    def _collect(self, final: bool = False) -> None:
+        """Hand the recorder's lines, and this process's counts, to the writer."""
         if self.recorder and self.records_requests():
             lines = self.recorder.take()
-            lines.append(self._stats_line(self.recorder.seen))
+            if lines or self.final_seen != self.recorder.seen:  # a final count said twice adds nothing
+                lines.append(self._stats_line(self.recorder.seen, final))
+                self.final_seen = self.recorder.seen if final else None
             self.writer.add(lines)
 
     def flush(self) -> bool:
         self._collect()
-        return self.writer.send_pending()
+        return self.writer.flush()
 
     def _flush_loop(self) -> None:
         while True:
@@ -249,24 +262,23 @@ class InfluxListener:
         self.writer.add([line], self.runs_rp)
 
     def drain(self) -> None:
-        """Final flush: bounded wait for InfluxDB, then say what could not be sent."""
-        deadline = time.monotonic() + self.flush_timeout
-        while True:
-            self.writer.backoff_until = min(self.writer.backoff_until, time.monotonic() + 1.0)
-            if self.flush() or time.monotonic() >= deadline:
-                break
-            gevent.sleep(0.2)
-        if self.writer.pending_points:
-            spilled = self.writer.spill_all()
-            log.error("InfluxDB listener: %d points could not be written within %.0f s; they wait in %s: "
-                      "run 'harness flush' when InfluxDB is back", spilled, self.flush_timeout,
+        """Final flush: bounded wait for InfluxDB (once per test, however often asked), then say
+        what could not be sent."""
+        if self.drain_deadline is None:
+            self.drain_deadline = time.monotonic() + self.flush_timeout
+        self._collect(final=True)
+        spilled = self.writer.drain(max(0.0, self.drain_deadline - time.monotonic()))
+        if spilled:
+            cause = self.writer.refused or self.writer.counts.first_error
+            log.error("InfluxDB listener: %d points were not written (%s); they wait in %s: "
+                      "run 'harness flush' when InfluxDB is back", spilled, cause,
                       self.writer.spool.directory if self.writer.spool else "memory (no spool)")
 
     def log_totals(self) -> None:
         counts, seen = self.writer.counts, self.recorder.seen if self.recorder else 0
         log.info("InfluxDB listener [%s]: run %s: seen %d requests, wrote %d points, retried %d, dropped %d, "
-                 "spooled %d", self.worker, self.run_id, seen, counts.written, counts.retried, counts.dropped,
-                 self.writer.spooled_points)
+                 "spooled %d, quarantined %d", self.worker, self.run_id, seen, counts.written, counts.retried,
+                 counts.dropped, self.writer.spooled_points, counts.quarantined)
 
 
 def preflight(listener: InfluxListener) -> None:
@@ -325,4 +337,6 @@ def install(events) -> None:
         events.test_stopping.add_listener(listener.on_test_stopping)
         events.test_stop.add_listener(listener.on_test_stop)
         events.quitting.add_listener(listener.on_quitting)
+        # After the listener's own handlers, so a test's run id and start are set when checks begin.
+        live_checks.install(events, environment, listener)
         early.hand_over(listener.on_test_start, listener.on_request)

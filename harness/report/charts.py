@@ -4,7 +4,7 @@ in force drawn as the same lines the verdict checked."""
 from __future__ import annotations
 
 from harness.report.fmt import num
-from harness.report.svg import Chart, Limit, Line
+from harness.report.svg import Chart, Limit, Line, Mark
 from harness.report.view import EndpointView, ReportView
 
 P95_COLOR, SUCCESS_COLOR, RPS_COLOR, USERS_COLOR = "#2563eb", "#059669", "#7c3aed", "#d97706"
@@ -21,7 +21,16 @@ LOAD_CHART_SIZE = {"width": 560, "height": 220}  # two to a row: the run's overv
 
 def _chart(view: ReportView, title: str, unit: str, lines: list[Line], **more) -> Chart:
     return Chart(title=title, unit=unit, lines=lines, x_max=view.series.duration_s,
-                 shade_until=view.warmup_shown_s, **more)
+                 shade_until=view.warmup_shown_s, marks=abort_marks(view), **more)
+
+
+def abort_marks(view: ReportView) -> list[Mark]:
+    """Where the live checks stopped the run, and the window they judged (on every chart)."""
+    if view.verdict.abort is None:
+        return []
+    r, first = view.verdict.abort.record, view.series.first_ns
+    return [Mark((r.time_ns - first) / 1e9, f"aborted at t={r.at_s:.0f} s",
+                 ((r.start_ns - first) / 1e9, (r.end_ns - first) / 1e9))]
 
 
 def load_charts(view: ReportView) -> list[Chart]:

@@ -14,8 +14,9 @@ from harness.report.assets import SCRIPT, STYLE
 from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
+from harness.verdict.abort import abort_line
 from harness.verdict.model import scope_status
-from harness.verdict.evaluate import generation_target
+from harness.verdict.evaluate import generation_target_in_force
 from harness.verdict.model import Check
 from harness.verdict.outputs.verdict_json import utc_text
 
@@ -48,6 +49,8 @@ def _headline(view: ReportView) -> str:
              f"after a {num(m.warmup_s, 1)} s warm-up)", f"exit code {int(v.exit_code)}"]
     if v.baseline_run_id:
         facts.append(f"baseline <code>{escape(v.baseline_run_id)}</code>")
+    if v.abort is not None:
+        facts.append(f"stopped early by the live checks at t={v.abort.record.at_s:.0f} s")
     failed = sum(c.passed is False for c in v.checks)
     unjudged = sum(c.passed is None for c in v.checks)
     return (f'<header class="headline {v.verdict}" id="verdict" data-verdict="{v.verdict}">'
@@ -167,9 +170,14 @@ _LEGEND = ('<p class="legend"><span class="swatch"></span> warm-up (not judged) 
            '<span class="dash"></span> limit in force · hover a point for its value</p>')
 
 
+_ABORT_LEGEND = ('<p class="legend"><span class="swatch abort-window"></span> the window the live checks '
+                 'judged · <span class="abort-line"></span> where they stopped the run</p>')
+
+
 def _load(view: ReportView) -> str:
     charts = "".join(svg.render(c) for c in load_charts(view))
-    return f'<h2>Load over time</h2>{_LEGEND}<div class="charts" id="load">{charts}</div>'
+    legend = _LEGEND + (_ABORT_LEGEND if view.verdict.abort is not None else "")
+    return f'<h2>Load over time</h2>{legend}<div class="charts" id="load">{charts}</div>'
 
 
 def _endpoints(view: ReportView) -> str:
@@ -193,9 +201,12 @@ def _run(view: ReportView) -> str:
                                      f"({num(view.series.duration_s, 1)} s)"),
             ("Completeness", "unknown: the listeners' counts are missing" if c is None else
              f"{c.stored} of {c.seen} request points stored ({c.missing} missing, {c.dropped} dropped, "
-             f"{c.spooled} spooled, {c.workers} workers reported)"),
+             f"{c.spooled} spooled, {c.quarantined} quarantined, {c.workers} workers reported"
+             + (f"; lost: {', '.join(c.lost_workers)}" if c.lost_workers else "") + ")"),
             ("Load generator CPU (max)", "—" if m.cpu_max_percent is None else f"{num(m.cpu_max_percent, 1)} %")]
-    target = generation_target(view.thresholds, m)
+    if v.abort is not None:
+        rows.insert(2, ("Aborted", abort_line(v.abort)))
+    target = generation_target_in_force(view.thresholds, m)
     if target:
         rows.append(("Generations", f"{num(m.generation_rate, 2)}/s achieved, target {num(target, 2)}/s"))
     rows.append(("Thresholds", view.thresholds.source))

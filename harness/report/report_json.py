@@ -9,6 +9,7 @@ from typing import Any
 from harness.report.fmt import finite, utc_ns
 from harness.report.series import Bucket
 from harness.report.view import ReportView
+from harness.verdict.abort import abort_dict
 from harness.verdict.model import scope_status
 from harness.verdict.outputs.verdict_json import latency_dict, load_dict, stats_dict, utc_text
 
@@ -62,9 +63,11 @@ def document(view: ReportView) -> dict[str, Any]:
         "completeness": None if m.completeness is None else {
             "seen": m.completeness.seen, "stored": m.completeness.stored, "missing": m.completeness.missing,
             "dropped": m.completeness.dropped, "spooled": m.completeness.spooled,
-            "workers": m.completeness.workers},
+            "workers": m.completeness.workers, "lost_workers": list(m.completeness.lost_workers),
+            "quarantined": m.completeness.quarantined},
         "generation_rate": finite(m.generation_rate),
         "cpu_max_percent": finite(m.cpu_max_percent),
+        "abort": abort_dict(v.abort, utc_ns),
         "parameters": view.parameters,
         "thresholds_source": view.thresholds.source,
     }

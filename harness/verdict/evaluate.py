@@ -7,7 +7,10 @@ missing) > pass. A run passes only when every check was evaluated and met.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness.apis import API_GROUPS, api_for
+from harness.verdict.abort import judge_abort
 from harness.verdict.load import is_generator_limit, load_checks
 from harness.verdict.numbers import at_least as _at_least, at_most as _at_most, num as _num
 from harness.verdict.model import Check, Completeness, Latency, Measurements, Stats, Verdict
@@ -46,11 +49,15 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
         if api in thresholds.apis:
             checks += _limit_checks(f"api:{api}", thresholds.apis[api], measured.apis[api],
                                     _judged_latency(thresholds, measured.scheduled_apis.get(api)))
+    checks = _excuse_load_checks(checks, measured.completeness)
     checks += _completeness_checks(measured.completeness)
     if baseline is not None:
         checks += _regression_checks(thresholds, measured, baseline)
         warnings += _baseline_coverage(measured, baseline)
     warnings += _cpu_warnings(thresholds, measured)
+    abort = judge_abort(thresholds, measured, checks)
+    if abort is not None:
+        checks.insert(0, abort.check)  # why the run stopped early comes first
 
     generator = [c.message for c in checks if is_generator_limit(c)]
     failed = [c.message for c in checks if c.passed is False]
@@ -70,7 +77,7 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
     return Verdict(run_id=measured.run_id, verdict=verdict, checks=checks,
                    reasons=errors + generator + failed + unjudged, warnings=warnings,
                    measurements=measured,
-                   baseline_run_id=baseline.run_id if baseline is not None else None)
+                   baseline_run_id=baseline.run_id if baseline is not None else None, abort=abort)
 
 
 def _judged_latency(thresholds: Thresholds, scheduled: Latency | None) -> Latency | None:
@@ -123,6 +130,14 @@ def generation_target(thresholds: Thresholds, measured: Measurements) -> float |
     return thresholds.generation.target_per_s
 
 
+def generation_target_in_force(thresholds: Thresholds, measured: Measurements) -> float | None:
+    """The generation target, where it applies: a target is set and the run made generations."""
+    target = generation_target(thresholds, measured)
+    generation_ran = "generation" in measured.apis or any(
+        s.api == "generation" for s in measured.endpoints.values())
+    return target if target and generation_ran else None
+
+
 def _completeness_checks(c: Completeness | None) -> list[Check]:
     if c is None or c.workers == 0:
         return [Check("run", "completeness", 0.0, None, None, "data",
@@ -139,6 +154,14 @@ def _completeness_checks(c: Completeness | None) -> list[Check]:
     else:
         passed, message = True, f"run: all {c.seen} request points are in InfluxDB"
     checks = [Check("run", "completeness", 0.0, float(c.missing), passed, "data", message)]
+    checks += [Check("run", "worker_lost", 0.0, None, None, "data",
+                     f"run: worker {worker} stopped without its final count (killed, out of memory or its host "
+                     f"lost): the requests it made after its last flush can never be counted")
+               for worker in c.lost_workers]
+    if c.quarantined:
+        checks.append(Check("run", "quarantined", 0.0, float(c.quarantined), None, "data",
+                            f"run: InfluxDB refused {c.quarantined} request points one by one; they are kept in "
+                            f"the spool folder's quarantine file, not stored: the data is incomplete"))
     if c.dropped:
         checks.append(Check("run", "dropped", 0.0, float(c.dropped), None, "data",
                             f"run: the listeners dropped {c.dropped} request points that never "
@@ -147,6 +170,21 @@ def _completeness_checks(c: Completeness | None) -> list[Check]:
         checks.append(Check("run", "dropped", 0.0, 0.0, True, "data",
                             "run: the listeners dropped no request points"))
     return checks
+
+
+# Checks of how much load the run produced: a lost worker's missing share says nothing about the target.
+_LOAD_METRICS = {"throughput", "rps", "arrival_rate"}
+
+
+def _excuse_load_checks(checks: list[Check], c: Completeness | None) -> list[Check]:
+    """A load shortfall while a worker was lost is not judged: it may be the lost worker's,
+    never proven to be the target's (nor the pool's or the users' count, which the load
+    checks would otherwise name)."""
+    if c is None or not c.lost_workers:
+        return checks
+    lost = ", ".join(c.lost_workers)
+    return [replace(check, passed=None, message=f"{check.message}: not judged, since worker {lost} was lost")
+            if check.metric in _LOAD_METRICS and check.passed is not True else check for check in checks]
 
 
 def _regression_checks(thresholds: Thresholds, measured: Measurements,

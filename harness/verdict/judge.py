@@ -1,12 +1,15 @@
-"""Measure → evaluate → write: the verdict of one stored run, shared by ``check`` and ``run``."""
+"""Measure → evaluate → write the files: the verdict of one stored run, shared by ``check``, ``report``
+and ``run``. Storing it in InfluxDB (``run_summary``, the verdict event) is the caller's choice:
+``harness.rundata.store_verdict``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient
-from harness.rundata import write_summary
+from harness.verdict.abort import read_abort
 from harness.verdict.evaluate import evaluate
 from harness.verdict.measure import find_last_passing_run, measure
 from harness.verdict.model import Verdict
@@ -28,10 +31,11 @@ def api_percentiles(thresholds: Thresholds) -> tuple[int, ...]:
 
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
           generation_target: float | None, baseline: str | None = None, runs_rp: str = "runs",
-          store: bool = True, extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
+          extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
     percentiles = api_percentiles(thresholds)
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
                        runs_rp=runs_rp, api_percentiles=percentiles, window_s=thresholds.load.window_s)
+    measured = replace(measured, abort=read_abort(client, run_id, runs_rp))
     measured.warnings.extend(extra_warnings)
     baseline_measured = None
     if baseline:
@@ -45,6 +49,4 @@ def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Pa
                                     window_s=thresholds.load.window_s)
     verdict = evaluate(thresholds, measured, baseline_measured)
     paths = write_outputs(verdict, out_dir, thresholds)
-    if store:
-        write_summary(client, runs_rp, verdict, measured.peak_users)
     return verdict, paths

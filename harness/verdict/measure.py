@@ -78,16 +78,22 @@ def read_completeness(client: InfluxClient, run_id: str, stored: int,
                       counted: int | None = None) -> Completeness | None:
     """The listeners' summed counts against the stored points. When the harness also knows
     Locust's own count, the larger of the two is what must be stored: a listener whose final
-    counts never reached InfluxDB must not make a run look complete."""
-    series = client.query(
-        'SELECT last("seen") AS "seen", last("dropped") AS "dropped", last("spooled") AS "spooled" '
-        f'FROM "listener_stats" WHERE "run_id" = {quote_string(run_id)} GROUP BY "worker"')
-    rows = _rows(series)
+    counts never reached InfluxDB must not make a run look complete. A process whose latest
+    counts are not marked final stopped without counting its last requests: it is named."""
+    where = f'"run_id" = {quote_string(run_id)}'
+    stats, quarantine = client.query_results(
+        'SELECT last("seen") AS "seen", last("dropped") AS "dropped", last("spooled") AS "spooled", '
+        f'last("final") AS "final" FROM "listener_stats" WHERE {where} GROUP BY "worker"; '
+        f'SELECT sum("request_points") FROM "quarantine" WHERE {where}')
+    rows = _rows(stats.get("series", []))
     if not rows:
         return None
     total = lambda key: sum(int(r.get(key) or 0) for _, r in rows)  # noqa: E731
+    quarantined = _rows(quarantine.get("series", []))
     return Completeness(seen=max(total("seen"), counted or 0), stored=stored, dropped=total("dropped"),
-                        spooled=total("spooled"), workers=len(rows))
+                        spooled=total("spooled"), workers=len(rows),
+                        lost_workers=tuple(sorted(tags.get("worker", "") for tags, r in rows if r.get("final") is not True)),
+                        quarantined=int(quarantined[0][1]["sum"] or 0) if quarantined else 0)
 
 
 def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict]:
@@ -117,6 +123,42 @@ def _percentile_statement(p: int, where: str, group: str) -> str:
     return f'SELECT percentile("response_time", {p}) AS "p{p}" FROM "request" WHERE {where} GROUP BY {group}'
 
 
+def window_stats(client: InfluxClient, window: str, duration_s: float, *,
+                 endpoint_percentiles: tuple[int, ...] = (50, 95, 99), api_percentiles: tuple[int, ...] = (95,),
+                 concurrent: bool = True) -> tuple[dict[str, EndpointStats], dict[str, Stats]]:
+    """Per endpoint and per API group: requests, failures, max and the given exact percentiles of
+    the points matching ``window`` (an InfluxQL condition). ``concurrent`` sends the percentile
+    passes as separate requests (whole runs); the live checks' short windows go in one request."""
+    by_endpoint, by_api = '"api", "method", "name"', '"api"'
+    counts = 'count("response_time") AS "requests", max("response_time") AS "max"'
+    # The median rides with the counts, as one pass fewer over the points.
+    median = ', percentile("response_time", 50) AS "p50"' if 50 in endpoint_percentiles else ""
+    others = sorted(set(endpoint_percentiles) - {50})
+    heavy = ([f'SELECT {counts}{median} FROM "request" WHERE {window} GROUP BY {by_endpoint}']
+             + [_percentile_statement(p, window, by_endpoint) for p in others]
+             + [f'SELECT {counts} FROM "request" WHERE {window} GROUP BY {by_api}']
+             + [_percentile_statement(p, window, by_api) for p in sorted(set(api_percentiles))])
+    light = [f'SELECT count("response_time") AS "failures" FROM "request" WHERE {window} AND "result" = \'fail\' '
+             f'GROUP BY {group}' for group in (by_endpoint, by_api)]
+    if concurrent:
+        results = _concurrently(client, heavy) + client.query_results("; ".join(light))
+    else:
+        results = client.query_results("; ".join(heavy + light))
+    n_endpoint = 1 + len(others)
+    endpoint_tags = lambda t: (t["api"], t["method"], t["name"])  # noqa: E731
+    endpoint_rows = _merge(results[:n_endpoint] + [results[-2]], endpoint_tags)
+    api_rows = _merge(results[n_endpoint:len(heavy)] + [results[-1]], lambda t: t["api"])
+
+    endpoints: dict[str, EndpointStats] = {}
+    for row in endpoint_rows.values():
+        if "requests" not in row:
+            continue
+        key = endpoint_key(row["tags"]["method"], row["tags"]["name"])
+        endpoints[key] = EndpointStats(key=key, api=row["tags"]["api"], **_stats(row, duration_s))
+    apis = {row["tags"]["api"]: Stats(**_stats(row, duration_s)) for row in api_rows.values() if "requests" in row}
+    return endpoints, apis
+
+
 def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_target: float | None = None,
             runs_rp: str = "runs", api_percentiles: tuple[int, ...] = (95,), window_s: float = 10.0) -> Measurements:
     """Every endpoint gets p50, p95, p99 and max; an API group gets the percentiles its limits
@@ -139,33 +181,8 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         start_ns = span.epoch_ns if span else first_ns
     duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
     window = f'"run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns}'
-    by_endpoint, by_api = '"api", "method", "name"', '"api"'
-    counts = 'count("response_time") AS "requests", max("response_time") AS "max"'
-    endpoint_statements = [f'SELECT {counts}, percentile("response_time", 50) AS "p50" FROM "request" '
-                           f'WHERE {window} GROUP BY {by_endpoint}',
-                           _percentile_statement(95, window, by_endpoint),
-                           _percentile_statement(99, window, by_endpoint)]
-    api_statements = [f'SELECT {counts} FROM "request" WHERE {window} GROUP BY {by_api}'] + [
-        _percentile_statement(p, window, by_api) for p in sorted(set(api_percentiles))]
-    small = (f'SELECT count("response_time") AS "failures" FROM "request" WHERE {window} AND "result" = \'fail\' '
-             f'GROUP BY {by_endpoint}; '
-             f'SELECT count("response_time") AS "failures" FROM "request" WHERE {window} AND "result" = \'fail\' '
-             f'GROUP BY {by_api}; '
-             f'SELECT max("cpu_percent") FROM "users" WHERE "run_id" = {quote_string(run_id)}')
-    results = _concurrently(client, endpoint_statements + api_statements)
-    endpoint_failures, api_failures, cpu = client.query_results(small)
-
-    endpoint_tags = lambda t: (t["api"], t["method"], t["name"])  # noqa: E731
-    endpoint_rows = _merge(results[:len(endpoint_statements)] + [endpoint_failures], endpoint_tags)
-    api_rows = _merge(results[len(endpoint_statements):] + [api_failures], lambda t: t["api"])
-
-    endpoints: dict[str, EndpointStats] = {}
-    for row in endpoint_rows.values():
-        if "requests" not in row:
-            continue
-        key = endpoint_key(row["tags"]["method"], row["tags"]["name"])
-        endpoints[key] = EndpointStats(key=key, api=row["tags"]["api"], **_stats(row, duration_s))
-    apis = {row["tags"]["api"]: Stats(**_stats(row, duration_s)) for row in api_rows.values() if "requests" in row}
+    endpoints, apis = window_stats(client, window, duration_s, api_percentiles=api_percentiles)
+    cpu = client.query_results(f'SELECT max("cpu_percent") FROM "users" WHERE "run_id" = {quote_string(run_id)}')[0]
 
     # Iterations stop when the users are told to stop; the requests of the last ones go on for
     # up to an iteration's length after that, so rates are taken up to the stop request.

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from harness.exitcodes import ExitCode
+
+if TYPE_CHECKING:  # harness.verdict.abort builds on this module
+    from harness.verdict.abort import AbortOutcome, AbortRecord
 
 VerdictName = Literal["pass", "fail", "inconclusive", "error"]
 CheckKind = Literal["absolute", "regression", "data", "load"]
@@ -125,6 +128,10 @@ class Completeness:
     dropped: int  # points a listener gave up on
     spooled: int  # points a listener had to keep on disk
     workers: int  # processes that reported their counts
+    # Processes whose last counts are not final: they stopped (killed, out of memory, host lost)
+    # before counting their last requests, so nobody knows how many points are missing.
+    lost_workers: tuple[str, ...] = ()
+    quarantined: int = 0  # request points InfluxDB refused one by one (kept in a quarantine file)
 
     @property
     def missing(self) -> int:
@@ -155,6 +162,7 @@ class Measurements:
     scheduled: dict[str, Latency] = field(default_factory=dict)
     scheduled_apis: dict[str, Latency] = field(default_factory=dict)
     peak_users: int | None = None  # users running at once, summed over workers
+    abort: AbortRecord | None = None  # the live checks stopped the run early
 
     @property
     def total_requests(self) -> int:
@@ -195,6 +203,7 @@ class Verdict:
     warnings: list[str]
     measurements: Measurements
     baseline_run_id: str | None = None
+    abort: AbortOutcome | None = None
 
     @property
     def exit_code(self) -> ExitCode:

@@ -7,7 +7,6 @@ HarnessError: a typo in this file must never quietly turn a check off.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -17,6 +16,8 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
+from harness.suggest import closest_match
+from harness.verdict.abort_rule import AbortRule, parse_abort
 
 # Limit key → the metric of the check it makes (also the ``metric`` tag of threshold points).
 LIMIT_METRICS = {
@@ -95,6 +96,7 @@ class Thresholds:
     # Per-endpoint overrides hold only the keys the file names (None = switch that check off).
     endpoints: dict[str, dict[str, float | None]] = field(default_factory=dict)
     regression: Regression = field(default_factory=Regression)
+    abort: AbortRule = field(default_factory=AbortRule)  # how live checks judge (--abort-on-fail)
     source: str = "built-in defaults"
 
     def limits_for(self, key: str, api: str) -> Limits | None:
@@ -122,6 +124,7 @@ class Thresholds:
             "apis": {name: asdict(limits) for name, limits in self.apis.items()},
             "endpoints": {key: dict(override) for key, override in self.endpoints.items()},
             "regression": asdict(self.regression),
+            "abort": self.abort.to_dict(),
         }
 
 
@@ -150,7 +153,7 @@ def parse_thresholds(data: Any, source: str = "baselines.yaml") -> Thresholds:
         data = {}
     top = p.mapping(data, "", "the file")
     p.known_keys(top, ["warmup_s", "min_samples", "max_cpu_percent", "generation", "load", "apis",
-                       "endpoints", "regression"], "at the top level")
+                       "endpoints", "regression", "abort"], "at the top level")
     defaults = Thresholds()
     return Thresholds(
         warmup_s=p.number(top, "warmup_s", defaults.warmup_s, "", low=0),
@@ -162,6 +165,7 @@ def parse_thresholds(data: Any, source: str = "baselines.yaml") -> Thresholds:
         apis=p.apis(top.get("apis")),
         endpoints=p.endpoints(top.get("endpoints")),
         regression=p.regression(top.get("regression")),
+        abort=parse_abort(p, top.get("abort")),
         source=source,
     )
 
@@ -259,12 +263,18 @@ class _Parser:
                 for key in given}
 
     def apis(self, value: Any) -> dict[str, Limits]:
-        apis = _default_apis()
-        for name, group in self.mapping(value, "apis", "apis").items():
+        """The file's groups. Naming only built-in groups tunes them; naming a group of its own
+        describes another API, whose groups replace the built-in ones (which would otherwise
+        warn, run after run, that they saw no requests). A named built-in group keeps its
+        built-in limits for the keys it leaves out either way."""
+        builtin = _default_apis()
+        given = self.mapping(value, "apis", "apis")
+        apis = {} if any(name not in builtin for name in given) else dict(builtin)
+        for name, group in given.items():
             if not isinstance(name, str) or not name:
                 raise self.fail(f"api group name {_show(name)} in apis must be a word, e.g. auth")
-            given = self.limits(group, f"apis.{name}", f"in apis.{name}")
-            apis[name] = replace(apis.get(name, Limits()), **given)
+            limits = self.limits(group, f"apis.{name}", f"in apis.{name}")
+            apis[name] = replace(builtin.get(name, Limits()), **limits)
         return apis
 
     def endpoints(self, value: Any) -> dict[str, dict[str, float | None]]:
@@ -323,19 +333,6 @@ class _Parser:
                                               d.max_success_rate_drop, "regression.",
                                               low=0, high=100),
         )
-
-
-def closest_match(word: str, choices: list[str]) -> str | None:
-    """The choice ``word`` is most likely a typo of, or None.
-
-    difflib finds the candidates; among equally close ones a swap of two letters wins
-    (max_p59_ms is max_p95_ms, not max_p99_ms), the most common slip when typing.
-    """
-    candidates = difflib.get_close_matches(word, choices, n=3)
-    if not candidates:
-        return None
-    return min(candidates, key=lambda c: (
-        -round(difflib.SequenceMatcher(None, word, c).ratio(), 6), sorted(c) != sorted(word)))
 
 
 def _show(value: Any) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
-from harness.verdict.evaluate import generation_target
+from harness.verdict.abort import abort_line
+from harness.verdict.evaluate import generation_target_in_force
 from harness.verdict.model import Check, Latency, Stats, Verdict, scope_status
 from harness.verdict.outputs.verdict_json import utc_text
 from harness.verdict.thresholds import Thresholds
@@ -29,7 +30,9 @@ def render(verdict: Verdict, thresholds: Thresholds) -> str:
               f"| Exit code | {int(verdict.exit_code)} |"]
     if verdict.baseline_run_id:
         lines.append(f"| Baseline | `{_cell(verdict.baseline_run_id)}` |")
-    target = generation_target(thresholds, m)
+    if verdict.abort is not None:
+        lines.append(f"| Aborted | {_cell(abort_line(verdict.abort))} |")
+    target = generation_target_in_force(thresholds, m)
     if target:
         achieved = "unknown" if m.generation_rate is None else f"{_num(m.generation_rate, 2)}/s"
         lines.append(f"| Generations | {achieved} achieved, target {_num(target, 2)}/s |")
@@ -129,9 +132,10 @@ def _completeness_line(verdict: Verdict) -> str:
     c = verdict.measurements.completeness
     if c is None:
         return "**Completeness:** unknown — the listener's counts are missing."
+    lost = f"; lost: {', '.join(f'`{_cell(w)}`' for w in c.lost_workers)}" if c.lost_workers else ""
     return (f"**Completeness:** {c.stored} of {c.seen} request points stored in InfluxDB "
-            f"({c.missing} missing, {c.dropped} dropped, {c.spooled} spooled, "
-            f"{c.workers} workers reported).")
+            f"({c.missing} missing, {c.dropped} dropped, {c.spooled} spooled, {c.quarantined} quarantined, "
+            f"{c.workers} workers reported{lost}).")
 
 
 def _all_checks(checks: list[Check]) -> list[str]:

@@ -8,7 +8,8 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from harness.verdict.evaluate import generation_target
+from harness.verdict.abort import abort_dict
+from harness.verdict.evaluate import generation_target_in_force
 from harness.verdict.model import ApiLoad, Latency, LoadWindow, Measurements, Stats, Verdict
 from harness.verdict.thresholds import Thresholds
 
@@ -23,7 +24,7 @@ def render(verdict: Verdict, thresholds: Thresholds) -> str:
 def document(verdict: Verdict, thresholds: Thresholds) -> dict[str, Any]:
     m = verdict.measurements
     c = m.completeness
-    target = generation_target(thresholds, m)
+    target = generation_target_in_force(thresholds, m)
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": verdict.run_id,
@@ -51,8 +52,10 @@ def document(verdict: Verdict, thresholds: Thresholds) -> dict[str, Any]:
         },
         "completeness": None if c is None else {
             "seen": c.seen, "stored": c.stored, "missing": c.missing, "dropped": c.dropped,
-            "spooled": c.spooled, "workers": c.workers},
+            "spooled": c.spooled, "workers": c.workers, "lost_workers": list(c.lost_workers),
+            "quarantined": c.quarantined},
         "cpu_max_percent": _finite(m.cpu_max_percent),
+        "abort": abort_dict(verdict.abort, lambda ns: utc_text(datetime.fromtimestamp(ns / 1e9, timezone.utc))),
         "reasons": list(verdict.reasons),
         "warnings": list(verdict.warnings),
         "thresholds": thresholds.to_dict(),
