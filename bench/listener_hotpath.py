@@ -22,7 +22,7 @@ from influxdb_client import Point, WritePrecision  # noqa: E402
 
 from harness.influx.client import InfluxClient, InfluxSettings  # noqa: E402
 from harness.influx.writer import BatchWriter  # noqa: E402
-from harness.listener.plugin import InfluxListener  # noqa: E402
+from harness.listener.influx_listener import InfluxListener  # noqa: E402
 from harness.listener.recorder import RequestRecorder  # noqa: E402
 
 def micro() -> dict[str, float]:

@@ -10,9 +10,8 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.settings import resolve
-from harness.verdict.abort import AbortRecord, Breach, abort_line, decide
+from harness.verdict.abort import AbortRecord, Breach, abort_line, decide, evaluate_run
 from harness.verdict.abort_rule import AbortRule
-from harness.verdict.evaluate import evaluate
 from harness.verdict.outputs import summary_md, verdict_json
 from harness.verdict.thresholds import parse_thresholds
 from harness.verdict.window import WindowFigures
@@ -117,7 +116,7 @@ def aborted(record_window: WindowFigures, whole_run_payments, *, kind="fail", br
 
 def test_a_confirmed_abort_fails_with_the_window_first_in_the_reasons():
     measured = aborted(window(*HEALTHY, ep(PAYMENTS, 120, success=45.0)), ep(PAYMENTS, 300, success=60.0))
-    verdict = evaluate(parse_thresholds({}), measured)
+    verdict = evaluate_run(parse_thresholds({}), measured)
     assert verdict.verdict == "fail" and verdict.abort.confirmed
     assert verdict.reasons[0] == ("aborted at t=30s: api:payments: success rate 45 % < 95 % over the 20 s window "
                                   "t=8–28 s (120 requests); over the whole judged run: api:payments: success "
@@ -136,7 +135,7 @@ def test_a_confirmed_abort_fails_with_the_window_first_in_the_reasons():
 def test_an_abort_the_complete_points_do_not_confirm_is_inconclusive_and_says_so():
     # Live, the window looked bad; with every point of it stored, it meets the limit.
     measured = aborted(window(*HEALTHY, ep(PAYMENTS, 100, success=96.0)), ep(PAYMENTS, 300, success=99.0))
-    verdict = evaluate(parse_thresholds({}), measured)
+    verdict = evaluate_run(parse_thresholds({}), measured)
     assert verdict.verdict == "inconclusive" and int(verdict.exit_code) == 2
     assert not verdict.abort.confirmed
     assert verdict.reasons == [
@@ -148,7 +147,7 @@ def test_an_abort_the_complete_points_do_not_confirm_is_inconclusive_and_says_so
 
 def test_an_unconfirmed_abort_still_fails_when_the_whole_run_fails_a_limit():
     measured = aborted(window(*HEALTHY, ep(PAYMENTS, 120, success=96.0)), ep(PAYMENTS, 300, success=90.0))
-    verdict = evaluate(parse_thresholds({}), measured)
+    verdict = evaluate_run(parse_thresholds({}), measured)
     assert verdict.verdict == "fail"
     assert "the abort is not confirmed" in verdict.reasons[-1]  # listed, not hidden behind the FAIL
     assert "api:payments: success rate 90 % < 95 %" in verdict.reasons
@@ -159,7 +158,7 @@ def test_a_cpu_abort_is_inconclusive_never_fail():
                                                     "for the whole window (lowest 97.0 %)")
     measured = aborted(window(*HEALTHY, ep(PAYMENTS, 100), cpu={"w1": (97.0, 20)}), ep(PAYMENTS, 300),
                        kind="inconclusive", breaches=(cpu,))
-    verdict = evaluate(parse_thresholds({}), measured)
+    verdict = evaluate_run(parse_thresholds({}), measured)
     assert verdict.verdict == "inconclusive" and verdict.abort.confirmed
     assert verdict.reasons[0].startswith("aborted at t=30s: worker:w1: the load generator's CPU stayed above 90 % "
                                          "for the whole window (lowest 97.0 %) over the 20 s window t=8–28 s "
@@ -171,7 +170,7 @@ def test_a_target_abort_is_not_confirmed_by_the_cpu_beside_it():
     cpu = Breach("worker:w1", "cpu", 90.0, 97.0, 20, "worker:w1: CPU")
     measured = aborted(window(*HEALTHY, ep(PAYMENTS, 100), cpu={"w1": (97.0, 20)}), ep(PAYMENTS, 300),
                        breaches=(target, cpu))
-    verdict = evaluate(parse_thresholds({}), measured)
+    verdict = evaluate_run(parse_thresholds({}), measured)
     assert verdict.verdict == "inconclusive" and not verdict.abort.confirmed
 
 

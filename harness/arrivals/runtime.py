@@ -25,6 +25,7 @@ from harness.arrivals.engine import ArrivalEngine
 from harness.arrivals.plan import ARRIVAL_KINDS, DEFAULT_MAX_LATENESS_S, LoadPlan, plan_from_texts
 from harness.arrivals.pool import ArrivalPool
 from harness.arrivals.schedule import Split
+from harness.runner_role import role_of
 
 log = logging.getLogger("harness.arrivals")
 
@@ -73,15 +74,11 @@ def plan_from_options(options) -> LoadPlan:
                            rates_where="--rate")
 
 
-def _role(runner) -> str:
-    return {"MasterRunner": "master", "WorkerRunner": "worker"}.get(type(runner).__name__, "local")
-
-
 class ArrivalRuntime:
     def __init__(self, environment, plan: LoadPlan):
         self.env = environment
         self.plan = plan
-        self.role = _role(environment.runner)
+        self.role = role_of(environment.runner)
         self.pool = ArrivalPool(plan.max_lateness_s)
         self.engine: ArrivalEngine | None = None
         self.epoch: float | None = None  # master/local: when this test's arrivals began

@@ -13,14 +13,11 @@ from harness.arrivals.runtime import HELLO, MESSAGE, ArrivalRuntime, plan_from_o
 from harness.errors import HarnessError
 from harness.scenarios import pacing
 from harness.scenarios.pool import ArrivalUser
+from harness.runner_role import role_of
 
 log = logging.getLogger("harness.scenarios")
 
 _IDLE_STATES = (STATE_INIT, STATE_STOPPED)  # no test running: the next start begins a new one
-
-
-def _role(runner) -> str:
-    return {"MasterRunner": "master", "WorkerRunner": "worker"}.get(type(runner).__name__, "local")
 
 
 def install(environment, events) -> ArrivalRuntime:
@@ -29,7 +26,7 @@ def install(environment, events) -> ArrivalRuntime:
     options = environment.parsed_options
     runtime = ArrivalRuntime(environment, plan_from_options(options))
     environment.harness_arrivals = runtime
-    role = _role(runner)
+    role = role_of(runner)
     if role in ("worker", "local"):
         runner.register_message(MESSAGE, runtime.on_message)
     if role == "worker":

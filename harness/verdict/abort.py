@@ -19,7 +19,8 @@ from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_ident, quote_string
 from harness.influx.lineprotocol import make_line
 from harness.verdict.abort_rule import CPU
-from harness.verdict.model import Check, Measurements
+from harness.verdict.evaluate import evaluate
+from harness.verdict.model import Check, Measurements, Verdict
 from harness.verdict.thresholds import Thresholds
 from harness.verdict.window import WindowFigures, measure_window, window_checks
 
@@ -134,6 +135,14 @@ class AbortOutcome:
     exact: tuple[Check, ...]  # the stopping checks, judged on the complete points of the window
     whole_run: tuple[Check, ...]  # the same scopes and metrics over the whole judged run
     check: Check  # the "run / abort" check the verdict carries
+
+
+def evaluate_run(thresholds: Thresholds, measured: Measurements, baseline: Measurements | None = None) -> Verdict:
+    """``evaluate``, and for a run the live checks stopped, once more with its abort judged on the
+    complete points: the abort check goes first, and its outcome takes part in the precedence."""
+    verdict = evaluate(thresholds, measured, baseline)
+    outcome = judge_abort(thresholds, measured, verdict.checks)
+    return verdict if outcome is None else evaluate(thresholds, measured, baseline, abort=outcome)
 
 
 def judge_abort(thresholds: Thresholds, measured: Measurements, run_checks: list[Check]) -> AbortOutcome | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from harness.suggest import closest_match
+
 # What the live checks can look at: the metrics of the limits (thresholds.LIMIT_METRICS, written
 # out here since thresholds.py imports this module) and the load generator's own CPU against
 # max_cpu_percent, which aborts as INCONCLUSIVE, never as FAIL.
@@ -39,8 +41,6 @@ def parse_abort(p, value: Any) -> AbortRule:
         raise p.fail(f"abort.checks must be a list of checks, e.g. [success_rate, p95], not {_show(checks)}")
     for check in checks:
         if check not in ABORT_CHECKS:
-            from harness.verdict.thresholds import closest_match
-
             close = closest_match(str(check), list(ABORT_CHECKS))
             hint = f" (did you mean '{close}'?)" if close else f" (one of {', '.join(ABORT_CHECKS)})"
             raise p.fail(f"unknown check {_show(check)} in abort.checks{hint}")

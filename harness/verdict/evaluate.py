@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from harness.apis import API_GROUPS, api_for
-from harness.verdict.abort import judge_abort
 from harness.verdict.load import is_generator_limit, load_checks
 from harness.verdict.numbers import at_least as _at_least, at_most as _at_most, num as _num
 from harness.verdict.model import Check, Completeness, Latency, Measurements, Stats, Verdict
@@ -28,9 +27,12 @@ _LIMITS = {
 
 
 def evaluate(thresholds: Thresholds, measured: Measurements,
-             baseline: Measurements | None = None) -> Verdict:
+             baseline: Measurements | None = None, abort=None) -> Verdict:
     """The verdict's three questions in order: was the load as asked (and if not, whose limit was
-    hit), did the target hold its limits, did it regress against a baseline."""
+    hit), did the target hold its limits, did it regress against a baseline.
+
+    ``abort``: the judged abort of a run the live checks stopped (an AbortOutcome, made by
+    ``harness.verdict.abort.evaluate_run``, which builds on this function)."""
     errors: list[str] = []
     warnings = list(measured.warnings)
     if measured.total_requests == 0:
@@ -55,7 +57,6 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
         checks += _regression_checks(thresholds, measured, baseline)
         warnings += _baseline_coverage(measured, baseline)
     warnings += _cpu_warnings(thresholds, measured)
-    abort = judge_abort(thresholds, measured, checks)
     if abort is not None:
         checks.insert(0, abort.check)  # why the run stopped early comes first
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient
-from harness.verdict.abort import read_abort
-from harness.verdict.evaluate import evaluate
+from harness.verdict.abort import evaluate_run, read_abort
 from harness.verdict.measure import find_last_passing_run, measure
 from harness.verdict.model import Verdict
 from harness.verdict.outputs import write_outputs
@@ -47,6 +46,6 @@ def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Pa
         baseline_measured = measure(client, baseline_id, warmup_s=thresholds.warmup_s,
                                     generation_target=generation_target, runs_rp=runs_rp, api_percentiles=percentiles,
                                     window_s=thresholds.load.window_s)
-    verdict = evaluate(thresholds, measured, baseline_measured)
+    verdict = evaluate_run(thresholds, measured, baseline_measured)
     paths = write_outputs(verdict, out_dir, thresholds)
     return verdict, paths

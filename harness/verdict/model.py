@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from harness.exitcodes import ExitCode
-
-if TYPE_CHECKING:  # harness.verdict.abort builds on this module
-    from harness.verdict.abort import AbortOutcome, AbortRecord
 
 VerdictName = Literal["pass", "fail", "inconclusive", "error"]
 CheckKind = Literal["absolute", "regression", "data", "load"]
@@ -162,7 +159,9 @@ class Measurements:
     scheduled: dict[str, Latency] = field(default_factory=dict)
     scheduled_apis: dict[str, Latency] = field(default_factory=dict)
     peak_users: int | None = None  # users running at once, summed over workers
-    abort: AbortRecord | None = None  # the live checks stopped the run early
+    # A harness.verdict.abort.AbortRecord when the live checks stopped the run early. Typed Any:
+    # that module builds on this one, and the layers allow no cycle, not even for type hints.
+    abort: Any = None
 
     @property
     def total_requests(self) -> int:
@@ -203,7 +202,7 @@ class Verdict:
     warnings: list[str]
     measurements: Measurements
     baseline_run_id: str | None = None
-    abort: AbortOutcome | None = None
+    abort: Any = None  # a harness.verdict.abort.AbortOutcome (see Measurements.abort)
 
     @property
     def exit_code(self) -> ExitCode:

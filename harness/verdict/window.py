@@ -13,11 +13,12 @@ from datetime import datetime, timezone
 
 from harness.influx.client import InfluxClient, quote_string
 from harness.verdict.abort_rule import CPU
+from harness.verdict.evaluate import evaluate
 from harness.verdict.measure import window_stats
 from harness.verdict.model import Check, Measurements
 from harness.verdict.thresholds import Thresholds
 
-USERS_INTERVAL_S = 1.0  # the listener writes each process's CPU this often (harness/listener/plugin.py)
+USERS_INTERVAL_S = 1.0  # the listener writes each process's CPU this often (harness/listener/influx_listener.py)
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,6 @@ def window_checks(thresholds: Thresholds, checks: tuple[str, ...], figures: Wind
     three payments with one failure must not stop a run. The CPU check fails a worker whose every
     sample in the window was above ``max_cpu_percent``, when it has samples for at least half the
     window (it writes one a second)."""
-    # evaluate imports the abort checks, which import this module.
-    from harness.verdict.evaluate import evaluate
-
     out = []
     for check in evaluate(thresholds, figures.measured).checks:
         if check.kind != "absolute" or check.metric not in checks:
