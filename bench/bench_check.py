@@ -75,8 +75,9 @@ FAILURES = [  # (status, exception) as Locust reports them
 
 
 # -- the writer child ----------------------------------------------------------------------------
-def write_points(url: str, run_id: str, points: int, batch: int, seed: int) -> dict:
-    """Generate and write the run; returns counts and timings (runs in the --write-only child)."""
+def write_points(url: str, run_id: str, points: int, batch: int, seed: int, span_s: float = SPAN_S) -> dict:
+    """Generate and write the run; returns counts and timings (runs in the --write-only child).
+    bench_abort.py writes runs of other lengths with ``--span-s``."""
     from harness.influx.lineprotocol import make_line
     from harness.influx.schema import ensure_database
     from harness.listener.recorder import RequestRecorder
@@ -86,14 +87,14 @@ def write_points(url: str, run_id: str, points: int, batch: int, seed: int) -> d
     rng = random.Random(seed)
     weights = [e[2] for e in ENDPOINTS]
     end = time.time() - 60  # inside the database's 30-day retention, and in the past
-    start = end - SPAN_S
+    start = end - span_s
     per_worker = [points // WORKERS + (1 if i < points % WORKERS else 0) for i in range(WORKERS)]
     generate_s = write_s = 0.0
     lines_written = 0
     for w, count in enumerate(per_worker):
         worker = f"bench-worker-{w + 1}"
         recorder = RequestRecorder(run_id, "bench", worker)
-        gap = SPAN_S / count
+        gap = span_s / count
         t = start + rng.random() * gap
         for first in range(0, count, batch):
             began = time.perf_counter()
@@ -118,10 +119,10 @@ def write_points(url: str, run_id: str, points: int, batch: int, seed: int) -> d
         # What the listener adds beside the requests: users every second, its counts at the end.
         extra = [make_line("users", {"run_id": run_id, "test_env": "bench", "worker": worker},
                            {"users": 25, "cpu_percent": rng.uniform(40, 70)}, int((start + s) * 1e9) + w)
-                 for s in range(int(SPAN_S) + 1)]
+                 for s in range(int(span_s) + 1)]
         extra.append(make_line("listener_stats", {"run_id": run_id, "test_env": "bench", "worker": worker},
                                {"seen": recorder.seen, "written": recorder.seen, "retried": 0, "dropped": 0,
-                                "pending": 0}, int(start * 1e9)))
+                                "pending": 0, "final": True}, int(start * 1e9)))
         client.write(("\n".join(extra) + "\n").encode())
     return {"request_points": lines_written, "generate_s": generate_s, "write_s": write_s}
 
@@ -196,17 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=20_000, help="lines per write (10k–50k)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--write-only", nargs=2, metavar=("URL", "RUN_ID"), help=argparse.SUPPRESS)
+    parser.add_argument("--span-s", type=float, default=SPAN_S, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 1 <= args.points <= 2_000_000 or not 1000 <= args.batch <= 100_000:
         parser.error("--points must be 1..2,000,000 and --batch 1,000..100,000")
     if args.write_only:
-        print(json.dumps(write_points(*args.write_only, args.points, args.batch, args.seed)))
+        print(json.dumps(write_points(*args.write_only, args.points, args.batch, args.seed, args.span_s)))
         return 0
     args.repeat = max(3, args.repeat)
     stamp = int(time.time())
     run_id, base_id = f"bench-check-{stamp}", f"bench-check-{stamp}-base"
     loadavg = [" ".join(Path("/proc/loadavg").read_text().split()[:3])]
 
+    from harness.rundata import store_verdict
     from harness.verdict.estimate import stats_of
     from harness.verdict.judge import judge
     from harness.verdict.measure import READ_PARTS, judged_window, run_bounds
@@ -227,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"{stored} of {args.points} points stored: timestamps collided or writes failed")
             thresholds = load_thresholds(BASELINES)
             target = thresholds.generation.target_per_s
-            judge(client, base_id, thresholds, work / "out-base", generation_target=target)  # stores its summary
+            base, _ = judge(client, base_id, thresholds, work / "out-base", generation_target=target)
+            store_verdict(client, "runs", base)  # its run_summary, with the spreads a baseline needs
             loadavg.append(" ".join(Path("/proc/loadavg").read_text().split()[:3]))
 
             first_ns, last_ns, _ = run_bounds(client, run_id)
@@ -259,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             timings: dict[str, list[float]] = {label: [] for label in TIMED}
             steps = {"raw": lambda: client.query(raw_sql), "check": cli,
                      "judge": lambda: judge(client, run_id, thresholds, work / "out-judge", generation_target=target,
-                                            baseline=base_id, store=False),
+                                            baseline=base_id),
                      "read": read, "compute": compute,
                      "passes": lambda: run_plan(client.settings, percentile_passes(window_where)),
                      "startup": lambda: subprocess.run([sys.executable, "-m", "harness.cli", "check", "--help"],

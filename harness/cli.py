@@ -1,4 +1,4 @@
-"""``harness`` entry point: dispatch to sub-commands, turn HarnessError into one line."""
+"""``harness`` entry point: dispatch to sub-commands, turn HarnessError (and SeedError) into one line."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import sys
 from harness import __version__
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
+from seed.errors import SeedError
 
 # Sub-command modules under harness.commands; each has register(subparsers).
-COMMANDS = ["run", "check", "report", "history", "preflight", "flush", "influxdb", "sandbox", "seed"]
+COMMANDS = ["run", "check", "report", "history", "preflight", "flush", "influxdb", "sandbox", "seed", "settings"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.ERROR
     try:
         return int(args.func(args))
-    except HarnessError as exc:
+    except (HarnessError, SeedError) as exc:  # seed, a package of its own, has its own error type
         print(f"harness: error: {exc}", file=sys.stderr)
         return ExitCode.ERROR
     except KeyboardInterrupt:

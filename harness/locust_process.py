@@ -11,30 +11,74 @@ import time
 from pathlib import Path
 
 from harness.influx.client import InfluxClient, QueryError, quote_string
-from harness.settings import Settings
+from harness.influx.local import free_port
+from harness.settings import LOCUST, RUN, Param, Settings, as_text, params_for
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+USERS_FRESH_S = 10  # a process whose latest user count is older than this has stopped
 
 
-def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path, runs_rp: str) -> list[str]:
+# Arrival model: the pool is pre-allocated, so it is spawned at least this fast (arrivals begin
+# once it is complete; Locust warns about faster spawning).
+POOL_SPAWN_RATE = 100.0
+
+
+def spawn_rate(settings: Settings) -> float:
+    """SPAWN_RATE; in the arrival model at least the whole pool, or 100, per second."""
+    if settings.rates or settings.rate_profile:
+        return max(settings.spawn_rate, min(float(settings.users), POOL_SPAWN_RATE))
+    return settings.spawn_rate
+
+
+def arrival_arguments(settings: Settings) -> list[str]:
+    """The arrival model's Locust options (none in the users model)."""
+    if not (settings.rates or settings.rate_profile):
+        return []
+    args = ["--arrivals", settings.arrivals, "--max-lateness", f"{settings.max_lateness_s:g}"]
+    if settings.rates:
+        args += ["--rate", settings.rates]
+    if settings.rate_profile:
+        args += ["--rate-profile", str(Path(settings.rate_profile).resolve())]
+    return args
+
+
+def listener_settings(settings: Settings, run_id: str) -> list[tuple[Param, str]]:
+    """Every listener setting ``harness run`` took, with its value as text: handed to Locust, so a
+    setting means the same in both (RUN_ID: the id this run uses)."""
+    return [(p, run_id if p.env == "RUN_ID" else as_text(getattr(settings, p.name)))
+            for p in params_for(LOCUST) if RUN in p.used_by]
+
+
+def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path) -> list[str]:
+    # Secrets go in the environment (locust_environment), not on a command line that `ps` shows.
+    # A switch is Locust's store_true: its flag alone when on, nothing when off.
+    listener_flags = [p.flag if p.switch else f"{p.flag}={text}"
+                      for p, text in listener_settings(settings, run_id)
+                      if not p.secret and (not p.switch or text == "true")]
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-           "-u", str(settings.users), "-r", str(settings.spawn_rate), "-t", f"{settings.run_time_s}s",
-           "--host", host, "--run-id", run_id, "--test-env", settings.test_env,
-           "--influx-url", settings.influx_url, "--influx-db", settings.influx_db, "--influx-runs-rp", runs_rp,
+           "-u", str(settings.users), "-r", f"{spawn_rate(settings):g}", "-t", f"{settings.run_time_s}s",
+           "--host", host, *listener_flags,
            "--csv", str(out_dir / "locust"), "--html", str(out_dir / "locust.html"),
            "--json-file", str(out_dir / "locust_stats"), "--only-summary", "--stop-timeout", "10",
            "--loglevel", "INFO"]
     if settings.processes > 1:
-        cmd += ["--processes", str(settings.processes)]
-    return cmd
+        # Locust's master listens on *:5557 unless told otherwise: two runs on one machine would
+        # take each other's worker processes (seen here: a third worker joined a --processes 2
+        # run and mixed its points and user counts in). A free loopback port of its own instead.
+        port = str(free_port())
+        cmd += ["--processes", str(settings.processes), "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
+    return cmd + arrival_arguments(settings)
 
 
 def locust_environment(settings: Settings, seed_manifest: Path | None,
                        generation_target: float | None) -> dict[str, str]:
-    # Secrets travel in the environment, not on a command line that `ps` shows.
-    env = dict(os.environ, INFLUX_TOKEN=settings.influx_token, INFLUX_USER=settings.influx_user,
-               INFLUX_PASSWORD=settings.influx_password, TEST_ENV=settings.test_env,
+    secrets = {p.env: text for p, text in listener_settings(settings, settings.run_id) if p.secret}
+    # TEST_ENV too: with locust-plugins installed, its own --test-env hides the listener's.
+    env = dict(os.environ, **secrets, TEST_ENV=settings.test_env,
                GENERATION_TARGET_PER_S=str(generation_target or 0), PYTHONUNBUFFERED="1")
+    for key in ("RATES", "ARRIVALS", "RATE_PROFILE", "MAX_LATENESS"):
+        env.pop(key, None)  # the command line says what this run asked for; a stale variable must not
     if seed_manifest:
         env["SEED_MANIFEST"] = str(seed_manifest)
     return env
@@ -47,7 +91,10 @@ def progress_line(client: InfluxClient, run_id: str, elapsed_s: float, total_s: 
             f'SELECT count("response_time") FROM "request" WHERE {where}; '
             f'SELECT count("response_time") FROM "request" WHERE {where} AND "result" = \'fail\'; '
             f'SELECT count("response_time") FROM "request" WHERE {where} AND time > now() - 5s; '
-            f'SELECT sum("users") FROM "users" WHERE {where} AND time > now() - 1500ms')
+            # Each process writes its count every second: the sum over processes of each one's
+            # latest count, not of every point in a window (which counted some twice, some never).
+            f'SELECT sum("users") FROM (SELECT last("users") AS "users" FROM "users" WHERE {where} '
+            f'AND time > now() - {USERS_FRESH_S}s GROUP BY "worker")')
     except QueryError as exc:
         return f"[{elapsed_s:5.0f}/{total_s:.0f}s] InfluxDB query failed: {exc}"
     values = [r["series"][0]["values"][0][1] if r.get("series") else 0 for r in results]

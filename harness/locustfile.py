@@ -1,5 +1,9 @@
 """The harness's scenarios. Run with ``locust -f harness/locustfile.py`` (headless or web UI) or
-through ``harness run``. Every request streams into InfluxDB through ``harness.listener``."""
+through ``harness run``. Every request streams into InfluxDB through ``harness.listener``.
+
+Two load models: without a rate, Locust's users model (AuthUser, GenerationUser, PaymentUser by
+weight); with ``--rate API=PER_S`` (or ``--rate-profile``), the arrival model: iterations start
+at that rate and ``--users`` pool users (ArrivalUser) serve them."""
 
 import os
 import sys
@@ -17,21 +21,26 @@ try:
     from harness.scenarios.auth import AuthUser  # noqa: E402,F401
     from harness.scenarios.generation import GenerationUser  # noqa: E402,F401
     from harness.scenarios.payments import PaymentUser  # noqa: E402,F401
+    from harness.scenarios.pool import ArrivalUser  # noqa: E402,F401
 except HarnessError as exc:  # a bad knob in the environment: one line, not a traceback
     sys.stderr.write(f"harness: error: {exc}\n")
     sys.exit(2)
 
-from harness.scenarios import pacing  # noqa: E402
+from harness.arrivals import runtime as arrivals  # noqa: E402
+from harness.scenarios import wiring  # noqa: E402
+
+
+@events.init_command_line_parser.add_listener
+def _arrival_options(parser, **_kwargs):
+    arrivals.add_arguments(parser)
 
 
 @events.init.add_listener
-def _share_generation_user_count(environment, **_kwargs):
-    runner = environment.runner
-    kind = type(runner).__name__
-    if kind == "WorkerRunner":
-        runner.register_message(pacing.MESSAGE, pacing.on_master_message)
-    elif kind == "MasterRunner":
-        @events.spawning_complete.add_listener
-        def _(user_count, **_kw):
-            total = runner.target_user_classes_count.get("GenerationUser", 0)
-            runner.send_message(pacing.MESSAGE, total)
+def _load_model(environment, **_kwargs):
+    if environment.parsed_options is None:  # a library user's own Environment
+        return
+    try:
+        wiring.install(environment, events)
+    except HarnessError as exc:
+        sys.stderr.write(f"harness: error: {exc}\n")
+        sys.exit(2)

@@ -1,28 +1,38 @@
 """Long-lived run data (retention policy ``runs``): what was run, the limits in force, what the
-verdict found. Trend dashboards read only these, so they keep working after raw points expire."""
+verdict found. Trend dashboards read only these, so they keep working after raw points expire.
+
+Written through the same BatchWriter as request points: retried with backoff, and what InfluxDB
+did not take in time waits in the spool (folder ``<database>/<run id>/harness``) for
+``harness flush`` or the next ``harness run``; the command carries on with a warning."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 
-from harness.influx.client import InfluxClient, WriteError, quote_ident, quote_string
+from harness.influx.client import InfluxClient, quote_string, run_data_source  # noqa: F401 (run_data_source: used by importers too)
 from harness.influx.lineprotocol import make_line
-from harness.errors import HarnessError
-from harness.verdict.model import COMPARED, Stats, Verdict, summary_error_fields
+from harness.influx.spool import Spool, default_root, worker_spool_dir
+from harness.influx.writer import BatchWriter
+from harness.verdict.model import COMPARED, ApiLoad, Latency, Stats, Verdict, summary_error_fields
+from harness.verdict.thresholds import thresholds_as_points
+
+RETRY_S = 15.0  # a 503 or a restart of InfluxDB is retried; an outage longer than this goes to the spool
+SPOOL_WORKER = "harness"  # the spool folder of run data written by harness commands
 
 
-def run_data_source(runs_rp: str, measurement: str) -> str:
-    """``"runs"."run_summary"``, or the bare measurement when run data has no policy of its own."""
-    return f"{quote_ident(runs_rp)}.{quote_ident(measurement)}" if runs_rp else quote_ident(measurement)
-
-
-def write_lines(client: InfluxClient, lines: list[str], runs_rp: str) -> None:
-    """Run data points, as one write; a failure is one line (HarnessError)."""
-    try:
-        client.write(("\n".join(lines) + "\n").encode("utf-8"), retention_policy=runs_rp)
-    except WriteError as exc:
-        raise HarnessError(f"cannot store run data: {exc}") from None
+def write_lines(client: InfluxClient, lines: list[str], runs_rp: str, run_id: str) -> None:
+    """Run data points of one run (its spool folder is named after it), as one write."""
+    spool = Spool(worker_spool_dir(default_root(), client.settings.database, run_id, SPOOL_WORKER))
+    writer = BatchWriter(client, max_pending_points=len(lines), spool=spool)
+    writer.add(lines, runs_rp)
+    # Earlier run data of this run still in the spool goes first, so the latest status wins.
+    writer.drain(RETRY_S)
+    if not writer.idle:
+        cause = writer.refused or writer.counts.first_error
+        print(f"harness: warning: run data of run {run_id} is not stored yet ({cause}); it waits in "
+              f"{spool.directory}: run 'harness flush' when InfluxDB takes it", file=sys.stderr)
 
 
 def event_line(run_id: str, test_env: str, kind: str, title: str, text: str, ts_ns: int | None = None,
@@ -33,18 +43,19 @@ def event_line(run_id: str, test_env: str, kind: str, title: str, text: str, ts_
 
 def write_event(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, kind: str, title: str,
                 text: str) -> None:
-    write_lines(client, [event_line(run_id, test_env, kind, title, text)], runs_rp)
+    write_lines(client, [event_line(run_id, test_env, kind, title, text)], runs_rp, run_id)
 
 
 def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target: float | None) -> list[dict]:
-    """The limits in force as ``threshold`` rows, plus the load generator's CPU warning line
-    (not a check, but the CPU panel draws it from the run like the others)."""
-    from harness.verdict.thresholds import thresholds_as_points
-
+    """The limits in force as ``threshold`` rows, plus the load generator's CPU warning line and its
+    event-loop lag limit (not checks of their own, but panels draw them from the run like the others)."""
     rows = thresholds_as_points(thresholds, endpoint_apis, generation_target)
     if thresholds.max_cpu_percent is not None:
         rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "cpu_percent",
                      "value": float(thresholds.max_cpu_percent)})
+    if thresholds.load.max_loop_lag_ms is not None:  # the event-loop lag panel's line, likewise
+        rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "loop_lag_ms",
+                     "value": float(thresholds.load.max_loop_lag_ms)})
     return rows
 
 
@@ -52,7 +63,7 @@ def write_run(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, fi
               ts_ns: int) -> None:
     """The ``run`` point: parameters, git sha, version, status. Re-written with the same timestamp
     when the status changes, so the stored point is always the latest."""
-    write_lines(client, [make_line("run", {"run_id": run_id, "test_env": test_env}, fields, ts_ns)], runs_rp)
+    write_lines(client, [make_line("run", {"run_id": run_id, "test_env": test_env}, fields, ts_ns)], runs_rp, run_id)
 
 
 def write_thresholds(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, rows: list[dict],
@@ -64,19 +75,30 @@ def write_thresholds(client: InfluxClient, runs_rp: str, run_id: str, test_env: 
                        {"value": float(row["value"])}, ts)
              for row in rows for ts in timestamps_ns]
     if lines:
-        write_lines(client, lines, runs_rp)
+        write_lines(client, lines, runs_rp, run_id)
 
 
-def _summary_fields(stats: Stats, verdict: str, compared: dict[str, object] | None = None) -> dict:
+def _summary_fields(stats: Stats, verdict: str, scheduled: Latency | None = None,
+                    compared: dict[str, object] | None = None) -> dict:
     """One ``run_summary`` row; ``compared`` is statistic → Comparison for this scope (a run judged
     against a baseline): its baseline value and decision go beside the run's own value."""
     fields = {"requests": stats.requests, "failures": stats.failures, "success_rate": stats.success_rate,
               "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max, "rps": stats.rps,
               "verdict_text": verdict, **summary_error_fields(stats)}
+    if scheduled is not None:  # arrival model: latency from the scheduled start, beside the service time
+        fields.update(p95_scheduled=scheduled.p95, p99_scheduled=scheduled.p99)
     for statistic, comparison in (compared or {}).items():
         fields[f"baseline_{statistic}"] = comparison.baseline
         fields[f"decision_{statistic}"] = comparison.decision
     return fields
+
+
+def _load_fields(load: ApiLoad | None) -> dict:
+    """Arrival model, per API: the rate asked and achieved over the judged windows, late and dropped."""
+    if load is None:
+        return {}
+    return {"target_per_s": float(load.target_per_s), "achieved_per_s": load.achieved_per_s,
+            "late": load.late, "dropped": load.dropped}
 
 
 def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_users: int | None) -> None:
@@ -90,10 +112,13 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
     lines = []
     for key, stats in m.endpoints.items():
         lines.append(make_line("run_summary", {**base, "scope": "endpoint", "api": stats.api, "endpoint": key},
-                               _summary_fields(stats, verdict.verdict, compared.get(key)), ts))
+                               _summary_fields(stats, verdict.verdict, m.scheduled.get(key), compared.get(key)),
+                               ts))
     for api, stats in m.apis.items():
         lines.append(make_line("run_summary", {**base, "scope": "api", "api": api, "endpoint": f"api:{api}"},
-                               _summary_fields(stats, verdict.verdict, compared.get(f"api:{api}")), ts))
+                               {**_summary_fields(stats, verdict.verdict, m.scheduled_apis.get(api),
+                                                  compared.get(f"api:{api}")),
+                                **_load_fields(m.load.get(api))}, ts))
     total_requests = sum(s.requests for s in m.apis.values())
     total_failures = sum(s.failures for s in m.apis.values())
     run_fields = {"requests": total_requests, "failures": total_failures,
@@ -101,7 +126,10 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
                   "rps": total_requests / m.duration_s if m.duration_s else 0.0,
                   "peak_users": peak_users, "generation_rate": m.generation_rate,
                   "duration_s": m.duration_s, "verdict_text": verdict.verdict,
-                  "checks_failed": sum(1 for c in verdict.checks if c.passed is False)}
+                  "checks_failed": sum(1 for c in verdict.checks if c.passed is False),
+                  "load_model": m.load_model,
+                  **({"late": sum(a.late for a in m.load.values()), "dropped": sum(a.dropped for a in m.load.values())}
+                     if m.load_model == "arrival" else {})}
     regressed = [c for c in verdict.comparisons if c.decision == "regressed"]
     if verdict.baseline is not None:
         run_fields["baseline_runs"] = ",".join(verdict.baseline.run_ids)
@@ -117,7 +145,7 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
         start_ns = _first_threshold_ns(client, runs_rp, m.run_id) or int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
         lines += _baseline_lines(m.run_id, m.test_env, _comparison_rows(verdict.comparisons),
                                  verdict.baseline.run_ids if verdict.baseline else (), [start_ns, ts])
-    write_lines(client, lines, runs_rp)
+    write_lines(client, lines, runs_rp, m.run_id)
 
 
 def _regression_title(regressed: list) -> str:
@@ -179,8 +207,25 @@ def write_baseline_at_start(client: InfluxClient, runs_rp: str, run_id: str, tes
             for scope, api, endpoint, stats in scopes for statistic in COMPARED
             if (value := stats.value(statistic)) is not None]
     if rows:
-        write_lines(client, _baseline_lines(run_id, test_env, rows, info.run_ids, [start_ns]), runs_rp)
+        write_lines(client, _baseline_lines(run_id, test_env, rows, info.run_ids, [start_ns]), runs_rp, run_id)
     return info
+
+
+def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
+    # Per second, each worker's latest count, summed: a worker's two samples in one second must
+    # not count twice.
+    series = client.query(
+        f'SELECT max("u") FROM (SELECT sum("w") AS "u" FROM (SELECT last("users") AS "w" FROM "users" '
+        f'WHERE "run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns} '
+        f'GROUP BY time(1s), "worker" fill(none)) GROUP BY time(1s))')
+    return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
+
+
+def store_verdict(client: InfluxClient, runs_rp: str, verdict: Verdict) -> None:
+    """The verdict of a judged run in InfluxDB: ``run_summary`` and the verdict annotation."""
+    m = verdict.measurements
+    first = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
+    write_summary(client, runs_rp, verdict, peak_users(client, m.run_id, first, int(m.end.timestamp() * 1e9) + 1))
 
 
 def thresholds_json(thresholds) -> str:

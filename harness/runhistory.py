@@ -81,4 +81,7 @@ def change_point_lines(test_env: str, points: list[ChangePoint]) -> list[str]:
 
 def store_change_points(client: InfluxClient, runs_rp: str, test_env: str, points: list[ChangePoint]) -> None:
     if points:
-        write_lines(client, change_point_lines(test_env, points), runs_rp)
+        # Run data goes through a run's spool folder when InfluxDB does not take it: the first change
+        # point's run names it.
+        write_lines(client, change_point_lines(test_env, points), runs_rp,
+                    points[0].first.run_id or f"history-{test_env}")

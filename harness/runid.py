@@ -3,16 +3,14 @@ worker and every point."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 
 from harness.errors import HarnessError
+from seed import markers
+from seed.errors import SeedError
 
-# Letters, digits, '.', '-' and '_' (no leading, doubled or trailing dot), at most 48: a run id
-# becomes a tag value, a file name, and the marker in seeded e-mail addresses
-# (lt-<run id>-<n>@loadtest.invalid), whose local part must stay under 64 characters.
-_VALID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.)){0,47}$")
+RUN_ID_RULE = markers.RULE
 
 
 def new_run_id() -> str:
@@ -21,8 +19,9 @@ def new_run_id() -> str:
 
 
 def validate_run_id(run_id: str) -> str:
-    """Run ids become tag values and file names: keep them to a safe alphabet."""
-    if not isinstance(run_id, str) or not _VALID.match(run_id) or run_id.endswith("."):
-        raise HarnessError(f"run id {run_id!r} is not valid: use 1-48 letters, digits, '.', '-' or '_', "
-                           "starting with a letter or digit")
-    return run_id
+    """Run ids become tag values, file names and the marker of seeded records: the marker's rule
+    (seed.markers: a safe alphabet, at most 48 characters) is the strictest of the three."""
+    try:
+        return markers.validate_run_id(run_id)
+    except SeedError as exc:
+        raise HarnessError(str(exc)) from None

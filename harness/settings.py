@@ -1,9 +1,16 @@
-"""Run parameters in layers: built-in defaults < ``.env.load-testing`` < environment < flags.
+"""Every setting, declared once, and how a value is chosen: defaults < ``.env.load-testing`` <
+environment < flags.
 
-One table (PARAMS) declares every parameter once: its environment variable (also its key in
-the env file and, kebab-cased, its flag), its parser, default and help. An empty value in any
-layer means "not set" (a blank CI input falls through to the layer below). A bad value is a
-HarnessError naming the parameter, where it came from and the value.
+One table (PARAMS) declares each setting: its environment variable (also its key in the env file
+and, kebab-cased, its flag), its parser, default and help, and where it is taken (``used_by``: the
+``harness`` commands by name, and ``locust`` for the listener's options in any Locust process).
+The commands' options (``add_arguments``), the listener's Locust options
+(harness.listener.options), what ``harness run`` hands to Locust (harness.locust_process) and the
+table in docs/guide.md (``harness settings --markdown``) are all made from it, so a setting means
+the same wherever it is taken. An empty value in any layer means "not set" (a blank CI input falls
+through to the layer below), except for a setting whose empty value means something
+(``blank_is_value``). A bad value is a HarnessError naming the setting, where it came from and the
+value.
 """
 
 from __future__ import annotations
@@ -17,8 +24,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from harness.arrivals.plan import ARRIVAL_KINDS, format_rates, load_profile, parse_rates
+from harness.durations import parse_duration_s
 from harness.errors import HarnessError
-from harness.verdict.thresholds import closest_match
+from harness.runid import RUN_ID_RULE, validate_run_id
+from harness.suggest import closest_match
 
 DEFAULT_ENV_FILE = ".env.load-testing"
 
@@ -44,19 +54,11 @@ def _number(text: str) -> float:
     return value
 
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$", re.IGNORECASE)
-
-
 def _duration(text: str) -> int:
     """Seconds from Locust's run-time forms: 90, 30s, 5m, 1h30m."""
-    if text.isdigit():
-        seconds = int(text)
-    else:
-        match = _DURATION.match(text)
-        if not match or not any(match.groups()):
-            raise _Bad("is not a duration (use 30s, 5m, 1h30m)")
-        hours, minutes, secs = (int(g or 0) for g in match.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
+    seconds = parse_duration_s(text)
+    if seconds is None:
+        raise _Bad("is not a duration (use 30s, 5m, 1h30m)")
     if seconds <= 0:
         raise _Bad("must be longer than 0 seconds")
     return seconds
@@ -82,6 +84,49 @@ def _text(text: str) -> str:
     return text
 
 
+def _rates(text: str) -> str:
+    """``generation=10,payments=20`` checked, and written back the same way ("" = no rate)."""
+    try:
+        return format_rates(parse_rates(text, "rates"))
+    except HarnessError as exc:
+        raise _Bad(str(exc).removeprefix("rates: ")) from None
+
+
+def _arrival_kind(text: str) -> str:
+    if text not in ARRIVAL_KINDS:
+        raise _Bad(f"is not one of {', '.join(ARRIVAL_KINDS)}")
+    return text
+
+
+def _profile_path(text: str) -> str:
+    # Only that it names a readable, valid profile; the file is read again where it is used.
+    if text:
+        try:
+            load_profile(text)
+        except HarnessError as exc:
+            raise _Bad(f"is not a usable rate profile ({exc})") from None
+    return text
+
+
+def _switch(text: str) -> bool:
+    # The words Locust's parser (ConfigArgParse) takes for an on/off option in the environment.
+    value = text.lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise _Bad("is not true or false")
+
+
+def _run_id(text: str) -> str:
+    if not text:
+        return text  # a new one per run (per test in Locust's web UI)
+    try:
+        return validate_run_id(text)
+    except HarnessError:
+        raise _Bad(f"is not a valid run id (use {RUN_ID_RULE})") from None
+
+
 def _at_least(low: float) -> Callable[[float], None]:
     def check(value: float) -> None:
         if value < low:
@@ -96,6 +141,14 @@ def _above(low: float) -> Callable[[float], None]:
     return check
 
 
+# Where a setting is taken: the harness commands by name, and LOCUST: the listener's options in
+# every Locust process that imports harness.listener, started by ``harness run`` or by hand.
+RUN, CHECK, REPORT, FLUSH, PREFLIGHT, LOCUST = "run", "check", "report", "flush", "preflight", "locust"
+HISTORY = "history"
+COMMANDS = (RUN, CHECK, REPORT, FLUSH, PREFLIGHT, HISTORY)
+INFLUX = (RUN, CHECK, REPORT, FLUSH, PREFLIGHT, HISTORY, LOCUST)  # how to reach InfluxDB: wherever it is reached
+
+
 @dataclass(frozen=True)
 class Param:
     name: str  # attribute of Settings
@@ -105,37 +158,111 @@ class Param:
     help: str
     validate: Callable[[Any], None] | None = None
     secret: bool = False  # never echoed back, not even in errors
+    used_by: tuple[str, ...] = (RUN,)  # the commands (and LOCUST) that take it
+    aliases: tuple[str, ...] = ()  # older flags kept for scripts (harness flush --spool-dir)
+    blank_is_value: bool = False  # "" is a value (INFLUX_RUNS_RP: the default policy), not "not set"
+    switch: bool = False  # on/off; the flag alone means on
+    flag_name: str = ""  # when the flag is not the kebab-cased env name (--rate for RATES)
+    repeatable: bool = False  # a flag given many times; its values join with ","
 
     @property
     def flag(self) -> str:
-        return "--" + self.env.lower().replace("_", "-")
+        return self.flag_name or "--" + self.env.lower().replace("_", "-")
 
     @property
     def dest(self) -> str:
         return self.env.lower()
+
+    def value(self, text: str) -> Any:
+        """The parsed, checked value of ``text`` (an empty text is the default unless
+        ``blank_is_value``); ValueError saying why when it is bad."""
+        text = text.strip()
+        if not text and not self.blank_is_value:
+            text = self.default
+        value = self.parse(text)
+        if self.validate is not None:
+            self.validate(value)
+        return value
 
 
 PARAMS: tuple[Param, ...] = (
     Param("users", "USERS", _whole, "20", "peak number of simulated users", _at_least(1)),
     Param("spawn_rate", "SPAWN_RATE", _number, "10", "users started per second", _above(0)),
     Param("run_time_s", "RUN_TIME", _duration, "1m", "how long to run: 90, 30s, 5m, 1h30m"),
-    Param("test_env", "TEST_ENV", _text, "local", "name of the target environment (a tag on every point)"),
-    Param("target_host", "TARGET_HOST", _url_or_empty, "", "base URL of the API under test; empty starts the built-in sandbox"),
-    Param("influx_url", "INFLUX_URL", _url, "http://127.0.0.1:8086", "InfluxDB base URL"),
-    Param("influx_db", "INFLUX_DB", _text, "loadtest", "InfluxDB database (1.x) or bucket mapped to it (2.x/3.x)"),
-    Param("influx_token", "INFLUX_TOKEN", _text, "", "InfluxDB 2.x/3.x token; prefer the environment, a flag shows in ps", secret=True),
-    Param("influx_user", "INFLUX_USER", _text, "", "InfluxDB 1.x user name"),
-    Param("influx_password", "INFLUX_PASSWORD", _text, "", "InfluxDB 1.x password; prefer the environment, a flag shows in ps", secret=True),
-    Param("thresholds_file", "THRESHOLDS_FILE", Path, "baselines.yaml", "limits the verdict checks"),
-    Param("out_dir", "OUT_DIR", Path, "load_test_reports", "folder for verdict.json, junit.xml, summary.md and reports"),
-    Param("generation_target_per_s", "GENERATION_TARGET_PER_S", _number, "10", "generations per second the run aims at", _at_least(0)),
+    Param("run_id", "RUN_ID", _run_id, "",
+          "the run's id: the one harness run and Locust give a new run (empty: a new, time-sortable one "
+          "per run, per test in Locust's web UI), the stored run check and report judge",
+          used_by=(RUN, CHECK, REPORT, LOCUST)),
+    Param("test_env", "TEST_ENV", _text, "local", "name of the target environment (a tag on every point)",
+          used_by=(RUN, HISTORY, LOCUST)),
+    Param("target_host", "TARGET_HOST", _url_or_empty, "", "base URL of the API under test; empty starts the built-in sandbox",
+          used_by=(RUN, PREFLIGHT)),
+    Param("influx_url", "INFLUX_URL", _url, "http://127.0.0.1:8086", "InfluxDB base URL", used_by=INFLUX),
+    Param("influx_db", "INFLUX_DB", _text, "loadtest", "InfluxDB database (1.x) or bucket mapped to it (2.x/3.x)",
+          used_by=INFLUX),
+    Param("influx_token", "INFLUX_TOKEN", _text, "", "InfluxDB 2.x/3.x token; prefer the environment, a flag shows in ps",
+          secret=True, used_by=INFLUX),
+    Param("influx_user", "INFLUX_USER", _text, "", "InfluxDB 1.x user name", used_by=INFLUX),
+    Param("influx_password", "INFLUX_PASSWORD", _text, "", "InfluxDB 1.x password; prefer the environment, a flag shows in ps",
+          secret=True, used_by=INFLUX),
+    Param("influx_runs_rp", "INFLUX_RUNS_RP", _text, "runs",
+          "retention policy of the long-lived run data (run, threshold, run_summary, events); "
+          "empty: the database's default policy", used_by=(RUN, CHECK, REPORT, PREFLIGHT, HISTORY, LOCUST),
+          blank_is_value=True),
+    Param("influx_spool_dir", "INFLUX_SPOOL_DIR", _text, ".state/spool",
+          "where batches InfluxDB could not take wait for replay (harness flush, or the next harness run)",
+          used_by=(RUN, FLUSH, LOCUST), aliases=("--spool-dir",)),
+    Param("influx_batch_size", "INFLUX_BATCH_SIZE", _whole, "5000",
+          "points per write (a flush also happens every second)", _at_least(1), used_by=(RUN, LOCUST)),
+    Param("influx_flush_timeout", "INFLUX_FLUSH_TIMEOUT", _number, "30",
+          "seconds the listener's final flush waits for InfluxDB before it spools", _at_least(0),
+          used_by=(RUN, LOCUST)),
+    Param("influx_max_pending", "INFLUX_MAX_PENDING", _whole, "100000",
+          "points held in memory while InfluxDB is away; older batches go to the spool", _at_least(0),
+          used_by=(RUN, LOCUST)),
+    Param("influx_disable", "INFLUX_DISABLE", _switch, "false", "run Locust without the InfluxDB listener",
+          used_by=(LOCUST,), switch=True),
+    # Text, not a Path: Locust sends its options to the workers with msgpack.
+    Param("thresholds_file", "THRESHOLDS_FILE", _text, "baselines.yaml", "limits the verdict checks",
+          used_by=(RUN, CHECK, REPORT, PREFLIGHT, HISTORY, LOCUST)),
+    Param("out_dir", "OUT_DIR", Path, "load_test_reports", "folder for verdict.json, junit.xml, summary.md and reports",
+          used_by=(RUN, CHECK, REPORT)),
+    Param("generation_target_per_s", "GENERATION_TARGET_PER_S", _number, "10", "generations per second the run aims at",
+          _at_least(0), used_by=(RUN, CHECK, REPORT)),
     Param("seed_users", "SEED_USERS", _whole, "0", "test users to create before the run", _at_least(0)),
     Param("processes", "PROCESSES", _whole, "1", "Locust worker processes on this machine", _at_least(1)),
     Param("description", "DESCRIPTION", _text, "", "free text stored with the run"),
     Param("grafana_url", "GRAFANA_URL", _url_or_empty, "",
           "Grafana base URL; when set, harness run prints the live dashboard's address"),
+    Param("abort_on_fail", "ABORT_ON_FAIL", _switch, "false",
+          "stop the run early when a limit fails over the trailing window (baselines.yaml 'abort:')",
+          switch=True, used_by=(RUN, LOCUST)),
+    Param("rates", "RATES", _rates, "",
+          "arrival model: iterations per second of an API, API=PER_S (repeatable, or comma-separated in "
+          "the env); USERS is then the pool serving them. Empty: the users model",
+          flag_name="--rate", repeatable=True),
+    Param("arrivals", "ARRIVALS", _arrival_kind, "constant", "spacing of arrivals: constant or poisson"),
+    Param("rate_profile", "RATE_PROFILE", _profile_path, "",
+          "arrival model with stages: YAML/JSON list of {duration, rates}, each ramping linearly from the last"),
+    Param("max_lateness_s", "MAX_LATENESS", _number, "10",
+          "seconds an arrival may wait for a free pool user before it is dropped (and counted)", _above(0)),
 )
 _BY_ENV = {p.env: p for p in PARAMS}
+# The env file is read by the harness commands; a Locust-only setting has no business there.
+_FILE_KEYS = {p.env: p for p in PARAMS if set(p.used_by) & set(COMMANDS)}
+
+
+def params_for(context: str) -> tuple[Param, ...]:
+    """The settings a command (or LOCUST) takes, in table order."""
+    return tuple(p for p in PARAMS if context in p.used_by)
+
+
+def from_environment(env: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting's value from the environment alone (else its default): for code that runs
+    where no flags are parsed, such as the scenarios inside Locust."""
+    p = _BY_ENV[env]
+    text = (os.environ if environ is None else environ).get(env, "")
+    return _parse(p, text, "environment" if text.strip() else "default")
 
 
 @dataclass(frozen=True)
@@ -143,6 +270,7 @@ class Settings:
     users: int
     spawn_rate: float
     run_time_s: int
+    run_id: str
     test_env: str
     target_host: str
     influx_url: str
@@ -150,13 +278,24 @@ class Settings:
     influx_token: str = field(repr=False)
     influx_user: str
     influx_password: str = field(repr=False)
-    thresholds_file: Path
+    influx_runs_rp: str
+    influx_spool_dir: str
+    influx_batch_size: int
+    influx_flush_timeout: float
+    influx_max_pending: int
+    influx_disable: bool
+    thresholds_file: str
     out_dir: Path
     generation_target_per_s: float
     seed_users: int
     processes: int
     description: str
     grafana_url: str
+    abort_on_fail: bool
+    rates: str
+    arrivals: str
+    rate_profile: str
+    max_lateness_s: float
     # Where each value came from: "default", "flag", "environment" or "FILE:LINE".
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -170,15 +309,20 @@ class Settings:
         return out
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--kebab-case`` flag per parameter; default None so "not given" is not a value."""
-    group = parser.add_argument_group("run settings (flag > environment > env file > default)")
+def add_arguments(parser: argparse.ArgumentParser, command: str = RUN) -> None:
+    """One ``--kebab-case`` flag per setting the command takes; default None so "not given" is
+    not a value (``resolve`` then looks at the lower layers)."""
+    group = parser.add_argument_group("settings (flag > environment > env file > default; "
+                                      "all of them: harness settings)")
     group.add_argument("--env-file", dest="env_file", default=None, type=Path, metavar="PATH",
                        help=f"KEY=VALUE file of settings (default: {DEFAULT_ENV_FILE} if present)")
-    for p in PARAMS:
+    for p in params_for(command):
         shown = "" if p.secret else f", default: {p.default or 'empty'}"
-        group.add_argument(p.flag, dest=p.dest, default=None, metavar=p.env,
-                           help=f"{p.help} (env {p.env}{shown})")
+        switch = {"nargs": "?", "const": "true"} if p.switch else {}
+        if p.repeatable:
+            switch = {"action": "append"}
+        group.add_argument(p.flag, *p.aliases, dest=p.dest, default=None, metavar=p.env,
+                           help=f"{p.help} (env {p.env}{shown})", **switch)
 
 
 def default_env_file(directory: Path | None = None) -> Path | None:
@@ -199,29 +343,42 @@ def resolve(args: argparse.Namespace | None, environ: Mapping[str, str],
         ({p.env: (p.default, "default") for p in PARAMS}, False),
         (read_env_file(env_file) if env_file is not None else {}, True),
         ({p.env: (environ[p.env], "environment") for p in PARAMS if p.env in environ}, True),
-        ({p.env: (getattr(args, p.dest), "flag") for p in PARAMS
+        ({p.env: (_flag_text(getattr(args, p.dest)), "flag") for p in PARAMS
           if args is not None and getattr(args, p.dest, None) is not None}, True),
     ]
     chosen: dict[str, tuple[str, str]] = {}
     for layer, blank_is_unset in layers:
         for env, (text, source) in layer.items():
-            if text.strip() or not blank_is_unset:
+            if text.strip() or not blank_is_unset or _BY_ENV[env].blank_is_value:
                 chosen[env] = (text.strip(), source)
     values = {p.name: _parse(p, *chosen[p.env]) for p in PARAMS}
     return Settings(**values, sources={p.name: chosen[p.env][1] for p in PARAMS})
 
 
+def _flag_text(value: str | list[str]) -> str:
+    """A repeatable flag's values as one comma-separated text (as in the env file)."""
+    return ",".join(value) if isinstance(value, list) else value
+
+
 def _parse(p: Param, text: str, source: str) -> Any:
     try:
-        value = p.parse(text)
-        if p.validate is not None:
-            p.validate(value)
-        return value
+        return p.value(text)
     except _Bad as exc:
         where = {"flag": p.flag, "environment": f"{p.env} from the environment",
                  "default": f"{p.env} built-in default"}.get(source, f"{p.env} from {source}")
-        shown = "(hidden)" if p.secret else repr(text)
-        raise HarnessError(f"{where}: {shown} {exc}") from None
+        raise HarnessError(f"{where}: {bad_value(p, text, exc)}") from None
+
+
+def bad_value(p: Param, text: str, problem: Exception) -> str:
+    """``'ten' is not a whole number``; a secret's value is never shown."""
+    return f"{'(hidden)' if p.secret else repr(text)} {problem}"
+
+
+def as_text(value: Any) -> str:
+    """A parsed value written back as a flag or env file would hold it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 _LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
@@ -246,8 +403,8 @@ def read_env_file(path: Path) -> dict[str, tuple[str, str]]:
         if not match:
             raise HarnessError(f"{where}: expected KEY=VALUE, got {line!r}")
         key, rest = match.groups()
-        if key not in _BY_ENV:
-            close = closest_match(key, list(_BY_ENV))
+        if key not in _FILE_KEYS:
+            close = closest_match(key, list(_FILE_KEYS))
             hint = f" (did you mean '{close}'?)" if close else ""
             raise HarnessError(f"{where}: unknown key '{key}'{hint}")
         if key in found:

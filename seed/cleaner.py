@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from harness.errors import HarnessError
+from seed.errors import SeedError
 from seed.client import TargetClient, TargetUnreachable, UnexpectedStatus, normalize_host
 from seed.manifest import SeededUser, load_manifest
 from seed.seeder import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
@@ -131,18 +131,18 @@ def cleanup(
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> CleanupReport:
     """Remove every user and subscription the manifest lists from host (default: the host
-    the manifest was seeded on). Raises HarnessError when the target cannot be reached; a
+    the manifest was seeded on). Raises SeedError when the target cannot be reached; a
     record the target refuses to delete is listed in report.failures instead."""
     manifest = load_manifest(manifest_path)
     target = normalize_host(host or manifest.host)
     if not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise HarnessError(f"concurrency must be 1-{MAX_CONCURRENCY}, got {concurrency!r}")
+        raise SeedError(f"concurrency must be 1-{MAX_CONCURRENCY}, got {concurrency!r}")
     cleaner = _Cleaner(target, concurrency)
     try:
         return cleaner.run(manifest.users)
     except TargetUnreachable as exc:
         done = cleaner.report
-        raise HarnessError(
+        raise SeedError(
             f"{exc}; cleanup stopped ({done.users_removed} users removed so far), "
             f"run it again when the target is back; {manifest_path} is unchanged"
         ) from None

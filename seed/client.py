@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from harness.errors import HarnessError
+from seed.errors import SeedError
 
 # Connect fast-fails a dead target; the read allows a slow but alive one.
 TIMEOUT = (5.0, 30.0)
@@ -30,10 +30,10 @@ class UnexpectedStatus(Exception):
 
 
 def normalize_host(host: str) -> str:
-    """'http://127.0.0.1:8089/' -> 'http://127.0.0.1:8089'; HarnessError for anything else."""
+    """'http://127.0.0.1:8089/' -> 'http://127.0.0.1:8089'; SeedError for anything else."""
     parts = urlsplit(host or "")
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise HarnessError(f"--host {host!r} is not a URL like http://127.0.0.1:8089")
+        raise SeedError(f"--host {host!r} is not a URL like http://127.0.0.1:8089")
     return host.rstrip("/")
 
 

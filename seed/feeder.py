@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 
-from harness.errors import HarnessError
+from seed.errors import SeedError
 from seed.manifest import load_manifest
 
 ENV_VAR = "SEED_MANIFEST"
@@ -21,7 +21,7 @@ def load_credentials(manifest_path: str | os.PathLike) -> list[Credentials]:
     """(email, password) of every user the manifest lists, in manifest order."""
     credentials = load_manifest(manifest_path).credentials()
     if not credentials:
-        raise HarnessError(f"manifest {manifest_path} lists no users: seed some first")
+        raise SeedError(f"manifest {manifest_path} lists no users: seed some first")
     return credentials
 
 
@@ -34,7 +34,7 @@ class CredentialFeeder:
 
     def __init__(self, credentials: list[Credentials]):
         if not credentials:
-            raise HarnessError("no credentials to feed: the manifest lists no users")
+            raise SeedError("no credentials to feed: the manifest lists no users")
         self._credentials = list(credentials)
         self._counter = itertools.count()
 

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import HarnessError
+from seed.errors import SeedError
 from seed.markers import is_marked_email
 
 # Rewrites are whole-file; every 10 changes bounds both the cost (0.13 s in all for 1,000 users)
@@ -97,16 +97,16 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def load_manifest(path: str | os.PathLike) -> Manifest:
-    """Read and check a manifest; every problem is a one-line HarnessError naming the file."""
+    """Read and check a manifest; every problem is a one-line SeedError naming the file."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise HarnessError(f"manifest {path} does not exist") from None
+        raise SeedError(f"manifest {path} does not exist") from None
     except OSError as exc:
-        raise HarnessError(f"cannot read manifest {path}: {exc.strerror}") from None
+        raise SeedError(f"cannot read manifest {path}: {exc.strerror}") from None
     except ValueError as exc:
-        raise HarnessError(f"manifest {path} is not valid JSON: {exc}") from None
+        raise SeedError(f"manifest {path} is not valid JSON: {exc}") from None
     try:
         manifest = Manifest(
             run_id=str(data["run_id"]),
@@ -129,12 +129,12 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
             ],
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise HarnessError(f"manifest {path} is not a seed manifest (bad or missing {exc})") from None
+        raise SeedError(f"manifest {path} is not a seed manifest (bad or missing {exc})") from None
     for user in manifest.users:
         # The guard that makes cleanup unable to touch data it did not create, even when
         # pointed at a hand-edited or foreign file.
         if not is_marked_email(manifest.run_id, user.email):
-            raise HarnessError(
+            raise SeedError(
                 f"manifest {path} lists {user.email!r}, which lacks the load-test marker of "
                 f"run {manifest.run_id!r}; refusing to use it"
             )

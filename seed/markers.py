@@ -9,10 +9,24 @@ from __future__ import annotations
 
 import re
 
-from harness.runid import validate_run_id  # noqa: F401  (one rule for run ids, re-exported)
+from seed.errors import SeedError
 
 DOMAIN = "loadtest.invalid"
 PREFIX = "lt"
+
+# Letters, digits, '.', '-' and '_' (no leading, doubled or trailing dot), at most 48: the marker
+# goes into e-mail addresses (lt-<run id>-<n>@loadtest.invalid), whose local part must stay under
+# 64 characters. The harness's run ids follow this rule (harness.runid), as they become markers.
+_VALID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.)){0,47}$")
+RULE = "1-48 letters, digits, '.', '-' or '_', starting with a letter or digit"
+
+
+def validate_run_id(run_id: str) -> str:
+    """The run id as a marker, or SeedError when it cannot be one."""
+    if not isinstance(run_id, str) or not _VALID.match(run_id) or run_id.endswith("."):
+        raise SeedError(f"run id {run_id!r} is not valid: use {RULE}")
+    return run_id
+
 
 def user_email(run_id: str, n: int) -> str:
     return f"{PREFIX}-{run_id}-{n}@{DOMAIN}"

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from harness.errors import HarnessError
+from seed.errors import SeedError
 from seed.client import TargetClient, TargetUnreachable, UnexpectedStatus, normalize_host
 from seed.generator import UserSpec, generate_users
 from seed.manifest import Manifest, ManifestWriter, SeededSubscription, SeededUser, load_manifest
@@ -55,9 +55,9 @@ class DataSeeder:
         self.host = normalize_host(host)
         self.run_id = validate_run_id(run_id)
         if not isinstance(users, int) or users < 1:
-            raise HarnessError(f"number of users must be a whole number >= 1, got {users!r}")
+            raise SeedError(f"number of users must be a whole number >= 1, got {users!r}")
         if not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
-            raise HarnessError(f"concurrency must be 1-{MAX_CONCURRENCY}, got {concurrency!r}")
+            raise SeedError(f"concurrency must be 1-{MAX_CONCURRENCY}, got {concurrency!r}")
         self.users = users
         self.seed = random_seed() if seed is None else int(seed)
         self.concurrency = concurrency
@@ -72,14 +72,14 @@ class DataSeeder:
 
     def run(self) -> Manifest:
         """Create everything; on the first failure stop, leave the manifest of what exists on
-        disk and raise HarnessError saying how to clean it up."""
+        disk and raise SeedError saying how to clean it up."""
         self._check_manifest_path()
         specs = generate_users(self.run_id, self.users, self.seed)
         preflight = TargetClient(self.host)
         try:
             preflight.health()
         except (TargetUnreachable, UnexpectedStatus) as exc:
-            raise HarnessError(f"target not ready, nothing seeded: {exc}") from None
+            raise SeedError(f"target not ready, nothing seeded: {exc}") from None
         finally:
             preflight.close()
 
@@ -99,20 +99,20 @@ class DataSeeder:
         try:
             writer.flush(complete=complete)
         except OSError as exc:
-            raise HarnessError(f"cannot write manifest {self.manifest_path}: {exc.strerror}") from None
+            raise SeedError(f"cannot write manifest {self.manifest_path}: {exc.strerror}") from None
 
     def _check_manifest_path(self) -> None:
         if not self.manifest_path.parent.is_dir():
-            raise HarnessError(f"manifest directory {self.manifest_path.parent} does not exist")
+            raise SeedError(f"manifest directory {self.manifest_path.parent} does not exist")
         if self.manifest_path.exists():
             # Overwriting a manifest that lists users would orphan them: nothing else
             # records their passwords, so they could never be cleaned up.
             try:
                 listed = len(load_manifest(self.manifest_path).users)
-            except HarnessError:
+            except SeedError:
                 listed = -1
             if listed != 0:
-                raise HarnessError(
+                raise SeedError(
                     f"manifest {self.manifest_path} already exists; run harness cleanup with it "
                     "and delete it, or choose another --manifest path"
                 )
@@ -131,10 +131,10 @@ class DataSeeder:
         if self._errors:
             raise self._failure(writer)
 
-    def _failure(self, writer: ManifestWriter) -> HarnessError:
+    def _failure(self, writer: ManifestWriter) -> SeedError:
         first = self._errors[0]
         listed = len(writer.manifest.users)
-        return HarnessError(
+        return SeedError(
             f"seeding stopped after {listed} of {self.users} users: {first}; "
             f"{self.manifest_path} lists what was created, remove it with "
             f"`harness cleanup --host {self.host} --manifest {self.manifest_path}`"

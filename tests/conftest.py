@@ -9,6 +9,7 @@ import os
 import shutil
 
 import pytest
+import requests
 
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.local import LocalInfluxd, find_influxd
@@ -49,3 +50,20 @@ def chromium_path():
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     require("chromium", path is not None, "apt-get install -y chromium")
     return path
+
+
+def create_admin(server: LocalInfluxd, password: str = "right") -> None:
+    """With auth on, 1.x lets the very first admin be created without credentials."""
+    requests.post(f"{server.url}/query", data={"q": f"CREATE USER admin WITH PASSWORD '{password}' WITH ALL PRIVILEGES"},
+                  timeout=10).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def influxd_with_auth(tmp_path_factory):
+    """A second influxd with authentication on; user ``admin``, password ``right``."""
+    require("influxd", find_influxd() is not None, "apt-get install -y influxdb")
+    server = LocalInfluxd(tmp_path_factory.mktemp("influxd-auth"), port=0, auth=True)
+    server.start()
+    create_admin(server)
+    yield server
+    server.stop()

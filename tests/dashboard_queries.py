@@ -18,10 +18,8 @@ Panels under a repeated row (or repeated themselves) are queried once per value 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Callable, Iterator
 
 ALL = "$__all"
@@ -91,10 +89,6 @@ class Context:
 
     time_range: TimeRange
     variables: dict[str, Selection] = field(default_factory=dict)
-
-
-def load(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def panels(dashboard: dict) -> Iterator[tuple[dict, str | None]]:

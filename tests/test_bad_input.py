@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
-from harness.influx.local import LocalInfluxd, find_influxd
-from tests.conftest import require
 from tests.test_run import harness
 
 pytestmark = pytest.mark.influx
@@ -19,18 +16,6 @@ def assert_one_line(proc, *needles: str) -> None:
     assert "Traceback" not in proc.stderr
     for needle in needles:
         assert needle in err, err
-
-
-@pytest.fixture(scope="module")
-def influxd_with_auth(tmp_path_factory):
-    require("influxd", find_influxd() is not None, "apt-get install -y influxdb")
-    server = LocalInfluxd(tmp_path_factory.mktemp("influxd-auth"), port=0, auth=True)
-    server.start()
-    # With auth on, 1.x lets the very first admin be created without credentials.
-    requests.post(f"{server.url}/query", data={"q": "CREATE USER admin WITH PASSWORD 'right' WITH ALL PRIVILEGES"},
-                  timeout=10).raise_for_status()
-    yield server
-    server.stop()
 
 
 def test_right_password_passes_preflight(influxd_with_auth, tmp_path):

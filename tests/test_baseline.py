@@ -15,7 +15,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.influx.lineprotocol import make_line
 from harness.influx.schema import ensure_database
-from harness.rundata import write_run
+from harness.rundata import store_verdict, write_run
 from harness.verdict.baseline import choose_baseline, resolve_baseline_runs, stored_stats
 from harness.verdict.judge import judge
 from harness.verdict.measure import measure
@@ -48,15 +48,17 @@ def write_run_points(client, run_id: str, *, start_s: float, seed: int, slow_pay
             seen[worker] = seen.get(worker, 0) + 1
     for worker, count in seen.items():
         lines.append(make_line("listener_stats", {"run_id": run_id, "test_env": test_env, "worker": worker},
-                               {"seen": count, "dropped": 0, "spooled": 0}, int(start_s * 1e9)))
+                               {"seen": count, "dropped": 0, "spooled": 0, "final": True}, int(start_s * 1e9)))
     client.write(("\n".join(lines) + "\n").encode())
     if load is not None:
         write_run(client, "runs", run_id, test_env, {**load, "status": "completed"}, int(start_s * 1e9))
 
 
 def judged(client, tmp_path, run_id: str, baseline: str | None = None, force: bool = False):
+    """Judged and stored, as ``harness check`` does."""
     verdict, paths = judge(client, run_id, THRESHOLDS, tmp_path / run_id, generation_target=None,
                            baseline=baseline, baseline_force=force)
+    store_verdict(client, "runs", verdict)
     return verdict, json.loads(paths["verdict_json"].read_text())
 
 

@@ -40,6 +40,8 @@ ENV_EXAMPLE = ROOT / ".env.example"
 RUN_ID = "20260101T000000Z-dash.1"
 BASE_RUN_ID = "20251231T120000Z-dash.b"  # the healthy run RUN_ID is compared with
 OLDER_RUN_ID = "20251231T000000Z-dash.0"
+ARRIVAL_RUN_ID = "20260101T000100Z-dash.arrivals"
+ARRIVAL_ROW = "Arrival model: offered load and latency from the scheduled start"
 MIN_SCHEMA_VERSION = 39  # Grafana 10.3+; Grafana migrates older dashboards on load
 
 
@@ -286,6 +288,7 @@ class RecordedRun:
     runs_rp: str
     raw_deleted: bool = False
     contexts: dict = field(default_factory=dict)
+    run_id: str = RUN_ID
 
     def context(self, uid: str, time_range: dq.TimeRange | None = None) -> dq.Context:
         """The time range and variables Grafana would use: the run's own for the live dashboard
@@ -293,7 +296,7 @@ class RecordedRun:
         now_ms = int(time.time() * 1000)
         start = self.start_ms - 60_000 if uid == "loadtest-live" else now_ms - 90 * 86_400_000
         context = dq.Context(time_range or dq.TimeRange(start, now_ms + 60_000))
-        choose = {"run_id": [RUN_ID]} if uid == "loadtest-live" else None
+        choose = {"run_id": [self.run_id]} if uid == "loadtest-live" else None
         options = dq.resolve_variables(load_dashboards()[uid], context, self.results, choose)
         self.contexts[uid] = options
         return context
@@ -346,7 +349,7 @@ def recorded_run(influxd, tmp_path_factory, request):
     thresholds = load_thresholds(ROOT / "baselines.yaml")
     verdict, _ = judge(client, RUN_ID, thresholds, tmp_path_factory.mktemp("verdict"),
                        generation_target=thresholds.generation.target_per_s, baseline=BASE_RUN_ID,
-                       runs_rp=runs_rp, store=False)
+                       runs_rp=runs_rp)
     start_ns = client.query(f"SELECT \"title\" FROM {source(runs_rp, 'events')} WHERE \"run_id\" = '{RUN_ID}' "
                             "AND \"type\" = 'start'")[0]["values"][0][0]
     # An older run's start, so the run list's order is tested too.
@@ -361,9 +364,24 @@ def recorded_run(influxd, tmp_path_factory, request):
     return RecordedRun(client, verdict, start_ns // 1_000_000, thresholds, runs_rp)
 
 
+def arrival_panel_titles() -> set[str]:
+    """The live dashboard's panels under the arrival model's row: they answer for arrival-model runs."""
+    titles, inside = set(), False
+    for panel, _ in dq.panels(load_dashboards()["loadtest-live"]):
+        if panel["type"] == "row":
+            inside = panel["title"] == ARRIVAL_ROW
+        elif inside:
+            titles.add(panel["title"])
+    return titles
+
+
+def is_arrival_query(item: dq.DashboardQuery) -> bool:
+    return item.dashboard == "loadtest-live" and item.kind == "panel" and item.title in arrival_panel_titles()
+
+
 @pytest.mark.influx
 @pytest.mark.slow
-@pytest.mark.parametrize("item", static_queries(), ids=lambda item: item.label)
+@pytest.mark.parametrize("item", [i for i in static_queries() if not is_arrival_query(i)], ids=lambda item: item.label)
 def test_every_query_answers_with_the_runs_data(recorded_run, item):
     assert not recorded_run.raw_deleted, "ran after the raw points were deleted"
     for value, query in dq.expand(item, recorded_run.context(item.dashboard)):
@@ -530,3 +548,100 @@ def test_history_answers_after_the_raw_points_are_gone(expired_run):
     for item in history:
         for value, query in dq.expand(item, context):
             assert has_values(expired_run.results(query)), f"{item.label} {value} lost its data:\n{query}"
+
+
+# -- the arrival model's panels against a real arrival-model run -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def arrival_run(influxd, tmp_path_factory):
+    """A real 20-second arrival-model run, payments at 20/s on a pool of 5 users, with a 2 s stall of
+    the sandbox: arrivals wait for the stalled users, so every panel of the row has something to show."""
+    db = "t_dashboards_arrivals"
+    client = InfluxClient(InfluxSettings(url=influxd.url, database=db))
+    client.query_results(f'DROP DATABASE "{db}"', method="POST", epoch="")
+    out = tmp_path_factory.mktemp("arrival-run")
+    run = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--run-id", ARRIVAL_RUN_ID, "--rate",
+                          "payments=20", "--users", "5", "--run-time", "20s", "--fault",
+                          "all:stall_at_s=8,stall_s=2", "--influx-url", influxd.url, "--influx-db", db,
+                          "--out", str(out)], capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert run.returncode == 1, f"the stalled run must fail:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+    assert "api:payments" in run.stdout
+    verdict = json.loads((out / "verdict.json").read_text())
+    verdict["summary_md"] = (out / "summary.md").read_text()
+    start_ns = client.query(f"SELECT \"title\" FROM \"runs\".\"events\" WHERE \"run_id\" = '{ARRIVAL_RUN_ID}' "
+                            "AND \"type\" = 'start'")[0]["values"][0][0]
+    return RecordedRun(client, verdict, start_ns // 1_000_000, Thresholds(), "runs", run_id=ARRIVAL_RUN_ID)
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+@pytest.mark.parametrize("item", [i for i in static_queries() if is_arrival_query(i)], ids=lambda item: item.label)
+def test_every_arrival_panel_answers_with_an_arrival_runs_data(arrival_run, item):
+    for value, query in dq.expand(item, arrival_run.context(item.dashboard)):
+        assert has_values(arrival_run.results(query)), f"{item.label} {value} returned no data:\n{query}"
+
+
+def test_the_arrival_row_has_the_panels_the_issue_asks_for():
+    titles = arrival_panel_titles()
+    assert {"Arrivals/s: asked, offered, achieved — by API", "Late and dropped arrivals/s — by API",
+            "p95 from the scheduled start and service-time p95 — by endpoint"} <= titles
+
+
+def _values_by_series(run: RecordedRun, title: str, ref: str) -> dict[str, dict[str, list]]:
+    """{series tags joined: {column: non-null values}} of one panel query."""
+    out = {}
+    for s in series_of(run, "loadtest-live", title, ref):
+        name = " ".join(str(v) for v in (s.get("tags") or {}).values())
+        out[name] = {col: [row[i] for row in s["values"] if row[i] is not None]
+                     for i, col in enumerate(s["columns"]) if col != "time"}
+    return out
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_arrival_panels_show_the_runs_numbers(arrival_run):
+    client = arrival_run.client
+    arrivals = _values_by_series(arrival_run, "Arrivals/s: asked, offered, achieved — by API", "A")["payments"]
+    # The target line: 20/s asked in every full bucket (a bucket's sum of the workers' per-second shares).
+    asked = arrivals["asked"]
+    assert sorted(asked)[len(asked) // 2] == 20
+    # The key requests drawn are the stored ones, every one of them.
+    interval_s = dq.duration_ms("2s") / 1000
+    keyed = _values_by_series(arrival_run, "Arrivals/s: asked, offered, achieved — by API", "B")["payments"]
+    (stored,) = client.query(f"SELECT count(\"scheduled_response_time\") FROM \"request\" WHERE \"run_id\" = "
+                             f"'{ARRIVAL_RUN_ID}' AND \"method\" = 'POST' AND \"name\" = '/api/v1/payments'")
+    assert round(sum(keyed["key requests"]) * interval_s) == stored["values"][0][1]
+    late = _values_by_series(arrival_run, "Late and dropped arrivals/s — by API", "A")["payments"]
+    assert sum(late["late"]) > 0, "the stall made arrivals wait"
+    # Latency from the scheduled start saw the stall; the service time of the same requests saw less.
+    latency = _values_by_series(arrival_run, "p95 from the scheduled start and service-time p95 — by endpoint", "A")
+    post = latency["POST /api/v1/payments"]
+    assert max(post["p95 from scheduled start"]) >= 1000
+    assert max(post["p95 from scheduled start"]) > max(post["p95 service time"])
+    limits = _values_by_series(arrival_run, "p95 from the scheduled start and service-time p95 — by endpoint", "B")
+    assert set(limits["api:payments"]["last"]) == {300.0}
+    (lag_limit,) = series_of(arrival_run, "loadtest-live", "Load generator event-loop lag by worker", "B")
+    assert set(non_null(lag_limit)) == {100.0}
+    pool = _values_by_series(arrival_run, "Pool: users busy", "A")[""]
+    assert max(pool["pool"]) == 5 and max(pool["busy"]) == 5, "the stall held every user of the pool"
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_the_stalled_arrival_run_fails_naming_payments_with_both_latencies(arrival_run):
+    """The verdict of the same run (the issue's stall acceptance, shortened): FAIL naming payments,
+    the p99 from the scheduled start at least 1000 ms and the service-time p99 beside it."""
+    verdict = arrival_run.verdict
+    assert verdict["verdict"] == "fail" and verdict["reasons"][0].startswith("api:payments: ")
+    post = verdict["endpoints"]["POST /api/v1/payments"]
+    assert post["scheduled"]["p99"] >= 1000 and post["p99"] < post["scheduled"]["p99"]
+    (stored,) = arrival_run.client.query(
+        'SELECT percentile("scheduled_response_time", 99) FROM "request" WHERE "run_id" = '
+        f"'{ARRIVAL_RUN_ID}' AND \"method\" = 'POST' AND \"name\" = '/api/v1/payments' "
+        f"AND time >= '{verdict['window']['start']}' AND time <= '{verdict['window']['end']}'")
+    assert post["scheduled"]["p99"] == stored["values"][0][1]  # exactly InfluxDB's PERCENTILE
+    row = next(line for line in verdict["summary_md"].splitlines() if line.startswith("| `POST /api/v1/payments`"))
+    cells = [c.strip() for c in row.split("|")]
+    assert f"{post['p99']:.1f}" in cells and f"{post['scheduled']['p99']:.1f}" in cells
+    assert verdict["load"]["apis"]["payments"]["late"] > 0

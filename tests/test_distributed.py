@@ -4,14 +4,18 @@ and the stored points equal the master's count exactly."""
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from harness.influx.local import free_port
 from harness.sandbox.process import start_subprocess, stop_subprocess
 from tests.helpers import LOCUSTFILE, ROOT, stored_count
+from tests.test_run import harness
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
@@ -55,3 +59,46 @@ def test_master_and_two_workers_store_exactly_what_the_master_counted(influxd, i
     assert seen[0]["values"][0][1] == total
     events = influx_db.query(f"SELECT \"title\", \"type\" FROM \"runs\".\"events\" WHERE \"run_id\" = '{run_id}'")
     assert {"start", "stop"} <= {row[2] for row in events[0]["values"]}
+
+
+def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influxd, influx_db, tmp_path):
+    sandbox, host = start_subprocess(port=0)
+    port = free_port()
+    locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+    db = influx_db.settings.database
+    try:
+        master = subprocess.Popen(
+            locust + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--headless",
+                      "--expect-workers", "2", "-u", "20", "-r", "20", "-t", "16s", "--host", host,
+                      "--influx-url", influxd.url, "--influx-db", db, "--run-id", "lost-worker", "--stop-timeout", "5"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        workers = [subprocess.Popen(locust + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
+                                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   for _ in range(2)]
+        time.sleep(9)  # both workers running and flushing by now
+        workers[1].send_signal(signal.SIGKILL)  # no final flush, no final count: as an OOM kill or a lost host
+        _, master_err = master.communicate(timeout=120)
+        workers[0].wait(timeout=60)
+    finally:
+        for proc in [master, *workers]:
+            if proc.poll() is None:
+                proc.kill()
+        stop_subprocess(sandbox)
+    # Locust's master names the worker that stopped answering; the verdict must name the same one.
+    missing = re.findall(r"Worker (\S+) failed to send heartbeat", master_err)
+    assert len(missing) == 1, master_err[-3000:]
+    tagged = [v for _, v in influx_db.query('SHOW TAG VALUES FROM "request" WITH KEY = "worker"')[0]["values"]]
+    assert missing[0] in tagged and len(tagged) == 2
+
+    check = harness("check", "--run-id", "lost-worker", "--influx-url", influxd.url, "--influx-db", db,
+                    "--out", str(tmp_path / "check"))
+    assert check.returncode == 2, check.stdout + check.stderr
+    assert "verdict: INCONCLUSIVE" in check.stdout
+    assert f"worker {missing[0]} stopped without its final count" in check.stdout
+    survivor = next(w for w in tagged if w != missing[0])
+    assert survivor not in check.stdout  # the worker that finished is not blamed
+    verdict = json.loads((tmp_path / "check" / "verdict.json").read_text())
+    assert verdict["completeness"]["lost_workers"] == [missing[0]]
+    assert not [c for c in verdict["checks"] if c["passed"] is False], "a lost worker must not fail the target"
+    lost = influx_db.query('SELECT "text" FROM "runs"."events" WHERE "type" = \'worker_lost\'')
+    assert lost and missing[0] in lost[0]["values"][0][1]

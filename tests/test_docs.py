@@ -49,11 +49,14 @@ def harness_help(sub: str) -> str:
 
 
 def locust_help() -> str:
-    """Locust's --help does not load the locustfile, so the listener's options are added from
-    the same parser setup Locust runs (harness.listener.options.add_arguments)."""
+    """Locust's --help does not load the locustfile, so the options harness/locustfile.py adds are
+    added from the same parser setup Locust runs: the listener's (harness.listener.options) and
+    the arrival model's (harness.arrivals.runtime)."""
     listener = help_text("-c", "import sys; from locust.argument_parser import get_empty_argument_parser; "
                                "from harness.listener.options import add_arguments; "
-                               "p = get_empty_argument_parser(); add_arguments(p); p.parse_args(sys.argv[1:])")
+                               "from harness.arrivals.runtime import add_arguments as add_arrivals; "
+                               "p = get_empty_argument_parser(); add_arguments(p); add_arrivals(p); "
+                               "p.parse_args(sys.argv[1:])")
     return help_text("-m", "locust") + listener
 
 
@@ -67,7 +70,7 @@ def test_every_option_named_in_the_docs_exists(doc):
                                         text=True, cwd=ROOT).stdout])
     problems = []
     for line in code_lines(doc.read_text()):
-        if re.match(r"(influx|docker|kubectl|pip|apt-get|chromium|check-jsonschema)\b", line):
+        if re.match(r"(influx|docker|kubectl|pip|apt-get|chromium|check-jsonschema|curl)\b", line):
             continue  # other programs' command lines; their options are theirs
         flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]+)", line)) - OTHER_TOOLS
         match = re.search(r"\bharness (\w+)", line)
@@ -115,3 +118,14 @@ def test_quickstart_commands_run_as_written(tmp_path):
         assert (tmp_path / "reports" / "first-run" / "verdict.json").exists()
     finally:
         subprocess.run([str(BIN / "harness"), "influxdb", "stop"], env=env, cwd=ROOT, capture_output=True)
+
+
+def test_the_settings_table_in_the_guide_is_the_one_the_code_makes():
+    """docs/guide.md lists the settings exactly as ``harness settings --markdown`` makes them from
+    harness.settings.PARAMS: a setting added, renamed or moved to another command shows here."""
+    from harness.commands.settings import markdown_table
+
+    text = (ROOT / "docs" / "guide.md").read_text()
+    start = text.index("\n", text.index("<!-- settings table:")) + 1
+    end = text.index("<!-- end of settings table -->")
+    assert text[start:end] == markdown_table(), "run `harness settings --markdown` and paste it into docs/guide.md"

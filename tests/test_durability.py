@@ -14,7 +14,7 @@ import pytest
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.local import LocalInfluxd, find_influxd
 from harness.sandbox.process import start_subprocess, stop_subprocess
-from tests.conftest import require
+from tests.conftest import create_admin, require
 from tests.helpers import ROOT, run_locust, stored_count
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
@@ -76,7 +76,18 @@ def test_sigterm_mid_run_stores_what_was_sent(influxd, influx_db, tmp_path):
     assert status[0]["values"][-1][1] == "interrupted"
 
 
-def test_influxdb_down_for_the_whole_run_then_flush_is_exact(own_influxd, sandbox, tmp_path):
+def spool_bytes(root) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def flush(spool, url: str, *credentials: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.cli", "flush", "--spool-dir", str(spool),
+                           "--influx-url", url, "--influx-db", "down", *credentials],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def test_influxdb_down_for_the_whole_run_then_flush_only_deletes_what_influxdb_stored(own_influxd, sandbox,
+                                                                                     tmp_path):
     port, spool = own_influxd.port, tmp_path / "spool"
 
     def outage():
@@ -90,20 +101,60 @@ def test_influxdb_down_for_the_whole_run_then_flush_is_exact(own_influxd, sandbo
     thread.join()
     assert total and total > 100
     assert "harness flush" in proc.stderr, proc.stderr[-2000:]
-    assert list(spool.rglob("*.lp.gz")), "nothing was spooled"
+    files = list(spool.rglob("*.lp.gz"))
+    assert files, "nothing was spooled"
+    # Batches, not points: 20 users for 10 s fill a few files, not one per flush or per second.
+    assert len(files) <= 6, sorted(f.name for f in files)
 
-    LocalInfluxd(own_influxd.root, port=port).start()
-    client = InfluxClient(InfluxSettings(url=own_influxd.url, database="down"))
-    before = stored_count(client, "down")
-    assert before < total, "the outage did not cover the run"
-    flush = subprocess.run([sys.executable, "-m", "harness.cli", "flush", "--spool-dir", str(spool),
-                            "--influx-url", own_influxd.url, "--influx-db", "down"],
-                           capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert flush.returncode == 0, flush.stderr
+    # Back, with authentication on (the moment credentials and URLs are being fixed).
+    back = LocalInfluxd(own_influxd.root, port=port, auth=True)
+    back.start()
+    create_admin(back)
+    before = spool_bytes(spool)
+    for url, credentials, needle in [(own_influxd.url, ["--influx-user", "admin", "--influx-password", "wrong"],
+                                      "credentials"),
+                                     (sandbox, [], "HTTP 404")]:  # a URL that is not InfluxDB
+        refused = flush(spool, url, *credentials)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert refused.stderr.count("\n") == 1 and needle in refused.stderr and "Traceback" not in refused.stderr
+        assert spool_bytes(spool) == before, "a refused flush changed the spool"
+
+    right = ["--influx-user", "admin", "--influx-password", "right"]
+    client = InfluxClient(InfluxSettings(url=own_influxd.url, database="down", username="admin", password="right"))
+    assert stored_count(client, "down") < total, "the outage did not cover the run"
+    done = flush(spool, own_influxd.url, *right)
+    assert done.returncode == 0, done.stderr
     assert stored_count(client, "down") == total
     assert not list(spool.rglob("*.lp.gz")), "replayed files must be removed"
-    again = subprocess.run([sys.executable, "-m", "harness.cli", "flush", "--spool-dir", str(spool),
-                            "--influx-url", own_influxd.url, "--influx-db", "down"],
-                           capture_output=True, text=True, timeout=60, cwd=ROOT)
+    again = flush(spool, own_influxd.url, *right, timeout=60)
     assert again.returncode == 0 and "nothing spooled" in again.stdout
     assert stored_count(client, "down") == total  # a second flush doubles nothing
+
+
+def test_lines_influxdb_refuses_during_a_run_are_quarantined_and_counted(influxd, influx_db, tmp_path):
+    # An earlier writer stored `error` as an integer: every failed request's line (error="…")
+    # now conflicts, while the successful ones are fine.
+    db = influx_db.settings.database
+    influx_db.create_database()
+    # (now: InfluxDB 1.x keeps field types per shard, and shards cover a day)
+    influx_db.write(f"request,run_id=earlier error=1i,response_time=1.0 {time.time_ns()}\n".encode())
+    proc, url = start_subprocess(port=0, faults=["payments:error_rate=0.5"])
+    try:
+        locust, total = run_locust(url, influxd.url, db, "conflict", users=10, run_time="8s",
+                                   extra=["--influx-spool-dir", str(tmp_path / "spool")])
+    finally:
+        stop_subprocess(proc)
+    assert locust.returncode in (0, 1), locust.stderr[-2000:]  # 1: Locust's own failure ratio
+    quarantine = next((tmp_path / "spool").rglob("quarantine.lp"))
+    kept = [line for line in quarantine.read_text().splitlines() if not line.startswith("#")]
+    assert kept and all(line.startswith("request,") and " error=\"" in line for line in kept)
+    assert "field type conflict" in quarantine.read_text()
+    assert stored_count(influx_db, "conflict") + len(kept) == total  # nothing lost: stored or kept
+
+    check = subprocess.run([sys.executable, "-m", "harness.cli", "check", "--run-id", "conflict", "--influx-url",
+                            influxd.url, "--influx-db", db, "--out", str(tmp_path / "check"), "--no-store"],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+    verdict = json.loads((tmp_path / "check" / "verdict.json").read_text())
+    assert verdict["completeness"]["quarantined"] == len(kept), check.stdout
+    assert f"InfluxDB refused {len(kept)} request points one by one" in check.stdout
+    assert check.returncode in (1, 2)  # never a pass; 1 when the payment errors fail their limit

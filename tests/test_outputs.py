@@ -74,10 +74,13 @@ def test_verdict_json_holds_the_verdict_and_exact_numbers(written):
     assert doc["endpoints"][PAY]["api"] == "payments"
     assert doc["endpoints"][PAY]["success_rate"] == pytest.approx(70.1)
     assert doc["apis"]["generation"]["requests"] == 500
-    assert doc["generation"] == {"target_per_s": 10.0, "min_per_s": 9.5,
+    assert doc["generation"] == {"target_per_s": 10.0, "min_per_s": 9.5, "max_per_s": 10.5,
                                  "achieved_per_s": 9.87654321}
+    assert doc["load"] == {"model": "users", "window_s": 10.0, "tolerance": 0.05, "latency": "service",
+                           "apis": {}, "absent": []}
+    assert doc["endpoints"][PAY]["scheduled"] is None
     assert doc["completeness"] == {"seen": 1500, "stored": 1500, "missing": 0, "dropped": 0,
-                                   "spooled": 12, "workers": 3}
+                                   "spooled": 12, "workers": 3, "lost_workers": [], "quarantined": 0}
     assert f"{PAY}: success rate 70.1 % < 95 %" in doc["reasons"]
     assert any("saturated" in w for w in doc["warnings"])
     assert doc["thresholds"]["apis"]["auth"]["min_success_rate"] == 99.0
@@ -131,6 +134,25 @@ def only_poll(**more) -> Measurements:
                         apis={"generation": whole.apis["generation"]}, **more)
 
 
+def test_a_users_own_api_is_judged_by_its_own_groups_only(tmp_path):
+    t = parse_thresholds({"apis": {"orders": {"max_p95_ms": 400}, "catalog": {"min_success_rate": 99}}})
+    own = {"POST /orders": EndpointStats(key="POST /orders", api="orders", **stats(400, 0, 120.0)),
+           "GET /catalog/[id]": EndpointStats(key="GET /catalog/[id]", api="catalog", **stats(900, 0, 30.0))}
+    m = measurements(endpoints=own, apis={"orders": Stats(**stats(400, 0, 120.0)),
+                                          "catalog": Stats(**stats(900, 0, 30.0))},
+                     generation_rate=None, generation_target=None, cpu_max_percent=10.0,
+                     completeness=Completeness(seen=1300, stored=1300, dropped=0, spooled=0, workers=1))
+    verdict = evaluate(t, m)
+    assert verdict.verdict == "pass" and verdict.warnings == []  # no "no requests in api group 'auth'"
+    paths = write_outputs(verdict, tmp_path, t)
+    assert "Generations" not in paths["summary_md"].read_text(encoding="utf-8")
+    assert json.loads(paths["verdict_json"].read_text())["generation"]["target_per_s"] is None
+
+
+def test_the_generation_line_shows_where_generations_ran(written):
+    assert "| Generations | 9.88/s achieved, target 10/s |" in written[1]["summary_md"].read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("headline, thresholds, m", [
     ("## ❌ FAIL", {}, measurements()),
     ("## ✅ PASS", {}, only_poll(cpu_max_percent=10.0)),
@@ -153,7 +175,7 @@ def test_summary_lists_failures_before_the_table_then_warnings_and_completeness(
     assert why < table < text.index("### Warnings") < text.index("**Completeness:**")
     assert "| Environment | staging |" in text
     assert "**Completeness:** 1500 of 1500 request points stored in InfluxDB (0 missing, " \
-           "0 dropped, 12 spooled, 3 workers reported)." in text
+           "0 dropped, 12 spooled, 0 quarantined, 3 workers reported)." in text
     row = next(line for line in text.splitlines() if line.startswith(f"| `{PAY}`"))
     assert row.split(" | ")[1:] == ["payments", "1000", "299", "70.10", "104.1", "312.3",
                                     "343.6", "624.7", "18.18", "❌ fail |"]
@@ -217,3 +239,45 @@ def test_an_unusable_baseline_is_said_in_one_line_in_the_summary(tmp_path):
     paths = write_outputs(verdict, tmp_path, Thresholds())
     assert f"Not compared: {info.unusable}" in paths["summary_md"].read_text()
     assert json.loads(paths["verdict_json"].read_text())["comparisons"] == []
+def arrival_verdict(thresholds: Thresholds):
+    from harness.verdict.model import Latency
+    from tests.test_load import arrival_run, window
+
+    stalled = window(15, late=110, slowest_in_flight_ms=2950.0, max_lag_ms=2950.0, requests=400)
+    m = arrival_run(window(5, started=398, requests=398), stalled,
+                    scheduled={PAY: Latency(p50=6.0, p95=1850.0, p99=2900.0, max=3010.0)},
+                    scheduled_apis={"payments": Latency(p50=6.0, p95=1850.0, p99=2900.0, max=3010.0)})
+    return evaluate(thresholds, m)
+
+
+def test_arrival_model_verdict_json_has_the_load_and_both_latencies(tmp_path):
+    thresholds = Thresholds()
+    verdict = arrival_verdict(thresholds)
+    doc = json.loads(write_outputs(verdict, tmp_path, thresholds)["verdict_json"].read_text(encoding="utf-8"))
+    assert doc["verdict"] == "fail"
+    assert doc["endpoints"][PAY]["p99"] == 120.0  # service time (the test's endpoint: p95 × 1.2) …
+    assert doc["endpoints"][PAY]["scheduled"] == {"p50": 6.0, "p95": 1850.0, "p99": 2900.0, "max": 3010.0}
+    assert doc["apis"]["payments"]["scheduled"]["p99"] == 2900.0
+    load = doc["load"]
+    assert (load["model"], load["latency"], load["absent"]) == ("arrival", "scheduled", ["auth", "generation"])
+    payments = load["apis"]["payments"]
+    assert (payments["target_per_s"], payments["late"], payments["dropped"]) == (40.0, 110, 0)
+    assert payments["achieved_per_s"] == pytest.approx(39.9)
+    assert [w["start_s"] for w in payments["windows"]] == [5, 15]
+    assert payments["windows"][0]["key_requests_per_s"] == 39.8
+    assert payments["windows"][1]["slowest_in_flight_ms"] == 2950.0
+    assert doc["generation"]["target_per_s"] is None  # the users model's check does not apply
+
+
+def test_arrival_model_summary_shows_the_load_and_latency_from_the_scheduled_start(tmp_path):
+    thresholds = Thresholds()
+    text = write_outputs(arrival_verdict(thresholds), tmp_path, thresholds)["summary_md"].read_text(encoding="utf-8")
+    assert "| Load | arrival model: payments 40/s; latency limits judged from the scheduled start |" in text
+    assert "| payments | 40 | 39.8 – 40 | 39.8 – 40 | 110 | 0 | 2950.0 | ❌ fail |" in text
+    assert "No rate, so not run and not judged: auth, generation." in text
+    row = next(line for line in text.splitlines() if line.startswith(f"| `{PAY}`"))
+    # service-time p95 and p99, then the same from the scheduled start
+    assert row.split(" | ")[6:11] == ["100.0", "120.0", "150.0", "1850.0", "2900.0"]
+    assert "p95 ms from sched. | p99 ms from sched." in text
+    assert "| Generations |" not in text
+    assert text.index("### Why") < text.index("### Load") < text.index("### Endpoints")

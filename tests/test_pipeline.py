@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.influx.local import free_port
 from harness.sandbox.process import start_subprocess, stop_subprocess
 from tests.helpers import run_locust, stored_count
 
@@ -20,7 +21,9 @@ def sandbox():
 @pytest.mark.parametrize("processes", [1, 2])
 def test_every_request_is_stored_exactly_once(influxd, influx_db, sandbox, processes):
     run_id = f"pipeline-p{processes}"
-    extra = ["--processes", str(processes)] if processes > 1 else []
+    port = str(free_port())  # not Locust's default 5557, which another run on this machine may use
+    extra = ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+             "--master-port", port] if processes > 1 else []
     proc, total = run_locust(sandbox, influxd.url, influx_db.settings.database, run_id, extra=extra)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert total and total > 100, "the run made too few requests to prove anything"

@@ -16,7 +16,7 @@ from harness.influx.schema import ensure_database
 from harness.report import write_report
 from harness.report.series import MAX_POINTS, choose_interval
 from harness.report.svg import Chart, Line, Limit, nice_step, render, y_range
-from harness.rundata import thresholds_json
+from harness.rundata import store_verdict, thresholds_json
 from harness.verdict.judge import judge
 from harness.verdict.thresholds import Thresholds, parse_thresholds
 
@@ -117,7 +117,8 @@ def write_synthetic_run(client, run_id: str = RUN, *, store_run: bool = True,
         lines.append(make_line("users", {"run_id": run_id, "test_env": "test", "worker": "w1"},
                                {"users": min(10, 2 * (s + 1)), "cpu_percent": 20.0}, t0 + s * 10**9 + 500_000_000))
     lines.append(make_line("listener_stats", {"run_id": run_id, "test_env": "test", "worker": "w1"},
-                           {"seen": SECONDS * 9, "written": SECONDS * 9, "retried": 0, "dropped": 0, "pending": 0},
+                           {"seen": SECONDS * 9, "written": SECONDS * 9, "retried": 0, "dropped": 0, "pending": 0,
+                            "final": True},
                            t0))
     client.write(("\n".join(lines) + "\n").encode())
     if store_run:
@@ -133,7 +134,7 @@ def write_synthetic_run(client, run_id: str = RUN, *, store_run: bool = True,
 def report(influx_db, tmp_path):
     t0 = write_synthetic_run(influx_db)
     thresholds = Thresholds()
-    verdict, _ = judge(influx_db, RUN, thresholds, tmp_path, generation_target=None, store=False)
+    verdict, _ = judge(influx_db, RUN, thresholds, tmp_path, generation_target=None)
     paths = write_report(influx_db, verdict, thresholds, tmp_path)
     return {"t0": t0, "verdict": verdict, "paths": paths, "dir": tmp_path,
             "json": json.loads(paths["report_json"].read_text()),
@@ -265,9 +266,9 @@ def test_the_comparison_with_a_baseline_is_a_table_and_a_line_on_the_charts(infl
     # The same run an hour earlier with payments at 30 ms instead of 50 ms, stored as a baseline.
     t0 = write_synthetic_run(influx_db)
     write_synthetic_run(influx_db, "rep-base", payments_ms=30.0, t0=t0 - 3600 * 10**9)
-    judge(influx_db, "rep-base", Thresholds(), tmp_path / "base", generation_target=None)
-    verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None, baseline="rep-base",
-                       store=False)
+    base, _ = judge(influx_db, "rep-base", Thresholds(), tmp_path / "base", generation_target=None)
+    store_verdict(influx_db, "runs", base)
+    verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None, baseline="rep-base")
     paths = write_report(influx_db, verdict, Thresholds(), tmp_path)
     dom = parse_html(paths["report_html"].read_text())
     rows = {(r.attrs["data-scope"], r.attrs["data-statistic"]): r for r in dom.find_all("tr")
@@ -350,7 +351,7 @@ def test_endpoint_seen_only_in_the_warmup_is_charted_unjudged_and_its_name_escap
                               "method": "GET", "result": "ok", "status": "200"},
                   {"response_time": 5.0, "response_length": 1}, t0 + 100_000_000 + i * 1000) for i in range(3)
     ).encode() + b"\n")
-    verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None, store=False)
+    verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None)
     paths = write_report(influx_db, verdict, Thresholds(), tmp_path)
     doc = json.loads(paths["report_json"].read_text())
     key = f"GET {odd}"

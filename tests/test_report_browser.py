@@ -49,7 +49,7 @@ def reported_run(influxd, chromium_path, tmp_path_factory):
         stop_subprocess(proc)
     assert locust.returncode in (0, 1), locust.stderr[-2000:]
     thresholds = Thresholds()
-    verdict, _ = judge(client, RUN, thresholds, out, generation_target=None, store=False)
+    verdict, _ = judge(client, RUN, thresholds, out, generation_target=None)
     paths = write_report(client, verdict, thresholds, out)
     return {"verdict": verdict, "paths": paths, "out": out, "counted": counted}
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import pty
+import re
+import select
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -19,6 +23,39 @@ def harness(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUX_", "TARGET_HOST", "RUN_TIME", "USERS"))}
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env=env)
+
+
+def harness_on_a_terminal(*args: str, timeout: float = 180) -> tuple[int, str]:
+    """``harness`` as a user runs it in a terminal (a pty), where the progress line is rewritten
+    every 2 s; returns (exit code, everything it printed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUX_", "TARGET_HOST", "RUN_TIME", "USERS"))}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], stdout=slave, stderr=slave,
+                            stdin=subprocess.DEVNULL, cwd=ROOT, env=env)
+    os.close(slave)
+    chunks, deadline = [], time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if select.select([master], [], [], 1.0)[0]:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            elif proc.poll() is not None:
+                break
+        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return code, b"".join(chunks).decode("utf-8", "replace")
+
+
+def progress_users(output: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\] users +(\d+) \|", output)]
 
 
 def run_args(influxd, db: str, out, *extra: str, run_time: str = "12s") -> list[str]:
@@ -38,6 +75,7 @@ def test_healthy_sandbox_passes_and_p95_matches_influxdb(influxd, influx_db, tmp
     proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path, "--run-id", "healthy"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "verdict: PASS" in proc.stdout
+    assert all(users <= 20 for users in progress_users(proc.stdout)), proc.stdout
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     assert verdict["verdict"] == "pass" and verdict["run_id"] == "healthy"
     assert verdict["completeness"]["missing"] == 0 and verdict["completeness"]["seen"] > 300
@@ -167,3 +205,14 @@ def test_slower_payments_regress_against_the_last_pass_and_nothing_else(history_
     again = harness("check", "--run-id", "slow", "--baseline", "h3", "--influx-url", influxd.url, "--influx-db", db,
                     "--out", str(out / "again"), "--no-store")
     assert again.returncode == 1 and "regressed against run h3" in again.stdout
+
+
+def test_the_progress_line_counts_every_user_once(influxd, influx_db, tmp_path):
+    # Two processes, each writing its count every second: the line must show their sum, 20 —
+    # never a count taken twice from one process (it showed 40), nor one missed (it showed 0).
+    code, output = harness_on_a_terminal(*run_args(influxd, influx_db.settings.database, tmp_path,
+                                                   "--processes", "2", run_time="12s"))
+    assert "verdict:" in output, output
+    users = progress_users(output)
+    assert len(users) >= 3, output
+    assert max(users) == 20 and users.count(20) >= 2, users  # all 20 running were shown, more than once

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from harness.errors import HarnessError
-from harness.sandbox.faults import Fault, FaultTable, parse_spec, parse_specs, resolve
+from harness.sandbox.faults import Fault, FaultTable, parse_spec, parse_specs, resolve, stall_hold_s
 from harness.sandbox.process import running_sandbox
 
 _emails = itertools.count()
@@ -207,3 +207,39 @@ def test_admin_endpoint_reads_and_replaces_faults_mid_run():
             response = http.put(f"{url}/_sandbox/faults", json=bad)
             assert response.status_code == 422 and response.json()["error"]
         assert http.get(f"{url}/_sandbox/faults").json()["faults"] == ["payments:error_rate=0.3,latency_ms=10"]
+
+
+# --- stall ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("since_first_s, hold_s", [(0.0, 0.0), (9.99, 0.0), (10.0, 3.0), (11.5, 1.5),
+                                                   (12.999, 0.001), (13.0, 0.0), (20.0, 0.0)])
+def test_stall_holds_requests_arriving_inside_it_until_its_end(since_first_s, hold_s):
+    fault = resolve(parse_specs(["all:stall_at_s=10,stall_s=3"]))["POST /api/v1/payments"]
+    assert stall_hold_s(fault, since_first_s) == pytest.approx(hold_s)
+    assert stall_hold_s(Fault(), since_first_s) == 0
+
+
+def test_stall_keys_are_checked_like_the_others():
+    assert parse_spec("payments:stall_at_s=15,stall_s=3").values == {"stall_at_s": 15, "stall_s": 3}
+    with pytest.raises(HarnessError, match="stall_s=-1 is out of range 0..3600"):
+        parse_spec("all:stall_at_s=15,stall_s=-1")
+
+
+def test_a_real_sandbox_stalls_its_scope_counted_from_its_first_request():
+    with running_sandbox(faults=["POST /api/v1/auth/login:stall_at_s=1,stall_s=1.5"]) as url, \
+            requests.Session() as http:
+        login = {"email": "nobody@example.com", "password": "x"}
+        http.get(f"{url}/health", timeout=5)  # the first request: the stall is 1 s after it
+        first = http.get(f"{url}/_sandbox/faults").json()["first_request_at"]
+        before = time.time()
+        http.post(f"{url}/api/v1/auth/login", json=login, timeout=5)
+        assert time.time() - before < 0.5  # before the stall: answered at once
+        time.sleep(max(0.0, first + 1.2 - time.time()))
+        sent = time.time()
+        http.get(f"{url}/health", timeout=5)
+        assert time.time() - sent < 0.5  # inside the stall, but out of its scope
+        http.post(f"{url}/api/v1/auth/login", json=login, timeout=5)
+        answered = time.time()
+        assert answered >= first + 2.5 > sent  # held until the stall's end, not one moment less
+        after = time.time()
+        http.post(f"{url}/api/v1/auth/login", json=login, timeout=5)
+        assert time.time() - after < 0.5  # after the stall: answered at once again

@@ -12,7 +12,6 @@ import pytest
 import requests
 
 from harness import cli
-from harness.errors import HarnessError
 from seed import (
     CredentialFeeder,
     DataSeeder,
@@ -25,6 +24,7 @@ from seed import (
     load_credentials,
     load_manifest,
 )
+from seed.errors import SeedError
 from seed.generator import PLANS
 from seed.manifest import ManifestWriter, render, write_atomically
 from seed.markers import is_marked_email, validate_run_id
@@ -99,7 +99,7 @@ def test_marker_check_rejects_foreign_addresses():
 
 @pytest.mark.parametrize("bad", ["", "-x", "a b", "a@b", "a:b", "x" * 49, "a..b", "a."])
 def test_unusable_run_ids_are_refused(bad):
-    with pytest.raises(HarnessError, match="run id"):
+    with pytest.raises(SeedError, match="run id"):
         validate_run_id(bad)
 
 
@@ -149,7 +149,7 @@ def test_unreadable_manifests_are_one_line_errors(tmp_path, content, message):
     path = tmp_path / "m.json"
     if content is not None:
         path.write_text(content)
-    with pytest.raises(HarnessError, match=message) as caught:
+    with pytest.raises(SeedError, match=message) as caught:
         load_manifest(path)
     assert "\n" not in str(caught.value)
 
@@ -159,7 +159,7 @@ def test_a_manifest_listing_unmarked_users_is_refused(tmp_path):
     manifest.users[0].email = "real.customer@example.com"
     path = tmp_path / "m.json"
     write_atomically(path, render(manifest))
-    with pytest.raises(HarnessError, match="real.customer@example.com.*lacks the load-test marker"):
+    with pytest.raises(SeedError, match="real.customer@example.com.*lacks the load-test marker"):
         cleanup(None, path)
 
 
@@ -201,7 +201,7 @@ def test_feeder_from_env(tmp_path):
     feeder = feeder_from_env({"SEED_MANIFEST": str(path)})
     assert feeder is not None and len(feeder) == 2
     write_atomically(path, render(make_manifest(users=0)))
-    with pytest.raises(HarnessError, match="lists no users"):
+    with pytest.raises(SeedError, match="lists no users"):
         feeder_from_env({"SEED_MANIFEST": str(path)})
 
 
@@ -302,7 +302,7 @@ def test_registration_failing_half_way_leaves_a_manifest_of_exactly_what_exists(
     seeder = DataSeeder(sandbox, "half", users=200, seed=5, concurrency=4,
                         manifest_path=path, on_progress=break_registration)
     try:
-        with pytest.raises(HarnessError) as caught:
+        with pytest.raises(SeedError) as caught:
             seeder.run()
     finally:
         requests.put(faults, json={"faults": []}, timeout=10).raise_for_status()
@@ -327,12 +327,12 @@ def test_seeding_refuses_to_overwrite_a_manifest_or_reuse_a_run_id(sandbox, tmp_
     first = tmp_path / "first.json"
     DataSeeder(sandbox, "dup", users=3, seed=1, manifest_path=first).run()
     before = first.read_text()
-    with pytest.raises(HarnessError, match="already exists"):
+    with pytest.raises(SeedError, match="already exists"):
         DataSeeder(sandbox, "other", users=3, seed=1, manifest_path=first).run()
     assert first.read_text() == before
 
     second = tmp_path / "second.json"
-    with pytest.raises(HarnessError, match="already registered.*another --run-id"):
+    with pytest.raises(SeedError, match="already registered.*another --run-id"):
         DataSeeder(sandbox, "dup", users=3, seed=1, manifest_path=second, concurrency=1).run()
     assert load_manifest(second).users == []
     assert cleanup(sandbox, first).users_removed == 3
@@ -351,7 +351,7 @@ def test_target_going_down_mid_seed_keeps_the_partial_manifest(tmp_path, capsys)
     seeder = DataSeeder(url, "down", users=200, seed=2, concurrency=2,
                         manifest_path=path, on_progress=kill_target)
     try:
-        with pytest.raises(HarnessError, match="cannot reach") as caught:
+        with pytest.raises(SeedError, match="cannot reach") as caught:
             seeder.run()
     finally:
         stop_subprocess(proc)

@@ -31,7 +31,7 @@ def test_built_in_defaults():
     s = resolve(None, {}, None)
     assert (s.users, s.spawn_rate, s.run_time_s, s.test_env, s.target_host) == (20, 10.0, 60, "local", "")
     assert (s.influx_url, s.influx_db, s.influx_token) == ("http://127.0.0.1:8086", "loadtest", "")
-    assert (s.thresholds_file, s.out_dir) == (Path("baselines.yaml"), Path("load_test_reports"))
+    assert (s.thresholds_file, s.out_dir) == ("baselines.yaml", Path("load_test_reports"))
     assert (s.generation_target_per_s, s.seed_users, s.processes, s.description) == (10.0, 0, 1, "")
     assert set(s.sources.values()) == {"default"}
 
@@ -42,8 +42,9 @@ def test_the_table_and_the_settings_class_name_the_same_parameters():
 
 def test_repo_env_file_holds_every_parameter_with_its_default():
     found = read_env_file(REPO / ".env.load-testing")
-    assert list(found) == [p.env for p in PARAMS]
-    assert {k: v for k, (v, _) in found.items()} == {p.env: p.default for p in PARAMS}
+    taken = [p for p in PARAMS if set(p.used_by) & set(settings.COMMANDS)]  # the file is the commands'
+    assert list(found) == [p.env for p in taken]
+    assert {k: v for k, (v, _) in found.items()} == {p.env: p.default for p in taken}
     assert resolve(None, {}, REPO / ".env.load-testing") == resolve(None, {}, None)
 
 
@@ -184,11 +185,26 @@ def test_secrets_are_never_echoed():
     assert (public["INFLUX_TOKEN"], public["INFLUX_PASSWORD"], public["USERS"]) == ("***", "***", 20)
 
 
-def test_every_parameter_has_a_flag_that_defaults_to_not_set():
+def test_every_parameter_of_harness_run_has_a_flag_that_defaults_to_not_set():
     args = parse_flags()
-    for p in PARAMS:
+    for p in settings.params_for(settings.RUN):
         assert getattr(args, p.dest) is None
     help_text = argparse.ArgumentParser()
     add_arguments(help_text)
     text = help_text.format_help()
-    assert all(p.flag in text for p in PARAMS) and "--env-file" in text
+    assert all(p.flag in text for p in settings.params_for(settings.RUN)) and "--env-file" in text
+
+
+def test_harness_settings_shows_each_value_where_it_came_from_and_hides_secrets(tmp_path, monkeypatch, capsys):
+    from harness import cli
+
+    monkeypatch.chdir(tmp_path)
+    env_file(tmp_path, "RUN_TIME=5m\n")
+    monkeypatch.setenv("USERS", "7")
+    monkeypatch.setenv("INFLUX_PASSWORD", "pw-123")
+    assert cli.main(["settings"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
+    assert rows["USERS"][1:3] == ["7", "environment"]
+    assert rows["RUN_TIME"][1:3] == ["300", ".env.load-testing:1"]
+    assert rows["INFLUX_PASSWORD"][1:3] == ["***", "environment"]
+    assert rows["INFLUX_URL"][-7:] == ["run,", "check,", "report,", "flush,", "preflight,", "history,", "locust"]

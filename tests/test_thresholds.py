@@ -61,10 +61,27 @@ def test_a_group_in_the_file_changes_only_the_keys_it_names(tmp_path):
     assert t.apis["payments"] == Thresholds().apis["payments"]
 
 
-def test_null_switches_a_group_limit_off_and_new_groups_are_allowed(tmp_path):
-    t = load_thresholds(write(tmp_path, "apis:\n  auth: {max_p95_ms: null}\n  search: {max_p95_ms: 50}\n"))
+def test_null_switches_a_group_limit_off(tmp_path):
+    t = load_thresholds(write(tmp_path, "apis:\n  auth: {max_p95_ms: null}\n"))
     assert t.apis["auth"] == Limits(min_success_rate=99.0)
-    assert t.apis["search"] == Limits(max_p95_ms=50.0)
+    assert set(t.apis) == {"auth", "generation", "payments"}
+
+
+@pytest.mark.parametrize("text, groups", [
+    # A user's own API: its groups are the only ones, no built-in group is checked or warned about.
+    ("apis:\n  orders: {max_p95_ms: 50}\n  search: {min_success_rate: 99}\n", {"orders", "search"}),
+    # Naming a built-in group beside its own keeps that one (with its built-in limits for the rest).
+    ("apis:\n  orders: {max_p95_ms: 50}\n  auth: {max_p95_ms: 100}\n", {"orders", "auth"}),
+    # Only built-in groups named: they are tuned, none is dropped.
+    ("apis:\n  payments: {max_p95_ms: 250}\n", {"auth", "generation", "payments"}),
+])
+def test_a_file_with_groups_of_its_own_replaces_the_built_in_groups(tmp_path, text, groups):
+    t = load_thresholds(write(tmp_path, text))
+    assert set(t.apis) == groups
+    if "orders" in groups:
+        assert t.apis["orders"] == Limits(max_p95_ms=50.0)
+    if "auth" in groups and "orders" in groups:
+        assert t.apis["auth"] == Limits(min_success_rate=99.0, max_p95_ms=100.0)
 
 
 @pytest.mark.parametrize("override, expected", [
@@ -117,6 +134,14 @@ def test_endpoint_of_an_unlimited_group_without_override_has_no_limits():
     ("regression: {false_positive_rate: 1}\n",
      "regression.false_positive_rate is 1.0 but must be above 0 and below 1, e.g. 0.05"),
     ("regression: {windows: 4}\n", "regression.windows is 4 but must be 5 or more"),
+    ("generation: {max_throughput_ratio: 0.9}\n",
+     "generation.max_throughput_ratio is 0.9 but must be 1 or more"),
+    ("load: {window: 10}\n", "unknown key 'window' in load (did you mean 'window_s'?)"),
+    ("load: {window_s: 2.5}\n", "load.window_s must be a whole number of seconds, 1 or more, not 2.5"),
+    ("load: {window_s: 0}\n", "load.window_s must be a whole number of seconds, 1 or more, not 0"),
+    ("load: {tolerance: 5}\n", "load.tolerance is 5 but must be between 0 and 1"),
+    ("load: {latency: sent}\n", "load.latency is 'sent' but must be one of scheduled, service"),
+    ("load: {max_loop_lag_ms: -1}\n", "load.max_loop_lag_ms is -1 but must be 0 or more"),
     ("apis:\n  auth: 5\n", "apis.auth must be a mapping of keys to values, not 5"),
     ("apis: [auth]\n", "apis must be a mapping of keys to values, not a list"),
     ("- auth\n", "the file must be a mapping of keys to values, not a list"),
@@ -166,7 +191,9 @@ def test_points_give_every_limit_in_force_per_scope():
             "value": 100.0} in rows
     assert {"scope": "api:generation", "api": "generation", "endpoint": "",
             "metric": "throughput", "value": 9.5} in rows
-    assert len(rows) == 8
+    assert {"scope": "api:generation", "api": "generation", "endpoint": "",
+            "metric": "throughput_max", "value": 10.5} in rows
+    assert len(rows) == 9
 
 
 def test_points_resolve_overrides_against_their_group_and_the_runs_target():
@@ -176,16 +203,31 @@ def test_points_resolve_overrides_against_their_group_and_the_runs_target():
     assert health == {"success_rate": 99.0, "p95": 100.0}
     assert all(r["api"] == "auth" for r in rows if r["endpoint"] == "GET /health")
     assert [r["value"] for r in rows if r["metric"] == "throughput"] == [19.0]
+    assert [r["value"] for r in rows if r["metric"] == "throughput_max"] == [21.0]
 
 
 def test_no_throughput_row_without_a_target():
     t = parse_thresholds({"generation": {"target_per_s": 0}})
-    assert not [r for r in thresholds_as_points(t) if r["metric"] == "throughput"]
+    assert not [r for r in thresholds_as_points(t) if r["metric"].startswith("throughput")]
+
+
+def test_built_in_load_defaults():
+    load = Thresholds().load
+    assert (load.window_s, load.tolerance, load.max_loop_lag_ms, load.latency) == (10.0, 0.05, 100.0, "scheduled")
+    assert Thresholds().generation.max_throughput_ratio == 1.05
+
+
+def test_load_keys_in_the_file(tmp_path):
+    t = load_thresholds(write(tmp_path, "load: {window_s: 5, tolerance: 0.1, latency: service, "
+                                        "max_loop_lag_ms: null}\ngeneration: {max_throughput_ratio: null}\n"))
+    assert (t.load.window_s, t.load.tolerance, t.load.latency, t.load.max_loop_lag_ms) == (5.0, 0.1, "service", None)
+    assert t.generation.max_throughput_ratio is None
 
 
 def test_to_dict_rebuilds_the_same_thresholds(tmp_path):
     t = load_thresholds(write(tmp_path, "apis:\n  auth: {max_p95_ms: null, max_p99_ms: 300}\n"
-                                        "endpoints:\n  'GET /health': {min_success_rate: null}\n"))
+                                        "endpoints:\n  'GET /health': {min_success_rate: null}\n"
+                                        "load: {window_s: 20, latency: service}\n"))
     data = t.to_dict()
     assert data["source"] == str(tmp_path / "baselines.yaml")
     rebuilt = parse_thresholds({k: v for k, v in data.items() if k != "source"}, source=t.source)

@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 from harness import __version__
+from harness.errors import HarnessError
 from harness.influx.client import quote_ident, quote_string
-from harness.rundata import threshold_rows, thresholds_json, write_run, write_thresholds
-from harness.influx.options import add_influx_arguments, client_from, settings_from
-from harness.runid import validate_run_id
+from harness.rundata import store_verdict, threshold_rows, thresholds_json, write_run, write_thresholds
+from harness.influx.options import client_from, settings_from
+from harness.settings import CHECK, add_arguments
 from harness.verdict.judge import judge
 from harness.verdict.thresholds import load_thresholds
 
@@ -17,7 +18,6 @@ from harness.verdict.thresholds import load_thresholds
 def register(subparsers) -> None:
     parser = subparsers.add_parser("check", help="judge a stored run against the thresholds (exit 0/1/2)",
                                    description=__doc__)
-    parser.add_argument("--run-id", required=True, help="the run to judge")
     parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass|last-N-pass",
                         help="also compare with this run, the last passing run or the median of the last N passing "
                              "runs of the same test env and load (docs/baselines.md)")
@@ -26,8 +26,14 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for verdict.json, junit.xml, summary.md (default OUT_DIR/RUN_ID)")
     parser.add_argument("--no-store", action="store_true", help="do not write run_summary and the verdict event")
-    add_influx_arguments(parser, {"THRESHOLDS_FILE", "OUT_DIR", "GENERATION_TARGET_PER_S"})
+    add_arguments(parser, CHECK)
     parser.set_defaults(func=run)
+
+
+def required_run_id(settings) -> str:
+    if not settings.run_id:
+        raise HarnessError("which run? give --run-id (or RUN_ID)")
+    return settings.run_id
 
 
 def generation_target(settings, thresholds) -> float | None:
@@ -68,17 +74,17 @@ def record_plain_run(client, runs_rp: str, verdict, thresholds, target) -> None:
 
 
 def run(args) -> int:
-    run_id = validate_run_id(args.run_id)
     settings = settings_from(args)
+    run_id = required_run_id(settings)
     thresholds = load_thresholds(settings.thresholds_file)
     client = client_from(settings)
     client.ping()
     target = generation_target(settings, thresholds)
     verdict, paths = judge(client, run_id, thresholds, args.out or settings.out_dir / run_id,
                            generation_target=target, baseline=args.baseline, baseline_force=args.baseline_force,
-                           runs_rp=args.influx_runs_rp,
-                           store=not args.no_store)
+                           runs_rp=settings.influx_runs_rp)
     if not args.no_store:
-        record_plain_run(client, args.influx_runs_rp, verdict, thresholds, target)
+        store_verdict(client, settings.influx_runs_rp, verdict)
+        record_plain_run(client, settings.influx_runs_rp, verdict, thresholds, target)
     print_verdict(verdict, paths)
     return verdict.exit_code

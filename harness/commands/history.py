@@ -11,8 +11,9 @@ from __future__ import annotations
 from harness.changepoints import MIN_SEGMENT, level_shifts
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
-from harness.influx.options import add_influx_arguments, client_from, settings_from
+from harness.influx.options import client_from, settings_from
 from harness.runhistory import ChangePoint, load_series, store_change_points, test_envs
+from harness.settings import HISTORY, add_arguments
 from harness.verdict.thresholds import load_thresholds
 
 DEFAULT_LAST = 100
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
                         help=f"analyse the newest N judged runs of the test env (default {DEFAULT_LAST})")
     parser.add_argument("--no-store", action="store_true",
                         help="print only; do not store the change points as annotations")
-    add_influx_arguments(parser, {"TEST_ENV", "THRESHOLDS_FILE"})
+    add_arguments(parser, HISTORY)
     parser.set_defaults(func=run)
 
 
@@ -55,7 +56,7 @@ def run(args) -> int:
     thresholds = load_thresholds(settings.thresholds_file)
     client = client_from(settings)
     client.ping()
-    runs_rp, env = args.influx_runs_rp, settings.test_env
+    runs_rp, env = settings.influx_runs_rp, settings.test_env
     runs, series = load_series(client, runs_rp, env, args.last)
     if not runs:
         known = test_envs(client, runs_rp)

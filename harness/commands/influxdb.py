@@ -10,6 +10,7 @@ from harness.influx.local import LocalInfluxd, find_influxd, INSTALL_HINT
 
 
 def default_state_dir() -> Path:
+    """The folder for local state (InfluxDB's data, seed manifests): $HARNESS_STATE_DIR or .state."""
     return Path(os.environ.get("HARNESS_STATE_DIR", ".state"))
 
 

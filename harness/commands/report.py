@@ -8,12 +8,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness.commands.check import generation_target, print_verdict
+from harness.commands.check import generation_target, print_verdict, required_run_id
 from harness.errors import HarnessError
-from harness.influx.options import add_influx_arguments, client_from, settings_from
+from harness.influx.options import client_from, settings_from
 from harness.report import write_report
 from harness.report.parameters import read_parameters
-from harness.runid import validate_run_id
+from harness.settings import REPORT, add_arguments
 from harness.verdict.judge import judge
 from harness.verdict.thresholds import RETIRED_REGRESSION_KEYS, Thresholds, load_thresholds, parse_thresholds
 
@@ -21,7 +21,6 @@ from harness.verdict.thresholds import RETIRED_REGRESSION_KEYS, Thresholds, load
 def register(subparsers) -> None:
     parser = subparsers.add_parser("report", help="write the HTML/JSON/CSV report of a stored run",
                                    description=__doc__)
-    parser.add_argument("--run-id", required=True, help="the run to report on")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default OUT_DIR/RUN_ID)")
     parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass|last-N-pass",
                         help="also compare with this run, as harness check does")
@@ -30,7 +29,7 @@ def register(subparsers) -> None:
     parser.add_argument("--stored-thresholds", action="store_true",
                         help="judge with the limits stored with the run (as it was judged then) "
                              "instead of the thresholds file")
-    add_influx_arguments(parser, {"THRESHOLDS_FILE", "OUT_DIR", "GENERATION_TARGET_PER_S"})
+    add_arguments(parser, REPORT)
     parser.set_defaults(func=run)
 
 
@@ -50,19 +49,19 @@ def stored_thresholds(client, run_id: str, runs_rp: str) -> Thresholds:
 
 
 def run(args) -> int:
-    run_id = validate_run_id(args.run_id)
     settings = settings_from(args)
+    run_id = required_run_id(settings)
     client = client_from(settings)
     client.ping()
     if args.stored_thresholds:
-        thresholds = stored_thresholds(client, run_id, args.influx_runs_rp)
+        thresholds = stored_thresholds(client, run_id, settings.influx_runs_rp)
     else:
         thresholds = load_thresholds(settings.thresholds_file)
     out_dir = args.out or settings.out_dir / run_id
     verdict, paths = judge(client, run_id, thresholds, out_dir,
                            generation_target=generation_target(settings, thresholds),
                            baseline=args.baseline, baseline_force=args.baseline_force,
-                           runs_rp=args.influx_runs_rp, store=False)
-    paths.update(write_report(client, verdict, thresholds, out_dir, runs_rp=args.influx_runs_rp))
+                           runs_rp=settings.influx_runs_rp)
+    paths.update(write_report(client, verdict, thresholds, out_dir, runs_rp=settings.influx_runs_rp))
     print_verdict(verdict, paths, sys.stdout)  # the stream of now, not of import time
     return verdict.exit_code

@@ -4,7 +4,6 @@ Exit codes as ``harness check``: 0 pass, 1 fail, 2 error or inconclusive."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from contextlib import ExitStack
@@ -15,25 +14,28 @@ from harness import __version__
 from harness.apis import api_for
 from harness.commands.check import generation_target, print_verdict
 from harness.commands.flush import flush_spool
+from harness.commands.influxdb import default_state_dir
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.influx.options import client_from, settings_from
+from harness.arrivals.plan import LoadPlan, plan_from_texts
 from harness.locust_process import (last_error_line, locust_command, locust_environment, locust_request_count,
-                                     run_locust)
+                                     run_locust, spawn_rate)
 from harness.preflight import check_influx, check_target
 from harness.report import write_report
-from harness.rundata import (threshold_rows, thresholds_json, write_baseline_at_start, write_event, write_run,
-                             write_thresholds)
-from harness.runid import new_run_id, validate_run_id
+from harness.rundata import (store_verdict, threshold_rows, thresholds_json, write_baseline_at_start, write_event,
+                             write_run, write_thresholds)
+from harness.runid import new_run_id
 from harness.settings import add_arguments
+from harness.verdict.abort import was_aborted
 from harness.verdict.judge import judge
 from harness.verdict.thresholds import load_thresholds
+from seed.errors import SeedError
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("run", help="run a load test end to end and judge it (exit 0/1/2)",
                                    description=__doc__)
-    parser.add_argument("--run-id", default=None, help="run id (default: a new one, time-sortable)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default OUT_DIR/RUN_ID)")
     parser.add_argument("--fault", action="append", default=[], metavar="SCOPE:KEY=VALUE",
                         help="fault for the built-in sandbox, e.g. payments:error_rate=0.3 or "
@@ -44,7 +46,6 @@ def register(subparsers) -> None:
     parser.add_argument("--baseline-force", action="store_true",
                         help="compare with the baseline even when its load (users, rates, run time, processes) differs")
     parser.add_argument("--no-cleanup", action="store_true", help="keep seeded users after the run")
-    parser.add_argument("--influx-runs-rp", default="runs", help="retention policy of long-lived run data")
     add_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -65,10 +66,6 @@ def live_dashboard_url(grafana_url: str, run_id: str, test_env: str, runs_rp: st
     return f"{grafana_url.rstrip('/')}/d/loadtest-live/load-test-live?{query}"
 
 
-def state_dir() -> Path:
-    return Path(os.environ.get("HARNESS_STATE_DIR", ".state"))
-
-
 def start_target(stack: ExitStack, settings, faults: list[str]) -> str:
     """The target's URL: TARGET_HOST, or the built-in sandbox on a free port (stopped on exit)."""
     host = settings.target_host
@@ -87,7 +84,7 @@ def seed(stack: ExitStack, host: str, run_id: str, users: int, clean_after: bool
     from seed.seeder import seed_users
 
     # Not in the report folder: the manifest holds passwords, and CI uploads that folder.
-    manifest = state_dir() / "seed" / f"{run_id}.json"
+    manifest = default_state_dir() / "seed" / f"{run_id}.json"
     manifest.parent.mkdir(parents=True, exist_ok=True)
     if clean_after:
         # Registered before seeding, so a seeding that stops half-way is cleaned too, and so is
@@ -103,7 +100,7 @@ def _cleanup(cleanup, host: str, manifest: Path) -> None:
         return
     try:
         report = cleanup(host, manifest)
-    except HarnessError as exc:
+    except SeedError as exc:
         print(f"harness: warning: cleanup failed: {exc}; retry with: harness cleanup --manifest {manifest}")
         return
     print(f"cleanup: {report.summary()}")
@@ -111,8 +108,14 @@ def _cleanup(cleanup, host: str, manifest: Path) -> None:
         print(f"harness: warning: some seeded records are left; retry with: harness cleanup --manifest {manifest}")
 
 
+def load_plan(settings) -> LoadPlan:
+    """The load asked for; a bad combination is a one-line error before anything starts."""
+    return plan_from_texts(settings.rates, settings.arrivals, settings.rate_profile, settings.max_lateness_s)
+
+
 def run(args) -> int:
     settings = settings_from(args)
+    load_plan(settings)
     thresholds = load_thresholds(settings.thresholds_file)
     if args.fault and settings.target_host:
         raise HarnessError("--fault applies to the built-in sandbox only; leave TARGET_HOST empty to use it")
@@ -120,15 +123,18 @@ def run(args) -> int:
         from harness.sandbox.faults import parse_specs
 
         parse_specs(args.fault)  # a bad spec is a one-line error here, before anything starts
-    run_id = validate_run_id(args.run_id) if args.run_id else new_run_id()
+    run_id = settings.run_id or new_run_id()
     out_dir = args.out or settings.out_dir / run_id
-    runs_rp, env = args.influx_runs_rp, settings.test_env
+    runs_rp, env = settings.influx_runs_rp, settings.test_env
     client = client_from(settings)
     version = check_influx(client, runs_rp)
     # Points a listener spooled in an earlier run (InfluxDB was away) go in before this one starts.
-    replayed, _ = flush_spool(client, Path(os.environ.get("INFLUX_SPOOL_DIR", ".state/spool")))
-    if replayed:
-        print(f"replayed {replayed} spooled points from earlier runs")
+    replayed = flush_spool(client, Path(settings.influx_spool_dir))
+    if replayed.written:
+        print(f"replayed {replayed.written} spooled points from earlier runs")
+    if replayed.quarantined:
+        print(f"harness: warning: InfluxDB refused {replayed.quarantined} spooled lines one by one; they are kept "
+              f"in {', '.join(map(str, replayed.quarantine_files))}")
 
     with ExitStack() as stack:
         host = start_target(stack, settings, args.fault)
@@ -138,14 +144,17 @@ def run(args) -> int:
         target = generation_target(settings, thresholds)
         limits = threshold_rows(thresholds, {k: api_for(k.split(" ", 1)[-1]) for k in thresholds.endpoints}, target)
         start_ns = time.time_ns()
-        run_fields = {"host": host, "users": settings.users, "spawn_rate": settings.spawn_rate,
+        plan = load_plan(settings)
+        run_fields = {"host": host, "users": settings.users, "spawn_rate": spawn_rate(settings), **plan.to_fields(),
                       "run_time_s": settings.run_time_s, "processes": settings.processes,
                       "description": settings.description, "git_sha": git_sha(), "version": __version__,
                       "thresholds": thresholds_json(thresholds), "warmup_s": float(thresholds.warmup_s),
-                      "status": "running"}
+                      "abort_on_fail": settings.abort_on_fail, "status": "running"}
         write_run(client, runs_rp, run_id, env, run_fields, start_ns)
         write_thresholds(client, runs_rp, run_id, env, limits, [start_ns])
-        print(f"run {run_id}: {settings.users} users at {settings.spawn_rate:g}/s for {settings.run_time_s} s "
+        load = (f"{settings.users} users at {settings.spawn_rate:g}/s" if plan.load_model == "users"
+                else f"{plan.describe()}, pool of {settings.users} users")
+        print(f"run {run_id}: {load} for {settings.run_time_s} s "
               f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")
         if args.baseline:  # drawn live; the verdict rewrites them with its exact values
             info = write_baseline_at_start(client, runs_rp, run_id, env, args.baseline, thresholds, start_ns,
@@ -155,10 +164,12 @@ def run(args) -> int:
             print(f"live dashboard: {live_dashboard_url(settings.grafana_url, run_id, env, runs_rp)}")
 
         log_path = out_dir / "locust.log"
-        code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir, runs_rp),
+        code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir),
                                        locust_environment(settings, manifest, target), log_path, client, run_id,
                                        settings.run_time_s)
-        if code not in (0, 1) and not interrupted:
+        # The live checks end Locust with 2 when they stopped it on the load generator's own CPU.
+        aborted = code == 2 and settings.abort_on_fail and was_aborted(client, run_id, runs_rp)
+        if code not in (0, 1) and not interrupted and not aborted:
             write_run(client, runs_rp, run_id, env, {**run_fields, "status": "failed"}, start_ns)
             raise HarnessError(f"Locust failed (exit {code}): {last_error_line(log_path)} (log: {log_path})")
         # Locust's own count: the second witness of completeness (docs/decisions.md).
@@ -168,8 +179,10 @@ def run(args) -> int:
         verdict, paths = judge(client, run_id, thresholds, out_dir, generation_target=target,
                                baseline=args.baseline, baseline_force=args.baseline_force, runs_rp=runs_rp,
                                extra_warnings=warnings)
-        write_run(client, runs_rp, run_id, env, {**run_fields, "verdict": verdict.verdict,
-                                                 "status": "interrupted" if interrupted else "completed"}, start_ns)
+        store_verdict(client, runs_rp, verdict)
+        status = "interrupted" if interrupted else "aborted" if verdict.abort is not None else "completed"
+        write_run(client, runs_rp, run_id, env, {**run_fields, "verdict": verdict.verdict, "status": status},
+                  start_ns)
         if interrupted:
             write_event(client, runs_rp, run_id, env, "interrupted", "Run interrupted",
                         "stopped by a signal before its planned end")

@@ -1,14 +1,19 @@
 """A small InfluxDB HTTP client: v1 ``/write`` and InfluxQL ``/query``, the one protocol that
 InfluxDB 1.x, 2.x (v1 compatibility API) and 3.x all accept.
 
-Write errors are sorted by what a retry can fix (Telegraf's rule): network errors, 5xx and 429
-are retryable; a missing database is fixable by creating it; 4xx and parse errors are not.
+Write errors are sorted by who is to blame, since that decides what may happen to the points:
+network errors, 5xx and 429 are retryable; lines InfluxDB names as bad (a parse error, a field
+type conflict: "partial write") are the batch's fault and can be set aside one by one; every
+other refusal (credentials, permissions, a missing database, a URL that is not InfluxDB, any
+other 4xx) is the server's or the settings' fault, and every point must be kept until it is
+fixed.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import urlparse
@@ -36,19 +41,59 @@ class InfluxSettings:
 
 
 class WriteError(Exception):
-    """A failed write. ``kind`` says what a retry can do about it."""
+    """A failed write. ``kind`` says who is to blame, and so what may happen to the points."""
 
     RETRYABLE = {"network", "server", "throttled"}
 
-    def __init__(self, kind: str, message: str, status: int = 0, retry_after: float | None = None):
+    def __init__(self, kind: str, message: str, status: int = 0, retry_after: float | None = None,
+                 body: str = ""):
         super().__init__(message)
-        self.kind = kind  # network | server | throttled | auth | database_not_found | rejected
+        # network | server | throttled: try again later; rejected: InfluxDB refuses some lines of
+        # the batch itself; auth | database_not_found | refused: the server or the settings are wrong
+        self.kind = kind
         self.status = status
         self.retry_after = retry_after
+        self.body = body  # the server's whole answer: it may name every line it could not parse
 
     @property
     def retryable(self) -> bool:
         return self.kind in self.RETRYABLE
+
+    @property
+    def lines_rejected(self) -> bool:
+        """The batch holds lines InfluxDB will never take; the others may be fine."""
+        return self.kind == "rejected"
+
+    @property
+    def dropped(self) -> int | None:
+        """How many points of the batch InfluxDB 1.x/2.x said it dropped (``dropped=N``)."""
+        match = re.search(r"dropped=(\d+)", self.body)
+        return int(match.group(1)) if match else None
+
+    def named_lines(self, lines: list[bytes]) -> set[bytes]:
+        """The lines of ``lines`` the answer quotes as unparsable (1.x/2.x: ``unable to parse
+        'LINE': why``; 3.x: ``original_line``)."""
+        messages = _messages(self.body)
+        text = "\n".join(m for m in messages if isinstance(m, str))
+        originals = {m["original_line"] for m in messages
+                     if isinstance(m, dict) and isinstance(m.get("original_line"), str)}
+        named = set()
+        for line in lines:
+            decoded = line.decode("utf-8", "replace")
+            if decoded in originals or f"unable to parse '{decoded}'" in text:
+                named.add(line)
+        return named
+
+
+def _messages(body: str) -> list:
+    """The error texts of an InfluxDB answer (1.x ``error``, 2.x ``message``, 3.x ``data``)."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return [body]
+    if not isinstance(payload, dict):
+        return [body]
+    return [payload.get("error"), payload.get("message"), *(payload.get("data") or [])]
 
 
 class QueryError(HarnessError):
@@ -63,19 +108,35 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def classify_write_failure(status: int, body: str, headers_retry_after: float | None = None) -> WriteError:
+# Answers in which InfluxDB blames lines of the batch (1.x, 2.x and 3.x wordings).
+_LINE_FAULTS = ("partial write", "unable to parse", "parsing failed", "field type conflict",
+                "beyond retention policy")
+# Partial writes caused by the server's own limits: the lines are fine, the server is full.
+_SERVER_LIMITS = ("max-series-per-database", "max-values-per-tag")
+
+
+def classify_write_failure(status: int, body: str, headers_retry_after: float | None = None,
+                           url: str = "InfluxDB") -> WriteError:
     text = " ".join(body.split())[:300]
+    lowered = text.lower()
     if status in (401, 403):
-        return WriteError("auth", f"InfluxDB refused the credentials (HTTP {status}): {text}", status)
-    if status == 404 or "database not found" in text:
-        return WriteError("database_not_found", f"InfluxDB: database not found: {text}", status)
+        return WriteError("auth", f"InfluxDB at {url} refused the credentials (HTTP {status}): {text}", status,
+                          body=body)
     if status == 429:
         return WriteError("throttled", f"InfluxDB is throttling writes (HTTP 429): {text}", status,
-                          headers_retry_after)
+                          headers_retry_after, body)
     if status >= 500:
         return WriteError("server", f"InfluxDB server error (HTTP {status}): {text}", status,
-                          headers_retry_after)
-    return WriteError("rejected", f"InfluxDB rejected the batch (HTTP {status}): {text}", status)
+                          headers_retry_after, body)
+    if "database not found" in lowered or "bucket not found" in lowered:
+        return WriteError("database_not_found", f"InfluxDB at {url}: database not found (HTTP {status}): {text}",
+                          status, body=body)
+    if status == 413 or (status in (400, 422) and any(m in lowered for m in _LINE_FAULTS)
+                         and not any(m in lowered for m in _SERVER_LIMITS)):
+        return WriteError("rejected", f"InfluxDB rejected lines of the batch (HTTP {status}): {text}", status,
+                          body=body)
+    return WriteError("refused", f"{url} refused the write (HTTP {status}): {text or 'no message'}", status,
+                      body=body)
 
 
 class InfluxClient:
@@ -127,7 +188,12 @@ class InfluxClient:
             raise WriteError("network", f"InfluxDB unreachable: {_reason(exc)}") from None
         if response.status_code == 204:
             return
-        raise classify_write_failure(response.status_code, response.text, _retry_after(response))
+        if response.status_code < 300:
+            # InfluxDB confirms a write with 204 alone; a 200 comes from something else, which
+            # may have stored nothing.
+            raise WriteError("refused", f"{self.settings.url} answered a write with HTTP {response.status_code}, "
+                                        "not InfluxDB's 204: is it InfluxDB?", response.status_code)
+        raise classify_write_failure(response.status_code, response.text, _retry_after(response), self.settings.url)
 
     # -- query ----------------------------------------------------------------------------
     def query(self, influxql: str, *, epoch: str = "ns", database: str | None = None,
@@ -229,6 +295,11 @@ def _series_of(document: dict[str, Any], influxql: str) -> list[dict[str, Any]]:
             raise QueryError(f"InfluxDB: {result['error']} (in {influxql[:120]!r})")
         series += result.get("series", []) or []
     return series
+
+
+def run_data_source(runs_rp: str, measurement: str) -> str:
+    """``"runs"."run_summary"``, or the bare measurement when run data has no policy of its own."""
+    return f"{quote_ident(runs_rp)}.{quote_ident(measurement)}" if runs_rp else quote_ident(measurement)
 
 
 def quote_ident(name: str) -> str:

@@ -3,7 +3,10 @@
 One folder per database, run and worker: ``<root>/<database>/<run_id>/<worker>/<seq>.<rp>.lp.gz``.
 A file holds one batch exactly as it would be sent (gzip of the line protocol), so a replay is
 byte-identical to the first attempt: a point that did land before a timeout is overwritten by
-itself, never doubled. Files are replayed in sequence order and deleted once written.
+itself, never doubled. Files are replayed in sequence order and deleted only once InfluxDB
+confirmed them. Lines InfluxDB refuses one by one go to ``quarantine.lp`` in the same folder,
+each group under a comment giving the reason: never replayed, never deleted, and itself valid
+line protocol (``#`` starts a comment), so it can be fixed and sent by hand.
 """
 
 from __future__ import annotations
@@ -11,10 +14,20 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.settings import from_environment
+
+QUARANTINE = "quarantine.lp"
 _NAME = re.compile(r"^(\d{9})\.(.*)\.(\d+)\.lp\.gz$")  # seq.rp.points.lp.gz ('_' for the default RP)
+
+
+def default_root() -> Path:
+    """The spool root where no flag is parsed (run data written by the harness commands):
+    ``INFLUX_SPOOL_DIR``, else the settings table's default."""
+    return Path(from_environment("INFLUX_SPOOL_DIR"))
 
 
 def safe(component: str) -> str:
@@ -69,11 +82,30 @@ class Spool:
     def oldest(self) -> SpoolFile | None:
         return self.files[0] if self.files else None
 
+    @property
+    def quarantine_file(self) -> Path:
+        return self.directory / QUARANTINE
+
+    def quarantine(self, groups: list[tuple[str, list[bytes]]], retention_policy: str) -> Path:
+        """Append rejected lines, each group under a comment with its reason; synced before it
+        returns, since the caller then deletes the batch they came from."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with open(self.quarantine_file, "ab") as out:
+            for reason, lines in groups:
+                why = " ".join(reason.split())
+                out.write(f"# {stamp} rp={retention_policy or '_'}: {why}\n".encode("utf-8"))
+                out.write(b"".join(line + b"\n" for line in lines))
+            out.flush()
+            os.fsync(out.fileno())
+        return self.quarantine_file
+
     def remove_oldest(self) -> None:
         spool_file = self.files.pop(0)
         spool_file.path.unlink(missing_ok=True)
         try:
-            self.directory.rmdir()  # the last file gone: leave no empty folders behind
+            # The last file gone: leave no empty folders behind (a quarantine file keeps its folder).
+            self.directory.rmdir()
             self.directory.parent.rmdir()
         except OSError:
             pass
@@ -90,3 +122,9 @@ def spooled_dirs(root: Path, database: str | None = None) -> list[Path]:
         return []
     pattern = "*/*" if database else "*/*/*"
     return sorted(d for d in base.glob(pattern) if d.is_dir() and any(d.glob("*.lp.gz")))
+
+
+def quarantine_files(root: Path, database: str | None = None) -> list[Path]:
+    """Every quarantine file under the root (of one database, or all)."""
+    base = root / safe(database) if database else root
+    return sorted(base.rglob(QUARANTINE)) if base.is_dir() else []

@@ -8,7 +8,8 @@ Locust's own ``--help`` does not load the locustfile, so it does not show them.
 
 from locust import events
 
-from harness.listener.plugin import InfluxListener, install
+from harness.listener.influx_listener import InfluxListener
+from harness.listener.plugin import install
 
 install(events)
 

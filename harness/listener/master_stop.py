@@ -16,10 +16,16 @@ import time
 
 import gevent
 from locust.rpc import Message
+from locust.runners import STATE_MISSING
 
 log = logging.getLogger("harness.listener")
 
 EXTRA_WAIT_S = 10.0
+
+
+def answering(runner) -> list:
+    """Workers still connected; a worker gone missing (killed, lost) will never say it quit."""
+    return [c for c in runner.clients.all if c.state != STATE_MISSING]
 
 
 def install(runner) -> None:
@@ -28,10 +34,10 @@ def install(runner) -> None:
         for client in list(runner.clients.all):
             runner.server.send_to_client(Message("quit", None, client.id))
         deadline = time.monotonic() + (runner.environment.stop_timeout or 0) + EXTRA_WAIT_S
-        while runner.clients.all and time.monotonic() < deadline:
+        while answering(runner) and time.monotonic() < deadline:
             gevent.sleep(0.1)  # each worker's "quit" comes after its final stats
-        if runner.clients.all:
-            log.warning("%d workers did not report their final stats before quitting", len(runner.clients.all))
+        if answering(runner):
+            log.warning("%d workers did not report their final stats before quitting", len(answering(runner)))
         runner.greenlet.kill(block=True)
 
     runner.quit = quit_after_final_reports

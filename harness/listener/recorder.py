@@ -6,6 +6,11 @@ overwrite each other in InfluxDB; every series carries this process's ``worker``
 points collide only if one process started two requests in the same microsecond *and* completed
 a multiple of 1000 requests between them — which a single-threaded process cannot do.
 
+In the arrival model a request's context carries its iteration's lateness (actual start −
+scheduled start, harness/scenarios/pool.py); the point then also stores
+``scheduled_response_time`` = response_time + lateness: the latency a user who arrived on
+schedule would have seen, free of coordinated omission.
+
 Everything per request happens in ``record`` with no further calls on the common path: at
 ~11,000 requests/s per core every call and attribute lookup shows in Locust's throughput
 (bench/README.md, "Listener overhead").
@@ -41,14 +46,19 @@ class RequestRecorder:
         """Append one point; returns how many lines wait to be flushed."""
         seq = self.seen
         self.seen = seq + 1
-        key = (request_type, name, getattr(response, "status_code", 0) or 0, exception is None,
-               context.get("api") if context else None)
+        if context:
+            api, lateness_ms = context.get("api"), context.get("lateness_ms")
+        else:
+            api = lateness_ms = None
+        key = (request_type, name, getattr(response, "status_code", 0) or 0, exception is None, api)
         prefix = self._prefixes.get(key) or self._new_prefix(key)
         if start_time is None:  # custom clients may not pass it: derive it from the end
             start_time = time.time() - (response_time or 0) / 1000.0
         # repr() of an int or float is a valid line-protocol float; response_length must be an
         # integer, or the 'i' suffix would make the whole batch unparsable.
         fields = f"response_length={int(response_length or 0)}i,response_time={response_time or 0!r}"
+        if lateness_ms is not None:  # arrival model: also the latency from the scheduled start
+            fields += f",scheduled_response_time={(response_time or 0) + lateness_ms!r}"
         ts = int(start_time * 1_000_000) * 1000 + seq % 1000
         lines = self.lines
         if exception is None:

@@ -32,16 +32,21 @@ tr.fail td { background: #fef2f2; }
 svg.chart { background: #fff; overflow: visible; }
 svg.chart .title { font-size: 13px; font-weight: 600; fill: var(--ink); }
 svg.chart .tick, svg.chart .unit { font-size: 10px; fill: var(--muted); }
+svg.chart .legend { font-size: 10px; }
 svg.chart .grid { stroke: var(--line); stroke-width: 1; }
 svg.chart .frame { fill: none; stroke: #d1d5db; }
 svg.chart .warmup { fill: #f3f4f6; }
 svg.chart .series { fill: none; stroke-width: 1.8; stroke-linejoin: round; }
 svg.chart .threshold { stroke: var(--fail); stroke-width: 1.4; stroke-dasharray: 5 3; }
 svg.chart .threshold-label { font-size: 10px; fill: var(--fail); }
+svg.chart .mark { stroke: var(--fail); stroke-width: 2; }
+svg.chart .mark-window { fill: #fee2e2; opacity: .7; }
 svg.chart .empty { font-size: 12px; fill: var(--muted); }
 .legend { color: var(--muted); font-size: 12px; }
 .legend .swatch { display: inline-block; width: 14px; height: 10px; background: #f3f4f6;
                   border: 1px solid #d1d5db; vertical-align: middle; }
+.legend .swatch.abort-window { background: #fee2e2; }
+.legend .abort-line { display: inline-block; width: 2px; height: 12px; background: var(--fail); vertical-align: middle; }
 .legend .dash { display: inline-block; width: 18px; border-top: 2px dashed var(--fail); vertical-align: middle; }
 details { margin: 6px 0; }
 footer { color: var(--muted); margin-top: 32px; font-size: 12px; }

@@ -15,8 +15,9 @@ from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
 from harness.verdict.compare import change_text, interval_text, level_text, value_text
+from harness.verdict.abort import abort_line
 from harness.verdict.model import scope_status
-from harness.verdict.evaluate import generation_target
+from harness.verdict.evaluate import generation_target_in_force
 from harness.verdict.model import Check
 from harness.verdict.outputs.verdict_json import utc_text
 
@@ -28,7 +29,8 @@ _STATUS_TEXT = {"pass": "✓ pass", "fail": "✗ fail", "not judged": "? not jud
 def render(view: ReportView) -> str:
     v = view.verdict
     # What a reader acts on first: the verdict and why, then where (tables, charts), then detail.
-    body = [_headline(view), _reasons(view), _endpoint_table(view), _baseline(view), _load(view), _endpoints(view),
+    body = [_headline(view), _reasons(view), _arrivals_table(view), _endpoint_table(view), _baseline(view),
+            _load(view), _endpoints(view),
             _checks(v.checks), _run(view),
             f"<footer>Made by harness {escape(__version__)} at "
             f"{escape(utc_text(datetime.now(timezone.utc).replace(microsecond=0)))}. Numbers in the tables "
@@ -48,6 +50,8 @@ def _headline(view: ReportView) -> str:
              f"after a {num(m.warmup_s, 1)} s warm-up)", f"exit code {int(v.exit_code)}"]
     if v.baseline_run_id:
         facts.append(f"baseline <code>{escape(v.baseline_run_id)}</code>")
+    if v.abort is not None:
+        facts.append(f"stopped early by the live checks at t={v.abort.record.at_s:.0f} s")
     failed = sum(c.passed is False for c in v.checks)
     unjudged = sum(c.passed is None for c in v.checks)
     return (f'<header class="headline {v.verdict}" id="verdict" data-verdict="{v.verdict}">'
@@ -83,28 +87,71 @@ def _checks(checks: list[Check]) -> str:
             f"<tbody>{''.join(rows) or '<tr><td colspan=7>no checks</td></tr>'}</tbody></table>")
 
 
+def _arrivals_table(view: ReportView) -> str:
+    """Arrival model: per API, the rate asked and the rate achieved per window, and the arrivals that
+    waited for a free user or were dropped."""
+    m, load = view.verdict.measurements, view.thresholds.load
+    if m.load_model != "arrival":
+        return ""
+    rows = []
+    for api, a in sorted(m.load.items()):
+        rates = [w.achieved_per_s for w in a.windows]
+        keyed = [w.requests_per_s for w in a.windows if w.requests_per_s is not None]
+        span = lambda values: f"{num(min(values), 2)} – {num(max(values), 2)}" if values else "—"  # noqa: E731
+        checks = [c for c in view.verdict.checks if c.metric == "arrival_rate"]
+        status = scope_status(checks, f"api:{api}")
+        status_cell = _status_cell(status) if status != "none" else \
+            '<td class="status not-judged">? load generator</td>'
+        rows.append(f"<tr><td>{escape(api)}</td><td>{escape(a.defining or '—')}</td>"
+                    + "".join(f'<td class="n">{c}</td>' for c in (
+                        num(a.target_per_s, 2), span(rates), span(keyed), str(a.late), str(a.dropped),
+                        ms(a.max_lag_ms)))
+                    + status_cell + "</tr>")
+    absent = sorted(set(view.thresholds.apis) - set(m.load))
+    note = (f"<p>No rate, so not run and not judged: {escape(', '.join(absent))}.</p>" if absent else "")
+    basis = "the scheduled start of each iteration" if load.latency == "scheduled" else "each request's send"
+    return (f'<h2>Load</h2><p>Arrival model: arrivals per second in every {num(load.window_s, 0)} s window after '
+            f"the warm-up, asked ± {num(load.tolerance * 100, 2)} %; latency limits count from {basis}.</p>"
+            '<table id="arrivals"><thead><tr><th>API</th><th>Key request</th><th class="n">Asked /s</th>'
+            '<th class="n">Achieved /s (windows)</th><th class="n">Key requests /s</th><th class="n">Late</th>'
+            '<th class="n">Dropped</th><th class="n">Max lag ms</th><th>Status</th></tr></thead><tbody>'
+            f"{''.join(rows) or '<tr><td colspan=9>no arrivals stored</td></tr>'}</tbody></table>{note}")
+
+
 def _endpoint_table(view: ReportView) -> str:
+    m = view.verdict.measurements
+    scheduled = m.load_model == "arrival"
+
+    def sched(latency) -> list[str]:
+        if not scheduled:
+            return []
+        return ["—", "—"] if latency is None else [ms(latency.p95), ms(latency.p99)]
+
     rows = []
     for e in view.endpoints:
         s = e.stats
         cells = ([str(s.requests), str(s.failures), rate(s.success_rate), ms(s.p50), ms(s.p95), ms(s.p99),
-                  ms(s.max), num(s.rps, 2)] if s is not None else ["0"] + ["—"] * 7)
+                  ms(s.max), *sched(e.scheduled), num(s.rps, 2)] if s is not None
+                 else ["0"] + ["—"] * (9 if scheduled else 7))
         rows.append(f'<tr><td><a href="#{_anchor(e.key)}"><code>{escape(e.key)}</code></a></td>'
                     f"<td>{escape(e.api)}</td>" + "".join(f'<td class="n">{c}</td>' for c in cells)
                     + f"<td>{_limits_text(e)}</td>{_status_cell(e.status)}</tr>")
-    for api, s in sorted(view.verdict.measurements.apis.items()):
+    for api, s in sorted(m.apis.items()):
         cells = [str(s.requests), str(s.failures), rate(s.success_rate), ms(s.p50), ms(s.p95), ms(s.p99),
-                 ms(s.max), num(s.rps, 2)]
+                 ms(s.max), *sched(m.scheduled_apis.get(api)), num(s.rps, 2)]
         limits = view.thresholds.apis.get(api)
         rows.append(f"<tr><td><strong>all {escape(api)}</strong></td><td>{escape(api)}</td>"
                     + "".join(f'<td class="n">{c}</td>' for c in cells)
                     + f"<td>{_limits_text(limits)}</td>"
                     + _status_cell(scope_status(view.verdict.checks, f"api:{api}")) + "</tr>")
-    head = "".join(f'<th class="n">{h}</th>' for h in
-                   ("Requests", "Failures", "Success %", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s"))
+    titles = ["Requests", "Failures", "Success %", "p50 ms", "p95 ms", "p99 ms", "max ms"]
+    titles += ["p95 ms from sched.", "p99 ms from sched."] if scheduled else []
+    head = "".join(f'<th class="n">{h}</th>' for h in titles + ["req/s"])
+    note = ("<p class=\"legend\">p50–max: service time (the request alone); <em>from sched.</em>: from the "
+            "scheduled start of its iteration, including the wait for a free user.</p>" if scheduled else "")
     return (f'<h2>Endpoints</h2><table id="endpoints"><thead><tr><th>Endpoint</th><th>API</th>{head}'
             f"<th>Limits</th><th>Status</th></tr></thead><tbody>"
-            f"{''.join(rows) or '<tr><td colspan=12>no requests recorded</td></tr>'}</tbody></table>")
+            f"{''.join(rows) or '<tr><td colspan=14>no requests recorded</td></tr>'}</tbody></table>{note}")
 
 
 _DECISION_CSS = {"regressed": "fail", "improved": "pass", "no change": "pass", "inconclusive": "not-judged"}
@@ -154,9 +201,14 @@ _LEGEND = ('<p class="legend"><span class="swatch"></span> warm-up (not judged) 
            '<span class="dash"></span> limit in force · hover a point for its value</p>')
 
 
+_ABORT_LEGEND = ('<p class="legend"><span class="swatch abort-window"></span> the window the live checks '
+                 'judged · <span class="abort-line"></span> where they stopped the run</p>')
+
+
 def _load(view: ReportView) -> str:
     charts = "".join(svg.render(c) for c in load_charts(view))
-    return f'<h2>Load over time</h2>{_LEGEND}<div class="charts" id="load">{charts}</div>'
+    legend = _LEGEND + (_ABORT_LEGEND if view.verdict.abort is not None else "")
+    return f'<h2>Load over time</h2>{legend}<div class="charts" id="load">{charts}</div>'
 
 
 def _endpoints(view: ReportView) -> str:
@@ -180,9 +232,12 @@ def _run(view: ReportView) -> str:
                                      f"({num(view.series.duration_s, 1)} s)"),
             ("Completeness", "unknown: the listeners' counts are missing" if c is None else
              f"{c.stored} of {c.seen} request points stored ({c.missing} missing, {c.dropped} dropped, "
-             f"{c.spooled} spooled, {c.workers} workers reported)"),
+             f"{c.spooled} spooled, {c.quarantined} quarantined, {c.workers} workers reported"
+             + (f"; lost: {', '.join(c.lost_workers)}" if c.lost_workers else "") + ")"),
             ("Load generator CPU (max)", "—" if m.cpu_max_percent is None else f"{num(m.cpu_max_percent, 1)} %")]
-    target = generation_target(view.thresholds, m)
+    if v.abort is not None:
+        rows.insert(2, ("Aborted", abort_line(v.abort)))
+    target = generation_target_in_force(view.thresholds, m)
     if target:
         rows.append(("Generations", f"{num(m.generation_rate, 2)}/s achieved, target {num(target, 2)}/s"))
     rows.append(("Thresholds", view.thresholds.source))

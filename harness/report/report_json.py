@@ -9,8 +9,10 @@ from typing import Any
 from harness.report.fmt import finite, utc_ns
 from harness.report.series import Bucket
 from harness.report.view import ReportView
+from harness.verdict.abort import abort_dict
 from harness.verdict.model import scope_status
-from harness.verdict.outputs.verdict_json import baseline_dict, comparison_dict, stats_dict, utc_ns_text
+from harness.verdict.outputs.verdict_json import (baseline_dict, comparison_dict, latency_dict, load_dict, stats_dict,
+                                                  utc_ns_text)
 
 SCHEMA_VERSION = 1
 
@@ -22,7 +24,7 @@ def render(view: ReportView) -> str:
 def bucket_dict(view: ReportView, b: Bucket) -> dict[str, Any]:
     return {"t": utc_ns(b.t_ns), "elapsed_s": round(view.x_of(b.t_ns), 3), "requests": b.requests,
             "failures": b.failures, "success_rate": finite(b.success_rate), "p95": finite(b.p95),
-            "rps": finite(b.rps)}
+            "rps": finite(b.rps), "p95_scheduled": finite(b.p95_scheduled)}
 
 
 def document(view: ReportView) -> dict[str, Any]:
@@ -46,20 +48,29 @@ def document(view: ReportView) -> dict[str, Any]:
                     "observed": finite(c.observed), "passed": c.passed, "kind": c.kind, "message": c.message}
                    for c in v.checks],
         "endpoints": {e.key: {"api": e.api, **(stats_dict(e.stats) if e.stats is not None else _no_stats()),
+                              "scheduled": latency_dict(e.scheduled),
                               "limits": dict(e.limits.items()) if e.limits is not None else {},
                               "status": e.status}
                       for e in view.endpoints},
-        "apis": {api: {**stats_dict(st), "status": scope_status(v.checks, f"api:{api}")}
+        "apis": {api: {**stats_dict(st), "scheduled": latency_dict(m.scheduled_apis.get(api)),
+                       "status": scope_status(v.checks, f"api:{api}")}
                  for api, st in sorted(m.apis.items())},
+        "load": load_dict(m, view.thresholds),
         "series": {e.key: [bucket_dict(view, b) for b in e.buckets] for e in view.endpoints},
         "total": [bucket_dict(view, b) for b in s.total],
         "users": [{"t": utc_ns(t), "elapsed_s": round(view.x_of(t), 3), "users": n} for t, n in s.users],
+        "arrivals": {api: [{"t": utc_ns(b.t_ns), "elapsed_s": round(view.x_of(b.t_ns), 3),
+                            "target_per_s": b.target_per_s, "scheduled_per_s": b.scheduled_per_s,
+                            "started_per_s": b.started_per_s, "late": b.late, "dropped": b.dropped}
+                           for b in buckets] for api, buckets in s.arrivals.items()},
         "completeness": None if m.completeness is None else {
             "seen": m.completeness.seen, "stored": m.completeness.stored, "missing": m.completeness.missing,
             "dropped": m.completeness.dropped, "spooled": m.completeness.spooled,
-            "workers": m.completeness.workers},
+            "workers": m.completeness.workers, "lost_workers": list(m.completeness.lost_workers),
+            "quarantined": m.completeness.quarantined},
         "generation_rate": finite(m.generation_rate),
         "cpu_max_percent": finite(m.cpu_max_percent),
+        "abort": abort_dict(v.abort, utc_ns),
         "parameters": view.parameters,
         "thresholds_source": view.thresholds.source,
     }

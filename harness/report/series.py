@@ -6,7 +6,7 @@ bucket can be partial; its rate is taken over the part of it the run covered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.apis import endpoint_key
 from harness.influx.client import InfluxClient, quote_string
@@ -28,10 +28,23 @@ class Bucket:
     failures: int
     p95: float | None
     rps: float | None
+    p95_scheduled: float | None = None  # arrival model: p95 from the iterations' scheduled start
 
     @property
     def success_rate(self) -> float | None:
         return 100.0 * (self.requests - self.failures) / self.requests if self.requests else None
+
+
+@dataclass(frozen=True)
+class ArrivalBucket:
+    """One interval of one API's arrivals (arrival model), summed over workers, per second."""
+
+    t_ns: int
+    target_per_s: float  # asked
+    scheduled_per_s: float  # offered: due in the interval
+    started_per_s: float  # achieved
+    late: int  # arrivals that had to wait for a free user
+    dropped: int  # arrivals given up
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,7 @@ class RunSeries:
     endpoints: dict[str, EndpointSeries] = field(default_factory=dict)
     total: list[Bucket] = field(default_factory=list)  # all endpoints together
     users: list[tuple[int, int]] = field(default_factory=list)  # (bucket start ns, users summed over workers)
+    arrivals: dict[str, list[ArrivalBucket]] = field(default_factory=dict)  # per API (arrival model)
 
     @property
     def duration_s(self) -> float:
@@ -106,9 +120,39 @@ def read_series(client: InfluxClient, run_id: str) -> RunSeries:
         summed[int(row["time"])] = summed.get(int(row["time"]), 0) + int(row["users"] or 0)
     for s in endpoints.values():
         s.buckets.sort(key=lambda b: b.t_ns)
+    arrivals = _arrival_series(client, where, group, interval)
+    if arrivals:
+        endpoints = _with_scheduled_p95(client, endpoints, where, group)
     return RunSeries(run_id=run_id, first_ns=first_ns, last_ns=last_ns, interval_s=interval,
                      endpoints=dict(sorted(endpoints.items())), total=sorted(total, key=lambda b: b.t_ns),
-                     users=sorted(summed.items()))
+                     users=sorted(summed.items()), arrivals=arrivals)
+
+
+def _arrival_series(client: InfluxClient, where: str, group: str, interval: int) -> dict[str, list[ArrivalBucket]]:
+    """Per API and interval: arrivals asked, due, started (per second), late and dropped. Each point
+    covers the second before its timestamp, so an interval's rate is its points' sum / its length."""
+    (result,) = client.query_results(
+        'SELECT sum("target_per_s") AS "target", sum("scheduled") AS "scheduled", sum("started") AS "started", '
+        f'sum("late") AS "late", sum("dropped") AS "dropped" FROM "arrivals" WHERE {where} '
+        f'GROUP BY {group}, "api" fill(none)')
+    series: dict[str, list[ArrivalBucket]] = {}
+    for tags, row in _rows(result):
+        series.setdefault(tags["api"], []).append(ArrivalBucket(
+            t_ns=int(row["time"]), target_per_s=float(row["target"] or 0) / interval,
+            scheduled_per_s=float(row["scheduled"] or 0) / interval, started_per_s=float(row["started"] or 0) / interval,
+            late=int(row["late"] or 0), dropped=int(row["dropped"] or 0)))
+    return {api: sorted(buckets, key=lambda b: b.t_ns) for api, buckets in sorted(series.items())}
+
+
+def _with_scheduled_p95(client: InfluxClient, endpoints: dict[str, EndpointSeries], where: str,
+                        group: str) -> dict[str, EndpointSeries]:
+    """The endpoints' buckets with the p95 from the scheduled start beside the service time's."""
+    (result,) = client.query_results(
+        f'SELECT percentile("scheduled_response_time", 95) AS "p95" FROM "request" WHERE {where} '
+        f'GROUP BY {group}, "method", "name" fill(none)')
+    p95 = {(endpoint_key(t["method"], t["name"]), int(r["time"])): r["p95"] for t, r in _rows(result)}
+    return {key: replace(s, buckets=[replace(b, p95_scheduled=p95.get((key, b.t_ns))) for b in s.buckets])
+            for key, s in endpoints.items()}
 
 
 def _bucket(row: dict, failures: int, covered_s: float, interval: int) -> Bucket:

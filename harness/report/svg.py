@@ -30,6 +30,15 @@ class Limit:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A moment of the run drawn across the chart (an abort), with the window it judged shaded."""
+
+    at: float  # seconds since the run's start
+    label: str
+    window: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
 class Chart:
     title: str
     unit: str  # "ms", "%", "req/s", "users"
@@ -41,6 +50,7 @@ class Chart:
     y_max: float | None = None  # fixed top (100 for success rates)
     width: int = 360
     height: int = 200
+    marks: list[Mark] = field(default_factory=list)
 
 
 def nice_step(span: float, ticks: int = 5) -> float:
@@ -113,8 +123,17 @@ def render(chart: Chart) -> str:
                    f'<title>{escape(limit.label)}</title></line>'
                    f'<text class="threshold-label" x="{left + plot_w - 4}" y="{ly - 4:.1f}" '
                    f'text-anchor="end">{escape(limit.label)}</text>')
+    for mark in chart.marks:
+        if mark.window is not None:
+            out.append(f'<rect class="mark-window" x="{x(mark.window[0]):.1f}" y="{top}" '
+                       f'width="{max(x(mark.window[1]) - x(mark.window[0]), 0.0):.1f}" height="{plot_h}">'
+                       f'<title>{escape(mark.label)}: the window it judged</title></rect>')
+        out.append(f'<line class="mark" x1="{x(mark.at):.1f}" x2="{x(mark.at):.1f}" y1="{top}" y2="{top + plot_h}">'
+                   f'<title>{escape(mark.label)}</title></line>')
     for line in chart.lines:
         out.append(_line(line, x, y, chart.unit))
+    if len(chart.lines) > 1:
+        out.append(_legend(chart.lines, left + plot_w - 4, top + 12))
     if points == 0:
         out.append(f'<text class="empty" x="{left + plot_w / 2}" y="{top + plot_h / 2}" '
                    f'text-anchor="middle">no data</text>')
@@ -133,6 +152,16 @@ def _line(line: Line, x, y, unit: str) -> str:
                   f'<title>{escape(line.label)} at {elapsed(px)}: {num(py, 2)} {escape(unit)}</title></circle>'
                   for px, py in line.points]
     return "".join(parts)
+
+
+def _legend(lines: list[Line], right: float, y: float) -> str:
+    """The lines' names in their colours, right-aligned in the plot's top row (about 6 px a character)."""
+    parts, x_end = [], right
+    for line in reversed(lines):
+        parts.append(f'<text class="legend" x="{x_end:.1f}" y="{y:.1f}" text-anchor="end" fill="{line.color}">'
+                     f'● {escape(line.label)}</text>')
+        x_end -= 6 * (len(line.label) + 2) + 10
+    return "".join(reversed(parts))
 
 
 def _time_step(x_max: float) -> float:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.report.series import Bucket, RunSeries
-from harness.verdict.model import Comparison, EndpointStats, Verdict, scope_status
+from harness.verdict.model import Comparison, EndpointStats, Latency, Verdict, scope_status
 from harness.verdict.thresholds import Limits, Thresholds
 
 
@@ -19,6 +19,7 @@ class EndpointView:
     limits: Limits | None  # the limits in force for it (group's, changed by its override)
     status: str  # pass | fail | not judged | none (no checks)
     buckets: list[Bucket]
+    scheduled: Latency | None = None  # arrival model: latency from the scheduled start, judged window
     comparisons: dict[str, Comparison] = field(default_factory=dict)  # statistic → against the baseline
 
 
@@ -53,6 +54,7 @@ def build_view(verdict: Verdict, thresholds: Thresholds, series: RunSeries,
         buckets = series.endpoints[key].buckets if key in series.endpoints else []
         endpoints.append(EndpointView(key=key, api=api, stats=stats, limits=thresholds.limits_for(key, api),
                                       status=scope_status(verdict.checks, key), buckets=buckets,
+                                      scheduled=m.scheduled.get(key),
                                       comparisons={c.statistic: c for c in verdict.comparisons if c.scope == key}))
     judged_start_ns = m.window_ns[0]
     warmup = max(0.0, (judged_start_ns - series.first_ns) / 1e9)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.commands.sandbox import DESCRIPTION, add_arguments, run
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
+from harness.sandbox.cli import DESCRIPTION, add_arguments, run
 
 
 def main(argv: list[str] | None = None) -> int:

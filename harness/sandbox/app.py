@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from harness.errors import HarnessError
 from harness.sandbox import validate
-from harness.sandbox.faults import FaultTable, draw_delay_s, draw_error_status
+from harness.sandbox.faults import FaultTable, draw_delay_s, draw_error_status, stall_hold_s
 from harness.sandbox.routes import ENDPOINTS, PUBLIC, split_endpoint
 from harness.sandbox.store import Conflict, Forbidden, NotFound, Store, UnknownUser
 
@@ -55,6 +55,7 @@ def create_app(
     app = Flask("harness.sandbox")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     started = time.monotonic()
+    first_request_at: list[float] = []  # wall-clock time of the first API request: stalls count from it
 
     def route(endpoint: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
         method, rule = split_endpoint(endpoint)
@@ -72,8 +73,18 @@ def create_app(
         endpoint = request.endpoint
         if endpoint not in ENDPOINTS:  # unrouted (404/405) or /_sandbox admin
             return None
+        arrived = time.time()
+        if not first_request_at:
+            first_request_at.append(arrived)
         fault = faults.for_endpoint(endpoint)
         if fault is not None:
+            hold_s = stall_hold_s(fault, arrived - first_request_at[0])
+            if hold_s:
+                # Until the stall's end on the wall clock, which the load generator's timestamps
+                # share: a timer that fires a little early must not answer inside the stall.
+                until = arrived + hold_s
+                while (left := until - time.time()) > 0:
+                    sleep(left)
             delay_s = draw_delay_s(fault, rng)
             if delay_s:
                 sleep(delay_s)
@@ -157,7 +168,8 @@ def create_app(
 
     # --- admin: local use only, no auth -------------------------------------------------
     def faults_view() -> Response:
-        return reply({"faults": faults.specs(), "effective": faults.effective()})
+        return reply({"faults": faults.specs(), "effective": faults.effective(),
+                      "first_request_at": first_request_at[0] if first_request_at else None})
 
     app.add_url_rule("/_sandbox/faults", "admin_get_faults", faults_view, methods=["GET"])
 

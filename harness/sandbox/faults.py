@@ -5,6 +5,10 @@ names requests (``/api/v1/generations/[id]``: every method on it) or one endpoin
 route (``POST /api/v1/payments``). Precedence is per key, most specific first: endpoint, route,
 group, ``all``; so ``all:latency_ms=50`` plus ``POST /api/v1/payments:error_rate=1`` gives that
 endpoint both.
+
+A stall (``stall_at_s=T,stall_s=S``) holds every answer in scope for requests arriving between
+T and T+S seconds after the sandbox's first request, until T+S: a GC pause or a failover, the
+case where a closed-loop load generator stops sending and under-reports latency.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ KEY_RANGES: dict[str, tuple[float, float]] = {
     "error_rate": (0.0, 1.0),
     "latency_ms": (0.0, 60_000.0),
     "jitter_ms": (0.0, 60_000.0),
+    "stall_at_s": (0.0, 86_400.0),
+    "stall_s": (0.0, 3_600.0),
 }
 
 # Injected failures look like an overloaded or broken upstream: both codes occur in practice.
@@ -36,9 +42,12 @@ class Fault:
     error_rate: float = 0.0
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
+    stall_at_s: float = 0.0
+    stall_s: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
-        return {"error_rate": self.error_rate, "latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms}
+        return {"error_rate": self.error_rate, "latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms,
+                "stall_at_s": self.stall_at_s, "stall_s": self.stall_s}
 
 
 @dataclass
@@ -167,6 +176,15 @@ def draw_delay_s(fault: Fault, rng: random.Random) -> float:
     """Seconds to hold this request: the fixed latency plus uniform jitter."""
     jitter = rng.uniform(0.0, fault.jitter_ms) if fault.jitter_ms else 0.0
     return (fault.latency_ms + jitter) / 1000.0
+
+
+def stall_hold_s(fault: Fault, since_first_s: float) -> float:
+    """Seconds to hold a request that arrived ``since_first_s`` after the sandbox's first
+    request: until the stall's end when it arrived inside the stall, else 0."""
+    end = fault.stall_at_s + fault.stall_s
+    if fault.stall_s > 0 and fault.stall_at_s <= since_first_s < end:
+        return end - since_first_s
+    return 0.0
 
 
 def draw_error_status(fault: Fault, rng: random.Random) -> int | None:

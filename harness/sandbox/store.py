@@ -1,8 +1,10 @@
 """The sandbox's in-memory state: users, bearer tokens, generation tasks, payments, subscriptions.
 
-Every method runs to completion without yielding to another greenlet (no I/O, no sleep), and
-each also holds one lock, so the state stays consistent whether the server runs greenlets or
-threads. Nothing here knows about HTTP: the app maps the exceptions below to status codes.
+Every method runs to completion without yielding to another greenlet (no I/O, no sleep): that is
+what keeps the state consistent under the gevent server. The methods that change state or read
+several entries also hold one lock, so that a threaded server would keep it consistent too; a
+single lookup (``user_for_token``, ``get_task``, ``task_view``) takes none, one dict read being
+atomic. Nothing here knows about HTTP: the app maps the exceptions below to status codes.
 """
 
 from __future__ import annotations

@@ -8,13 +8,17 @@ from harness.scenarios import config
 from harness.scenarios.base import ApiUser
 
 
+def get_health(user) -> None:
+    user.client.get("/health", name="/health")
+
+
 class AuthUser(ApiUser):
     weight = config.AUTH_WEIGHT
     wait_time = between(0.2, 0.6)
 
     @task(1)
     def health(self) -> None:
-        self.client.get("/health", name="/health")
+        get_health(self)
 
     @task(1)
     def login_again(self) -> None:

@@ -29,12 +29,14 @@ def _seeded_credentials() -> tuple[str, str] | None:
 class ApiUser(FastHttpUser):
     abstract = True
     auth_headers: dict[str, str] = {}
+    credentials: tuple[str, str] | None = None  # this user's account, once signed in
 
     def on_start(self) -> None:
         credentials = _seeded_credentials()
         if credentials is None:
             credentials = self.register()
         if credentials:
+            self.credentials = credentials
             self.login(*credentials)
 
     def register(self) -> tuple[str, str] | None:

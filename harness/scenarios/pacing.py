@@ -1,27 +1,65 @@
 """Spread a total generation target (generations/s across all users and workers) over the
-GenerationUsers that exist, like Locust's ``constant_throughput`` but for the whole test.
+GenerationUsers of the whole test, like Locust's ``constant_throughput`` but for the whole test.
 
-A local runner knows every user; a worker knows only its own, so the master sends the total
-count with a custom message whenever spawning completes."""
+Every process must use the same total from the first user on: a worker that paced itself to the
+users it has seen so far would offer a multiple of the target while spawning, and every user's
+interval would jump once the last one arrived. So the master (or local runner) works out, before
+it dispatches a single user, how many GenerationUsers the target user count gives — as Locust's
+dispatcher assigns users to classes by weight — and puts it in the parsed options, which Locust
+sends to every worker with each spawn message (also when the user count changes in the web UI).
+"""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 
-MESSAGE = "harness_generation_users"
-
-_total_from_master: dict[str, int] = {}
+OPTION = "harness_generation_users"
 
 
-def on_master_message(msg, **_kwargs) -> None:
-    _total_from_master["count"] = int(msg.data)
+def expected_class_counts(user_classes, user_count: int) -> dict[str, int]:
+    """Users per class name once ``user_count`` users are dispatched."""
+    counts: Counter[str] = Counter()
+    remaining = user_count
+    for cls in user_classes:  # Locust dispatches fixed_count users first
+        if getattr(cls, "fixed_count", 0):
+            counts[cls.__name__] = taken = min(cls.fixed_count, remaining)
+            remaining -= taken
+    weighted = [(cls.__name__, cls.weight) for cls in user_classes
+                if not getattr(cls, "fixed_count", 0) and cls.weight > 0]
+    if remaining <= 0 or not weighted:
+        return dict(counts)
+    try:
+        # The dispatcher's own order of classes (Kullback-Leibler), so the counts are exactly Locust's.
+        from locust.dispatch import _kl_generator
+    except ImportError:  # a Locust without it: proportional shares, largest remainder first
+        total = sum(w for _, w in weighted)
+        shares = {name: remaining * w / total for name, w in weighted}
+        for name, share in shares.items():
+            counts[name] += int(share)
+        left = remaining - sum(int(s) for s in shares.values())
+        for name in sorted(shares, key=lambda n: shares[n] - int(shares[n]), reverse=True)[:left]:
+            counts[name] += 1
+        return dict(counts)
+    generator = _kl_generator(weighted)
+    for _ in range(remaining):
+        counts[next(generator)] += 1
+    return dict(counts)
+
+
+def set_total(options, user_classes, user_count: int, class_name: str = "GenerationUser") -> None:
+    """Before a dispatch: the test's total of ``class_name`` users, for every process to pace by."""
+    if options is not None:
+        setattr(options, OPTION, int(expected_class_counts(user_classes, user_count).get(class_name, 0)))
 
 
 def total_generation_users(environment, class_name: str) -> int:
-    if "count" in _total_from_master:
-        return max(1, _total_from_master["count"])
-    runner = environment.runner
-    counts = getattr(runner, "user_classes_count", None) or {}
+    options = environment.parsed_options
+    total = getattr(options, OPTION, None) if options is not None else None
+    if total:
+        return max(1, int(total))
+    # A runner started without the harness's start hook (a library user's own Environment).
+    counts = getattr(environment.runner, "user_classes_count", None) or {}
     return max(1, int(counts.get(class_name, 0)))
 
 

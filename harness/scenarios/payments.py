@@ -13,16 +13,24 @@ METHODS = ("card", "paypal", "bank_transfer")
 CURRENCIES = ("EUR", "USD", "GBP")
 
 
+def post_payment(user) -> None:
+    user.client.post("/api/v1/payments", name="/api/v1/payments", headers=user.auth_headers,
+                     json={"amount": round(random.uniform(1, 500), 2), "currency": random.choice(CURRENCIES),
+                           "method": random.choice(METHODS)})
+
+
+def get_payments(user) -> None:
+    user.client.get("/api/v1/payments?page=1&per_page=20", name="/api/v1/payments", headers=user.auth_headers)
+
+
 class PaymentUser(ApiUser):
     weight = config.PAYMENT_WEIGHT
     wait_time = between(0.2, 0.6)
 
     @task(2)
     def create_payment(self) -> None:
-        self.client.post("/api/v1/payments", name="/api/v1/payments", headers=self.auth_headers,
-                         json={"amount": round(random.uniform(1, 500), 2), "currency": random.choice(CURRENCIES),
-                               "method": random.choice(METHODS)})
+        post_payment(self)
 
     @task(1)
     def list_payments(self) -> None:
-        self.client.get("/api/v1/payments?page=1&per_page=20", name="/api/v1/payments", headers=self.auth_headers)
+        get_payments(self)

@@ -14,8 +14,7 @@ import re
 import statistics
 
 from harness.errors import HarnessError
-from harness.influx.client import InfluxClient, quote_string
-from harness.rundata import run_data_source
+from harness.influx.client import InfluxClient, quote_string, run_data_source
 from harness.verdict.measure import measure
 from harness.verdict.model import (COMPARED, Baseline, BaselineInfo, EndpointStats, Spread, Stats,
                                    spread_from_fields)

@@ -7,10 +7,14 @@ missing) > pass. A run passes only when every check was evaluated and met.
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
+from harness.apis import API_GROUPS, api_for
 from harness.verdict.compare import compare
-from harness.verdict.model import Baseline, Check, Comparison, Completeness, Measurements, Stats, Verdict
+from harness.verdict.load import is_generator_limit, load_checks
+from harness.verdict.numbers import at_least as _at_least, at_most as _at_most, num as _num
+from harness.verdict.model import (Baseline, Check, Comparison, Completeness, Latency, Measurements, Stats,
+                                   Verdict)
 from harness.verdict.thresholds import Limits, Thresholds, closest_match
 
 # Limit key → (metric/Stats attribute, words in messages, unit, "min" or "max").
@@ -25,8 +29,13 @@ _LIMITS = {
 
 
 def evaluate(thresholds: Thresholds, measured: Measurements,
-             baseline: Baseline | Measurements | None = None) -> Verdict:
-    """``baseline``: what to compare the run with (a measured run is taken as a baseline of one)."""
+             baseline: Baseline | Measurements | None = None, abort=None) -> Verdict:
+    """The verdict's three questions in order: was the load as asked (and if not, whose limit was
+    hit), did the target hold its limits, did it regress against a baseline.
+
+    ``baseline``: what to compare the run with (a measured run is taken as a baseline of one).
+    ``abort``: the judged abort of a run the live checks stopped (an AbortOutcome, made by
+    ``harness.verdict.abort.evaluate_run``, which builds on this function)."""
     if isinstance(baseline, Measurements):
         baseline = Baseline.of(baseline)
     errors: list[str] = []
@@ -37,15 +46,17 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
     errors += _unused_overrides(thresholds, measured)
     warnings += _group_coverage(thresholds, measured)
 
-    checks: list[Check] = []
+    checks = load_checks(thresholds, measured, generation_target(thresholds, measured))
     for key in sorted(measured.endpoints):
         stats = measured.endpoints[key]
         checks.append(_samples_check(key, stats.requests, thresholds.min_samples))
-        checks += _limit_checks(key, thresholds.limits_for(key, stats.api), stats)
+        checks += _limit_checks(key, thresholds.limits_for(key, stats.api), stats,
+                                _judged_latency(thresholds, measured.scheduled.get(key)))
     for api in sorted(measured.apis):
         if api in thresholds.apis:
-            checks += _limit_checks(f"api:{api}", thresholds.apis[api], measured.apis[api])
-    checks += _throughput_checks(thresholds, measured)
+            checks += _limit_checks(f"api:{api}", thresholds.apis[api], measured.apis[api],
+                                    _judged_latency(thresholds, measured.scheduled_apis.get(api)))
+    checks = _excuse_load_checks(checks, measured.completeness)
     checks += _completeness_checks(measured.completeness)
     comparisons: list[Comparison] = []
     if baseline is not None and baseline.info.unusable:
@@ -55,11 +66,18 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
         checks += _regression_checks(comparisons)
         warnings += _baseline_warnings(measured, baseline, comparisons)
     warnings += _cpu_warnings(thresholds, measured)
+    if abort is not None:
+        checks.insert(0, abort.check)  # why the run stopped early comes first
 
+    generator = [c.message for c in checks if is_generator_limit(c)]
     failed = [c.message for c in checks if c.passed is False]
-    unjudged = [c.message for c in checks if c.passed is None]
+    unjudged = [c.message for c in checks if c.passed is None and not is_generator_limit(c)]
     if errors:
         verdict = "error"
+    elif generator:
+        # The load was set by the load generator, not asked for: even a breached limit is then
+        # a number of a load nobody asked about (docs/decisions.md).
+        verdict = "inconclusive"
     elif failed:
         verdict = "fail"
     elif unjudged:
@@ -67,11 +85,17 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
     else:
         verdict = "pass"
     return Verdict(run_id=measured.run_id, verdict=verdict, checks=checks,
-                   reasons=errors + failed + unjudged, warnings=warnings,
+                   reasons=errors + generator + failed + unjudged, warnings=warnings,
                    measurements=measured,
                    baseline_run_id=baseline.info.run_ids[0] if baseline is not None and baseline.info.run_ids
                    else None,
-                   baseline=baseline.info if baseline is not None else None, comparisons=comparisons)
+                   baseline=baseline.info if baseline is not None else None, comparisons=comparisons,
+                   abort=abort)
+
+
+def _judged_latency(thresholds: Thresholds, scheduled: Latency | None) -> Latency | None:
+    """The latency from the scheduled start when the run has one and the thresholds judge by it."""
+    return scheduled if scheduled is not None and thresholds.load.latency == "scheduled" else None
 
 
 def _samples_check(scope: str, requests: int, min_samples: int) -> Check:
@@ -84,47 +108,47 @@ def _samples_check(scope: str, requests: int, min_samples: int) -> Check:
     return Check(scope, "samples", float(min_samples), float(requests), passed, "data", message)
 
 
-def _limit_checks(scope: str, limits: Limits | None, stats: Stats) -> list[Check]:
+def _limit_checks(scope: str, limits: Limits | None, stats: Stats,
+                  scheduled: Latency | None = None) -> list[Check]:
+    """The scope's limits; latency limits judge ``scheduled`` (from each iteration's scheduled
+    start) when given, with the service time named beside it."""
     if limits is None:
         return []
     checks = []
     for key, limit in limits.items():
         metric, words, unit, side = _LIMITS[key]
         observed = getattr(stats, metric)
+        beside = ""
+        if scheduled is not None and unit == "ms":
+            service, observed = observed, getattr(scheduled, metric)
+            words += " from scheduled start"
+            beside = f" (service time {_num(service)} ms)" if service is not None else ""
         if observed is None:
             checks.append(Check(scope, metric, limit, None, None, "absolute",
                                 f"{scope}: {words} has no data (no requests): not judged"))
             continue
         passed = _at_least(observed, limit) if side == "min" else _at_most(observed, limit)
-        message = f"{scope}: {words} {_compare(observed, limit, side, passed, unit)}"
+        message = f"{scope}: {words} {_compare(observed, limit, side, passed, unit)}{beside}"
         checks.append(Check(scope, metric, limit, observed, passed, "absolute", message))
     return checks
 
 
 def generation_target(thresholds: Thresholds, measured: Measurements) -> float | None:
-    """The generations/s the run is held to: the run's own target wins over the file's."""
+    """The generations/s a users-model run is held to: the run's own target wins over the file's.
+    None in the arrival model, where a rate per API (``measured.load``) says what was asked."""
+    if measured.load_model == "arrival":
+        return None
     if measured.generation_target is not None:
         return measured.generation_target
     return thresholds.generation.target_per_s
 
 
-def _throughput_checks(thresholds: Thresholds, measured: Measurements) -> list[Check]:
+def generation_target_in_force(thresholds: Thresholds, measured: Measurements) -> float | None:
+    """The generation target, where it applies: a target is set and the run made generations."""
     target = generation_target(thresholds, measured)
     generation_ran = "generation" in measured.apis or any(
         s.api == "generation" for s in measured.endpoints.values())
-    if not target or not generation_ran:
-        return []
-    ratio = thresholds.generation.min_throughput_ratio
-    minimum = ratio * target
-    why = f"({_num(ratio)} × target {_num(target)}/s)"
-    observed = measured.generation_rate
-    if observed is None:
-        return [Check("api:generation", "throughput", minimum, None, None, "absolute",
-                      f"api:generation: the achieved generation rate is unknown: cannot check "
-                      f"it against {_num(minimum)}/s {why}")]
-    passed = _at_least(observed, minimum)
-    message = f"api:generation: {_compare(observed, minimum, 'min', passed, 'generations/s')} {why}"
-    return [Check("api:generation", "throughput", minimum, observed, passed, "absolute", message)]
+    return target if target and generation_ran else None
 
 
 def _completeness_checks(c: Completeness | None) -> list[Check]:
@@ -143,6 +167,14 @@ def _completeness_checks(c: Completeness | None) -> list[Check]:
     else:
         passed, message = True, f"run: all {c.seen} request points are in InfluxDB"
     checks = [Check("run", "completeness", 0.0, float(c.missing), passed, "data", message)]
+    checks += [Check("run", "worker_lost", 0.0, None, None, "data",
+                     f"run: worker {worker} stopped without its final count (killed, out of memory or its host "
+                     f"lost): the requests it made after its last flush can never be counted")
+               for worker in c.lost_workers]
+    if c.quarantined:
+        checks.append(Check("run", "quarantined", 0.0, float(c.quarantined), None, "data",
+                            f"run: InfluxDB refused {c.quarantined} request points one by one; they are kept in "
+                            f"the spool folder's quarantine file, not stored: the data is incomplete"))
     if c.dropped:
         checks.append(Check("run", "dropped", 0.0, float(c.dropped), None, "data",
                             f"run: the listeners dropped {c.dropped} request points that never "
@@ -158,11 +190,27 @@ def _regression_checks(comparisons: list[Comparison]) -> list[Check]:
     no check at all (too little data to answer "did it regress?" is not a failure of the target)."""
     return [Check(c.scope, f"{c.statistic}_vs_baseline", c.limit, c.current, c.decision != "regressed",
                   "regression", c.reason) for c in comparisons if c.decision != "inconclusive"]
+# Checks of how much load the run produced: a lost worker's missing share says nothing about the target.
+_LOAD_METRICS = {"throughput", "rps", "arrival_rate"}
+
+
+def _excuse_load_checks(checks: list[Check], c: Completeness | None) -> list[Check]:
+    """A load shortfall while a worker was lost is not judged: it may be the lost worker's,
+    never proven to be the target's (nor the pool's or the users' count, which the load
+    checks would otherwise name)."""
+    if c is None or not c.lost_workers:
+        return checks
+    lost = ", ".join(c.lost_workers)
+    return [replace(check, passed=None, message=f"{check.message}: not judged, since worker {lost} was lost")
+            if check.metric in _LOAD_METRICS and check.passed is not True else check for check in checks]
 
 
 def _unused_overrides(thresholds: Thresholds, measured: Measurements) -> list[str]:
     errors = []
     for key in thresholds.endpoints:
+        api = api_for(key.split(" ", 1)[-1])
+        if measured.load_model == "arrival" and api in API_GROUPS and api not in measured.load:
+            continue  # its API had no rate: absent by design, not a typo
         if key not in measured.endpoints:
             close = closest_match(key, list(measured.endpoints))
             hint = f" (did you mean '{close}'?)" if close else ""
@@ -175,7 +223,13 @@ def _group_coverage(thresholds: Thresholds, measured: Measurements) -> list[str]
     ran = set(measured.apis) | {s.api for s in measured.endpoints.values()}
     warnings = [f"api group '{api}' has no limits in {thresholds.source}: its endpoints get "
                 f"only the samples check" for api in sorted(ran - set(thresholds.apis))]
-    if ran:  # with no requests at all the error already says everything
+    if measured.load_model == "arrival":
+        # Only the APIs given a rate run in the arrival model: the others are absent by design.
+        absent = [api for api in thresholds.apis if api not in measured.load and api not in ran]
+        if absent:
+            warnings.append(f"arrival model: no rate for api group{'s' if len(absent) > 1 else ''} "
+                            f"{', '.join(absent)}: absent from this run, not judged")
+    elif ran:  # with no requests at all the error already says everything
         warnings += [f"no requests in api group '{api}': its limits were not checked"
                      for api in thresholds.apis if api not in ran]
     return warnings
@@ -209,15 +263,6 @@ def _cpu_warnings(thresholds: Thresholds, measured: Measurements) -> list[str]:
             f"saturated, so the latencies may be its own rather than the target's"]
 
 
-# A limit met to within float rounding counts as met: 0.95 × 10 must accept 9.5.
-def _at_most(observed: float, limit: float) -> bool:
-    return observed <= limit or math.isclose(observed, limit, rel_tol=1e-9, abs_tol=1e-9)
-
-
-def _at_least(observed: float, limit: float) -> bool:
-    return observed >= limit or math.isclose(observed, limit, rel_tol=1e-9, abs_tol=1e-9)
-
-
 def _compare(observed: float, limit: float, side: str, passed: bool, unit: str) -> str:
     ops = {("min", True): "≥", ("min", False): "<", ("max", True): "≤", ("max", False): ">"}
     shown, bound = _pair(observed, limit)
@@ -233,6 +278,3 @@ def _pair(a: float, b: float) -> tuple[str, str]:
     return shown
 
 
-def _num(value: float, places: int = 2) -> str:
-    text = f"{value:.{places}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text

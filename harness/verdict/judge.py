@@ -1,45 +1,38 @@
-"""Measure → evaluate → write: the verdict of one stored run, shared by ``check`` and ``run``."""
+"""Measure → evaluate → write the files: the verdict of one stored run, shared by ``check``, ``report``
+and ``run``. Storing it in InfluxDB (``run_summary``, the verdict event) is the caller's choice:
+``harness.rundata.store_verdict``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from harness.influx.client import InfluxClient, quote_string
-from harness.rundata import write_summary
+from harness.influx.client import InfluxClient
+from harness.verdict.abort import evaluate_run, read_abort
 from harness.verdict.baseline import choose_baseline, load_baseline
 from harness.verdict.compare import preload
-from harness.verdict.evaluate import evaluate
 from harness.verdict.measure import measure
 from harness.verdict.model import Verdict
 from harness.verdict.outputs import write_outputs
 from harness.verdict.thresholds import Thresholds
 
 
-def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
-    series = client.query(
-        f'SELECT max("u") FROM (SELECT sum("users") AS "u" FROM "users" WHERE "run_id" = {quote_string(run_id)} '
-        f'AND time >= {start_ns} AND time <= {end_ns} GROUP BY time(1s))')
-    return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
-
-
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
           generation_target: float | None, baseline: str | None = None, baseline_force: bool = False,
-          runs_rp: str = "runs",
-          store: bool = True, extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
+          runs_rp: str = "runs", extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
+    """``baseline``: RUN_ID, last-pass or last-N-pass (docs/baselines.md); ``baseline_force``
+    compares with it even when its load differs."""
     if baseline:
         preload()
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
-                       runs_rp=runs_rp, windows=thresholds.regression.windows)
+                       runs_rp=runs_rp, window_s=thresholds.load.window_s, windows=thresholds.regression.windows)
+    measured = replace(measured, abort=read_abort(client, run_id, runs_rp))
     measured.warnings.extend(extra_warnings)
     baseline_stats = None
     if baseline:
         info = choose_baseline(client, baseline, run_id=run_id, test_env=measured.test_env, runs_rp=runs_rp,
                                force=baseline_force)
         baseline_stats = load_baseline(client, info, thresholds, runs_rp)
-    verdict = evaluate(thresholds, measured, baseline_stats)
+    verdict = evaluate_run(thresholds, measured, baseline_stats)
     paths = write_outputs(verdict, out_dir, thresholds)
-    if store:
-        start_ns, end_ns = measured.window_ns
-        write_summary(client, runs_rp, verdict,
-                      peak_users(client, run_id, start_ns - int(measured.warmup_s * 1e9), end_ns + 1))
     return verdict, paths

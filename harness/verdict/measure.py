@@ -1,26 +1,32 @@
 """The thin InfluxQL layer under the verdict: read one run's raw points into ``Measurements``.
 
 Every number comes from InfluxDB over all workers' raw points, read once (``samples.py``);
-percentiles are computed from them exactly as ``PERCENTILE()`` gives them (nearest rank),
-never taken from Locust's bucketed in-memory stats.
+percentiles are computed from them exactly as ``PERCENTILE()`` gives them (nearest rank), never
+taken from Locust's bucketed in-memory stats. ``window_stats`` asks InfluxDB for them instead, for
+the live checks' short windows.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+
+import numpy as np
 
 from harness.apis import endpoint_key
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_ident, quote_string
-from harness.verdict.estimate import stats_of
-from harness.verdict.model import Completeness, EndpointStats, Measurements, Stats
-from harness.verdict.samples import Samples, read_samples
+from harness.verdict.estimate import percentiles, stats_of
+from harness.verdict.measure_load import SCHEDULED, arrival_span, read_load, read_plan
+from harness.verdict.model import Completeness, EndpointStats, Latency, Measurements, Stats
+from harness.verdict.samples import LATENCY_FIELDS, Samples, read_samples
 from harness.verdict.thresholds import Regression
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
 # The raw values are read as this many time slices at once: InfluxDB 1.x encodes one answer on
 # one core, so two requests use both (bench/README.md, "Check over 1,000,000 points").
 READ_PARTS = 2
+
 
 
 def _rows(series: list[dict]) -> list[tuple[dict, dict]]:
@@ -46,6 +52,14 @@ def run_bounds(client: InfluxClient, run_id: str) -> tuple[int, int, int]:
     return int(values[0][0]), int(values[1][0]), int(values[2][1])
 
 
+def _stats(row: dict, duration_s: float) -> dict:
+    requests, failures = int(row["requests"]), int(row.get("failures") or 0)
+    return dict(requests=requests, failures=failures,
+                success_rate=100.0 * (requests - failures) / requests if requests else None,
+                p50=row.get("p50"), p95=row.get("p95"), p99=row.get("p99"), max=row["max"],
+                rps=requests / duration_s if duration_s > 0 else 0.0)
+
+
 def counted_by_harness(client: InfluxClient, run_id: str, runs_rp: str) -> int | None:
     """Locust's own request count, stored in the ``run`` point by ``harness run`` after Locust
     exited: a cross-check that does not depend on the listeners' counts reaching InfluxDB."""
@@ -55,77 +69,223 @@ def counted_by_harness(client: InfluxClient, run_id: str, runs_rp: str) -> int |
     return int(rows[0][1]["last"]) if rows and rows[0][1]["last"] is not None else None
 
 
+def event_time(client: InfluxClient, run_id: str, runs_rp: str, kind: str) -> int | None:
+    """When the run's first event of this type (``stopping``, ``spawn_complete``, …) happened."""
+    source = f'{quote_ident(runs_rp)}."events"' if runs_rp else '"events"'
+    rows = _rows(client.query(f'SELECT first("title") FROM {source} WHERE "run_id" = {quote_string(run_id)} '
+                              f'AND "type" = {quote_string(kind)}'))
+    return int(rows[0][1]["time"]) if rows else None
+
+
 def stopping_time(client: InfluxClient, run_id: str, runs_rp: str, start_ns: int, end_ns: int) -> int:
     """When the run's users were told to stop (its ``stopping`` event), within the window; the
     window's end when the run has no such event (a listener older than the event)."""
-    source = f'{quote_ident(runs_rp)}."events"' if runs_rp else '"events"'
-    rows = _rows(client.query(f'SELECT first("title") FROM {source} WHERE "run_id" = {quote_string(run_id)} '
-                              f'AND "type" = \'stopping\''))
-    stopping = int(rows[0][1]["time"]) if rows else end_ns
-    return stopping if start_ns < stopping < end_ns else end_ns
+    stopping = event_time(client, run_id, runs_rp, "stopping")
+    return stopping if stopping is not None and start_ns < stopping < end_ns else end_ns
 
 
 def read_completeness(client: InfluxClient, run_id: str, stored: int,
                       counted: int | None = None) -> Completeness | None:
     """The listeners' summed counts against the stored points. When the harness also knows
     Locust's own count, the larger of the two is what must be stored: a listener whose final
-    counts never reached InfluxDB must not make a run look complete."""
-    series = client.query(
-        'SELECT last("seen") AS "seen", last("dropped") AS "dropped", last("spooled") AS "spooled" '
-        f'FROM "listener_stats" WHERE "run_id" = {quote_string(run_id)} GROUP BY "worker"')
-    rows = _rows(series)
+    counts never reached InfluxDB must not make a run look complete. A process whose latest
+    counts are not marked final stopped without counting its last requests: it is named."""
+    where = f'"run_id" = {quote_string(run_id)}'
+    stats, quarantine = client.query_results(
+        'SELECT last("seen") AS "seen", last("dropped") AS "dropped", last("spooled") AS "spooled", '
+        f'last("final") AS "final" FROM "listener_stats" WHERE {where} GROUP BY "worker"; '
+        f'SELECT sum("request_points") FROM "quarantine" WHERE {where}')
+    rows = _rows(stats.get("series", []))
     if not rows:
         return None
     total = lambda key: sum(int(r.get(key) or 0) for _, r in rows)  # noqa: E731
+    quarantined = _rows(quarantine.get("series", []))
     return Completeness(seen=max(total("seen"), counted or 0), stored=stored, dropped=total("dropped"),
-                        spooled=total("spooled"), workers=len(rows))
+                        spooled=total("spooled"), workers=len(rows),
+                        lost_workers=tuple(sorted(tags.get("worker", "") for tags, r in rows if r.get("final") is not True)),
+                        quarantined=int(quarantined[0][1]["sum"] or 0) if quarantined else 0)
 
 
-def judged_window(first_ns: int, last_ns: int, warmup_s: float) -> tuple[int, int, list[str]]:
-    """(start, end) in ns, both included: from the first request + the warm-up to the last
-    request; the whole run when it was not longer than the warm-up (with a warning)."""
-    start_ns = first_ns + int(warmup_s * 1e9)
+def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict]:
+    """Each statement as its own request, all at once, one result each.
+
+    On InfluxDB 1.x every percentile() is a full pass over the run's points; sent together in
+    one request they run one after another, sent apart they use every core InfluxDB has
+    (bench/README.md: 6.6x the raw percentile query in one request, 3.2x apart)."""
+    def one(statement: str) -> dict:
+        # A client (and so a requests session) per thread: sessions are not thread-safe.
+        return InfluxClient(client.settings).query_results(statement)[0]
+
+    with ThreadPoolExecutor(max_workers=len(statements)) as pool:
+        return list(pool.map(one, statements))
+
+
+def _merge(results: list[dict], key) -> dict[tuple, dict]:
+    """Rows of several results, joined by their tags."""
+    merged: dict[tuple, dict] = {}
+    for result in results:
+        for tags, row in _rows(result.get("series", [])):
+            merged.setdefault(key(tags), {"tags": tags}).update(row)
+    return merged
+
+
+def _percentile_statement(p: int, where: str, group: str) -> str:
+    return f'SELECT percentile("response_time", {p}) AS "p{p}" FROM "request" WHERE {where} GROUP BY {group}'
+
+
+def window_stats(client: InfluxClient, window: str, duration_s: float, *,
+                 endpoint_percentiles: tuple[int, ...] = (50, 95, 99), api_percentiles: tuple[int, ...] = (95,),
+                 concurrent: bool = True) -> tuple[dict[str, EndpointStats], dict[str, Stats]]:
+    """Per endpoint and per API group: requests, failures, max and the given exact percentiles of
+    the points matching ``window`` (an InfluxQL condition). ``concurrent`` sends the percentile
+    passes as separate requests (whole runs); the live checks' short windows go in one request."""
+    by_endpoint, by_api = '"api", "method", "name"', '"api"'
+    counts = 'count("response_time") AS "requests", max("response_time") AS "max"'
+    # The median rides with the counts, as one pass fewer over the points.
+    median = ', percentile("response_time", 50) AS "p50"' if 50 in endpoint_percentiles else ""
+    others = sorted(set(endpoint_percentiles) - {50})
+    heavy = ([f'SELECT {counts}{median} FROM "request" WHERE {window} GROUP BY {by_endpoint}']
+             + [_percentile_statement(p, window, by_endpoint) for p in others]
+             + [f'SELECT {counts} FROM "request" WHERE {window} GROUP BY {by_api}']
+             + [_percentile_statement(p, window, by_api) for p in sorted(set(api_percentiles))])
+    light = [f'SELECT count("response_time") AS "failures" FROM "request" WHERE {window} AND "result" = \'fail\' '
+             f'GROUP BY {group}' for group in (by_endpoint, by_api)]
+    if concurrent:
+        results = _concurrently(client, heavy) + client.query_results("; ".join(light))
+    else:
+        results = client.query_results("; ".join(heavy + light))
+    n_endpoint = 1 + len(others)
+    endpoint_tags = lambda t: (t["api"], t["method"], t["name"])  # noqa: E731
+    endpoint_rows = _merge(results[:n_endpoint] + [results[-2]], endpoint_tags)
+    api_rows = _merge(results[n_endpoint:len(heavy)] + [results[-1]], lambda t: t["api"])
+
+    endpoints: dict[str, EndpointStats] = {}
+    for row in endpoint_rows.values():
+        if "requests" not in row:
+            continue
+        key = endpoint_key(row["tags"]["method"], row["tags"]["name"])
+        endpoints[key] = EndpointStats(key=key, api=row["tags"]["api"], **_stats(row, duration_s))
+    apis = {row["tags"]["api"]: Stats(**_stats(row, duration_s)) for row in api_rows.values() if "requests" in row}
+    return endpoints, apis
+
+
+def judged_window(first_ns: int, last_ns: int, warmup_s: float,
+                  arrivals_ns: int | None = None) -> tuple[int, int, list[str]]:
+    """(start, end) in ns, both included: from the first request (the first arrival in the arrival
+    model, whose pool signs in before) + the warm-up to the last request; the whole run when it was
+    not longer than the warm-up (with a warning)."""
+    begin = arrivals_ns if arrivals_ns is not None else first_ns
+    start_ns = begin + int(warmup_s * 1e9)
+    if arrivals_ns is not None:
+        # InfluxDB's GROUP BY time() offsets are whole microseconds: windows start on one.
+        start_ns -= start_ns % 1000
     if start_ns >= last_ns:
-        return first_ns, last_ns, [f"the run lasted {(last_ns - first_ns) / 1e9:.1f} s, not longer than the "
-                                   f"{warmup_s:g} s warm-up: judging the whole run"]
+        return begin, last_ns, [f"the run lasted {(last_ns - first_ns) / 1e9:.1f} s, not longer than the "
+                                f"{warmup_s:g} s warm-up: judging the whole run"]
     return start_ns, last_ns, []
 
 
 def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_target: float | None = None,
-            runs_rp: str = "runs", windows: int = Regression.windows) -> Measurements:
+            runs_rp: str = "runs", window_s: float = 10.0, windows: int = Regression.windows) -> Measurements:
     """Every endpoint and API group gets requests, failures, success rate, p50, p95, p99, max and
-    rps, and the per-window spread of p50/p95/p99/success rate over at most ``windows`` windows."""
-    first_ns, last_ns, stored = run_bounds(client, run_id)
-    start_ns, end_ns, warnings = judged_window(first_ns, last_ns, warmup_s)
-    duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
-    samples = read_samples(client, run_id, start_ns, end_ns, parts=READ_PARTS)
+    rps, and the per-window spread of p50/p95/p99/success rate over at most ``windows`` windows,
+    all from one read of the raw values.
 
+    A run that stored ``arrivals`` points is in the arrival model: its judged window starts at the
+    first arrival plus the warm-up (the pool signs in before), and it also gets its arrivals per
+    ``window_s`` window and its latency from the scheduled start."""
+    first_ns, last_ns, stored = run_bounds(client, run_id)
+    span = arrival_span(client, run_id, runs_rp)
+    start_ns, end_ns, warnings = judged_window(first_ns, last_ns, warmup_s, span.epoch_ns if span else None)
+    duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
+    window = f'"run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns}'
+    fields = LATENCY_FIELDS + ((SCHEDULED,) if span is not None and SCHEDULED not in LATENCY_FIELDS else ())
+    samples = read_samples(client, run_id, start_ns, end_ns, fields=fields, parts=READ_PARTS)
+    endpoints, apis, scheduled, scheduled_apis = _scopes(samples, duration_s, windows, SCHEDULED in fields)
+    cpu = client.query_results(f'SELECT max("cpu_percent") FROM "users" WHERE "run_id" = {quote_string(run_id)}')[0]
+
+    # Iterations stop when the users are told to stop; the requests of the last ones go on for
+    # up to an iteration's length after that, so rates are taken up to the stop request.
+    load_end_ns = stopping_time(client, run_id, runs_rp, start_ns, end_ns)
+    generation_rate = None
+    create = endpoints.get(endpoint_key(*GENERATION_CREATE))
+    if create is not None and span is None:
+        # The target is a rate of all users together: while they are still spawning it is not
+        # asked for yet, so the rate counts from the later of the warm-up's end and the spawn's.
+        spawned = event_time(client, run_id, runs_rp, "spawn_complete")
+        rate_start = spawned if spawned is not None and start_ns < spawned < load_end_ns else start_ns
+        if rate_start == start_ns:
+            created = create.requests - create.failures
+        else:
+            created = _ok_count(client, window, GENERATION_CREATE, rate_start)
+        generation_rate = created / max((load_end_ns - rate_start) / 1e9, 1e-9)
+    peak = peak_users(client, run_id, first_ns, end_ns + 1)
+    arrival = {}
+    if span is not None:
+        from harness.arrivals.plan import KEY_REQUEST
+
+        # Without a stopping event the arrivals' last sample is the last second known to have had load.
+        arrivals_end_ns = load_end_ns if load_end_ns < end_ns else min(end_ns, span.last_ns)
+        arrival = dict(load_model="arrival", scheduled=scheduled, scheduled_apis=scheduled_apis,
+                       load=read_load(client, run_id, first_ns=first_ns, start_ns=start_ns, load_end_ns=arrivals_end_ns,
+                                      span=span, window_s=window_s, key_requests=KEY_REQUEST,
+                                      plan=read_plan(client, run_id, runs_rp), pool_users=peak))
+
+    cpu_rows = _rows(cpu.get("series", []))
+    test_env = _test_env(client, run_id)
+    return Measurements(
+        run_id=run_id, test_env=test_env,
+        start=datetime.fromtimestamp(start_ns / 1e9, timezone.utc),
+        end=datetime.fromtimestamp(end_ns / 1e9, timezone.utc),
+        duration_s=duration_s, warmup_s=warmup_s, endpoints=endpoints, apis=apis,
+        generation_rate=generation_rate, generation_target=generation_target,
+        completeness=read_completeness(client, run_id, stored, counted_by_harness(client, run_id, runs_rp)),
+        cpu_max_percent=cpu_rows[0][1]["max"] if cpu_rows else None, warnings=warnings,
+        peak_users=peak, start_ns=start_ns, end_ns=end_ns, **arrival)
+
+
+def _scopes(samples: dict[tuple[str, str, str], Samples], duration_s: float, windows: int, scheduled: bool):
+    """Stats per endpoint and API group, and the latency from the scheduled start where asked."""
     endpoints: dict[str, EndpointStats] = {}
     by_api: dict[str, list[Samples]] = {}
     for (api, method, name), scope in samples.items():
         key = endpoint_key(method, name)
         endpoints[key] = EndpointStats(key=key, api=api, **stats_of(scope, duration_s, windows))
         by_api.setdefault(api, []).append(scope)
-    apis = {api: Stats(**stats_of(parts[0] if len(parts) == 1 else Samples.joined(parts), duration_s, windows))
-            for api, parts in by_api.items()}
+    groups = {api: parts[0] if len(parts) == 1 else Samples.joined(parts) for api, parts in by_api.items()}
+    apis = {api: Stats(**stats_of(scope, duration_s, windows)) for api, scope in groups.items()}
+    if not scheduled:
+        return endpoints, apis, {}, {}
+    by_key = {endpoint_key(method, name): scope for (_, method, name), scope in samples.items()}
+    return (endpoints, apis, {k: lat for k, scope in by_key.items() if (lat := _scheduled(scope)) is not None},
+            {k: lat for k, scope in groups.items() if (lat := _scheduled(scope)) is not None})
 
-    generation_rate = None
-    create = endpoints.get(endpoint_key(*GENERATION_CREATE))
-    if create is not None:
-        # Creations stop when the users are told to stop; the polls of the last flows go on
-        # for up to a flow's length after that, so the rate is taken up to the stop request.
-        load_end_ns = stopping_time(client, run_id, runs_rp, start_ns, end_ns)
-        generation_rate = (create.requests - create.failures) / max((load_end_ns - start_ns) / 1e9, 1e-9)
 
-    cpu = _rows(client.query(f'SELECT max("cpu_percent") FROM "users" WHERE "run_id" = {quote_string(run_id)}'))
-    return Measurements(
-        run_id=run_id, test_env=_test_env(client, run_id),
-        start=datetime.fromtimestamp(start_ns / 1e9, timezone.utc),
-        end=datetime.fromtimestamp(end_ns / 1e9, timezone.utc),
-        duration_s=duration_s, warmup_s=warmup_s, endpoints=endpoints, apis=apis,
-        generation_rate=generation_rate, generation_target=generation_target,
-        completeness=read_completeness(client, run_id, stored, counted_by_harness(client, run_id, runs_rp)),
-        cpu_max_percent=cpu[0][1]["max"] if cpu else None, warnings=warnings, start_ns=start_ns, end_ns=end_ns)
+def _scheduled(scope: Samples) -> Latency | None:
+    """Percentiles of the scheduled response time over the requests that carry it."""
+    values = scope.values[SCHEDULED]
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return None
+    p = percentiles(values)
+    return Latency(p50=p["p50"], p95=p["p95"], p99=p["p99"], max=float(values.max()))
+
+
+def _ok_count(client: InfluxClient, window: str, endpoint: tuple[str, str], from_ns: int) -> int:
+    """Successful requests of one endpoint in the judged window from ``from_ns`` on."""
+    method, name = endpoint
+    rows = _rows(client.query(f'SELECT count("response_time") FROM "request" WHERE {window} AND time >= {from_ns} '
+                              f'AND "method" = {quote_string(method)} AND "name" = {quote_string(name)} '
+                              f'AND "result" = \'ok\''))
+    return int(rows[0][1]["count"]) if rows else 0
+
+
+def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
+    """The most users running at once, summed over workers (per second)."""
+    series = client.query(
+        f'SELECT max("u") FROM (SELECT sum("users") AS "u" FROM "users" WHERE "run_id" = {quote_string(run_id)} '
+        f'AND time >= {start_ns} AND time <= {end_ns} GROUP BY time(1s))')
+    return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
 
 
 def _test_env(client: InfluxClient, run_id: str) -> str:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from harness.exitcodes import ExitCode
 
 VerdictName = Literal["pass", "fail", "inconclusive", "error"]
-CheckKind = Literal["absolute", "regression", "data"]
+CheckKind = Literal["absolute", "regression", "data", "load"]
+LoadModel = Literal["users", "arrival"]
 Decision = Literal["regressed", "no change", "improved", "inconclusive"]
 
 # The statistics a run is compared on with its baseline; percentiles of response_time in ms,
@@ -77,6 +78,83 @@ class EndpointStats(Stats):
 
 
 @dataclass(frozen=True)
+class Latency:
+    """Latency of one scope measured from each iteration's scheduled start (arrival model):
+    the ``scheduled_response_time`` field, exact percentiles like ``Stats``."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class LoadWindow:
+    """One window of one API's arrivals, summed over workers, with what the verdict needs to tell
+    whose limit was hit when the rate was off: the load generator's state and the API's answers."""
+
+    start_s: float  # seconds from the run's first request
+    end_s: float
+    target_per_s: float  # arrivals asked for, per second (the plan's rate over the window)
+    scheduled: int  # the load generator's counts (``arrivals`` points): arrivals due …
+    started: int  # … iterations started (on time or late) …
+    late: int  # … arrivals that found every user of the pool busy and waited …
+    dropped: int  # … and arrivals given up, late past the bound
+    requests: int | None = None  # the API's key request, stored points: the iterations that started
+    max_lag_ms: float | None = None  # the latest start behind its schedule
+    cpu_max_percent: float | None = None  # the busiest load-generator process
+    loop_lag_max_ms: float | None = None  # the worst event-loop lag of a load-generator process
+    pool_users: int | None = None  # users in the pool, summed over workers
+    # The API's slowest answer (response_time) in flight at any time in the window: what held
+    # the users when arrivals had to wait, whichever window the request started in.
+    slowest_in_flight_ms: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    @property
+    def iterations(self) -> int:
+        """Iterations that started: the stored key requests, else the load generator's count."""
+        return self.requests if self.requests is not None else self.started
+
+    @property
+    def achieved_per_s(self) -> float:
+        return self.iterations / self.duration_s
+
+    @property
+    def requests_per_s(self) -> float | None:
+        return None if self.requests is None else self.requests / self.duration_s
+
+
+@dataclass(frozen=True)
+class ApiLoad:
+    """The arrival rate asked of one API and what was achieved, per window after the warm-up."""
+
+    api: str
+    target_per_s: float  # the mean rate asked over the judged windows
+    windows: list[LoadWindow]
+    scheduled: int  # the load generator's totals over the judged windows
+    started: int
+    late: int
+    dropped: int
+    max_lag_ms: float | None = None
+    defining: str | None = None  # the key request each iteration starts with, e.g. "POST /api/v1/payments"
+    poisson: bool = False  # arrivals at random (Poisson) times: a window's count varies by √asked
+
+    @property
+    def requests(self) -> int | None:
+        known = [w.requests for w in self.windows if w.requests is not None]
+        return sum(known) if known else None
+
+    @property
+    def achieved_per_s(self) -> float | None:
+        """Iterations started per second over the judged windows; None without a full window."""
+        judged_s = sum(w.duration_s for w in self.windows)
+        return sum(w.iterations for w in self.windows) / judged_s if judged_s else None
+
+
+@dataclass(frozen=True)
 class Completeness:
     """What the listeners counted against what InfluxDB holds, summed over all workers."""
 
@@ -85,6 +163,10 @@ class Completeness:
     dropped: int  # points a listener gave up on
     spooled: int  # points a listener had to keep on disk
     workers: int  # processes that reported their counts
+    # Processes whose last counts are not final: they stopped (killed, out of memory, host lost)
+    # before counting their last requests, so nobody knows how many points are missing.
+    lost_workers: tuple[str, ...] = ()
+    quarantined: int = 0  # request points InfluxDB refused one by one (kept in a quarantine file)
 
     @property
     def missing(self) -> int:
@@ -112,6 +194,16 @@ class Measurements:
     # datetimes above are rounded to microseconds). None when built by hand from datetimes.
     start_ns: int | None = None
     end_ns: int | None = None
+    load_model: LoadModel = "users"
+    # Arrival model: per API given a rate, the rate asked and achieved; APIs not in here had none.
+    load: dict[str, ApiLoad] = field(default_factory=dict)
+    # Arrival model: latency from the scheduled start, per endpoint key and per API group.
+    scheduled: dict[str, Latency] = field(default_factory=dict)
+    scheduled_apis: dict[str, Latency] = field(default_factory=dict)
+    peak_users: int | None = None  # users running at once, summed over workers
+    # A harness.verdict.abort.AbortRecord when the live checks stopped the run early. Typed Any:
+    # that module builds on this one, and the layers allow no cycle, not even for type hints.
+    abort: Any = None
 
     @property
     def total_requests(self) -> int:
@@ -217,6 +309,7 @@ class Verdict:
     baseline_run_id: str | None = None
     baseline: BaselineInfo | None = None
     comparisons: list[Comparison] = field(default_factory=list)
+    abort: Any = None  # a harness.verdict.abort.AbortOutcome (see Measurements.abort)
 
     @property
     def exit_code(self) -> ExitCode:

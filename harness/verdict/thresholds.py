@@ -7,7 +7,6 @@ HarnessError: a typo in this file must never quietly turn a check off.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -17,6 +16,8 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
+from harness.suggest import closest_match
+from harness.verdict.abort_rule import AbortRule, parse_abort
 
 # Limit key → the metric of the check it makes (also the ``metric`` tag of threshold points).
 LIMIT_METRICS = {
@@ -50,6 +51,23 @@ class Limits:
 class Generation:
     target_per_s: float | None = 10.0  # None or 0: no throughput check
     min_throughput_ratio: float = 0.95
+    # Overshoot is as wrong as shortfall: more generations than asked is not the load asked for.
+    max_throughput_ratio: float | None = 1.05  # None: no upper bound
+
+
+LATENCY_BASES = ("scheduled", "service")
+
+
+@dataclass(frozen=True)
+class Load:
+    """How the offered load is verified (docs/baselines.md, "load")."""
+
+    window_s: float = 10.0  # the achieved arrival rate is checked in every window this long
+    tolerance: float = 0.05  # ... and must be within target × (1 ± tolerance), both directions
+    max_loop_lag_ms: float | None = 100.0  # a load generator lagging more could not keep time
+    # Arrival model: latency limits judge the time from each iteration's scheduled start
+    # (no coordinated omission) or, with "service", each request's own response time.
+    latency: str = "scheduled"
 
 
 @dataclass(frozen=True)
@@ -88,10 +106,12 @@ class Thresholds:
     min_samples: int = 20
     max_cpu_percent: float | None = 90.0
     generation: Generation = field(default_factory=Generation)
+    load: Load = field(default_factory=Load)
     apis: dict[str, Limits] = field(default_factory=_default_apis)
     # Per-endpoint overrides hold only the keys the file names (None = switch that check off).
     endpoints: dict[str, dict[str, float | None]] = field(default_factory=dict)
     regression: Regression = field(default_factory=Regression)
+    abort: AbortRule = field(default_factory=AbortRule)  # how live checks judge (--abort-on-fail)
     source: str = "built-in defaults"
 
     def limits_for(self, key: str, api: str) -> Limits | None:
@@ -114,10 +134,12 @@ class Thresholds:
             "min_samples": self.min_samples,
             "max_cpu_percent": self.max_cpu_percent,
             "generation": asdict(self.generation),
+            "load": asdict(self.load),
             # Every limit key, null when off, so the file can be rebuilt from this.
             "apis": {name: asdict(limits) for name, limits in self.apis.items()},
             "endpoints": {key: dict(override) for key, override in self.endpoints.items()},
             "regression": asdict(self.regression),
+            "abort": self.abort.to_dict(),
         }
 
 
@@ -145,8 +167,8 @@ def parse_thresholds(data: Any, source: str = "baselines.yaml") -> Thresholds:
     if data is None:
         data = {}
     top = p.mapping(data, "", "the file")
-    p.known_keys(top, ["warmup_s", "min_samples", "max_cpu_percent", "generation", "apis",
-                       "endpoints", "regression"], "at the top level")
+    p.known_keys(top, ["warmup_s", "min_samples", "max_cpu_percent", "generation", "load", "apis",
+                       "endpoints", "regression", "abort"], "at the top level")
     defaults = Thresholds()
     return Thresholds(
         warmup_s=p.number(top, "warmup_s", defaults.warmup_s, "", low=0),
@@ -154,9 +176,11 @@ def parse_thresholds(data: Any, source: str = "baselines.yaml") -> Thresholds:
         max_cpu_percent=p.number(top, "max_cpu_percent", defaults.max_cpu_percent, "",
                                  low=0, high=100, nullable=True),
         generation=p.generation(top.get("generation")),
+        load=p.load(top.get("load")),
         apis=p.apis(top.get("apis")),
         endpoints=p.endpoints(top.get("endpoints")),
         regression=p.regression(top.get("regression")),
+        abort=parse_abort(p, top.get("abort")),
         source=source,
     )
 
@@ -187,6 +211,10 @@ def thresholds_as_points(
         minimum = thresholds.generation.min_throughput_ratio * target
         rows.append({"scope": "api:generation", "api": "generation", "endpoint": "",
                      "metric": "throughput", "value": float(minimum)})
+        if thresholds.generation.max_throughput_ratio is not None:
+            rows.append({"scope": "api:generation", "api": "generation", "endpoint": "",
+                         "metric": "throughput_max",
+                         "value": float(thresholds.generation.max_throughput_ratio * target)})
     return rows
 
 
@@ -250,12 +278,18 @@ class _Parser:
                 for key in given}
 
     def apis(self, value: Any) -> dict[str, Limits]:
-        apis = _default_apis()
-        for name, group in self.mapping(value, "apis", "apis").items():
+        """The file's groups. Naming only built-in groups tunes them; naming a group of its own
+        describes another API, whose groups replace the built-in ones (which would otherwise
+        warn, run after run, that they saw no requests). A named built-in group keeps its
+        built-in limits for the keys it leaves out either way."""
+        builtin = _default_apis()
+        given = self.mapping(value, "apis", "apis")
+        apis = {} if any(name not in builtin for name in given) else dict(builtin)
+        for name, group in given.items():
             if not isinstance(name, str) or not name:
                 raise self.fail(f"api group name {_show(name)} in apis must be a word, e.g. auth")
-            given = self.limits(group, f"apis.{name}", f"in apis.{name}")
-            apis[name] = replace(apis.get(name, Limits()), **given)
+            limits = self.limits(group, f"apis.{name}", f"in apis.{name}")
+            apis[name] = replace(builtin.get(name, Limits()), **limits)
         return apis
 
     def endpoints(self, value: Any) -> dict[str, dict[str, float | None]]:
@@ -277,6 +311,29 @@ class _Parser:
                                      low=0, nullable=True),
             min_throughput_ratio=self.number(given, "min_throughput_ratio", d.min_throughput_ratio,
                                              "generation.", low=0, high=1),
+            max_throughput_ratio=self.number(given, "max_throughput_ratio", d.max_throughput_ratio,
+                                             "generation.", low=1, nullable=True),
+        )
+
+    def load(self, value: Any) -> Load:
+        given = self.mapping(value, "load", "load")
+        self.known_keys(given, [f.name for f in fields(Load)], "in load")
+        d = Load()
+        latency = given.get("latency", d.latency)
+        if latency not in LATENCY_BASES:
+            raise self.fail(f"load.latency is {_show(latency)} but must be one of "
+                            f"{', '.join(LATENCY_BASES)}")
+        window = given.get("window_s", d.window_s)
+        # Arrivals are counted per second: a window is a whole number of those seconds.
+        if isinstance(window, bool) or not isinstance(window, (int, float)) or window < 1 or window != int(window):
+            raise self.fail(f"load.window_s must be a whole number of seconds, 1 or more, not {_show(window)}")
+        return Load(
+            window_s=float(window),
+            # Above 1 a shortfall to zero would still pass: almost surely a percent typed as a ratio.
+            tolerance=self.number(given, "tolerance", d.tolerance, "load.", low=0, high=1),
+            max_loop_lag_ms=self.number(given, "max_loop_lag_ms", d.max_loop_lag_ms, "load.", low=0,
+                                        nullable=True),
+            latency=latency,
         )
 
     def regression(self, value: Any) -> Regression:
@@ -307,19 +364,6 @@ class _Parser:
         if not 0 < value < 1:
             raise self.fail(f"regression.{key} is {value} but must be above 0 and below 1, e.g. 0.05")
         return value
-
-
-def closest_match(word: str, choices: list[str]) -> str | None:
-    """The choice ``word`` is most likely a typo of, or None.
-
-    difflib finds the candidates; among equally close ones a swap of two letters wins
-    (max_p59_ms is max_p95_ms, not max_p99_ms), the most common slip when typing.
-    """
-    candidates = difflib.get_close_matches(word, choices, n=3)
-    if not candidates:
-        return None
-    return min(candidates, key=lambda c: (
-        -round(difflib.SequenceMatcher(None, word, c).ratio(), 6), sorted(c) != sorted(word)))
 
 
 def _show(value: Any) -> str:

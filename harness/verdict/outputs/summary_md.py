@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
+from harness.verdict.abort import abort_line
 from harness.verdict.compare import change_text, interval_text, level_text, value_text
-from harness.verdict.evaluate import generation_target
-from harness.verdict.model import Check, Stats, Verdict, scope_status
+from harness.verdict.evaluate import generation_target_in_force
+from harness.verdict.model import Check, Latency, Stats, Verdict, scope_status
 from harness.verdict.outputs.verdict_json import utc_text
 from harness.verdict.thresholds import Thresholds
 
@@ -30,16 +31,23 @@ def render(verdict: Verdict, thresholds: Thresholds) -> str:
               f"| Exit code | {int(verdict.exit_code)} |"]
     if verdict.baseline_run_id:
         lines.append(f"| Baseline | `{_cell(verdict.baseline_run_id)}` |")
-    target = generation_target(thresholds, m)
+    if verdict.abort is not None:
+        lines.append(f"| Aborted | {_cell(abort_line(verdict.abort))} |")
+    target = generation_target_in_force(thresholds, m)
     if target:
         achieved = "unknown" if m.generation_rate is None else f"{_num(m.generation_rate, 2)}/s"
         lines.append(f"| Generations | {achieved} achieved, target {_num(target, 2)}/s |")
+    if m.load_model == "arrival":
+        basis = "the scheduled start" if thresholds.load.latency == "scheduled" else "the request's send (service time)"
+        lines.append(f"| Load | arrival model: {_cell(', '.join(f'{api} {_num(load.target_per_s, 2)}/s' for api, load in sorted(m.load.items())) or 'no rate')}; "
+                     f"latency limits judged from {basis} |")
     lines.append("")
 
     if verdict.reasons:
         lines += ["### Why", ""]
         lines += [f"- {_reason_mark(verdict, r)} {r}" for r in verdict.reasons]
         lines.append("")
+    lines += _load_table(verdict, thresholds)
     lines += _stats_table(verdict)
     lines += _comparison_table(verdict)
     if verdict.warnings:
@@ -49,20 +57,32 @@ def render(verdict: Verdict, thresholds: Thresholds) -> str:
     return "\n".join(lines)
 
 
-def _stats_table(verdict: Verdict) -> list[str]:
+def _load_table(verdict: Verdict, thresholds: Thresholds) -> list[str]:
+    """Arrival model: the rate asked and achieved per API, with the arrivals that could not start on time."""
     m = verdict.measurements
-    lines = ["### Endpoints", "",
-             "| Endpoint | API | Requests | Failures | Success % | p50 ms | p95 ms | p99 ms "
-             "| max ms | req/s | Status |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for key in sorted(m.endpoints):
-        s = m.endpoints[key]
-        lines.append(_row(f"`{_cell(key)}`", _cell(s.api), s, _status(verdict.checks, key)))
-    for api in sorted(m.apis):
-        lines.append(_row(f"**all {_cell(api)}**", _cell(api), m.apis[api],
-                          _status(verdict.checks, f"api:{api}")))
-    if not m.endpoints:
-        lines.append("| *no requests recorded* | | | | | | | | | | |")
+    if m.load_model != "arrival":
+        return []
+    window, tolerance = _num(thresholds.load.window_s, 0), _num(thresholds.load.tolerance * 100, 2)
+    lines = ["### Load", "",
+             f"Arrivals per second in every {window} s window after the warm-up, asked ± {tolerance} %.", "",
+             "| API | Asked /s | Achieved /s (lowest – highest window) | Key request /s | Late | Dropped "
+             "| Max lag ms | Status |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for api, load in sorted(m.load.items()):
+        rates = [w.achieved_per_s for w in load.windows]
+        keyed = [w.requests_per_s for w in load.windows if w.requests_per_s is not None]
+        achieved = f"{_num(min(rates), 2)} – {_num(max(rates), 2)}" if rates else "—"
+        key = f"{_num(min(keyed), 2)} – {_num(max(keyed), 2)}" if keyed else "—"
+        lag = "—" if load.max_lag_ms is None else _ms(load.max_lag_ms)
+        # Each API's rate makes one check: under its own scope, or the load generator's when that set the rate.
+        status = _status(verdict.checks, f"api:{api}", "arrival_rate")
+        if status == _STATUS_LABELS["none"]:
+            status = "⚠️ load generator"
+        lines.append(f"| {_cell(api)} | {_num(load.target_per_s, 2)} | {achieved} | {key} | {load.late} "
+                     f"| {load.dropped} | {lag} | {status} |")
+    absent = sorted(set(thresholds.apis) - set(m.load))
+    if absent:
+        lines += ["", f"No rate, so not run and not judged: {', '.join(_cell(a) for a in absent)}."]
     return lines + [""]
 
 
@@ -93,16 +113,47 @@ def _comparison_table(verdict: Verdict) -> list[str]:
     return lines + [""]
 
 
-def _row(label: str, api: str, s: Stats, status: str) -> str:
+def _stats_table(verdict: Verdict) -> list[str]:
+    m = verdict.measurements
+    scheduled = m.load_model == "arrival"
+    extra_head = " p95 ms from sched. | p99 ms from sched. |" if scheduled else ""
+    extra_rule = " ---: | ---: |" if scheduled else ""
+    lines = ["### Endpoints", "",
+             "| Endpoint | API | Requests | Failures | Success % | p50 ms | p95 ms | p99 ms "
+             f"| max ms |{extra_head} req/s | Status |",
+             f"| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |{extra_rule} ---: | --- |"]
+    for key in sorted(m.endpoints):
+        s = m.endpoints[key]
+        lines.append(_row(f"`{_cell(key)}`", _cell(s.api), s, _status(verdict.checks, key),
+                          _scheduled_cells(m.scheduled.get(key)) if scheduled else []))
+    for api in sorted(m.apis):
+        lines.append(_row(f"**all {_cell(api)}**", _cell(api), m.apis[api],
+                          _status(verdict.checks, f"api:{api}"),
+                          _scheduled_cells(m.scheduled_apis.get(api)) if scheduled else []))
+    if not m.endpoints:
+        lines.append("| *no requests recorded* | | | | | | | | | | |" + (" | |" if scheduled else ""))
+    if scheduled:
+        lines += ["", "p50–max: service time (the request alone); *from sched.*: from the scheduled start of its "
+                      "iteration, including the time the iteration waited for a free user."]
+    return lines + [""]
+
+
+def _scheduled_cells(latency: Latency | None) -> list[str]:
+    return [_ms(None), _ms(None)] if latency is None else [_ms(latency.p95), _ms(latency.p99)]
+
+
+def _row(label: str, api: str, s: Stats, status: str, scheduled: list[str] = ()) -> str:
     cells = [label, api, str(s.requests), str(s.failures), _rate(s.success_rate),
-             _ms(s.p50), _ms(s.p95), _ms(s.p99), _ms(s.max), _num(s.rps, 2), status]
+             _ms(s.p50), _ms(s.p95), _ms(s.p99), _ms(s.max), *scheduled, _num(s.rps, 2), status]
     return "| " + " | ".join(cells) + " |"
 
 
 _STATUS_LABELS = {"none": "—", "fail": "❌ fail", "not judged": "⚠️ not judged", "pass": "✅ pass"}
 
 
-def _status(checks: list[Check], scope: str) -> str:
+def _status(checks: list[Check], scope: str, metric: str | None = None) -> str:
+    if metric is not None:
+        checks = [c for c in checks if c.metric == metric]
     return _STATUS_LABELS[scope_status(checks, scope)]
 
 
@@ -110,9 +161,10 @@ def _completeness_line(verdict: Verdict) -> str:
     c = verdict.measurements.completeness
     if c is None:
         return "**Completeness:** unknown — the listener's counts are missing."
+    lost = f"; lost: {', '.join(f'`{_cell(w)}`' for w in c.lost_workers)}" if c.lost_workers else ""
     return (f"**Completeness:** {c.stored} of {c.seen} request points stored in InfluxDB "
-            f"({c.missing} missing, {c.dropped} dropped, {c.spooled} spooled, "
-            f"{c.workers} workers reported).")
+            f"({c.missing} missing, {c.dropped} dropped, {c.spooled} spooled, {c.quarantined} quarantined, "
+            f"{c.workers} workers reported{lost}).")
 
 
 def _all_checks(checks: list[Check]) -> list[str]:

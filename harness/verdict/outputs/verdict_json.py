@@ -8,8 +8,9 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from harness.verdict.evaluate import generation_target
-from harness.verdict.model import BaselineInfo, Comparison, Measurements, Stats, Verdict
+from harness.verdict.abort import abort_dict
+from harness.verdict.evaluate import generation_target_in_force
+from harness.verdict.model import ApiLoad, BaselineInfo, Comparison, Latency, LoadWindow, Measurements, Stats, Verdict
 from harness.verdict.thresholds import Thresholds
 
 SCHEMA_VERSION = 1
@@ -23,7 +24,7 @@ def render(verdict: Verdict, thresholds: Thresholds) -> str:
 def document(verdict: Verdict, thresholds: Thresholds) -> dict[str, Any]:
     m = verdict.measurements
     c = m.completeness
-    target = generation_target(thresholds, m)
+    target = generation_target_in_force(thresholds, m)
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": verdict.run_id,
@@ -31,31 +32,38 @@ def document(verdict: Verdict, thresholds: Thresholds) -> dict[str, Any]:
         "verdict": verdict.verdict,
         "exit_code": int(verdict.exit_code),
         "baseline_run_id": verdict.baseline_run_id,
-        "window": window_dict(m),
+        "window": judged_window_dict(m),
         "checks": [{"scope": k.scope, "metric": k.metric, "threshold": _finite(k.threshold),
                     "observed": _finite(k.observed), "passed": k.passed, "kind": k.kind,
                     "message": k.message} for k in verdict.checks],
-        "endpoints": {key: {"api": s.api, **stats_dict(s)} for key, s in m.endpoints.items()},
-        "apis": {api: stats_dict(s) for api, s in m.apis.items()},
+        "endpoints": {key: {"api": s.api, **stats_dict(s), "scheduled": latency_dict(m.scheduled.get(key))}
+                      for key, s in m.endpoints.items()},
+        "apis": {api: {**stats_dict(s), "scheduled": latency_dict(m.scheduled_apis.get(api))}
+                 for api, s in m.apis.items()},
+        "load": load_dict(m, thresholds),
         "generation": {
             "target_per_s": _finite(target),
             "min_per_s": _finite(target * thresholds.generation.min_throughput_ratio)
             if target else None,
+            "max_per_s": _finite(target * thresholds.generation.max_throughput_ratio)
+            if target and thresholds.generation.max_throughput_ratio is not None else None,
             "achieved_per_s": _finite(m.generation_rate),
         },
         "completeness": None if c is None else {
             "seen": c.seen, "stored": c.stored, "missing": c.missing, "dropped": c.dropped,
-            "spooled": c.spooled, "workers": c.workers},
+            "spooled": c.spooled, "workers": c.workers, "lost_workers": list(c.lost_workers),
+            "quarantined": c.quarantined},
         "cpu_max_percent": _finite(m.cpu_max_percent),
         "baseline": None if verdict.baseline is None else baseline_dict(verdict.baseline),
         "comparisons": [comparison_dict(c) for c in verdict.comparisons],
+        "abort": abort_dict(verdict.abort, lambda ns: utc_text(datetime.fromtimestamp(ns / 1e9, timezone.utc))),
         "reasons": list(verdict.reasons),
         "warnings": list(verdict.warnings),
         "thresholds": thresholds.to_dict(),
     }
 
 
-def window_dict(m: Measurements) -> dict[str, Any]:
+def judged_window_dict(m: Measurements) -> dict[str, Any]:
     """The judged window: ``time >= start AND time <= end`` (both in ns, both included) selects
     exactly the requests the verdict counted."""
     start_ns, end_ns = m.window_ns
@@ -89,6 +97,38 @@ def utc_ns_text(ns: int) -> str:
     seconds, rest = divmod(int(ns), 1_000_000_000)
     whole = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{whole}.{rest:09d}Z"
+
+
+def latency_dict(latency: Latency | None) -> dict[str, Any] | None:
+    """Latency from the scheduled start (arrival model); None where requests carry none."""
+    if latency is None:
+        return None
+    return {"p50": _finite(latency.p50), "p95": _finite(latency.p95), "p99": _finite(latency.p99),
+            "max": _finite(latency.max)}
+
+
+def load_dict(m: Measurements, thresholds: Thresholds) -> dict[str, Any]:
+    """The load asked and achieved: per API given a rate (arrival model), its windows."""
+    return {"model": m.load_model, "window_s": thresholds.load.window_s, "tolerance": thresholds.load.tolerance,
+            "latency": thresholds.load.latency if m.load_model == "arrival" else "service",
+            "apis": {api: api_load_dict(load) for api, load in sorted(m.load.items())},
+            "absent": sorted(set(thresholds.apis) - set(m.load)) if m.load_model == "arrival" else []}
+
+
+def api_load_dict(load: ApiLoad) -> dict[str, Any]:
+    return {"target_per_s": _finite(load.target_per_s), "achieved_per_s": _finite(load.achieved_per_s),
+            "key_request": load.defining, "scheduled": load.scheduled, "started": load.started,
+            "late": load.late, "dropped": load.dropped, "max_lag_ms": _finite(load.max_lag_ms),
+            "windows": [window_dict(w) for w in load.windows]}
+
+
+def window_dict(w: LoadWindow) -> dict[str, Any]:
+    return {"start_s": w.start_s, "end_s": w.end_s, "target_per_s": _finite(w.target_per_s),
+            "achieved_per_s": _finite(w.achieved_per_s), "key_requests_per_s": _finite(w.requests_per_s),
+            "scheduled": w.scheduled, "started": w.started, "late": w.late, "dropped": w.dropped,
+            "max_lag_ms": _finite(w.max_lag_ms), "cpu_max_percent": _finite(w.cpu_max_percent),
+            "loop_lag_max_ms": _finite(w.loop_lag_max_ms), "pool_users": w.pool_users,
+            "slowest_in_flight_ms": _finite(w.slowest_in_flight_ms)}
 
 
 def utc_text(moment: datetime) -> str:

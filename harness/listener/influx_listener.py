@@ -1,0 +1,291 @@
+"""One ``InfluxListener`` per Locust process: records requests and user counts (local runner and
+workers), makes the run id and writes run events (master and local runner), and hands every line
+to the batch writer, which owns the write path. ``harness.listener.plugin`` wires it to Locust's
+events.
+
+The run id travels to the workers in the master's parsed options: Locust sends them with every
+spawn message, so an id set on the master's ``test_start`` reaches each worker before its own
+``test_start`` fires (the way locust-plugins' listeners hand out their run id).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+
+import gevent
+import psutil
+from gevent.event import Event
+
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.influx.lineprotocol import make_line
+from harness.listener.loop_lag import LoopLag
+from harness.listener.options import test_env
+from harness.listener.recorder import RequestRecorder
+from harness.runner_role import role_of
+from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
+from harness.influx.schema import ensure_database
+from harness.influx.writer import BatchWriter
+from harness.runid import new_run_id, validate_run_id
+
+log = logging.getLogger("harness.listener")
+
+FLUSH_INTERVAL_S = 1.0
+USERS_INTERVAL_S = 1.0
+
+
+def settings_from_options(options) -> InfluxSettings:
+    return InfluxSettings(url=options.influx_url, database=options.influx_db, token=options.influx_token,
+                          username=options.influx_user, password=options.influx_password)
+
+
+class InfluxListener:
+    def __init__(self, environment):
+        self.env = environment
+        options = environment.parsed_options
+        self.options = options
+        self.client = InfluxClient(settings_from_options(options))
+        self.runs_rp = options.influx_runs_rp
+        self.batch_size = max(1, int(options.influx_batch_size))
+        self.flush_timeout = float(options.influx_flush_timeout)
+        self.writer = BatchWriter(self.client, int(options.influx_max_pending), batch_size=self.batch_size,
+                                  create_database=lambda: ensure_database(self.client, self.runs_rp))
+        self.user_given_run_id = options.run_id or ""
+        self.recorder: RequestRecorder | None = None
+        self.run_id = ""
+        self.test_started_ns = 0
+        self.drain_deadline: float | None = None  # one bounded final flush per test, however often asked
+        self.final_seen: int | None = None  # the count of the final counts line handed over, if any
+        self.worker = "local"
+        self.flush_now = Event()
+        self.greenlets: list[gevent.Greenlet] = []
+        self.process = psutil.Process()
+        self.loop_lag = LoopLag()
+        self.arrivals_start_written = False
+        self.test_env = test_env(options)
+
+    # -- roles ----------------------------------------------------------------------------
+    @property
+    def role(self) -> str:
+        return role_of(self.env.runner)
+
+    def records_requests(self) -> bool:
+        return self.role in ("local", "worker")
+
+    # -- events ---------------------------------------------------------------------------
+    def on_test_start(self, **_kwargs) -> None:
+        # The previous test's last lines and final counts (web UI: stop, then start again), before
+        # the run id and worker they are tagged with change.
+        self._collect(final=True)
+        if self.role in ("master", "local"):
+            # A new id for every test started (web UI), unless the user fixed one.
+            run_id = self.user_given_run_id or new_run_id()
+            self.options.run_id = run_id
+        self.run_id = validate_run_id(self.options.run_id or new_run_id())
+        settings = settings_from_options(self.options)
+        if settings != self.client.settings and self.writer.idle:
+            # Workers get the master's options with the first spawn message.
+            self.client = self.writer.client = InfluxClient(settings)
+        self.test_started_ns = time.time_ns()
+        if self.role == "local":
+            self.worker = f"{socket.gethostname()}-{os.getpid()}"
+        elif self.role == "worker":
+            self.worker = self.env.runner.client_id
+        self.test_env = test_env(self.options)
+        self.recorder = RequestRecorder(self.run_id, self.test_env, self.worker)
+        self.writer.begin(Spool(worker_spool_dir(Path(self.options.influx_spool_dir), self.client.settings.database,
+                                                 self.run_id, self.worker)),
+                          {"run_id": self.run_id, "worker": self.worker})
+        self.drain_deadline = self.final_seen = None
+        self.process.cpu_percent(None)
+        self.arrivals_start_written = False
+        if self.role in ("master", "local"):
+            self.event("start", "Run started", f"run {self.run_id} against {self.env.host}")
+            self._load_plan()
+            log.info("run id %s (InfluxDB %s, database %s)", self.run_id, self.client.settings.url,
+                     self.client.settings.database)
+        if not self.greenlets:
+            self.greenlets = [gevent.spawn(self._flush_loop), gevent.spawn(self._users_loop),
+                              gevent.spawn(self.loop_lag.run)]
+
+    def on_request(self, request_type, name, response_time, response_length, exception=None,
+                   start_time=None, response=None, context=None, **_kwargs) -> None:
+        recorder = self.recorder
+        if recorder is not None and recorder.record(request_type, name, response_time, response_length, exception,
+                                                    start_time, response, context) >= self.batch_size:
+            self.flush_now.set()
+
+    def on_spawning_complete(self, user_count, **_kwargs) -> None:
+        if self.role in ("master", "local") and self.recorder:
+            self.event("spawn_complete", "Spawning complete", f"{user_count} users running")
+
+    def on_test_stopping(self, **_kwargs) -> None:
+        # When the load stopped being generated: users only finish their current task after
+        # this, so throughput is measured up to here (harness/verdict/measure.py).
+        if self.role in ("master", "local") and self.recorder:
+            self.event("stopping", "Stopping", f"run {self.run_id}: stopping users")
+
+    def on_test_stop(self, **_kwargs) -> None:
+        if not self.recorder:
+            return
+        self._sample()  # the last, partial interval's counts
+        if self.role == "master":
+            for node in self.env.runner.clients.missing:
+                # Its points since its last flush are lost and uncounted; the verdict says so too.
+                self.event("worker_lost", "Worker lost", f"worker {node.id} stopped answering during run "
+                                                         f"{self.run_id}")
+        if self.role in ("master", "local"):
+            self.event("stop", "Run stopped", f"run {self.run_id} stopped")
+        if self.role == "worker" and self.greenlets:
+            # A worker's master waits only half a second for the final stats report that follows
+            # this event; blocking here would make Locust's own count miss requests. The flusher
+            # sends now, and quitting does the bounded final flush.
+            self.flush_now.set()
+            return
+        self.finish()
+
+    def on_quitting(self, **_kwargs) -> None:
+        if self.recorder:
+            self.finish()
+
+    def finish(self) -> None:
+        """Stop the background greenlets, then the bounded final flush. Safe to call again: on
+        SIGTERM Locust fires quitting first and test_stop after, with users still stopping."""
+        # The flusher stops first, so the final flush does not wait for it; a write it had in
+        # flight stays queued in the writer and is sent here.
+        gevent.killall(self.greenlets, block=True)
+        self.greenlets = []
+        self.drain()
+        self.log_totals()
+
+    # -- writing --------------------------------------------------------------------------
+    def event(self, kind: str, title: str, text: str) -> None:
+        """An annotation point (fields, so Grafana's annotation mapping can read them)."""
+        line = make_line("events", {"run_id": self.run_id, "test_env": self.test_env, "type": kind},
+                         {"title": title, "text": text, "tags": f"{kind},{self.test_env}"}, time.time_ns())
+        self.writer.add([line], self.runs_rp)
+
+    def _stats_line(self, seen: int, final: bool) -> str:
+        # Same timestamp every time (the test's start): each new count overwrites the last,
+        # so the stored point is always this worker's latest total. ``final`` only at the end: a
+        # worker whose last point lacks it stopped without counting its last requests.
+        counts = self.writer.counts
+        return make_line("listener_stats", {"run_id": self.run_id, "test_env": self.test_env,
+                                            "worker": self.worker},
+                         {"seen": seen, "written": counts.written, "retried": counts.retried,
+                          "dropped": counts.dropped, "pending": self.writer.pending_points,
+                          "spooled": self.writer.spooled_points, "quarantined": counts.quarantined,
+                          "final": final},
+                         self.test_started_ns)
+
+    def _collect(self, final: bool = False) -> None:
+        """Hand the recorder's lines, and this process's counts, to the writer."""
+        if self.recorder and self.records_requests():
+            lines = self.recorder.take()
+            if lines or self.final_seen != self.recorder.seen:  # a final count said twice adds nothing
+                lines.append(self._stats_line(self.recorder.seen, final))
+                self.final_seen = self.recorder.seen if final else None
+            self.writer.add(lines)
+
+    def flush(self) -> bool:
+        self._collect()
+        return self.writer.flush()
+
+    def _flush_loop(self) -> None:
+        while True:
+            self.flush_now.wait(FLUSH_INTERVAL_S)
+            self.flush_now.clear()
+            try:
+                self.flush()
+            except Exception:  # the loop must outlive any surprise, or every later point is lost
+                log.exception("InfluxDB flush failed")
+
+    def _users_loop(self) -> None:
+        while True:
+            gevent.sleep(USERS_INTERVAL_S)
+            try:
+                self._sample()
+            except Exception:  # the loop must outlive any surprise, or every later sample is lost
+                log.exception("sampling users and arrivals failed")
+
+    def _sample(self) -> None:
+        """Once per interval: this process's users, CPU, loop lag and, in the arrival model, its
+        pool and arrivals (``environment.harness_arrivals``, when the locustfile has one)."""
+        runner = self.env.runner
+        if self.recorder is None or runner is None:
+            return
+        arrivals = getattr(self.env, "harness_arrivals", None)
+        if self.role in ("master", "local") and arrivals is not None:
+            self._arrivals_start(arrivals)
+        if not self.records_requests():
+            return
+        now = time.time_ns()
+        tags = {"run_id": self.run_id, "test_env": self.test_env, "worker": self.worker}
+        fields = {"users": int(runner.user_count), "cpu_percent": float(self.process.cpu_percent(None)),
+                  "loop_lag_ms": float(self.loop_lag.take())}
+        samples = arrivals.sample() if arrivals is not None else []
+        if samples:
+            fields["pool_busy"] = int(arrivals.pool.busy)
+        lines = self.recorder.lines
+        lines.append(make_line("users", tags, fields, now))
+        for sample in samples:
+            api = sample.pop("api")
+            lines.append(make_line("arrivals", {**tags, "api": api}, sample, now))
+
+    def _load_plan(self) -> None:
+        """What load this test was asked for (``load_plan``, runs RP), so a run started with plain
+        ``locust`` can be judged against it too."""
+        arrivals = getattr(self.env, "harness_arrivals", None)
+        if arrivals is None:
+            return
+        runner = self.env.runner
+        fields = {**arrivals.plan.to_fields(), "users": int(getattr(runner, "target_user_count", 0) or 0),
+                  "spawn_rate": float(getattr(self.options, "spawn_rate", 0) or 0)}
+        line = make_line("load_plan", {"run_id": self.run_id, "test_env": self.test_env}, fields, time.time_ns())
+        self.writer.add([line], self.runs_rp)
+
+    def _arrivals_start(self, arrivals) -> None:
+        """The ``arrivals_start`` event, at the epoch the master decided (once per test)."""
+        epoch = getattr(arrivals, "epoch", None)
+        if self.arrivals_start_written or epoch is None:
+            return
+        self.arrivals_start_written = True
+        text = f"run {self.run_id}: {arrivals.plan.describe()}"
+        line = make_line("events", {"run_id": self.run_id, "test_env": self.test_env, "type": "arrivals_start"},
+                         {"title": "Arrivals started", "text": text, "tags": f"arrivals_start,{self.test_env}"},
+                         int(epoch * 1e9))
+        self.writer.add([line], self.runs_rp)
+
+    def drain(self) -> None:
+        """Final flush: bounded wait for InfluxDB (once per test, however often asked), then say
+        what could not be sent."""
+        if self.drain_deadline is None:
+            self.drain_deadline = time.monotonic() + self.flush_timeout
+        self._collect(final=True)
+        spilled = self.writer.drain(max(0.0, self.drain_deadline - time.monotonic()))
+        if spilled:
+            cause = self.writer.refused or self.writer.counts.first_error
+            log.error("InfluxDB listener: %d points were not written (%s); they wait in %s: "
+                      "run 'harness flush' when InfluxDB is back", spilled, cause,
+                      self.writer.spool.directory if self.writer.spool else "memory (no spool)")
+
+    def log_totals(self) -> None:
+        counts, seen = self.writer.counts, self.recorder.seen if self.recorder else 0
+        log.info("InfluxDB listener [%s]: run %s: seen %d requests, wrote %d points, retried %d, dropped %d, "
+                 "spooled %d, quarantined %d", self.worker, self.run_id, seen, counts.written, counts.retried,
+                 counts.dropped, self.writer.spooled_points, counts.quarantined)
+
+
+def preflight(listener: InfluxListener) -> None:
+    """Reachable, credentials accepted, database present (created on 1.x)."""
+    ensure_database(listener.client, listener.runs_rp, listener.client.ping())
+    waiting = spooled_dirs(Path(listener.options.influx_spool_dir), listener.client.settings.database)
+    if waiting:
+        log.warning("%d spooled batch folders from earlier runs wait in %s: run 'harness flush'",
+                    len(waiting), listener.options.influx_spool_dir)
