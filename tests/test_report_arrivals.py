@@ -9,6 +9,7 @@ import json
 import pytest
 
 from harness.report import write_report
+from harness.rundata import store_verdict
 from harness.verdict.judge import judge
 from harness.verdict.thresholds import Thresholds
 from tests.test_measure_load import RUN, write_run
@@ -90,6 +91,7 @@ def test_run_summary_keeps_the_load_and_latency_from_the_scheduled_start(influx_
     ensure_database(influx_db, "runs")
     write_run(influx_db)
     verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None)
+    store_verdict(influx_db, "runs", verdict)  # what harness run and harness check do after judging
     m = verdict.measurements
     rows = {s["tags"]["scope"] + ":" + s["tags"]["endpoint"]: dict(zip(s["columns"], s["values"][0]))
             for s in influx_db.query(f'SELECT * FROM "runs"."run_summary" WHERE "run_id" = \'{RUN}\' '

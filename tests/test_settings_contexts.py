@@ -38,6 +38,7 @@ SAMPLES = {
     "THRESHOLDS_FILE": "mine.yaml",
     "OUT_DIR": "reports",
     "GENERATION_TARGET_PER_S": "2.5",
+    "ABORT_ON_FAIL": "true",
 }
 SHARED = [p for p in PARAMS if len(p.used_by) > 1]
 # (case, the setting's environment variable: absent / the sample / its default text / blank,

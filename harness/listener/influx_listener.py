@@ -134,7 +134,7 @@ class InfluxListener:
     def on_test_stop(self, **_kwargs) -> None:
         if not self.recorder:
             return
-        self._sample()  # the last, partial interval's counts
+        self._sample(final=True)  # the last, partial interval's arrivals
         if self.role == "master":
             for node in self.env.runner.clients.missing:
                 # Its points since its last flush are lost and uncounted; the verdict says so too.
@@ -214,9 +214,13 @@ class InfluxListener:
             except Exception:  # the loop must outlive any surprise, or every later sample is lost
                 log.exception("sampling users and arrivals failed")
 
-    def _sample(self) -> None:
+    def _sample(self, final: bool = False) -> None:
         """Once per interval: this process's users, CPU, loop lag and, in the arrival model, its
-        pool and arrivals (``environment.harness_arrivals``, when the locustfile has one)."""
+        pool and arrivals (``environment.harness_arrivals``, when the locustfile has one).
+
+        ``final`` (at the test's stop): only the arrivals of the last, partial interval. A CPU
+        share over the few milliseconds since the last sample is noise (one 10 ms tick in 3 ms
+        reads as 347 %), and the user count is the regular samples' business."""
         runner = self.env.runner
         if self.recorder is None or runner is None:
             return
@@ -227,13 +231,14 @@ class InfluxListener:
             return
         now = time.time_ns()
         tags = {"run_id": self.run_id, "test_env": self.test_env, "worker": self.worker}
-        fields = {"users": int(runner.user_count), "cpu_percent": float(self.process.cpu_percent(None)),
-                  "loop_lag_ms": float(self.loop_lag.take())}
         samples = arrivals.sample() if arrivals is not None else []
-        if samples:
-            fields["pool_busy"] = int(arrivals.pool.busy)
         lines = self.recorder.lines
-        lines.append(make_line("users", tags, fields, now))
+        if not final:
+            fields = {"users": int(runner.user_count), "cpu_percent": float(self.process.cpu_percent(None)),
+                      "loop_lag_ms": float(self.loop_lag.take())}
+            if samples:
+                fields["pool_busy"] = int(arrivals.pool.busy)
+            lines.append(make_line("users", tags, fields, now))
         for sample in samples:
             api = sample.pop("api")
             lines.append(make_line("arrivals", {**tags, "api": api}, sample, now))

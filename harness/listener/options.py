@@ -17,8 +17,10 @@ def add_arguments(parser) -> None:
             # locust-plugins (which Locust imports when installed) already defines --test-env,
             # with LOCUST_TEST_ENV; test_env() below also honours TEST_ENV.
             continue
-        kind = {"action": "store_true", "default": p.value(p.default)} if p.switch else \
-            {"type": _converter(p), "default": p.default}
+        # A switch takes its flag alone (on) or a value (--abort-on-fail=false), as the harness
+        # commands do, so the same words work in `harness run`, plain `locust` and the environment.
+        kind = {"nargs": "?", "const": True, "type": _converter(p), "default": p.value(p.default)} if p.switch \
+            else {"type": _converter(p), "default": p.default}
         parser.add_argument(p.flag, env_var=p.env, help=f"{p.help} [env {p.env}]", include_in_web_ui=False, **kind)
 
 
