@@ -143,7 +143,7 @@ def test_time_bucketed_and_annotation_queries_use_the_time_filter(item):
 
 
 RUN_DATA = {"events", "run", "threshold", "baseline", "run_summary"}  # kept in the runs retention policy
-RAW_DATA = {"request", "users", "listener_stats"}  # in the database's default policy
+RAW_DATA = {"request", "users", "listener_stats", "arrivals"}  # in the database's default policy
 
 
 @pytest.mark.parametrize("item", static_queries(), ids=lambda item: item.label)
@@ -620,7 +620,7 @@ def test_arrival_panels_show_the_runs_numbers(arrival_run):
     assert max(post["p95 from scheduled start"]) >= 1000
     assert max(post["p95 from scheduled start"]) > max(post["p95 service time"])
     limits = _values_by_series(arrival_run, "p95 from the scheduled start and service-time p95 — by endpoint", "B")
-    assert set(limits["api:payments"]["last"]) == {300.0}
+    assert set(limits["api:payments"]["value"]) == {300.0}
     (lag_limit,) = series_of(arrival_run, "loadtest-live", "Load generator event-loop lag by worker", "B")
     assert set(non_null(lag_limit)) == {100.0}
     pool = _values_by_series(arrival_run, "Pool: users busy", "A")[""]

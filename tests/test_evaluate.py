@@ -377,3 +377,16 @@ def test_reasons_list_errors_then_failures_then_unjudged():
              else "unjudged" for r in verdict.reasons]
     assert kinds == sorted(kinds, key=["error", "fail", "unjudged"].index)
     assert len(verdict.reasons) == 1 + 2 + 2  # override; endpoint + group success; samples + counts
+
+
+@pytest.mark.parametrize("rate, duration_s, peak_users, expected", [
+    (10.53, 5.0, 40, "pass"),            # 2.6 creates over in 5 s: pacing's spread, not an overshoot
+    (21.0, 5.0, 40, "inconclusive"),     # the doubling the check exists for
+    (10.6, 55.0, 20, "inconclusive"),    # over a long window the spread is nothing: ±5 % holds
+])
+def test_generation_overshoot_allows_for_the_pacing_spread_of_short_windows(rate, duration_s, peak_users, expected):
+    from dataclasses import replace
+
+    measured = replace(run(ep("POST /api/v1/generations"), generation_rate=rate, generation_target=10.0),
+                       duration_s=duration_s, peak_users=peak_users)
+    assert evaluate(Thresholds(), measured).verdict == expected
