@@ -72,7 +72,9 @@ def influx_rank_percentile(values: list[float], p: float) -> float:
 
 
 def test_healthy_sandbox_passes_and_p95_matches_influxdb(influxd, influx_db, tmp_path):
-    proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path, "--run-id", "healthy"))
+    # 16 s: five auth users make about 20 GET /health requests in 7 s after the warm-up, too close
+    # to min_samples for a test that must not depend on the machine's load.
+    proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path, "--run-id", "healthy", run_time="16s"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "verdict: PASS" in proc.stdout
     assert all(users <= 20 for users in progress_users(proc.stdout)), proc.stdout

@@ -59,12 +59,14 @@ def test_manual_trigger_with_the_run_settings_as_inputs(workflow):
     on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
     assert set(on) == {"workflow_dispatch"}
     inputs = on["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"environment", "users", "duration", "spawn_rate", "thresholds"}
+    assert set(inputs) == {"environment", "users", "duration", "spawn_rate", "thresholds", "rates", "abort_on_fail"}
     assert inputs["environment"]["type"] == "choice"
     assert inputs["environment"]["options"] == ["compose", "staging"]
     env = workflow["jobs"]["load-test"]["env"]
     assert env["USERS"] == "${{ inputs.users }}" and env["RUN_TIME"] == "${{ inputs.duration }}"
     assert env["SPAWN_RATE"] == "${{ inputs.spawn_rate }}" and env["THRESHOLDS_FILE"] == "${{ inputs.thresholds }}"
+    assert env["RATES"] == "${{ inputs.rates }}" and env["ABORT_ON_FAIL"] == "${{ inputs.abort_on_fail }}"
+    assert inputs["abort_on_fail"]["type"] == "boolean" and inputs["abort_on_fail"]["default"] is False
 
 
 def test_no_input_or_secret_is_pasted_into_a_script(steps):
