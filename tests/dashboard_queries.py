@@ -18,7 +18,9 @@ Panels under a repeated row (or repeated themselves) are queried once per value 
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
@@ -289,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
 
     now_ms = int(time.time() * 1000)
     for path in args.dashboards:
-        dashboard = load(path)
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
         context = Context(TimeRange(now_ms - int(args.days * 86_400_000), now_ms))
         answered = total = 0
         blank = []

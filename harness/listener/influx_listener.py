@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 import time
 
 import gevent
@@ -22,7 +21,6 @@ from gevent.event import Event
 
 from pathlib import Path
 
-from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.lineprotocol import make_line
 from harness.listener.loop_lag import LoopLag
