@@ -11,7 +11,8 @@ import json
 import sys
 import time
 
-from harness.influx.client import InfluxClient, quote_string, run_data_source  # noqa: F401 (run_data_source: used by importers too)
+from harness import __version__
+from harness.influx.client import InfluxClient, quote_ident, quote_string, run_data_source  # noqa: F401 (run_data_source: used by importers too)
 from harness.influx.lineprotocol import make_line
 from harness.influx.spool import Spool, default_root, worker_spool_dir
 from harness.influx.writer import BatchWriter
@@ -230,3 +231,23 @@ def store_verdict(client: InfluxClient, runs_rp: str, verdict: Verdict) -> None:
 
 def thresholds_json(thresholds) -> str:
     return json.dumps(thresholds.to_dict(), sort_keys=True)
+
+
+def record_plain_run(client: InfluxClient, runs_rp: str, verdict: Verdict, thresholds, target: float | None,
+                     description: str) -> None:
+    """A run started with plain ``locust`` has no ``run`` or ``threshold`` points; write them when it
+    is judged, so its dashboards draw limit lines and the history table lists it. Runs made by
+    ``harness run`` already have both and are left as they are."""
+    m = verdict.measurements
+    source = f'{quote_ident(runs_rp)}."run"' if runs_rp else '"run"'
+    if client.query(f'SELECT last("status") FROM {source} WHERE "run_id" = {quote_string(m.run_id)}'):
+        return
+    start_ns = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
+    end_ns = int(m.end.timestamp() * 1e9)
+    write_run(client, runs_rp, m.run_id, m.test_env,
+              {"status": "checked", "version": __version__, "thresholds": thresholds_json(thresholds),
+               "warmup_s": float(thresholds.warmup_s), "verdict": verdict.verdict, "description": description},
+              start_ns)
+    endpoint_apis = {key: stats.api for key, stats in m.endpoints.items()}
+    write_thresholds(client, runs_rp, m.run_id, m.test_env, threshold_rows(thresholds, endpoint_apis, target),
+                     [start_ns, end_ns])

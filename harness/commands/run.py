@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from harness import __version__
 from harness.apis import api_for
-from harness.commands.check import generation_target, print_verdict
+from harness.commands.check import generation_target
 from harness.commands.flush import flush_spool
 from harness.commands.influxdb import default_state_dir
 from harness.errors import HarnessError
@@ -21,8 +21,8 @@ from harness.influx.options import client_from, settings_from
 from harness.arrivals.plan import LoadPlan, plan_from_texts
 from harness.locust_process import (last_error_line, locust_command, locust_environment, locust_request_count,
                                      run_locust, spawn_rate)
+from harness.conclude import add_report, print_verdict
 from harness.preflight import check_influx, check_target
-from harness.report import write_report
 from harness.rundata import (store_verdict, threshold_rows, thresholds_json, write_baseline_at_start, write_event,
                              write_run, write_thresholds)
 from harness.runid import new_run_id
@@ -186,10 +186,7 @@ def run(args) -> int:
         if interrupted:
             write_event(client, runs_rp, run_id, env, "interrupted", "Run interrupted",
                         "stopped by a signal before its planned end")
-        try:
-            paths.update(write_report(client, verdict, thresholds, out_dir, runs_rp=runs_rp))
-        except HarnessError as exc:
-            print(f"harness: warning: no report: {exc}")  # the verdict and its exit code stand
+        add_report(client, verdict, thresholds, out_dir, paths, runs_rp)
         print_verdict(verdict, paths)
         print(f"  locust: {log_path}, {out_dir / 'locust.html'}")
         if interrupted and verdict.exit_code == ExitCode.PASS:

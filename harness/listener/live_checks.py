@@ -14,16 +14,15 @@ finish, the listener's final flush runs and Locust's count still equals the stor
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from dataclasses import replace
 
 import gevent
 
-from harness.errors import HarnessError
 from harness.influx.client import InfluxClient
+from harness.listener.options import thresholds_or_exit
 from harness.verdict.abort import AbortRecord, decide, event_line
-from harness.verdict.thresholds import Thresholds, load_thresholds
+from harness.verdict.thresholds import Thresholds
 from harness.verdict.window import measure_window
 
 log = logging.getLogger("harness.listener")
@@ -136,11 +135,7 @@ def install(events, environment, listener) -> LiveChecks | None:
     options = environment.parsed_options
     if not getattr(options, "abort_on_fail", False) or listener.role not in ("master", "local"):
         return None
-    try:
-        thresholds = load_thresholds(options.thresholds_file)
-    except HarnessError as exc:
-        sys.stderr.write(f"harness.listener: error: {exc}\n")
-        sys.exit(2)
+    thresholds = thresholds_or_exit(options)
     checks = LiveChecks(environment, listener, thresholds)
     events.test_start.add_listener(checks.on_test_start)
     events.test_stopping.add_listener(checks.on_test_stopping)
