@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+import gevent
+
 from harness.conclude import add_report, cut, generation_target, print_verdict, verdict_line
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
@@ -28,11 +30,15 @@ from harness.listener.options import thresholds_or_exit
 from harness.rundata import record_plain_run, store_verdict
 from harness.settings import from_environment
 from harness.verdict.judge import judge
+from harness.verdict.measure import read_completeness
 from harness.verdict.thresholds import Thresholds
 
 log = logging.getLogger("harness.listener")
 
 KUBERNETES_TERMINATION_LOG = Path("/dev/termination-log")
+# A worker sends its final counts within a flush (1 s) of its stop; a master in web-UI mode may quit
+# before that (locust-k8s-operator's --autoquit 0), so it waits for them, this long at most.
+FINAL_COUNTS_WAIT_S = 15.0
 EARLY_STOP_SLACK_S = 2.0  # Locust's own stop at --run-time comes this close to it, or closer
 NOT_JUDGED = "ERROR exit=2: Locust ended before the run was judged (see the master's log)"
 
@@ -99,6 +105,19 @@ class FleetVerdict:
             return None
         return f"the test stopped after {ran:.0f} s of its planned {planned} s (a signal, or every worker quit)"
 
+    def wait_for_final_counts(self) -> None:
+        """Until every worker that wrote counts for this run has stored its final ones, except
+        those the master knows stopped answering (the verdict names them), or the bound."""
+        runner = self.env.runner
+        lost = {c.id for c in runner.clients.missing} if self.listener.role == "master" else set()
+        deadline = time.monotonic() + FINAL_COUNTS_WAIT_S
+        while True:
+            counts = read_completeness(self.listener.client, self.listener.run_id, stored=0)
+            pending = set(counts.lost_workers) - lost if counts is not None else set()
+            if not pending or time.monotonic() >= deadline:
+                return
+            gevent.sleep(0.5)
+
     def on_quitting(self, **_kwargs) -> None:
         try:
             code = self.conclude()
@@ -119,6 +138,7 @@ class FleetVerdict:
         run_id, runs_rp = listener.run_id, listener.runs_rp
         out_dir = Path(options.out) if options.out else from_environment("OUT_DIR") / run_id
         early = self.ended_early()
+        self.wait_for_final_counts()
         target = generation_target(self.thresholds, chosen_generation_target())
         verdict, paths = judge(listener.client, run_id, self.thresholds, out_dir, generation_target=target,
                                baseline=options.baseline or None, baseline_force=options.baseline_force,
