@@ -153,6 +153,7 @@ class FleetVerdict:
         if early and verdict.abort is None and code == ExitCode.PASS:
             code = ExitCode.ERROR  # a run cut short did not prove what it was asked to (as harness run)
             line = f"ERROR exit=2 (the verdict passed, but {early}): {line}"
+            print(f"harness: exit 2: the verdict passed, but {early}")
         write_termination(self.termination, line)
         sys.stdout.flush()
         return code
