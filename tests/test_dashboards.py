@@ -22,11 +22,11 @@ import pytest
 import yaml
 
 from harness.influx.client import InfluxClient, InfluxSettings
-from harness.changepoints import Shift
-from harness.rundata import event_line, run_data_source as source
-from harness.runhistory import ChangePoint, RunValue, store_change_points
+from harness.history.changepoints import Shift
+from harness.influx.datamodel import event_line, run_data_source as source
+from harness.history.runs import ChangePoint, RunValue, store_change_points
 from harness.verdict.judge import judge
-from harness.verdict.thresholds import Thresholds, load_thresholds
+from harness.verdict.rules.thresholds import Thresholds, load_thresholds
 from tests import dashboard_queries as dq
 from tests.conftest import require
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError
-from harness.influx.client import quote_ident, quote_string
+from harness.influx.client import quote_string
+from harness.influx.datamodel import RUN, run_data_source
 from harness.rundata import store_verdict, threshold_rows, thresholds_json, write_run, write_thresholds
 from harness.influx.options import client_from, settings_from
 from harness.settings import CHECK, add_arguments
-from harness.verdict.judge import judge
-from harness.verdict.thresholds import load_thresholds
+from harness.verdict import judge, load_thresholds
 
 
 def register(subparsers) -> None:
@@ -59,7 +59,7 @@ def record_plain_run(client, runs_rp: str, verdict, thresholds, target) -> None:
     this check, so its dashboards draw limit lines and the history table lists it. Runs made by
     ``harness run`` already have both and are left as they are."""
     m = verdict.measurements
-    source = f'{quote_ident(runs_rp)}."run"' if runs_rp else '"run"'
+    source = run_data_source(runs_rp, RUN)
     if client.query(f'SELECT last("status") FROM {source} WHERE "run_id" = {quote_string(m.run_id)}'):
         return
     start_ns = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)

@@ -27,9 +27,7 @@ from harness.rundata import (store_verdict, threshold_rows, thresholds_json, wri
                              write_run, write_thresholds)
 from harness.runid import new_run_id
 from harness.settings import add_arguments
-from harness.verdict.abort import was_aborted
-from harness.verdict.judge import judge
-from harness.verdict.thresholds import load_thresholds
+from harness.verdict import judge, load_thresholds, was_aborted
 from seed.errors import SeedError
 
 

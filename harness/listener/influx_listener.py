@@ -125,7 +125,7 @@ class InfluxListener:
 
     def on_test_stopping(self, **_kwargs) -> None:
         # When the load stopped being generated: users only finish their current task after
-        # this, so throughput is measured up to here (harness/verdict/measure.py).
+        # this, so throughput is measured up to here (harness/verdict/reads/measure.py).
         if self.role in ("master", "local") and self.recorder:
             self.event("stopping", "Stopping", f"run {self.run_id}: stopping users")
 

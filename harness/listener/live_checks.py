@@ -22,9 +22,7 @@ import gevent
 
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient
-from harness.verdict.abort import AbortRecord, decide, event_line
-from harness.verdict.thresholds import Thresholds, load_thresholds
-from harness.verdict.window import measure_window
+from harness.verdict import AbortRecord, Thresholds, abort_event_line, decide_abort, load_thresholds, measure_window
 
 log = logging.getLogger("harness.listener")
 
@@ -109,13 +107,13 @@ class LiveChecks:
             log.warning("live checks: this window is skipped (%s)", exc)
             return None
         self.checked += 1
-        return decide(self.thresholds, self.rule.checks, figures, started_ns, now_ns)
+        return decide_abort(self.thresholds, self.rule.checks, figures, started_ns, now_ns)
 
     # -- stopping -------------------------------------------------------------------------
     def abort(self, run_id: str, test_env: str, record: AbortRecord) -> None:
         self.record = record
         # Through the listener's writer: flushed (or spooled) with the run's last points.
-        self.listener.writer.add([event_line(run_id, test_env, record)], self.listener.runs_rp)
+        self.listener.writer.add([abort_event_line(run_id, test_env, record)], self.listener.runs_rp)
         self.listener.flush_now.set()
         log.error("live checks: %s; stopping the test", record.text())
         # A greenlet of its own: stopping fires test_stopping, which cancels this one.
