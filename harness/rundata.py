@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
+from dataclasses import dataclass
 
 from harness.influx.client import InfluxClient, quote_string
 from harness.influx.datamodel import BASELINE, RUN, RUN_SUMMARY, THRESHOLD, event_line, run_data_source
@@ -36,9 +36,60 @@ def write_lines(client: InfluxClient, lines: list[str], runs_rp: str, run_id: st
               f"{spool.directory}: run 'harness flush' when InfluxDB takes it", file=sys.stderr)
 
 
-def write_event(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, kind: str, title: str,
-                text: str) -> None:
-    write_lines(client, [event_line(run_id, test_env, kind, title, text)], runs_rp, run_id)
+@dataclass(frozen=True)
+class RunRecord:
+    """One run's long-lived data: where it goes (client, retention policy) and whose it is (run id,
+    test env). The writers of a run's points are its methods, so a command names the run once."""
+
+    client: InfluxClient
+    runs_rp: str
+    run_id: str
+    test_env: str
+
+    def write_lines(self, lines: list[str]) -> None:
+        write_lines(self.client, lines, self.runs_rp, self.run_id)
+
+    def write_event(self, kind: str, title: str, text: str) -> None:
+        self.write_lines([event_line(self.run_id, self.test_env, kind, title, text)])
+
+    def write_run(self, fields: dict, ts_ns: int) -> None:
+        """The ``run`` point: parameters, git sha, version, status. Re-written with the same timestamp
+        when the status changes, so the stored point is always the latest."""
+        self.write_lines([make_line(RUN.name, {"run_id": self.run_id, "test_env": self.test_env}, fields, ts_ns)])
+
+    def write_thresholds(self, rows: list[dict], timestamps_ns: list[int]) -> None:
+        """One ``threshold`` point per scope and metric at each timestamp (run start and end), so a
+        dashboard can draw the limit as a line across the run."""
+        lines = [make_line(THRESHOLD.name, {"run_id": self.run_id, "test_env": self.test_env, "scope": row["scope"],
+                                            "api": row["api"], "endpoint": row["endpoint"], "metric": row["metric"]},
+                           {"value": float(row["value"])}, ts)
+                 for row in rows for ts in timestamps_ns]
+        if lines:
+            self.write_lines(lines)
+
+    def write_baseline_at_start(self, spec: str, thresholds, start_ns: int, force: bool = False):
+        """For ``harness run --baseline``: the baseline's values and regression limits, stored at the
+        run's start so the live dashboard draws them while the run is in progress. The baseline is
+        chosen and read the way the verdict will (stored summaries, else raw points; the median of
+        several runs), and the verdict rewrites the same points with what it compared. Returns the
+        ``BaselineInfo``: nothing is written when no baseline is usable."""
+        info = choose_baseline(self.client, spec, run_id=self.run_id, test_env=self.test_env, runs_rp=self.runs_rp,
+                               force=force)
+        if info.unusable or not info.run_ids:
+            return info
+        baseline = load_baseline(self.client, info, thresholds, self.runs_rp)
+        scopes = ([(key, stats.api, key, stats) for key, stats in baseline.endpoints.items()]
+                  + [(f"api:{api}", api, "", stats) for api, stats in baseline.apis.items()])
+        rows = [{"scope": scope, "api": api, "endpoint": endpoint, "metric": statistic, "value": value,
+                 "limit": regression_limit(thresholds, statistic, value)}
+                for scope, api, endpoint, stats in scopes for statistic in COMPARED
+                if (value := stats.value(statistic)) is not None]
+        if rows:
+            self.write_lines(_baseline_lines(self.run_id, self.test_env, rows, info.run_ids, [start_ns]))
+        return info
+
+    def store_verdict(self, verdict: Verdict) -> None:
+        store_verdict(self.client, self.runs_rp, verdict)
 
 
 def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target: float | None) -> list[dict]:
@@ -52,25 +103,6 @@ def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target:
         rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "loop_lag_ms",
                      "value": float(thresholds.load.max_loop_lag_ms)})
     return rows
-
-
-def write_run(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, fields: dict,
-              ts_ns: int) -> None:
-    """The ``run`` point: parameters, git sha, version, status. Re-written with the same timestamp
-    when the status changes, so the stored point is always the latest."""
-    write_lines(client, [make_line(RUN.name, {"run_id": run_id, "test_env": test_env}, fields, ts_ns)], runs_rp, run_id)
-
-
-def write_thresholds(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, rows: list[dict],
-                     timestamps_ns: list[int]) -> None:
-    """One ``threshold`` point per scope and metric at each timestamp (run start and end), so a
-    dashboard can draw the limit as a line across the run."""
-    lines = [make_line(THRESHOLD.name, {"run_id": run_id, "test_env": test_env, "scope": row["scope"],
-                                     "api": row["api"], "endpoint": row["endpoint"], "metric": row["metric"]},
-                       {"value": float(row["value"])}, ts)
-             for row in rows for ts in timestamps_ns]
-    if lines:
-        write_lines(client, lines, runs_rp, run_id)
 
 
 def _summary_fields(stats: Stats, verdict: str, scheduled: Latency | None = None,
@@ -178,28 +210,6 @@ def _first_threshold_ns(client: InfluxClient, runs_rp: str, run_id: str) -> int 
     series = client.query(f'SELECT first("value") FROM {run_data_source(runs_rp, THRESHOLD)} '
                           f'WHERE "run_id" = {quote_string(run_id)}')
     return int(series[0]["values"][0][0]) if series else None
-
-
-def write_baseline_at_start(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, spec: str,
-                            thresholds, start_ns: int, force: bool = False):
-    """For ``harness run --baseline``: the baseline's values and regression limits, stored at the
-    run's start so the live dashboard draws them while the run is in progress. The baseline is
-    chosen and read the way the verdict will (stored summaries, else raw points; the median of
-    several runs), and the verdict rewrites the same points with what it compared. Returns the
-    ``BaselineInfo``: nothing is written when no baseline is usable."""
-    info = choose_baseline(client, spec, run_id=run_id, test_env=test_env, runs_rp=runs_rp, force=force)
-    if info.unusable or not info.run_ids:
-        return info
-    baseline = load_baseline(client, info, thresholds, runs_rp)
-    scopes = ([(key, stats.api, key, stats) for key, stats in baseline.endpoints.items()]
-              + [(f"api:{api}", api, "", stats) for api, stats in baseline.apis.items()])
-    rows = [{"scope": scope, "api": api, "endpoint": endpoint, "metric": statistic, "value": value,
-             "limit": regression_limit(thresholds, statistic, value)}
-            for scope, api, endpoint, stats in scopes for statistic in COMPARED
-            if (value := stats.value(statistic)) is not None]
-    if rows:
-        write_lines(client, _baseline_lines(run_id, test_env, rows, info.run_ids, [start_ns]), runs_rp, run_id)
-    return info
 
 
 def store_verdict(client: InfluxClient, runs_rp: str, verdict: Verdict) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness.commands.check import generation_target, print_verdict, required_run_id
+from harness.commands.common import generation_target, print_verdict, required_run_id
 from harness.errors import HarnessError
 from harness.influx.options import client_from, settings_from
 from harness.report import write_report
