@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from harness import __version__
-from harness.errors import HarnessError
 from harness.influx.client import quote_string
 from harness.influx.datamodel import RUN, run_data_source
 from harness.commands.common import generation_target, print_verdict, required_run_id
