@@ -16,7 +16,7 @@ from harness.influx.datamodel import BASELINE, RUN, RUN_SUMMARY, THRESHOLD, even
 from harness.influx.lineprotocol import make_line
 from harness.influx.spool import Spool, default_root, worker_spool_dir
 from harness.influx.writer import BatchWriter
-from harness.verdict import (COMPARED, ApiLoad, Latency, Stats, Verdict, choose_baseline, load_baseline, peak_users,
+from harness.verdict import (COMPARED, ApiLoad, Latency, Stats, Verdict, choose_baseline, load_baseline,
                              regression_limit, summary_error_fields, thresholds_as_points)
 
 RETRY_S = 15.0  # a 503 or a restart of InfluxDB is retried; an outage longer than this goes to the spool
@@ -214,9 +214,9 @@ def _first_threshold_ns(client: InfluxClient, runs_rp: str, run_id: str) -> int 
 
 def store_verdict(client: InfluxClient, runs_rp: str, verdict: Verdict) -> None:
     """The verdict of a judged run in InfluxDB: ``run_summary`` and the verdict annotation."""
-    m = verdict.measurements
-    first = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
-    write_summary(client, runs_rp, verdict, peak_users(client, m.run_id, first, int(m.end.timestamp() * 1e9) + 1))
+    # The verdict's own figure (harness.verdict.peak_users over the run): run_summary stores what
+    # the verdict judged with, not a second reading of it.
+    write_summary(client, runs_rp, verdict, verdict.measurements.peak_users)
 
 
 def thresholds_json(thresholds) -> str:

@@ -74,3 +74,19 @@ def test_a_worker_reporting_twice_in_one_second_is_counted_once(influx_db):
     influx_db.write("\n".join(make_line("users", {"run_id": "r", "test_env": "t", "worker": w}, {"users": u}, ts)
                               for w, u, ts in points).encode() + b"\n")
     assert peak_users(influx_db, "r", t0, t0 + 2 * 10**9) == 17
+
+
+def test_run_summary_stores_the_peak_users_the_verdict_judged_with(influx_db):
+    """One figure, not two readings: run_summary's peak_users is the verdict's."""
+    from datetime import datetime, timezone
+
+    from harness.rundata import store_verdict
+    from harness.verdict import Measurements, Thresholds, evaluate
+
+    influx_db.create_database()
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    measured = Measurements(run_id="peak", test_env="t", start=start, end=start, duration_s=60.0, warmup_s=0.0,
+                            peak_users=17)
+    store_verdict(influx_db, "", evaluate(Thresholds(), measured))
+    (series,) = influx_db.query('SELECT "peak_users" FROM "run_summary" WHERE "run_id" = \'peak\' AND "scope" = \'run\'')
+    assert series["values"][0][1] == 17
