@@ -11,8 +11,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient
 from harness.report import write_report
-from harness.verdict.model import Verdict
-from harness.verdict.thresholds import Thresholds
+from harness.verdict import Thresholds, Verdict
 
 # Kubernetes keeps at most 4096 bytes of a termination message (and 12 KiB for all containers).
 TERMINATION_MESSAGE_MAX = 4096

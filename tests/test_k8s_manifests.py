@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from harness.verdict.thresholds import load_thresholds
+from harness.verdict import load_thresholds
 from tests.conftest import require
 from tests.k8s_local import K8S, ROOT, find, kubectl, operator_commands, render
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import conclude
-from harness.conclude import print_verdict
-from harness.errors import HarnessError
+from harness.commands.common import generation_target, print_verdict, required_run_id
 from harness.rundata import record_plain_run, store_verdict
 from harness.influx.options import client_from, settings_from
 from harness.settings import CHECK, add_arguments
-from harness.verdict.judge import judge
-from harness.verdict.thresholds import load_thresholds
+from harness.verdict import judge, load_thresholds
 
 
 def register(subparsers) -> None:
@@ -27,19 +24,6 @@ def register(subparsers) -> None:
     parser.add_argument("--no-store", action="store_true", help="do not write run_summary and the verdict event")
     add_arguments(parser, CHECK)
     parser.set_defaults(func=run)
-
-
-def required_run_id(settings) -> str:
-    if not settings.run_id:
-        raise HarnessError("which run? give --run-id (or RUN_ID)")
-    return settings.run_id
-
-
-def generation_target(settings, thresholds) -> float | None:
-    """The run's generation target; a value the user set (flag, env, file) wins over baselines.yaml."""
-    chosen = settings.generation_target_per_s \
-        if settings.sources.get("generation_target_per_s", "default") != "default" else None
-    return conclude.generation_target(thresholds, chosen)
 
 
 def run(args) -> int:

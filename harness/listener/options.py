@@ -10,7 +10,7 @@ import sys
 
 from harness.errors import HarnessError
 from harness.settings import LOCUST, Param, bad_value, from_environment, params_for
-from harness.verdict.thresholds import Thresholds, load_thresholds
+from harness.verdict import Thresholds, load_thresholds
 
 
 def add_arguments(parser) -> None:

@@ -28,10 +28,9 @@ from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.listener.options import thresholds_or_exit
 from harness.rundata import record_plain_run, store_verdict
+from harness.runner_role import Role
 from harness.settings import from_environment
-from harness.verdict.judge import judge
-from harness.verdict.measure import read_completeness
-from harness.verdict.thresholds import Thresholds
+from harness.verdict import Thresholds, judge, read_completeness
 
 log = logging.getLogger("harness.listener")
 
@@ -109,7 +108,7 @@ class FleetVerdict:
         """Until every worker that wrote counts for this run has stored its final ones, except
         those the master knows stopped answering (the verdict names them), or the bound."""
         runner = self.env.runner
-        lost = {c.id for c in runner.clients.missing} if self.listener.role == "master" else set()
+        lost = {c.id for c in runner.clients.missing} if self.listener.role is Role.MASTER else set()
         deadline = time.monotonic() + FINAL_COUNTS_WAIT_S
         while True:
             counts = read_completeness(self.listener.client, self.listener.run_id, stored=0)
@@ -164,7 +163,7 @@ def install(events, environment, listener) -> FleetVerdict | None:
     and exit 2, before a user starts) and judge at quitting. Call it before the listener adds its
     own ``quitting`` handler (see the module's docstring)."""
     options = environment.parsed_options
-    if not getattr(options, "verdict", False) or listener.role not in ("master", "local"):
+    if not getattr(options, "verdict", False) or not listener.role.drives_test:
         return None
     thresholds = thresholds_or_exit(options)
     termination = termination_path(options)
