@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from harness.influx.local import free_port
 from harness.sandbox.process import start_subprocess, stop_subprocess
 from tests.helpers import LOCUSTFILE, ROOT
 
@@ -26,6 +27,14 @@ def plain_locust(influxd, db: str, faults: list[str], extra: list[str], env: dic
                               env={**os.environ, **(env or {})})
     finally:
         stop_subprocess(sandbox)
+
+
+def private_master() -> list[str]:
+    """Locust's master binds *:5557 unless told otherwise, and forked workers would join any master
+    there (another run on this machine): a free loopback port of its own, as harness run does."""
+    port = str(free_port())
+    return ["--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-host", "127.0.0.1",
+            "--master-port", port]
 
 
 def test_a_failing_target_makes_locust_exit_1_with_the_verdict_files_and_line(influxd, influx_db, tmp_path):
@@ -54,7 +63,7 @@ def test_with_processes_and_VERDICT_from_the_environment_the_master_alone_judges
     # while Locust on its own exits 1 whenever a request failed.
     out = tmp_path / "out"
     proc = plain_locust(influxd, influx_db.settings.database, ["GET /api/v1/generations/[id]:error_rate=0.01"],
-                        ["--processes", "2", "--out", str(out)], env={"VERDICT": "true"})
+                        ["--processes", "2", "--out", str(out), *private_master()], env={"VERDICT": "true"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("verdict: PASS") == 1 and "verdict: " not in proc.stdout.replace("verdict: PASS", "")
     verdict = json.loads((out / "verdict.json").read_text())
