@@ -14,7 +14,7 @@ from harness.report.assets import SCRIPT, STYLE
 from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
-from harness.verdict.compare import change_text, interval_text, level_text, value_text
+from harness.verdict.compare import change_text, interval_text, levels_text, run_unit_text, value_text
 from harness.verdict.abort import abort_line
 from harness.verdict.model import scope_status
 from harness.verdict.evaluate import generation_target_in_force
@@ -166,8 +166,8 @@ def _baseline(view: ReportView) -> str:
     if v.baseline.unusable:
         return f'<h2>Against the baseline</h2><p id="baseline-unusable">{escape(v.baseline.unusable)}</p>'
     runs = ", ".join(f"<code>{escape(r)}</code>" for r in v.baseline.run_ids)
-    how = "the median of runs" if v.baseline.method == "median" else "run"
-    level = level_text(v.comparisons[0].confidence) if v.comparisons else "—"
+    how = "the mean of runs" if v.baseline.method == "mean" else "run"
+    level = levels_text(v.comparisons)
     rows = "".join(
         f'<tr class="{_DECISION_CSS[c.decision]}" data-scope="{escape(c.scope)}" data-statistic="{c.statistic}">'
         f"<td><code>{escape(c.scope)}</code></td><td>{escape(c.statistic)}</td>"
@@ -178,7 +178,7 @@ def _baseline(view: ReportView) -> str:
         for c in v.comparisons)
     return (f"<h2>Against the baseline</h2><p>Compared with {how} {runs} ({escape(v.baseline.spec)}); intervals "
             f"are {level} confidence intervals of the change; a statistic regressed when its whole interval lies "
-            f"beyond the minimum effect.</p>"
+            f"beyond the minimum effect. {escape(run_unit_text(v.comparisons, view.thresholds.regression))}</p>"
             '<table id="baseline"><thead><tr><th>Scope</th><th>Statistic</th><th class="n">Baseline</th>'
             '<th class="n">This run</th><th class="n">Change</th><th class="n">Interval</th><th>Decision</th>'
             f"</tr></thead><tbody>{rows or '<tr><td colspan=7>nothing in common to compare</td></tr>'}</tbody></table>")
