@@ -126,10 +126,10 @@ def test_last_pass_is_the_newest_passing_run_with_the_same_load(influx_db, tmp_p
     assert resolve_baseline_runs(influx_db, "last-2-pass", "bench", "runs", "now") == ("d", "c")
     # b ran twice the users: last-3-pass skips it.
     info = choose_baseline(influx_db, "last-3-pass", run_id="now", test_env="bench", runs_rp="runs")
-    assert info.run_ids == ("d", "c", "a") and info.method == "median"
+    assert info.run_ids == ("d", "c", "a") and info.method == "mean"
 
 
-def test_last_3_pass_compares_with_the_median_and_catches_a_slow_endpoint(influx_db, tmp_path, history):
+def test_last_3_pass_compares_with_the_runs_spread_and_catches_a_slow_endpoint(influx_db, tmp_path, history):
     write_run_points(influx_db, "slow", start_s=history, seed=9, slow_payments_ms=15.0)
     verdict, doc = judged(influx_db, tmp_path, "slow", baseline="last-3-pass")
     assert verdict.verdict == "fail" and verdict.exit_code == 1
@@ -138,7 +138,9 @@ def test_last_3_pass_compares_with_the_median_and_catches_a_slow_endpoint(influx
     assert not [s for s, _ in regressed if "health" in s or s == "api:auth"]
     p95 = next(c for c in doc["comparisons"] if (c["scope"], c["statistic"]) == ("POST /api/v1/payments", "p95"))
     assert p95["low"] > p95["min_effect"] and p95["change"] > 12
-    assert "the median of runs d, c, a" in p95["reason"]
+    assert p95["reason"].endswith("run-to-run spread of 3 baseline runs: regressed against the mean of runs d, c, a")
+    assert p95["runs"] == 3 and p95["run_to_run_percent"] is None
+    assert doc["baseline"]["unit"] == "run" and doc["baseline"]["interval"] == "prediction"
 
 
 def test_a_baseline_with_another_load_is_not_compared_unless_forced(influx_db, tmp_path, history):

@@ -105,12 +105,19 @@ def repeat(world: World, thresholds: Thresholds, reps: int, rng: np.random.Gener
     return [once(rng, world, thresholds) for _ in range(reps)]
 
 
-def null_rows(label: str, world: World, thresholds: Thresholds, reps: int, rng: np.random.Generator) -> list[Row]:
+def null_rows(label: str, world: World, thresholds: Thresholds, reps: int, rng: np.random.Generator,
+              any_statistic: bool = False) -> list[Row]:
+    """Per statistic (and, with ``any_statistic``, for the run as a whole, which is what
+    ``false_positive_rate`` bounds): repetitions in which it was REGRESSED in some scope."""
     found = repeat(world, thresholds, reps, rng)
     nominal = thresholds.regression.false_positive_rate
-    return [Row(f"regression: {WORDS.get(s, s)}", label, "fp",
-                sum(any(d == "regressed" for (scope, stat), d in r.items() if stat == s) for r in found), reps, nominal)
-            for s in STATISTICS]
+    out = [Row(f"regression: {WORDS.get(s, s)}", label, "fp",
+               sum(any(d == "regressed" for (scope, stat), d in r.items() if stat == s) for r in found), reps, nominal)
+           for s in STATISTICS]
+    if any_statistic:
+        out.append(Row("regression: any statistic", label, "fp",
+                       sum(any(d == "regressed" for d in r.values()) for r in found), reps, nominal))
+    return out
 
 
 def effect_rows(label: str, world: World, thresholds: Thresholds, reps: int, rng: np.random.Generator,
@@ -158,7 +165,7 @@ def rows(quick: bool, seed: int) -> list[Row]:
         ("minimum effect 0: τ 8 %, vs last-5-pass", replace(base, tau=0.08, runs=5)),
     ]
     for label, world in exact:
-        out += null_rows(label, world, EXACT, reps, rng)
+        out += null_rows(label, world, EXACT, reps, rng, any_statistic=True)
 
     power = 40 if quick else 200
     shifted = replace(base, tau=0.05)
