@@ -39,10 +39,17 @@ def test_quick_calibration_runs_within_a_minute_and_every_false_positive_rate_ho
                       "10 min", "1 h"):
             assert named in scenarios, (statistic, named)
         assert all(r.endswith("| yes |") for r in fp)
-    power = {r.split(" | ")[1]: r for r in rows if "| power |" in r}
-    # A +12 % shift against one baseline run is INCONCLUSIVE, not REGRESSED; a 2× shift is REGRESSED.
-    assert re.search(r"\| 0\.0 % \(0/\d+\)", power["p50 +12 %, τ 5 %, vs one run (one run cannot tell)"])
-    assert re.search(r"\| 100\.0 % \((\d+)/\1\)", power["2× latency, τ 5 %, vs one run"])
+    power = {r.split(" | ")[1]: rate_of(r) for r in rows if "| power |" in r}
+    # A +12 % shift against one baseline run is INCONCLUSIVE, not REGRESSED (but for the runs whose
+    # run-level noise made it twice as large); a 2× shift is REGRESSED.
+    assert power["p50 +12 %, τ 5 %, vs one run (one run cannot tell)"] <= 0.1
+    assert power["p50 +12 %, τ 5 %, vs one run: INCONCLUSIVE"] >= 0.85
+    assert power["2× latency, τ 5 %, vs one run"] == 1.0
+
+
+def rate_of(row: str) -> float:
+    hits, reps = re.search(r"\((\d+)/(\d+)\)", row).groups()
+    return int(hits) / int(reps)
 
 
 def test_a_false_positive_rate_whose_interval_lies_above_nominal_is_miscalibrated():

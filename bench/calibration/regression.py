@@ -135,7 +135,7 @@ def _n(requests: int) -> str:
 def rows(quick: bool, seed: int) -> list[Row]:
     rng = np.random.default_rng(seed)
     reps = 60 if quick else 400  # null scenarios of up to 6,000 requests a run
-    big = 10 if quick else 100  # null scenarios of 60,000 requests a run or more
+    big = 6 if quick else 100  # null scenarios of 60,000 requests a run or more
     out: list[Row] = []
     base = World()
     nulls = [
@@ -185,10 +185,13 @@ def rows(quick: bool, seed: int) -> list[Row]:
         world = replace(base, tau=0.02, factor=1.2, runs=5, minutes=requests / 600)
         out += effect_rows(f"+20 % latency, {_n(requests)} requests a run, τ 2 %, vs last-5-pass", world, DEFAULTS,
                            power // 2, rng, ("p95", "p99"))
-    for requests in ((3_000, 10_000) if quick else (3_000, 10_000, 30_000)):
+    for requests in ((3_000, 10_000) if quick else (1_000, 3_000, 10_000, 30_000)):
         world = replace(base, tau=0.02, factor=1.5, minutes=requests / 600)
         out += effect_rows(f"+50 % latency, {_n(requests)} requests a run, τ 2 %, vs one run", world, DEFAULTS,
                            power // 2, rng, ("p95", "p99"))
+    world = replace(base, tau=0.02, factor=1.2, minutes=10_000 / 600)
+    out += effect_rows("+20 % latency, 10,000 requests a run, τ 2 %, vs one run", world, DEFAULTS, power // 2, rng,
+                       ("p95", "p99"))
     out += effect_rows("success rate 99.5 → 97 %, 6,000 requests, vs one run", replace(base, failure=0.03),
                        DEFAULTS, power, rng, ("success_rate",))
     return out
