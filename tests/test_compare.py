@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from harness.verdict.compare import compare, regression_limit
-from harness.verdict.estimate import percentiles, rank_index, spread, stats_of, windows_for
-from harness.verdict.evaluate import evaluate
-from harness.verdict.holm import holm_levels
+from harness.verdict.decide.compare import compare, regression_limit
+from harness.verdict.decide.estimate import percentiles, rank_index, spread, stats_of, windows_for
+from harness.verdict.decide.evaluate import evaluate
+from harness.verdict.decide.holm import holm_levels
+from harness.verdict.decide.run_unit import baseline_of
 from harness.verdict.model import Baseline, BaselineInfo, BaselineRun, EndpointStats, Measurements, Spread
 from harness.verdict.outputs import write_outputs
-from harness.verdict.run_unit import baseline_of
-from harness.verdict.samples import Samples
-from harness.verdict.thresholds import Thresholds, parse_thresholds
+from harness.verdict.reads.samples import Samples
+from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 
 KEY = "POST /api/v1/payments"
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)

@@ -25,12 +25,11 @@ import numpy as np
 from scipy.signal import lfilter
 
 from bench.calibration.table import Row
-from harness.verdict.compare import compare
-from harness.verdict.estimate import stats_of
-from harness.verdict.model import BaselineInfo, BaselineRun, EndpointStats, Measurements, Stats
-from harness.verdict.run_unit import baseline_of
-from harness.verdict.samples import Samples
-from harness.verdict.thresholds import Thresholds, parse_thresholds
+from harness.verdict.decide.compare import compare
+from harness.verdict.decide.estimate import stats_of
+from harness.verdict.decide.run_unit import baseline_of
+from harness.verdict.model import BaselineInfo, BaselineRun, EndpointStats, Measurements, Samples, Stats
+from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 
 A, B, GROUP = "POST /api/v1/payments", "GET /api/v1/payments", "payments"
 MEDIAN_MS, LOG_SD, FAILURE = 20.0, 0.4, 0.005
