@@ -24,7 +24,7 @@ import threading
 
 from harness.verdict.decide.estimate import MIN_REQUESTS_PER_RATE_WINDOW, MIN_WINDOWS, PERCENTILES, TAIL_PER_WINDOW
 from harness.verdict.decide.holm import holm_levels
-from harness.verdict.decide.run_unit import MIN_RUNS_FOR_SPREAD, Contrast, contrast
+from harness.verdict.decide.run_unit import MIN_RUNS_FOR_SPREAD, TOO_FEW, Contrast, contrast
 from harness.verdict.model import COMPARED, Baseline, Comparison, Measurements, Stats
 from harness.verdict.rules.thresholds import Regression, Thresholds
 
@@ -110,7 +110,7 @@ def _compare_one(r: Regression, alpha: float | None, p_value: float | None, scop
                   limit=limit)
     head = f"{scope}: {words} {_num(base)} → {_num(current)} {unit} ({_signed(change)} {_unit_of_change(unit)})"
     if c.sd is None:
-        if c.why_not == "too few requests for an interval":
+        if c.why_not == TOO_FEW:
             need = (MIN_WINDOWS * MIN_REQUESTS_PER_RATE_WINDOW if statistic == "success_rate"
                     else math.ceil(MIN_WINDOWS * TAIL_PER_WINDOW / (1 - PERCENTILES[statistic] / 100.0) - 1e-9))
             fewest = min(s.requests for s in then)

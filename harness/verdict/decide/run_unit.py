@@ -26,6 +26,7 @@ from harness.verdict.model import COMPARED, Baseline, BaselineInfo, BaselineRun,
 
 # Baseline runs from which their own spread is used (a prediction interval); fewer use the floor.
 MIN_RUNS_FOR_SPREAD = 3
+TOO_FEW = "too few requests for an interval"  # the one reason the comparison words with the counts
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def contrast(statistic: str, now: Stats, runs: list[Stats], run_to_run_percent: 
                               f"number")
     mine = within_se(now, statistic)
     if mine is None:
-        return _without(base, "too few requests for an interval")
+        return _without(base, TOO_FEW)
     if not all(math.isfinite(x) for x in mine):
         return _without(base, "its spread in this run is not a finite number")
     if mine[0] == 0:
@@ -99,7 +100,7 @@ def contrast(statistic: str, now: Stats, runs: list[Stats], run_to_run_percent: 
         return _with(base, variance, df)
     theirs = [within_se(r, statistic) for r in runs]
     if any(t is None for t in theirs):
-        return _without(base, "too few requests for an interval")
+        return _without(base, TOO_FEW)
     if not all(math.isfinite(x) for t in theirs for x in t):
         return _without(base, "its spread in the baseline is not a finite number")
     if any(t[0] == 0 for t in theirs):
