@@ -8,9 +8,11 @@ time ranges.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
+from harness.apis import endpoint_key
 from harness.influx.client import InfluxClient, quote_string
 from harness.verdict.abort_rule import CPU
 from harness.verdict.evaluate import evaluate
@@ -27,6 +29,10 @@ class WindowFigures:
     end_ns: int
     measured: Measurements  # endpoints and API groups over the window
     cpu: dict[str, tuple[float, int]]  # worker → (lowest CPU % in the window, samples)
+    # (scope, latency limit in ms) → requests of the scope slower than that limit in the window:
+    # the count the exact test of a pXX limit needs (harness/verdict/sequential.py).
+    slow: dict[tuple[str, float], int] = field(default_factory=dict)
+    slow_limits: tuple[float, ...] = ()  # the limits counted: a scope absent from ``slow`` had none slower
 
     @property
     def duration_s(self) -> float:
@@ -43,9 +49,29 @@ class WindowFigures:
             stats = m.endpoints.get(scope)
         return stats.requests if stats is not None else 0
 
+    def bad(self, scope: str, metric: str, limit: float) -> int | None:
+        """The count an exact test of the check needs: the scope's failures (success_rate) or its
+        requests slower than ``limit`` (pXX); None when the window read did not count them."""
+        if metric == "success_rate":
+            m = self.measured
+            stats = m.apis.get(scope[4:]) if scope.startswith("api:") else m.endpoints.get(scope)
+            return stats.failures if stats is not None else 0
+        if limit in self.slow_limits:
+            return self.slow.get((scope, limit), 0)
+        return None
+
+
+def latency_limits(thresholds: Thresholds, checks: tuple[str, ...]) -> tuple[float, ...]:
+    """Every latency limit a checked percentile has in some scope: the window read counts the
+    requests slower than each (one COUNT with a WHERE on the field per limit: cheap)."""
+    keys = [f"max_{c}_ms" for c in checks if c in ("p50", "p95", "p99")]
+    values = {getattr(limits, k) for limits in thresholds.apis.values() for k in keys}
+    values |= {override.get(k) for override in thresholds.endpoints.values() for k in keys}
+    return tuple(sorted(float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)))
+
 
 def measure_window(client: InfluxClient, run_id: str, start_ns: int, end_ns: int, checks: tuple[str, ...],
-                   test_env: str = "") -> WindowFigures:
+                   test_env: str = "", limits: tuple[float, ...] = ()) -> WindowFigures:
     """The stored points of ``[start_ns, end_ns]``, with only the percentiles ``checks`` name: an
     exact percentile is a pass over the window's points, so a check that is not asked for costs
     nothing. The statements go in one request: a short window is cheap, and one request is what a
@@ -62,13 +88,31 @@ def measure_window(client: InfluxClient, run_id: str, start_ns: int, end_ns: int
             _, lowest, samples = series["values"][0]
             if lowest is not None:
                 cpu[series["tags"]["worker"]] = (float(lowest), int(samples))
+    slow = _slow_counts(client, where, limits) if limits else {}
     measured = Measurements(
         run_id=run_id, test_env=test_env,
         start=datetime.fromtimestamp(start_ns / 1e9, timezone.utc),
         end=datetime.fromtimestamp(end_ns / 1e9, timezone.utc),
         duration_s=duration_s, warmup_s=0.0, endpoints=endpoints, apis=apis,
         generation_target=0.0)  # throughput is not a window check
-    return WindowFigures(start_ns, end_ns, measured, cpu)
+    return WindowFigures(start_ns, end_ns, measured, cpu, slow, tuple(limits))
+
+
+def _slow_counts(client: InfluxClient, where: str, limits: tuple[float, ...]) -> dict[tuple[str, float], int]:
+    """Per endpoint and API group, the requests slower than each limit (``"response_time" > L``)."""
+    statements = []
+    for limit in limits:
+        for group in ('"api", "method", "name"', '"api"'):
+            statements.append(f'SELECT count("response_time") AS "slow" FROM "request" WHERE {where} '
+                              f'AND "response_time" > {limit!r} GROUP BY {group}')
+    out: dict[tuple[str, float], int] = {}
+    for i, result in enumerate(client.query_results("; ".join(statements))):
+        limit = limits[i // 2]
+        for series in result.get("series", []):
+            tags = series.get("tags") or {}
+            scope = endpoint_key(tags["method"], tags["name"]) if "method" in tags else f"api:{tags['api']}"
+            out[(scope, limit)] = int(series["values"][0][1] or 0)
+    return out
 
 
 def window_checks(thresholds: Thresholds, checks: tuple[str, ...], figures: WindowFigures) -> list[Check]:
