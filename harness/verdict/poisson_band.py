@@ -11,6 +11,7 @@ correct generator fails at most ``ALPHA`` of runs whatever its rate and run leng
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 # The chance that a run whose Poisson generator is correct fails its load check.
 ALPHA = 0.01
@@ -21,6 +22,7 @@ def window_level(windows: int, alpha: float = ALPHA) -> float:
     return alpha / max(1, windows)
 
 
+@lru_cache(maxsize=4096)  # a run's windows mostly ask the same count at the same level
 def band(asked: float, level: float) -> tuple[float, float] | None:
     """(fewest, most) arrivals a correct Poisson generator asked for ``asked`` makes, except with
     probability ``level`` (half each side). None when ``asked`` or ``level`` is not a finite
