@@ -135,6 +135,27 @@ def test_a_healthy_run_with_live_checks_runs_its_full_time_and_passes(influxd, t
     assert judged and int(judged[0].split("live checks: ")[1].split()[0]) >= 5, judged
 
 
+def test_failures_within_the_limit_never_abort_though_windows_look_worse_than_it(influxd, tmp_path):
+    """Payments failing 3 % of requests against their 95 % limit. A 4 s window of about 50 payments
+    holds 3 or more failures (≤ 94 %) at one look in five: judged on its value, the run was aborted
+    at one of its looks (2 of 2 runs of the code before issue 16). As a test, 3 failures in 50 are
+    what 95 % expects."""
+    fresh_db(influxd, "t_abort_within")
+    (tmp_path / "abort.yaml").write_text(FAST)
+    proc, _ = harness_run(influxd, "t_abort_within", tmp_path, tmp_path / "abort.yaml", "--run-time", "15s",
+                          "--fault", "payments:error_rate=0.03")
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    assert verdict["abort"] is None, verdict["reasons"]
+    assert not any(r.startswith("aborted") for r in verdict["reasons"])
+    # Not asserted: the exit code. The whole run's limits are judged on its values, and ~60 requests
+    # of an endpoint at 3 % failing fall under 95 % now and then; that is not the live checks' call.
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    window = verdict["window"]
+    assert seconds(window["end"]) - seconds(window["start"]) + window["warmup_s"] >= 14
+    log = (tmp_path / "locust.log").read_text()
+    assert "alpha 0.01 over 9 looks" in log
+
+
 def test_a_master_stops_on_its_workers_cpu_as_inconclusive(influxd, tmp_path):
     """Plain ``locust`` as a master and two workers: only the master judges, from what the workers
     stored. A load generator above max_cpu_percent (1 % here, so any busy Locust is) for the
@@ -183,8 +204,8 @@ def test_a_master_stops_on_its_workers_cpu_as_inconclusive(influxd, tmp_path):
 
 
 def test_an_abort_the_stored_points_do_not_confirm_is_reported_as_such(influx_db, influxd, tmp_path):
-    """The live check saw a bad window; the complete stored points of that window are healthy
-    (a synthetic run, written directly): the verdict says so and does not fail."""
+    """The live check saw a bad window; the rest of the run is healthy (a synthetic run, written
+    directly): the verdict says so and does not fail."""
     t0 = time.time_ns() - 60 * 1_000_000_000
     tags = {"run_id": "unconfirmed", "test_env": "local", "worker": "w1", "api": "payments",
             "name": "/api/v1/payments", "method": "POST", "status": 201}
@@ -206,10 +227,15 @@ def test_an_abort_the_stored_points_do_not_confirm_is_reported_as_such(influx_db
     assert proc.returncode == 2, proc.stdout + proc.stderr
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     assert verdict["verdict"] == "inconclusive" and verdict["abort"]["confirmed"] is False
+    # Confirmed (or not) on the data that did not trigger it: the judged run (t=5–29.9 s, 250
+    # requests) minus the window's 41.
     assert verdict["reasons"] == [
         "aborted at t=20s: api:payments: success rate 40 % < 95 % over the 4 s window t=14–18 s as the live check "
-        "saw it, but the complete stored points of that window give success rate 100 % ≥ 95 %: the abort is not "
-        "confirmed; over the whole judged run: api:payments: success rate 100 % ≥ 95 %"]
+        "saw it, but it is not confirmed on the 209 requests of the judged run outside that window: 0 of 209 "
+        "failed, p = 1 > 0.01: the abort is not confirmed; over the whole judged run: api:payments: success rate "
+        "100 % ≥ 95 %"]
+    (test,) = verdict["abort"]["confirmation"]["tests"]
+    assert (test["n"], test["count"], test["rejected"]) == (209, 0, False)
 
 
 def test_in_the_web_ui_an_abort_stops_the_test_and_the_ui_stays_for_the_next(influxd, influx_db, tmp_path):

@@ -60,7 +60,7 @@ def null_probability(metric: str, limit: float) -> float | None:
     if not isinstance(limit, (int, float)) or not math.isfinite(limit):
         return None
     if metric == "success_rate":
-        return min(1.0, max(0.0, 1.0 - limit / 100.0))
+        return round(min(1.0, max(0.0, 1.0 - limit / 100.0)), 12)  # 0.05, not 0.050000000000000044
     if metric in PERCENTILES:
         return 1.0 - PERCENTILES[metric] / 100.0
     return None
