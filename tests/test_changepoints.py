@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.changepoints import level_shifts, refused
+from harness.history.changepoints import level_shifts, refused
 from harness.commands.history import min_effect
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.rules.thresholds import Thresholds
 
 SUCCESS = min_effect(Thresholds(), "success_rate")
 P95 = min_effect(Thresholds(), "p95")

@@ -1,4 +1,4 @@
-"""The live abort (``--abort-on-fail``) calibrated with its own decision, ``harness.verdict.abort.decide``.
+"""The live abort (``--abort-on-fail``) calibrated with its own decision, ``harness.verdict.decide.abort.decide``.
 
 A run is simulated as its requests: Poisson arrivals at a rate, each failing (or slower than the
 p95 limit) with a probability, independently or through an AR(1) latent (ρ 0.9 between
@@ -32,11 +32,10 @@ from scipy.signal import lfilter
 from scipy.stats import binom, norm
 
 from bench.calibration.table import Row
-from harness.verdict.abort import decide
-from harness.verdict.model import EndpointStats, Measurements, Stats
-from harness.verdict.sequential import looks as count_looks
-from harness.verdict.thresholds import parse_thresholds
-from harness.verdict.window import WindowFigures
+from harness.verdict.decide.abort import decide
+from harness.verdict.model import EndpointStats, Measurements, Stats, WindowFigures
+from harness.verdict.decide.sequential import looks as count_looks
+from harness.verdict.rules.thresholds import parse_thresholds
 
 S = 1_000_000_000
 SETTLE_S = 2.0  # harness/listener/live_checks.py (not imported: that module needs gevent's loop)

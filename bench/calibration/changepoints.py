@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from bench.calibration.table import Row
-from harness.changepoints import level_shifts
+from harness.history.changepoints import level_shifts
 from harness.commands.history import min_effect
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.rules.thresholds import Thresholds
 
 RUNS = 60
 HOLD = 10  # runs the +25 % shift holds (the newest)

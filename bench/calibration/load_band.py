@@ -1,4 +1,4 @@
-"""The arrival model's load band calibrated with its own decision, ``harness.verdict.load.load_checks``.
+"""The arrival model's load band calibrated with its own decision, ``harness.verdict.decide.load.load_checks``.
 
 A run of the arrival model is simulated as its windows: per API and ``load.window_s`` (10 s)
 window, the arrivals a Poisson generator at the asked rate starts (a Poisson count), stored as
@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 import numpy as np
 
 from bench.calibration.table import Row
-from harness.verdict.load import load_checks
+from harness.verdict.decide.load import load_checks
 from harness.verdict.model import ApiLoad, LoadWindow, Measurements
-from harness.verdict.poisson_band import ALPHA
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.decide.poisson_band import ALPHA
+from harness.verdict.rules.thresholds import Thresholds
 
 APIS = ("auth", "generation", "payments")
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)

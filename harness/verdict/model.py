@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
+
+import numpy as np
 
 from harness.exitcodes import ExitCode
 
@@ -201,9 +203,7 @@ class Measurements:
     scheduled: dict[str, Latency] = field(default_factory=dict)
     scheduled_apis: dict[str, Latency] = field(default_factory=dict)
     peak_users: int | None = None  # users running at once, summed over workers
-    # A harness.verdict.abort.AbortRecord when the live checks stopped the run early. Typed Any:
-    # that module builds on this one, and the layers allow no cycle, not even for type hints.
-    abort: Any = None
+    abort: AbortRecord | None = None  # when the live checks stopped the run early
 
     @property
     def total_requests(self) -> int:
@@ -309,7 +309,7 @@ class Verdict:
     baseline_run_id: str | None = None
     baseline: BaselineInfo | None = None
     comparisons: list[Comparison] = field(default_factory=list)
-    abort: Any = None  # a harness.verdict.abort.AbortOutcome (see Measurements.abort)
+    abort: AbortOutcome | None = None  # when the live checks stopped the run early
 
     @property
     def exit_code(self) -> ExitCode:
@@ -344,3 +344,163 @@ def regression_limits(verdict: Verdict) -> list[dict]:
     ``p95_regression`` etc., value = baseline + minimum effect (success rate: minus)."""
     return [{"scope": c.scope, "api": c.api, "endpoint": c.endpoint, "metric": f"{c.statistic}_regression",
              "value": float(c.limit)} for c in verdict.comparisons if c.limit is not None]
+
+
+# -- the raw values and windows the verdict reads, and an abort ---------------------------------
+# The load generator's own CPU, a check of the live checks (rules/abort_rule.py); here so the abort's
+# text can name it without the model importing the rules.
+CPU = "cpu"
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The raw requests of one scope in the judged window, in time order."""
+
+    t_ns: np.ndarray  # float64 ns since the epoch (ordering and windows only, not exact)
+    values: dict[str, np.ndarray]  # latency field → float64 ms, NaN where a point lacks it
+    failed: np.ndarray  # bool, the request's result tag was "fail"
+
+    @property
+    def count(self) -> int:
+        return len(self.t_ns)
+
+    @classmethod
+    def joined(cls, parts: list["Samples"]) -> "Samples":
+        """Several scopes' samples as one, in time order (an API group from its endpoints)."""
+        t = np.concatenate([p.t_ns for p in parts])
+        order = np.argsort(t, kind="stable")  # timsort: linear on already-sorted runs
+        return cls(t[order], {f: np.concatenate([p.values[f] for p in parts])[order] for f in parts[0].values},
+                   np.concatenate([p.failed for p in parts])[order])
+
+
+@dataclass(frozen=True)
+class WindowFigures:
+    start_ns: int
+    end_ns: int
+    measured: Measurements  # endpoints and API groups over the window
+    cpu: dict[str, tuple[float, int]]  # worker → (lowest CPU % in the window, samples)
+    # (scope, latency limit in ms) → requests of the scope slower than that limit in the window:
+    # the count the exact test of a pXX limit needs (decide/sequential.py).
+    slow: dict[tuple[str, float], int] = field(default_factory=dict)
+    slow_limits: tuple[float, ...] = ()  # the limits counted: a scope absent from ``slow`` had none slower
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+    def requests(self, scope: str) -> int:
+        """Requests (or, for a worker's CPU, samples) behind a check's scope in this window."""
+        m = self.measured
+        if scope.startswith("api:"):
+            stats = m.apis.get(scope[4:])
+        elif scope.startswith("worker:"):
+            return self.cpu.get(scope[7:], (0.0, 0))[1]
+        else:
+            stats = m.endpoints.get(scope)
+        return stats.requests if stats is not None else 0
+
+    def bad(self, scope: str, metric: str, limit: float) -> int | None:
+        """The count an exact test of the check needs: the scope's failures (success_rate) or its
+        requests slower than ``limit`` (pXX); None when the window read did not count them."""
+        if metric == "success_rate":
+            m = self.measured
+            stats = m.apis.get(scope[4:]) if scope.startswith("api:") else m.endpoints.get(scope)
+            return stats.failures if stats is not None else 0
+        if limit in self.slow_limits:
+            return self.slow.get((scope, limit), 0)
+        return None
+
+
+# An exact test as JSON fields: in verdict.json and in the abort's ``breaches`` field.
+TestFields = dict[str, float | int | str | bool]
+
+
+@dataclass(frozen=True)
+class ExactTest:
+    """One scope's check over one stretch of points, tested exactly (decide/sequential.py)."""
+
+    scope: str
+    metric: str  # success_rate, p50, p95 or p99
+    n: int  # requests
+    count: int  # failures (success_rate) or requests slower than the limit (pXX)
+    p0: float  # the chance of such a request when the limit just holds
+    p_value: float  # P(X ≥ count) for X ~ Binomial(n, p0)
+    level: float  # the test rejects when p_value ≤ level
+    test: str = "exact one-sided binomial"
+
+    @property
+    def rejected(self) -> bool:
+        return self.p_value <= self.level
+
+    def text(self) -> str:
+        what = "failed" if self.metric == "success_rate" else "slower than the limit"
+        sign = "≤" if self.rejected else ">"
+        return f"{self.count} of {self.n} {what}, p = {self.p_value:.2g} {sign} {self.level:.2g}"
+
+    def as_dict(self) -> TestFields:
+        return {"test": self.test, "scope": self.scope, "metric": self.metric, "n": self.n, "count": self.count,
+                "null_probability": self.p0, "p_value": self.p_value, "level": self.level,
+                "rejected": self.rejected}
+
+
+AbortKind = Literal["fail", "inconclusive"]
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A check that failed over the window, as the live check saw it."""
+
+    scope: str
+    metric: str
+    threshold: float
+    observed: float | None
+    requests: int  # requests of the scope in the window (CPU samples for a worker)
+    message: str
+    test: TestFields | None = None  # ExactTest.as_dict() for success_rate and pXX; None for max, rps, cpu
+
+
+@dataclass(frozen=True)
+class AbortRecord:
+    at_s: float  # seconds from the test's start to the decision
+    time_ns: int  # when it was decided
+    kind: AbortKind  # "fail": a limit of the target; "inconclusive": the load generator's CPU
+    start_ns: int  # the window that was judged
+    end_ns: int
+    breaches: tuple[Breach, ...]  # target limits first
+    exact: WindowFigures | None = None  # the same window, re-read from the complete stored points
+    judged: WindowFigures | None = None  # counts over the whole judged run (for the confirmation)
+    look: int = 1  # which look of the run decided (1 = the first window judged)
+    looks: int | None = None  # the looks the run could make (None: no run time, so no end known)
+    alpha: float = 0.01  # abort.alpha in force
+
+    @property
+    def test_start_ns(self) -> int:
+        return self.time_ns - int(self.at_s * 1e9)
+
+    def window_text(self) -> str:
+        """``t=9–29 s``: the window in seconds from the test's start, as people read a run."""
+        start = (self.start_ns - self.test_start_ns) / 1e9
+        end = (self.end_ns - self.test_start_ns) / 1e9
+        return f"the {(self.end_ns - self.start_ns) / 1e9:.0f} s window t={start:.0f}–{end:.0f} s"
+
+    def text(self) -> str:
+        first = self.breaches[0]
+        more = f" (and {len(self.breaches) - 1} more)" if len(self.breaches) > 1 else ""
+        # A tested check's message already says its count of requests ("12 of 24 failed, p = …").
+        count = "" if first.test else f" ({count_text(first.metric, first.requests)})"
+        return f"aborted at t={self.at_s:.0f}s: {first.message} over {self.window_text()}{count}{more}"
+
+
+@dataclass(frozen=True)
+class AbortOutcome:
+    record: AbortRecord
+    confirmed: bool  # a check that stopped the run is confirmed on data that did not trigger it
+    exact: tuple[Check, ...]  # the stopping checks, judged on the complete points of the window
+    whole_run: tuple[Check, ...]  # the same scopes and metrics over the whole judged run
+    check: Check  # the "run / abort" check the verdict carries
+    # The exact tests on the judged run's points outside the triggering window, per tested breach.
+    confirmation: tuple[ExactTest, ...] = ()
+
+
+def count_text(metric: str, n: int) -> str:
+    return f"{n} CPU samples" if metric == CPU else f"{n} requests"

@@ -10,11 +10,11 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from harness.suggest import closest_match
+from harness.verdict.model import CPU
 
 # What the live checks can look at: the metrics of the limits (thresholds.LIMIT_METRICS, written
 # out here since thresholds.py imports this module) and the load generator's own CPU against
 # max_cpu_percent, which aborts as INCONCLUSIVE, never as FAIL.
-CPU = "cpu"
 ABORT_CHECKS = ("success_rate", "p50", "p95", "p99", "max", "rps", CPU)
 
 
@@ -25,7 +25,7 @@ class AbortRule:
     every_s: float = 5.0  # how often the window is checked
     checks: tuple[str, ...] = ("success_rate", "p95")
     # The chance that a run whose every limit holds is ever aborted: spread over every look the
-    # run can make and every test at a look (harness/verdict/sequential.py).
+    # run can make and every test at a look (harness/verdict/decide/sequential.py).
     alpha: float = 0.01
 
     def to_dict(self) -> dict[str, Any]:

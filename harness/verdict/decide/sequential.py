@@ -12,46 +12,18 @@ The p-value is P(X ≥ count) at the boundary of the null, the least favourable 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 # Imported with the module, not on first use: the live checks run inside Locust's event loop, and
 # importing scipy.stats there (about a second of CPU) stalled every user at the first look — a
 # 20-user run then fell short of its generation rate (exit 2 instead of 1 after an abort).
 from scipy.stats import binom
 
+from harness.verdict.model import ExactTest
+
 # The checks tested this way and the probability of a "bad" request when the limit just holds
 # (for success_rate the limit itself gives it: 1 − limit/100).
 PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
 TESTED = ("success_rate", *PERCENTILES)
-TEST_NAME = "exact one-sided binomial"
-
-
-@dataclass(frozen=True)
-class ExactTest:
-    """One scope's check over one stretch of points, tested exactly."""
-
-    scope: str
-    metric: str  # success_rate, p50, p95 or p99
-    n: int  # requests
-    count: int  # failures (success_rate) or requests slower than the limit (pXX)
-    p0: float  # the chance of such a request when the limit just holds
-    p_value: float  # P(X ≥ count) for X ~ Binomial(n, p0)
-    level: float  # the test rejects when p_value ≤ level
-    test: str = TEST_NAME
-
-    @property
-    def rejected(self) -> bool:
-        return self.p_value <= self.level
-
-    def text(self) -> str:
-        what = "failed" if self.metric == "success_rate" else "slower than the limit"
-        return (f"{self.count} of {self.n} {what}, p = {_p(self.p_value)} ≤ {_p(self.level)}" if self.rejected
-                else f"{self.count} of {self.n} {what}, p = {_p(self.p_value)} > {_p(self.level)}")
-
-    def as_dict(self) -> dict:
-        return {"test": self.test, "scope": self.scope, "metric": self.metric, "n": self.n, "count": self.count,
-                "null_probability": self.p0, "p_value": self.p_value, "level": self.level,
-                "rejected": self.rejected}
 
 
 def null_probability(metric: str, limit: float) -> float | None:
@@ -107,7 +79,3 @@ def look_level(alpha: float, look: int, total: int | None) -> float:
         return alpha / total
     block = max(0, int(math.log2(max(1, look))))
     return alpha / ((block + 1) * (block + 2)) / 2 ** block
-
-
-def _p(x: float) -> str:
-    return f"{x:.2g}"
