@@ -90,6 +90,12 @@ def test_a_doomed_run_stops_early_and_fails_naming_payments_and_the_abort(doomed
     assert verdict["reasons"][0].startswith("aborted at t=") and "payments: success rate" in verdict["reasons"][0]
     assert abort["window"]["duration_s"] == 4.0 and abort["live"][0]["observed"] < 95
     assert abort["exact"][0]["passed"] is False and abort["exact"][0]["requests"] >= 20
+    # Decided by the exact test, confirmed by the same test on the points outside the window.
+    test = abort["live"][0]["test"]
+    assert test["test"] == "exact one-sided binomial" and test["p_value"] <= test["level"]
+    assert abort["looks"]["alpha"] == 0.01 and abort["looks"]["of"] == 54  # 60 s run, from t=7 s every 1 s
+    assert abort["confirmation"]["data"] == "the judged run's points outside the window that triggered it"
+    assert abort["confirmation"]["tests"][0]["rejected"] is True
     # Stopped at the first whole window (t≈7 s), not after its 60 s: the run's points span
     # the abort plus the users' stop, and the whole command took far less than the run time.
     assert 7 <= abort["at_s"] < 15, abort["at_s"]
@@ -134,6 +140,25 @@ def test_a_healthy_run_with_live_checks_runs_its_full_time_and_passes(influxd, t
     log = (tmp_path / "locust.log").read_text()
     judged = [line for line in log.splitlines() if "windows judged" in line]
     assert judged and int(judged[0].split("live checks: ")[1].split()[0]) >= 5, judged
+
+
+def test_a_slow_api_is_stopped_on_its_count_of_requests_slower_than_the_p95_limit(influxd, tmp_path):
+    """Payments answering in 400 ms against their 300 ms p95 limit: the window's requests slower
+    than the limit (an InfluxQL COUNT with a WHERE on the field) reject "at most 5 % are"."""
+    fresh_db(influxd, "t_abort_slow")
+    (tmp_path / "abort.yaml").write_text(FAST)
+    proc, elapsed = harness_run(influxd, "t_abort_slow", tmp_path, tmp_path / "abort.yaml", "--run-time", "60s",
+                                "--fault", "payments:latency_ms=400")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    abort = json.loads((tmp_path / "verdict.json").read_text())["abort"]
+    assert abort["check"] == "api:payments p95" and abort["confirmed"] is True
+    live = abort["live"][0]["test"]
+    # Every payment took 400 ms: every one in the window is slower than the limit.
+    assert live["metric"] == "p95" and live["count"] == live["n"] == abort["live"][0]["requests"] >= 20
+    assert live["null_probability"] == pytest.approx(0.05) and live["rejected"] is True
+    (first, *_) = abort["confirmation"]["tests"]
+    assert first["scope"] == "api:payments" and first["count"] == first["n"] > 0 and first["rejected"] is True
+    assert elapsed < 60
 
 
 def test_failures_within_the_limit_never_abort_though_windows_look_worse_than_it(influxd, tmp_path):
