@@ -7,7 +7,8 @@ trailing window every ``every_s`` from their first whole window on (as LiveCheck
 ``first_check_s`` and ``SETTLE_S``), with the run's number of looks from ``sequential.looks``.
 At each look the window's counts become a WindowFigures of one endpoint and its API group and
 ``decide`` judges it with the default checks (success_rate, p95). A run counts as aborted at its
-first look that ``decide`` aborts.
+first look that ``decide`` aborts; some rows also count the runs whose abort the verdict's
+``judge_abort`` confirms on the judged run's requests outside the window (the verdict FAIL).
 
 Null scenarios (every limit holds): the rate is the false-positive rate, nominal ``abort.alpha``
 (1 %). Effect scenarios: the rate is the power, within the time stated. The AR(1) rows are
@@ -24,7 +25,7 @@ every look.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 import numpy as np
@@ -32,7 +33,7 @@ from scipy.signal import lfilter
 from scipy.stats import binom, norm
 
 from bench.calibration.table import Row
-from harness.verdict.decide.abort import decide
+from harness.verdict.decide.abort import decide, judge_abort
 from harness.verdict.model import EndpointStats, Measurements, Stats, WindowFigures
 from harness.verdict.decide.sequential import looks as count_looks
 from harness.verdict.rules.thresholds import parse_thresholds
@@ -58,6 +59,7 @@ class Scenario:
     window_s: float = 30.0
     every_s: float = 5.0
     by_s: float | None = None  # power: aborted by this time from the start
+    confirm: bool = False  # also a row for runs aborted *and* confirmed (the verdict FAIL)
 
 
 SCENARIOS = [
@@ -70,12 +72,12 @@ SCENARIOS = [
     Scenario("fp", "success exactly at its 95 % limit, 0.5/s, 10 min", 0.5, 600, "success_rate", 0.05, 95.0),
     Scenario("fp", "success exactly at its 95 % limit, 100/s, 10 min", 100, 600, "success_rate", 0.05, 95.0),
     Scenario("fp", "success 97 % vs 95 % limit, AR(1) ρ 0.9, 20/s, 30 min", 20, 1800, "success_rate",
-             0.03, 95.0, rho=0.9),
+             0.03, 95.0, rho=0.9, confirm=True),
     Scenario("fp", "p95 exactly at its limit, 10/s, 1 h", 10, 3600, "p95", 0.05, 95.0),
     Scenario("fp", "p95 at 97 % of requests under the limit, AR(1) ρ 0.9, 10/s, 1 h", 10, 3600, "p95",
-             0.03, 95.0, rho=0.9),
+             0.03, 95.0, rho=0.9, confirm=True),
     Scenario("power", "payments error_rate 0.5 vs 95 %, 3/s, after 30 s, window 20 s: aborted by t=90 s",
-             3, 300, "success_rate", 0.5, 95.0, after_s=30, window_s=20, by_s=90),
+             3, 300, "success_rate", 0.5, 95.0, after_s=30, window_s=20, by_s=90, confirm=True),
     Scenario("power", "p95 at a real slowdown (30 % of requests over the limit), 5/s: aborted by t=90 s",
              5, 300, "p95", 0.30, 95.0, after_s=30, window_s=20, by_s=90),
     Scenario("power", "success 97 % vs 99 % limit, 20/s, 30 min: aborted", 20, 1800, "success_rate", 0.03, 99.0),
@@ -93,11 +95,14 @@ def rows(quick: bool, seed: int) -> list[Row]:
         thresholds = parse_thresholds({"abort": {"after_s": scenario.after_s, "window_s": scenario.window_s,
                                                  "every_s": scenario.every_s},
                                        "apis": {API: {"min_success_rate": scenario.limit}}})
-        hits = sum(_aborted(rng, scenario, thresholds) for _ in range(reps))
+        runs = [_run(rng, scenario, thresholds) for _ in range(reps)]
         decision = "abort: success rate" if scenario.metric == "success_rate" else "abort: p95"
         # Bursts (AR(1)) are outside the test's model: measured, no nominal level claimed.
         nominal = thresholds.abort.alpha if scenario.kind == "fp" and not scenario.rho else None
-        out.append(Row(decision, scenario.text, scenario.kind, hits, reps, nominal))
+        out.append(Row(decision, scenario.text, scenario.kind, sum(a for a, _ in runs), reps, nominal))
+        if scenario.confirm:
+            out.append(Row(decision, f"{scenario.text}: aborted and confirmed on the rest of the run (FAIL)",
+                           scenario.kind, sum(c for _, c in runs), reps, nominal))
     return out
 
 
@@ -110,7 +115,10 @@ def _bad_flags(rng: np.random.Generator, n: int, p: float, rho: float) -> np.nda
     return latent > norm.isf(p)
 
 
-def _aborted(rng: np.random.Generator, s: Scenario, thresholds) -> bool:
+def _run(rng: np.random.Generator, s: Scenario, thresholds) -> tuple[bool, bool]:
+    """(aborted, aborted and confirmed): the live decision at every look, then, for an aborted run,
+    the verdict's ``judge_abort`` on the run as stored when it stopped (from the warm-up to the
+    abort)."""
     rule = thresholds.abort
     n_all = rng.poisson(s.rate * s.run_s)
     times = np.sort(rng.uniform(0, s.run_s, n_all))  # Poisson arrivals: uniform given their count
@@ -127,23 +135,31 @@ def _aborted(rng: np.random.Generator, s: Scenario, thresholds) -> bool:
     loose = np.minimum(1.0, 10 * rule.alpha / total)
     could = (n >= thresholds.min_samples) & (k >= binom.isf(loose, np.maximum(n, 1), p0) + 1)
     for look in np.flatnonzero(could):
-        figures = _figures(int(n[look]), int(k[look]), s, at[look])
-        if decide(thresholds, rule.checks, figures, 0, int(at[look] * S), look=int(look) + 1, looks=total):
-            return True
-    return False
+        figures = _figures(int(n[look]), int(k[look]), s, at[look], s.window_s)
+        record = decide(thresholds, rule.checks, figures, 0, int(at[look] * S), look=int(look) + 1, looks=total)
+        if record is None:
+            continue
+        first, last = np.searchsorted(times, thresholds.warmup_s, side="left"), np.searchsorted(times, at[look])
+        judged = _figures(int(last - first), int(bad[last] - bad[first]), s, at[look] + SETTLE_S,
+                          at[look] - thresholds.warmup_s)
+        measured = replace(judged.measured, abort=replace(record, exact=figures, judged=judged))
+        outcome = judge_abort(thresholds, measured, [])
+        return True, bool(outcome is not None and outcome.confirmed)
+    return False, False
 
 
-def _figures(n: int, k: int, s: Scenario, at_s: float) -> WindowFigures:
-    """One endpoint and its API group over the window, with the values ``evaluate`` judges."""
+def _figures(n: int, k: int, s: Scenario, at_s: float, span_s: float) -> WindowFigures:
+    """One endpoint and its API group over the ``span_s`` before ``at_s`` − SETTLE_S, with the
+    values ``evaluate`` judges."""
     failures = k if s.metric == "success_rate" else 0
     slow = k if s.metric == "p95" else 0
     # Nearest rank: the window's p95 is above the limit when more than n − ⌈0.95 n⌉ requests are.
     p95 = LIMIT_P95_MS * (1.5 if slow > n - math.ceil(0.95 * n) else 0.5)
-    values = dict(requests=n, failures=failures, success_rate=100.0 * (n - failures) / n, p50=LIMIT_P95_MS / 4,
-                  p95=p95, p99=max(p95, LIMIT_P95_MS), max=2 * LIMIT_P95_MS, rps=n / s.window_s)
-    measured = Measurements(run_id="calibration", test_env="", start=EPOCH, end=EPOCH, duration_s=s.window_s,
+    values = dict(requests=n, failures=failures, success_rate=100.0 * (n - failures) / max(n, 1),
+                  p50=LIMIT_P95_MS / 4, p95=p95, p99=max(p95, LIMIT_P95_MS), max=2 * LIMIT_P95_MS, rps=n / span_s)
+    measured = Measurements(run_id="calibration", test_env="", start=EPOCH, end=EPOCH, duration_s=span_s,
                             warmup_s=0.0, endpoints={KEY: EndpointStats(key=KEY, api=API, **values)},
                             apis={API: Stats(**values)})
     end_ns = int((at_s - SETTLE_S) * S)
-    return WindowFigures(end_ns - int(s.window_s * S), end_ns, measured, {},
+    return WindowFigures(end_ns - int(span_s * S), end_ns, measured, {},
                          {(KEY, LIMIT_P95_MS): slow, (f"api:{API}", LIMIT_P95_MS): slow}, (LIMIT_P95_MS,))
