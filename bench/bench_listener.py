@@ -73,7 +73,7 @@ def _cpu_s(proc: psutil.Process) -> float:
 
 def start_target(log_dir: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, str(BENCH / "static_target.py"), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=open(log_dir / "target.log", "wb"),
+                            stdout=subprocess.PIPE, stderr=open(log_dir / "target.log", "wb"),  # noqa: SIM115 - the child keeps it
                             stdin=subprocess.DEVNULL)
     line = proc.stdout.readline().decode().strip()
     if not line.startswith("static target listening on "):

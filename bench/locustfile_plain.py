@@ -4,7 +4,6 @@ import os
 
 from locust import FastHttpUser, HttpUser, constant, task
 
-
 # bench_listener.py --user-class http: the same test with requests-based HttpUser.
 UserClass = HttpUser if os.environ.get("BENCH_USER_CLASS") == "http" else FastHttpUser
 

@@ -16,8 +16,18 @@ from harness.influx.datamodel import BASELINE, RUN, RUN_SUMMARY, THRESHOLD, even
 from harness.influx.lineprotocol import make_line
 from harness.influx.spool import Spool, default_root, worker_spool_dir
 from harness.influx.writer import BatchWriter
-from harness.verdict import (COMPARED, ApiLoad, Latency, Stats, Verdict, choose_baseline, load_baseline,
-                             regression_limit, summary_error_fields, thresholds_as_points)
+from harness.verdict import (
+    COMPARED,
+    ApiLoad,
+    Latency,
+    Stats,
+    Verdict,
+    choose_baseline,
+    load_baseline,
+    regression_limit,
+    summary_error_fields,
+    thresholds_as_points,
+)
 
 RETRY_S = 15.0  # a 503 or a restart of InfluxDB is retried; an outage longer than this goes to the spool
 SPOOL_WORKER = "harness"  # the spool folder of run data written by harness commands

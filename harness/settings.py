@@ -19,9 +19,10 @@ import argparse
 import math
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from harness.arrivals.plan import ARRIVAL_KINDS, format_rates, load_profile, parse_rates

@@ -16,8 +16,8 @@ from harness.errors import HarnessError
 from harness.influx.lineprotocol import make_line
 from harness.influx.schema import ensure_database
 from harness.rundata import RunRecord, store_verdict
-from harness.verdict.reads.baseline import choose_baseline, resolve_baseline_runs, stored_stats
 from harness.verdict.judge import judge
+from harness.verdict.reads.baseline import choose_baseline, resolve_baseline_runs, stored_stats
 from harness.verdict.reads.measure import measure
 from harness.verdict.rules.thresholds import parse_thresholds
 

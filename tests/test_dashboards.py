@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.influx.client import InfluxClient, InfluxSettings
 from harness.history.changepoints import Shift
-from harness.influx import datamodel
-from harness.influx.datamodel import event_line, run_data_source as source
 from harness.history.runs import ChangePoint, RunValue, store_change_points
+from harness.influx import datamodel
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.influx.datamodel import event_line, run_data_source as source
 from harness.verdict.judge import judge
 from harness.verdict.rules.thresholds import Thresholds, load_thresholds
 from tests import dashboard_queries as dq

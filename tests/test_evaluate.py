@@ -8,7 +8,15 @@ import pytest
 
 from harness.exitcodes import ExitCode
 from harness.verdict.decide.evaluate import evaluate
-from harness.verdict.model import Baseline, BaselineInfo, Completeness, EndpointStats, Measurements, Spread, Stats
+from harness.verdict.model import (
+    Baseline,
+    BaselineInfo,
+    Completeness,
+    EndpointStats,
+    Measurements,
+    Spread,
+    Stats,
+)
 from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 
 START = datetime(2025, 1, 1, 12, 0, 5, tzinfo=timezone.utc)

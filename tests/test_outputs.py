@@ -12,7 +12,15 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.verdict.decide.evaluate import evaluate
-from harness.verdict.model import Baseline, BaselineInfo, Completeness, EndpointStats, Measurements, Spread, Stats
+from harness.verdict.model import (
+    Baseline,
+    BaselineInfo,
+    Completeness,
+    EndpointStats,
+    Measurements,
+    Spread,
+    Stats,
+)
 from harness.verdict.outputs import write_outputs
 from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 

@@ -37,7 +37,7 @@ class Split:
         return [self.at_s, list(self.workers)]
 
     @classmethod
-    def from_wire(cls, item) -> "Split":
+    def from_wire(cls, item) -> Split:
         return cls(float(item[0]), tuple(str(w) for w in item[1]))
 
 

@@ -10,9 +10,9 @@ shifts out; reading and storing the history is harness/history/runs.py.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import median
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -10,7 +10,8 @@ the result never depends on the fast path.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import msgpack
 import numpy as np

@@ -94,7 +94,7 @@ class Spool:
         with open(self.quarantine_file, "ab") as out:
             for reason, lines in groups:
                 why = " ".join(reason.split())
-                out.write(f"# {stamp} rp={retention_policy or '_'}: {why}\n".encode("utf-8"))
+                out.write(f"# {stamp} rp={retention_policy or '_'}: {why}\n".encode())
                 out.write(b"".join(line + b"\n" for line in lines))
             out.flush()
             os.fsync(out.fileno())

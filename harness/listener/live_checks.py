@@ -24,7 +24,14 @@ import gevent
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.runner_role import Role
-from harness.verdict import AbortRecord, Thresholds, abort_event_line, decide_abort, load_thresholds, measure_window
+from harness.verdict import (
+    AbortRecord,
+    Thresholds,
+    abort_event_line,
+    decide_abort,
+    load_thresholds,
+    measure_window,
+)
 
 log = logging.getLogger("harness.listener")
 

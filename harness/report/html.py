@@ -14,8 +14,17 @@ from harness.report.assets import SCRIPT, STYLE
 from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
-from harness.verdict import (Check, abort_line, change_text, generation_target_in_force, interval_text, level_text,
-                             scope_status, utc_text, value_text)
+from harness.verdict import (
+    Check,
+    abort_line,
+    change_text,
+    generation_target_in_force,
+    interval_text,
+    level_text,
+    scope_status,
+    utc_text,
+    value_text,
+)
 
 HEADLINES = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
 _MARK = {True: ("pass", "✓ pass"), False: ("fail", "✗ fail"), None: ("not-judged", "? not judged")}

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from harness.influx.client import InfluxClient
 from harness.verdict.decide.abort import evaluate_run
-from harness.verdict.reads.abort import read_abort
-from harness.verdict.reads.baseline import choose_baseline, load_baseline
 from harness.verdict.decide.compare import preload
-from harness.verdict.reads.measure import measure
 from harness.verdict.model import Verdict
 from harness.verdict.outputs import write_outputs
+from harness.verdict.reads.abort import read_abort
+from harness.verdict.reads.baseline import choose_baseline, load_baseline
+from harness.verdict.reads.measure import measure
 from harness.verdict.rules.thresholds import Thresholds
 
 

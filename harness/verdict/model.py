@@ -238,7 +238,7 @@ class Baseline:
     apis: dict[str, Stats] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, measured: Measurements, spec: str | None = None) -> "Baseline":
+    def of(cls, measured: Measurements, spec: str | None = None) -> Baseline:
         """One measured run as a baseline."""
         return cls(BaselineInfo(spec or measured.run_id, (measured.run_id,)), dict(measured.endpoints),
                    dict(measured.apis))
@@ -365,7 +365,7 @@ class Samples:
         return len(self.t_ns)
 
     @classmethod
-    def joined(cls, parts: list["Samples"]) -> "Samples":
+    def joined(cls, parts: list[Samples]) -> Samples:
         """Several scopes' samples as one, in time order (an API group from its endpoints)."""
         t = np.concatenate([p.t_ns for p in parts])
         order = np.argsort(t, kind="stable")  # timsort: linear on already-sorted runs

@@ -13,9 +13,19 @@ from __future__ import annotations
 
 from harness.verdict.decide.evaluate import evaluate
 from harness.verdict.decide.window import window_checks
-from harness.verdict.model import (CPU, AbortOutcome, AbortRecord, Breach, Check, Measurements, Verdict, WindowFigures,
-                                   count_text)
+from harness.verdict.model import (
+    CPU,
+    AbortOutcome,
+    AbortRecord,
+    Breach,
+    Check,
+    Measurements,
+    Verdict,
+    WindowFigures,
+    count_text,
+)
 from harness.verdict.rules.thresholds import Thresholds
+
 
 def decide(thresholds: Thresholds, checks: tuple[str, ...], figures: WindowFigures, test_start_ns: int,
            now_ns: int) -> AbortRecord | None:

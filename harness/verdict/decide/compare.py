@@ -19,7 +19,12 @@ import importlib
 import math
 import threading
 
-from harness.verdict.decide.estimate import MIN_REQUESTS_PER_RATE_WINDOW, MIN_WINDOWS, PERCENTILES, TAIL_PER_WINDOW
+from harness.verdict.decide.estimate import (
+    MIN_REQUESTS_PER_RATE_WINDOW,
+    MIN_WINDOWS,
+    PERCENTILES,
+    TAIL_PER_WINDOW,
+)
 from harness.verdict.model import COMPARED, Baseline, Comparison, Measurements, Stats
 from harness.verdict.rules.thresholds import Regression, Thresholds
 

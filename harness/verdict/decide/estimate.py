@@ -41,7 +41,7 @@ def percentiles(values: np.ndarray, wanted: dict[str, float] = PERCENTILES) -> d
     index = {name: rank_index(len(values), p) for name, p in wanted.items()}
     present = sorted({i for i in index.values() if i is not None})
     if not present:
-        return {name: None for name in wanted}
+        return dict.fromkeys(wanted)
     part = np.partition(values, present)  # O(n): only the ranks asked for end up in place
     return {name: None if i is None else float(part[i]) for name, i in index.items()}
 

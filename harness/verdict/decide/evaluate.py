@@ -13,8 +13,16 @@ from harness.apis import API_GROUPS, api_for
 from harness.verdict.decide.compare import compare
 from harness.verdict.decide.load import is_generator_limit, load_checks
 from harness.verdict.decide.numbers import at_least as _at_least, at_most as _at_most, num as _num
-from harness.verdict.model import (Baseline, Check, Comparison, Completeness, Latency, Measurements, Stats,
-                                   Verdict)
+from harness.verdict.model import (
+    Baseline,
+    Check,
+    Comparison,
+    Completeness,
+    Latency,
+    Measurements,
+    Stats,
+    Verdict,
+)
 from harness.verdict.rules.thresholds import Limits, Thresholds, closest_match
 
 # Limit key → (metric/Stats attribute, words in messages, unit, "min" or "max").

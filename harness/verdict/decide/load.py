@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from harness.verdict.model import ApiLoad, Check, LoadWindow, Measurements
 from harness.verdict.decide.numbers import at_least, at_most, num
+from harness.verdict.model import ApiLoad, Check, LoadWindow, Measurements
 from harness.verdict.rules.thresholds import Limits, Thresholds
 
 GENERATOR = "load generator"  # the scope of every check that blames the load generator

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
-from harness.verdict.outputs.abort import abort_line
 from harness.verdict.decide.compare import change_text, interval_text, level_text, value_text
 from harness.verdict.decide.evaluate import generation_target_in_force
 from harness.verdict.model import Check, Latency, Stats, Verdict, scope_status
+from harness.verdict.outputs.abort import abort_line
 from harness.verdict.outputs.verdict_json import utc_text
 from harness.verdict.rules.thresholds import Thresholds
 

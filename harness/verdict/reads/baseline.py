@@ -16,9 +16,16 @@ import statistics
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_string
 from harness.influx.datamodel import run_data_source
+from harness.verdict.model import (
+    COMPARED,
+    Baseline,
+    BaselineInfo,
+    EndpointStats,
+    Spread,
+    Stats,
+    spread_from_fields,
+)
 from harness.verdict.reads.measure import measure
-from harness.verdict.model import (COMPARED, Baseline, BaselineInfo, EndpointStats, Spread, Stats,
-                                   spread_from_fields)
 from harness.verdict.rules.thresholds import Thresholds
 
 # Fields of the ``run`` point that describe the offered load; two runs are compared only when

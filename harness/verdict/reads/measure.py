@@ -16,11 +16,17 @@ import numpy as np
 from harness.apis import endpoint_key
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_string
-from harness.influx.datamodel import (EVENT_SPAWN_COMPLETE, EVENT_STOPPING, EVENTS, RUN, peak_users_statement,
-                                      run_data_source)
+from harness.influx.datamodel import (
+    EVENT_SPAWN_COMPLETE,
+    EVENT_STOPPING,
+    EVENTS,
+    RUN,
+    peak_users_statement,
+    run_data_source,
+)
 from harness.verdict.decide.estimate import percentiles, stats_of
-from harness.verdict.reads.measure_load import SCHEDULED, arrival_span, read_load, read_plan
 from harness.verdict.model import Completeness, EndpointStats, Latency, Measurements, Stats
+from harness.verdict.reads.measure_load import SCHEDULED, arrival_span, read_load, read_plan
 from harness.verdict.reads.samples import LATENCY_FIELDS, Samples, read_samples
 from harness.verdict.rules.thresholds import Regression
 

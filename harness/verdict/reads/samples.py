@@ -7,8 +7,8 @@ statistic (bench/README.md, "Check over 1,000,000 points").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
 
 import numpy as np
 
