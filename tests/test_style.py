@@ -26,3 +26,9 @@ def test_ruff_check_passes():
 def test_ruff_format_leaves_every_file_as_it_is():
     proc = _run("ruff", "format", "--check", "--no-cache")
     assert proc.returncode == 0, "run `ruff format`:\n" + proc.stdout + proc.stderr
+
+
+def test_mypy_passes():
+    """Strict on the verdict and the InfluxDB layer, plain elsewhere (pyproject.toml, [tool.mypy])."""
+    proc = _run("mypy", timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
