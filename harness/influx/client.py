@@ -290,7 +290,7 @@ def _document(line: bytes, influxql: str) -> dict[str, Any]:
 def _series_of(document: dict[str, Any], influxql: str) -> list[dict[str, Any]]:
     if "error" in document:
         raise QueryError(f"InfluxDB: {document['error']}")
-    series = []
+    series: list[dict[str, Any]] = []
     for result in document.get("results", []):
         if "error" in result:
             raise QueryError(f"InfluxDB: {result['error']} (in {influxql[:120]!r})")

@@ -77,7 +77,9 @@ class Spool:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(gzip.compress(body, compresslevel=1))
         os.replace(tmp, path)
-        self.files.append(parse(path))
+        spooled = parse(path)
+        assert spooled is not None  # the name was made above
+        self.files.append(spooled)
 
     def oldest(self) -> SpoolFile | None:
         return self.files[0] if self.files else None

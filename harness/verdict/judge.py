@@ -4,6 +4,7 @@ and ``run``. Storing it in InfluxDB (``run_summary``, the verdict event) is the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from harness.verdict.rules.thresholds import Thresholds
 
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
           generation_target: float | None, baseline: str | None = None, baseline_force: bool = False,
-          runs_rp: str = "runs", extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
+          runs_rp: str = "runs", extra_warnings: Sequence[str] = ()) -> tuple[Verdict, dict[str, Path]]:
     """``baseline``: RUN_ID, last-pass or last-N-pass (docs/baselines.md); ``baseline_force``
     compares with it even when its load differs."""
     if baseline:

@@ -17,6 +17,7 @@ from harness.verdict.model import (
     CPU,
     AbortOutcome,
     AbortRecord,
+    Baseline,
     Breach,
     Check,
     Measurements,
@@ -42,7 +43,8 @@ def decide(thresholds: Thresholds, checks: tuple[str, ...], figures: WindowFigur
                        end_ns=figures.end_ns, breaches=breaches)
 
 
-def evaluate_run(thresholds: Thresholds, measured: Measurements, baseline: Measurements | None = None) -> Verdict:
+def evaluate_run(thresholds: Thresholds, measured: Measurements,
+                 baseline: Baseline | Measurements | None = None) -> Verdict:
     """``evaluate``, and for a run the live checks stopped, once more with its abort judged on the
     complete points: the abort check goes first, and its outcome takes part in the precedence."""
     verdict = evaluate(thresholds, measured, baseline)
@@ -68,6 +70,7 @@ def judge_abort(thresholds: Thresholds, measured: Measurements, run_checks: list
     if confirmed_keys:
         key = confirmed_keys[0]
         first = exact_all[key]
+        assert record.exact is not None  # a confirmed key was judged on the exact window
         message = (f"{lead}{first.message} over {record.window_text()} "
                    f"({count_text(key[1], record.exact.requests(first.scope))})")
         threshold, observed = first.threshold, first.observed

@@ -74,7 +74,7 @@ def spread(values: np.ndarray, failed: np.ndarray, max_windows: int) -> dict[str
 
 def _windows(ordered: np.ndarray, k: int) -> list[np.ndarray]:
     """``k`` consecutive slices of (nearly) equal count; none when k is 0."""
-    edges = (np.arange(k + 1) * len(ordered)) // k if k else []
+    edges: np.ndarray | list[int] = (np.arange(k + 1) * len(ordered)) // k if k else []
     return [ordered[a:b] for a, b in zip(edges[:-1], edges[1:])]
 
 
@@ -84,6 +84,7 @@ def _standard_error(per_window: list[float]) -> Spread:
 
 def _one_percentile(values: np.ndarray, p: float) -> float:
     i = rank_index(len(values), p)
+    assert i is not None  # a window holds values, and p is 50, 95 or 99
     return float(np.partition(values, i)[i])
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -23,7 +24,7 @@ def event_line(run_id: str, test_env: str, record: AbortRecord) -> str:
                                      "breaches": json.dumps([asdict(b) for b in record.breaches])})
 
 
-def abort_dict(outcome: AbortOutcome | None, utc) -> dict[str, Any] | None:
+def abort_dict(outcome: AbortOutcome | None, utc: Callable[[int], str]) -> dict[str, Any] | None:
     """verdict.json's ``abort``: when, which checks, the window's figures live and on complete data."""
     if outcome is None:
         return None

@@ -23,9 +23,9 @@ def render(verdict: Verdict) -> bytes:
     counts = {"tests": str(tests), "failures": str(failures), "errors": str(1 if errors else 0),
               "skipped": str(skipped), "time": f"{m.duration_s:.3f}"}
 
-    root = ET.Element("testsuites", name="load test", **counts)
-    suite = ET.SubElement(root, "testsuite", name=f"load test {verdict.run_id}",
-                          timestamp=utc_text(m.start), **counts)
+    root = ET.Element("testsuites", {"name": "load test", **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": f"load test {verdict.run_id}",
+                                              "timestamp": utc_text(m.start), **counts})
     properties = ET.SubElement(suite, "properties")
     for name, value in [("run_id", verdict.run_id), ("test_env", m.test_env),
                         ("verdict", verdict.verdict), ("exit_code", str(int(verdict.exit_code))),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
+from typing import Any
 
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_string
@@ -69,13 +70,13 @@ def load_difference(mine: dict | None, theirs: dict | None) -> str | None:
     return "; ".join(differ) or None
 
 
-def _same(a, b) -> bool:
+def _same(a: object, b: object) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
     return a == b
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -106,7 +107,8 @@ def choose_baseline(client: InfluxClient, spec: str, *, run_id: str, test_env: s
         chosen = candidates[:wanted]
         difference = load_difference(mine, run_load(client, runs_rp, chosen[0]))
         return _info(spec, chosen, wanted, forced=True, load_difference=difference)
-    chosen, first_difference = [], None
+    chosen = []
+    first_difference: tuple[str, str] | None = None
     for candidate in candidates:
         difference = load_difference(mine, run_load(client, runs_rp, candidate))
         if difference is None:
@@ -116,6 +118,7 @@ def choose_baseline(client: InfluxClient, spec: str, *, run_id: str, test_env: s
         elif first_difference is None:
             first_difference = (candidate, difference)
     if not chosen:
+        assert first_difference is not None  # candidates is not empty and none was chosen
         other, difference = first_difference
         return BaselineInfo(spec, (), unusable=f"--baseline {spec}: no passing run of test env {test_env!r} had this "
                                                f"run's load (newest, {other}: {difference}): not compared; "
@@ -123,7 +126,7 @@ def choose_baseline(client: InfluxClient, spec: str, *, run_id: str, test_env: s
     return _info(spec, chosen, wanted)
 
 
-def _info(spec: str, chosen: list[str], wanted: int, **more) -> BaselineInfo:
+def _info(spec: str, chosen: list[str], wanted: int, **more: Any) -> BaselineInfo:
     note = (f"--baseline {spec}: only {len(chosen)} passing run(s) with this load are stored: comparing with "
             f"{'it' if len(chosen) == 1 else 'their median'}") if len(chosen) < wanted else None
     return BaselineInfo(spec, tuple(chosen), method="median" if len(chosen) > 1 else "run", note=note, **more)
@@ -186,19 +189,20 @@ def stored_stats(client: InfluxClient, run_id: str,
                           f"{quote_string(run_id)} AND \"scope\" != 'run'")
     if not series:
         return None
-    rows: dict[tuple[str, str], dict] = {}
+    rows: dict[tuple[Any, Any], dict[str, Any]] = {}
     columns = series[0]["columns"]
     for values in series[0]["values"]:
-        row = dict(zip(columns, values))
+        row: dict[str, Any] = dict(zip(columns, values))
         key = (row.get("scope"), row.get("endpoint"))
         # A run judged again with another verdict has a second row per scope: a passing one wins.
         if key not in rows or row.get("verdict") == "pass":
             rows[key] = row
     if not rows or any(row.get("spreads") is None for row in rows.values()):
         return None
-    endpoints, apis = {}, {}
+    endpoints: dict[str, EndpointStats] = {}
+    apis: dict[Any, Stats] = {}
     for (scope, endpoint), row in rows.items():
-        numbers = {f: row.get(f) for f in _STAT_FIELDS}
+        numbers: dict[str, Any] = {f: row.get(f) for f in _STAT_FIELDS}
         numbers.update(requests=int(numbers["requests"] or 0), failures=int(numbers["failures"] or 0),
                        rps=float(numbers["rps"] or 0.0), spread=spread_from_fields(row))
         if scope == "endpoint":
@@ -212,11 +216,11 @@ def _median(runs: list[Stats]) -> dict:
     """One scope over several runs: each statistic's median; its standard error the larger of the
     runs' own errors combined and the spread between the runs (which also holds run-to-run
     noise), times sqrt(pi/2) for the median of three or more."""
-    out = dict(requests=sum(s.requests for s in runs), failures=sum(s.failures for s in runs),
+    out: dict[str, Any] = dict(requests=sum(s.requests for s in runs), failures=sum(s.failures for s in runs),
                max=_median_of([s.max for s in runs]), rps=_median_of([s.rps for s in runs]))
     spread: dict[str, Spread] = {}
     for statistic in COMPARED:
-        values = [s.value(statistic) for s in runs if s.value(statistic) is not None]
+        values = [v for s in runs if (v := s.value(statistic)) is not None]
         out[statistic] = _median_of(values)
         errors = [s.spread[statistic] for s in runs if statistic in s.spread]
         if len(errors) == len(runs) == len(values):

@@ -8,8 +8,10 @@ the live checks' short windows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 
@@ -25,9 +27,9 @@ from harness.influx.datamodel import (
     run_data_source,
 )
 from harness.verdict.decide.estimate import percentiles, stats_of
-from harness.verdict.model import Completeness, EndpointStats, Latency, Measurements, Stats
+from harness.verdict.model import Completeness, EndpointStats, Latency, Measurements, Samples, Stats
 from harness.verdict.reads.measure_load import SCHEDULED, arrival_span, read_load, read_plan
-from harness.verdict.reads.samples import LATENCY_FIELDS, Samples, read_samples
+from harness.verdict.reads.samples import LATENCY_FIELDS, read_samples
 from harness.verdict.rules.thresholds import Regression
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
@@ -53,7 +55,7 @@ def run_bounds(client: InfluxClient, run_id: str) -> tuple[int, int, int]:
         f'SELECT first("response_time") FROM "request" WHERE {where}; '
         f'SELECT last("response_time") FROM "request" WHERE {where}; '
         f'SELECT count("response_time") FROM "request" WHERE {where}')
-    values = [r["series"][0]["values"][0] if r.get("series") else None for r in results]
+    values: list[Any] = [r["series"][0]["values"][0] if r.get("series") else None for r in results]
     if values[0] is None:
         raise HarnessError(f"run {run_id!r} has no request points in database "
                            f"{client.settings.database!r} at {client.settings.url}")
@@ -104,7 +106,9 @@ def read_completeness(client: InfluxClient, run_id: str, stored: int,
     rows = _rows(stats.get("series", []))
     if not rows:
         return None
-    total = lambda key: sum(int(r.get(key) or 0) for _, r in rows)  # noqa: E731
+    def total(key: str) -> int:
+        return sum(int(r.get(key) or 0) for _, r in rows)
+
     quarantined = _rows(quarantine.get("series", []))
     return Completeness(seen=max(total("seen"), counted or 0), stored=stored, dropped=total("dropped"),
                         spooled=total("spooled"), workers=len(rows),
@@ -126,7 +130,7 @@ def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict]:
         return list(pool.map(one, statements))
 
 
-def _merge(results: list[dict], key) -> dict[tuple, dict]:
+def _merge(results: list[dict], key: Callable[[dict], tuple]) -> dict[tuple, dict]:
     """Rows of several results, joined by their tags."""
     merged: dict[tuple, dict] = {}
     for result in results:
@@ -226,7 +230,7 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
             created = _ok_count(client, window, GENERATION_CREATE, rate_start)
         generation_rate = created / max((load_end_ns - rate_start) / 1e9, 1e-9)
     peak = peak_users(client, run_id, first_ns, end_ns + 1)
-    arrival = {}
+    arrival: dict[str, Any] = {}
     if span is not None:
         from harness.arrivals.plan import KEY_REQUEST
 
@@ -250,7 +254,8 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         peak_users=peak, start_ns=start_ns, end_ns=end_ns, **arrival)
 
 
-def _scopes(samples: dict[tuple[str, str, str], Samples], duration_s: float, windows: int, scheduled: bool):
+def _scopes(samples: dict[tuple[str, str, str], Samples], duration_s: float, windows: int, scheduled: bool,
+            ) -> tuple[dict[str, EndpointStats], dict[str, Stats], dict[str, Latency], dict[str, Latency]]:
     """Stats per endpoint and API group, and the latency from the scheduled start where asked."""
     endpoints: dict[str, EndpointStats] = {}
     by_api: dict[str, list[Samples]] = {}

@@ -7,10 +7,13 @@ The section only says how the live checks judge; whether they run at all is a pe
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.suggest import closest_match
 from harness.verdict.model import CPU
+
+if TYPE_CHECKING:  # thresholds imports this module
+    from harness.verdict.rules.thresholds import _Parser
 
 # What the live checks can look at: the metrics of the limits (thresholds.LIMIT_METRICS, written
 # out here since thresholds.py imports this module) and the load generator's own CPU against
@@ -30,7 +33,7 @@ class AbortRule:
                 "checks": list(self.checks)}
 
 
-def parse_abort(p, value: Any) -> AbortRule:
+def parse_abort(p: _Parser, value: Any) -> AbortRule:
     """The ``abort`` mapping, validated with the thresholds file's parser ``p`` (so errors name the
     file and the key the same way, with a suggestion for a typo)."""
     given = p.mapping(value, "abort", "abort")

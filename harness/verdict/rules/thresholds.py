@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import yaml
 
@@ -143,7 +143,7 @@ class Thresholds:
         }
 
 
-def load_thresholds(path: Path) -> Thresholds:
+def load_thresholds(path: str | Path) -> Thresholds:
     """Read and validate a thresholds file; any problem is a one-line HarnessError."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -201,9 +201,9 @@ def thresholds_as_points(
     for api, limits in thresholds.apis.items():
         rows += _rows(f"api:{api}", api, "", limits)
     for key, override in thresholds.endpoints.items():
-        api = (endpoint_apis or {}).get(key)
-        if api is not None:
-            rows += _rows(key, api, key, thresholds.limits_for(key, api) or Limits())
+        group = (endpoint_apis or {}).get(key)
+        if group is not None:
+            rows += _rows(key, group, key, thresholds.limits_for(key, group) or Limits())
         else:
             rows += _rows(key, "", key, replace(Limits(), **override))
     target = generation_target if generation_target is not None else thresholds.generation.target_per_s
@@ -246,6 +246,14 @@ class _Parser:
                 close = closest_match(str(key), allowed)
                 hint = f" (did you mean '{close}'?)" if close else ""
                 raise self.fail(f"unknown key '{key}' {where}{hint}")
+
+    @overload
+    def number(self, mapping: dict, key: str, default: float, prefix: str, *, low: float | None = None,
+               high: float | None = None, nullable: Literal[False] = False) -> float: ...
+
+    @overload
+    def number(self, mapping: dict, key: str, default: float | None, prefix: str, *, low: float | None = None,
+               high: float | None = None, nullable: bool = False) -> float | None: ...
 
     def number(self, mapping: dict, key: str, default: float | None, prefix: str, *,
                low: float | None = None, high: float | None = None,
