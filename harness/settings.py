@@ -319,7 +319,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str = RUN) -> None:
                        help=f"KEY=VALUE file of settings (default: {DEFAULT_ENV_FILE} if present)")
     for p in params_for(command):
         shown = "" if p.secret else f", default: {p.default or 'empty'}"
-        switch = {"nargs": "?", "const": "true"} if p.switch else {}
+        switch: dict[str, Any] = {"nargs": "?", "const": "true"} if p.switch else {}
         if p.repeatable:
             switch = {"action": "append"}
         group.add_argument(p.flag, *p.aliases, dest=p.dest, default=None, metavar=p.env,

@@ -83,6 +83,7 @@ class Stage:
 def _stage_duration(value: Any, where: str) -> float:
     if isinstance(value, bool):
         value = None
+    seconds: float | None
     if isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, str):

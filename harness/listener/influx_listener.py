@@ -255,7 +255,7 @@ class InfluxListener:
         if not final:
             fields = {"users": int(runner.user_count), "cpu_percent": float(self.process.cpu_percent(None)),
                       "loop_lag_ms": float(self.loop_lag.take())}
-            if samples:
+            if samples and arrivals is not None:
                 fields["pool_busy"] = int(arrivals.pool.busy)
             lines.append(make_line(USERS.name, tags, fields, now))
         for sample in samples:

@@ -123,6 +123,7 @@ class LiveChecks:
             # Only whole windows after the warm-up: the verdict does not judge the warm-up either,
             # and "over the window" must not quietly mean over its last second.
             return None
+        assert self.client is not None  # made when the test started
         try:
             with gevent.Timeout(self.budget_s):
                 figures = measure_window(self.client, run_id, start_ns, end_ns, self.rule.checks, test_env)

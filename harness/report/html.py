@@ -16,6 +16,7 @@ from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
 from harness.verdict import (
     Check,
+    Stats,
     abort_line,
     change_text,
     generation_target_in_force,
@@ -133,6 +134,7 @@ def _endpoint_table(view: ReportView) -> str:
         return ["—", "—"] if latency is None else [ms(latency.p95), ms(latency.p99)]
 
     rows = []
+    s: Stats | None
     for e in view.endpoints:
         s = e.stats
         cells = ([str(s.requests), str(s.failures), rate(s.success_rate), ms(s.p50), ms(s.p95), ms(s.p99),
