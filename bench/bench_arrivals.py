@@ -87,6 +87,7 @@ def start_target(work: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, str(BENCH / "static_target.py"), "--port", "0"],
                             stdout=subprocess.PIPE, stderr=open(work / "target.log", "wb"),  # noqa: SIM115 - the child keeps it
                             stdin=subprocess.DEVNULL, preexec_fn=lambda: _pin(0))
+    assert proc.stdout is not None
     line = proc.stdout.readline().decode().strip()
     if not line.startswith("static target listening on "):
         proc.kill()

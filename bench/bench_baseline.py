@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             fast_b = [(f"B+{e:g}ms", [f"payments:latency_ms={e:g}"]) for e in FAST_EFFECTS_MS] * args.reps
             print(f"A and B runs: {args.aa} healthy, {len(fast_b)} with slower payments", flush=True)
-            order = list(itertools.zip_longest([("A", [])] * args.aa, fast_b))
+            order: list[tuple[tuple[str, list[str]] | None, ...]] = list(itertools.zip_longest([("A", [])] * args.aa, fast_b))
             for i, (a, b) in enumerate(order):
                 for item in (a, b):
                     if item is not None:

@@ -46,7 +46,7 @@ from types import SimpleNamespace
 
 from harness.influx.client import InfluxClient, InfluxSettings, quote_string
 from harness.influx.local import LocalInfluxd
-from harness.verdict.reads.samples import Samples
+from harness.verdict.model import Samples
 
 BENCH = Path(__file__).resolve().parent
 BASELINES = BENCH.parent / "baselines.yaml"
@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.points <= 2_000_000 or not 1000 <= args.batch <= 100_000:
         parser.error("--points must be 1..2,000,000 and --batch 1,000..100,000")
     if args.write_only:
-        print(json.dumps(write_points(*args.write_only, args.points, args.batch, args.seed, args.span_s)))
+        url, run_id = args.write_only
+        print(json.dumps(write_points(url, run_id, args.points, args.batch, args.seed, args.span_s)))
         return 0
     args.repeat = max(3, args.repeat)
     stamp = int(time.time())

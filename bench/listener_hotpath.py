@@ -55,7 +55,7 @@ def micro() -> dict[str, float]:
     cases = {
         "record_ok": (lambda: recorder.record("GET", "/health", rt, 2, None, t0, response), 100_000),
         "record_fail": (lambda: recorder.record("GET", "/health", rt, 0, error, t0, None), 100_000),
-        "on_request_ok": (lambda: InfluxListener.on_request(listener, "GET", "/health", rt, 2, None, start_time=t0,
+        "on_request_ok": (lambda: InfluxListener.on_request(listener, "GET", "/health", rt, 2, None, start_time=t0,  # type: ignore[arg-type]
                                                             response=response, context={}), 100_000),
         "point_ok": (point_line, 20_000),
     }

@@ -8,7 +8,7 @@ from locust import FastHttpUser, HttpUser, constant, task
 UserClass = HttpUser if os.environ.get("BENCH_USER_CLASS") == "http" else FastHttpUser
 
 
-class Get(UserClass):
+class Get(UserClass):  # type: ignore[valid-type,misc]  # the class is chosen at run time
     wait_time = constant(0)
 
     @task

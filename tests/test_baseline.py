@@ -34,7 +34,8 @@ def write_run_points(client, run_id: str, *, start_s: float, seed: int, slow_pay
     """One 60 s run: lognormal latencies (median 4 ms), 1 % failures, two workers."""
     ensure_database(client, "runs")
     rng = np.random.default_rng(seed)
-    lines, seen = [], {}
+    lines: list[str] = []
+    seen: dict = {}
     for (method, name), api in ENDPOINTS.items():
         times = np.sort(rng.uniform(0, 60, per_endpoint))
         latencies = rng.lognormal(math.log(4.0), 0.5, per_endpoint) + (slow_payments_ms if api == "payments" else 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ API_OF = {"POST /api/v1/auth/login": "auth", "GET /health": "auth",
 def ep(key: str, requests: int = 100, success: float = 100.0, p95: float = 100.0,
        api: str | None = None, **more) -> EndpointStats:
     failures = round(requests * (100 - success) / 100)
-    values = dict(p50=p95 / 2, p99=p95 * 1.2, max=p95 * 1.5, rps=requests / 55)
+    values: dict[str, Any] = dict(p50=p95 / 2, p99=p95 * 1.2, max=p95 * 1.5, rps=requests / 55)
     values.update(more)
     return EndpointStats(key=key, api=api or API_OF[key], requests=requests, failures=failures,
                          success_rate=success if requests else None, p95=p95 if requests else None,
@@ -39,10 +40,10 @@ def ep(key: str, requests: int = 100, success: float = 100.0, p95: float = 100.0
 def group(*endpoints: EndpointStats, **more) -> Stats:
     requests = sum(e.requests for e in endpoints)
     failures = sum(e.failures for e in endpoints)
-    values = dict(requests=requests, failures=failures,
+    values: dict[str, Any] = dict(requests=requests, failures=failures,
                   success_rate=100 * (requests - failures) / requests if requests else None,
-                  p50=max(e.p50 for e in endpoints), p95=max(e.p95 or 0 for e in endpoints),
-                  p99=max(e.p99 for e in endpoints), max=max(e.max for e in endpoints),
+                  p50=max(e.p50 for e in endpoints), p95=max(e.p95 or 0 for e in endpoints),  # type: ignore[type-var]
+                  p99=max(e.p99 for e in endpoints), max=max(e.max for e in endpoints),  # type: ignore[type-var]
                   rps=sum(e.rps for e in endpoints))
     values.update(more)
     return Stats(**values)
@@ -56,7 +57,7 @@ def run(*endpoints: EndpointStats, apis: dict | None = None, complete: bool = Tr
             by_api.setdefault(e.api, []).append(e)
         apis = {name: group(*members) for name, members in by_api.items()}
     total = sum(e.requests for e in endpoints)
-    values = dict(generation_rate=10.0,
+    values: dict[str, Any] = dict(generation_rate=10.0,
                   completeness=Completeness(seen=total, stored=total, dropped=0, spooled=0,
                                             workers=1) if complete else None)
     values.update(more)

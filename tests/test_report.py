@@ -31,6 +31,7 @@ VOID = {"meta", "link", "br", "img", "input", "hr", "col", "area", "base", "sour
 
 class Node:
     def __init__(self, tag: str, attrs: dict[str, str]):
+        self.children: list[Node]
         self.tag, self.attrs, self.children, self.text = tag, attrs, [], ""
 
     def find_all(self, tag: str | None = None, **attrs: str) -> list[Node]:
