@@ -11,6 +11,7 @@ of being counted as independent evidence, as it would be by a plain bootstrap of
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -88,7 +89,7 @@ def _one_percentile(values: np.ndarray, p: float) -> float:
     return float(np.partition(values, i)[i])
 
 
-def stats_of(samples: Samples, duration_s: float, max_windows: int, field: str = "response_time") -> dict:
+def stats_of(samples: Samples, duration_s: float, max_windows: int, field: str = "response_time") -> dict[str, Any]:
     """Stats' fields for one scope from its samples of one latency field (kwargs for Stats or
     EndpointStats). Points without that field count as requests but not in its percentiles."""
     values, failed = samples.values[field], samples.failed

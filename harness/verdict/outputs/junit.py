@@ -45,4 +45,5 @@ def render(verdict: Verdict) -> bytes:
         ET.SubElement(suite, "system-out").text = "\n".join(f"warning: {w}" for w in verdict.warnings)
 
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml + b"\n"

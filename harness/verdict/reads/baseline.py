@@ -49,7 +49,7 @@ def parse_spec(spec: str) -> int | None:
     return n
 
 
-def run_load(client: InfluxClient, runs_rp: str, run_id: str) -> dict | None:
+def run_load(client: InfluxClient, runs_rp: str, run_id: str) -> dict[str, Any] | None:
     """The load fields of a run's ``run`` point; None when the run has none (not started by
     ``harness run``)."""
     series = client.query(f"SELECT * FROM {run_data_source(runs_rp, 'run')} WHERE \"run_id\" = {quote_string(run_id)}")
@@ -59,7 +59,7 @@ def run_load(client: InfluxClient, runs_rp: str, run_id: str) -> dict | None:
     return {key: row[key] for key in LOAD_FIELDS if row.get(key) is not None}
 
 
-def load_difference(mine: dict | None, theirs: dict | None) -> str | None:
+def load_difference(mine: dict[str, Any] | None, theirs: dict[str, Any] | None) -> str | None:
     """"users 40 here, 20 in the baseline; …" for the load fields both runs have; None if equal."""
     if not mine or not theirs:
         return None
@@ -132,7 +132,7 @@ def _info(spec: str, chosen: list[str], wanted: int, **more: Any) -> BaselineInf
     return BaselineInfo(spec, tuple(chosen), method="median" if len(chosen) > 1 else "run", note=note, **more)
 
 
-def _explicit(client: InfluxClient, spec: str, runs_rp: str, mine: dict | None, force: bool) -> BaselineInfo:
+def _explicit(client: InfluxClient, spec: str, runs_rp: str, mine: dict[str, Any] | None, force: bool) -> BaselineInfo:
     where = f'"run_id" = {quote_string(spec)}'
     known = (client.query(f'SELECT last("requests") FROM {run_data_source(runs_rp, "run_summary")} WHERE {where}')
              or client.query(f'SELECT last("response_time") FROM "request" WHERE {where}'))
@@ -212,7 +212,7 @@ def stored_stats(client: InfluxClient, run_id: str,
     return endpoints, apis
 
 
-def _median(runs: list[Stats]) -> dict:
+def _median(runs: list[Stats]) -> dict[str, Any]:
     """One scope over several runs: each statistic's median; its standard error the larger of the
     runs' own errors combined and the spread between the runs (which also holds run-to-run
     noise), times sqrt(pi/2) for the median of three or more."""
@@ -236,7 +236,7 @@ def _median(runs: list[Stats]) -> dict:
     return out
 
 
-def _median_of(values: list) -> float | None:
+def _median_of(values: list[Any]) -> float | None:
     present = [v for v in values if v is not None]
     return float(statistics.median(present)) if present else None
 

@@ -39,7 +39,7 @@ READ_PARTS = 2
 
 
 
-def _rows(series: list[dict]) -> list[tuple[dict, dict]]:
+def _rows(series: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(tags, {column: value}) per row of every series."""
     out = []
     for s in series:
@@ -62,7 +62,7 @@ def run_bounds(client: InfluxClient, run_id: str) -> tuple[int, int, int]:
     return int(values[0][0]), int(values[1][0]), int(values[2][1])
 
 
-def _stats(row: dict, duration_s: float) -> dict:
+def _stats(row: dict[str, Any], duration_s: float) -> dict[str, Any]:
     requests, failures = int(row["requests"]), int(row.get("failures") or 0)
     return dict(requests=requests, failures=failures,
                 success_rate=100.0 * (requests - failures) / requests if requests else None,
@@ -116,13 +116,13 @@ def read_completeness(client: InfluxClient, run_id: str, stored: int,
                         quarantined=int(quarantined[0][1]["sum"] or 0) if quarantined else 0)
 
 
-def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict]:
+def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict[str, Any]]:
     """Each statement as its own request, all at once, one result each.
 
     On InfluxDB 1.x every percentile() is a full pass over the run's points; sent together in
     one request they run one after another, sent apart they use every core InfluxDB has
     (bench/README.md: 6.6x the raw percentile query in one request, 3.2x apart)."""
-    def one(statement: str) -> dict:
+    def one(statement: str) -> dict[str, Any]:
         # A client (and so a requests session) per thread: sessions are not thread-safe.
         return InfluxClient(client.settings).query_results(statement)[0]
 
@@ -130,9 +130,9 @@ def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict]:
         return list(pool.map(one, statements))
 
 
-def _merge(results: list[dict], key: Callable[[dict], tuple]) -> dict[tuple, dict]:
+def _merge(results: list[dict[str, Any]], key: Callable[[dict[str, Any]], tuple[Any, ...]]) -> dict[tuple[Any, ...], dict[str, Any]]:
     """Rows of several results, joined by their tags."""
-    merged: dict[tuple, dict] = {}
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     for result in results:
         for tags, row in _rows(result.get("series", [])):
             merged.setdefault(key(tags), {"tags": tags}).update(row)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.apis import endpoint_key
 from harness.influx.client import InfluxClient, QueryError, quote_string
@@ -40,7 +40,7 @@ class ArrivalSpan:
     last_ns: int
 
 
-def _rows(result: dict) -> list[tuple[dict, dict]]:
+def _rows(result: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [(s.get("tags") or {}, dict(zip(s["columns"], values)))
             for s in result.get("series", []) for values in s.get("values", [])]
 
@@ -167,7 +167,7 @@ def _slowest_in_flight(seconds: list[tuple[int, float]], start_ns: int, end_ns: 
 
 
 def read_scheduled_latency(client: InfluxClient, where: str,
-                           concurrently: Callable[[InfluxClient, list[str]], list[dict]]) -> tuple[dict[str, Latency],
+                           concurrently: Callable[[InfluxClient, list[str]], list[dict[str, Any]]]) -> tuple[dict[str, Latency],
                                                                                     dict[str, Latency]]:
     """p50, p95, p99 and max of ``scheduled_response_time`` per endpoint and per API group, exact
     (InfluxDB's PERCENTILE over every raw point), for the requests that carry it."""
@@ -179,8 +179,8 @@ def read_scheduled_latency(client: InfluxClient, where: str,
 
     by_endpoint, by_api = '"api", "method", "name"', '"api"'
     results = concurrently(client, statements(by_endpoint) + statements(by_api))
-    endpoints: dict[str, dict] = {}
-    apis: dict[str, dict] = {}
+    endpoints: dict[str, dict[str, Any]] = {}
+    apis: dict[str, dict[str, Any]] = {}
     for i, result in enumerate(results):
         for tags, row in _rows(result):
             if i < 3:
@@ -188,7 +188,7 @@ def read_scheduled_latency(client: InfluxClient, where: str,
             else:
                 apis.setdefault(tags["api"], {}).update(row)
 
-    def latency(row: dict) -> Latency | None:
+    def latency(row: dict[str, Any]) -> Latency | None:
         if row.get("max") is None:
             return None
         return Latency(p50=row.get("p50"), p95=row.get("p95"), p99=row.get("p99"), max=row["max"])

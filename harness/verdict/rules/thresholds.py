@@ -232,7 +232,7 @@ class _Parser:
     def fail(self, message: str) -> HarnessError:
         return HarnessError(f"{self.source}: {message}")
 
-    def mapping(self, value: Any, place: str, what: str) -> dict:
+    def mapping(self, value: Any, place: str, what: str) -> dict[str, Any]:
         if value is None:
             return {}
         if not isinstance(value, dict):
@@ -240,7 +240,7 @@ class _Parser:
                             f"not {_show(value)}")
         return value
 
-    def known_keys(self, mapping: dict, allowed: list[str], where: str) -> None:
+    def known_keys(self, mapping: dict[str, Any], allowed: list[str], where: str) -> None:
         for key in mapping:
             if key not in allowed:
                 close = closest_match(str(key), allowed)
@@ -248,14 +248,14 @@ class _Parser:
                 raise self.fail(f"unknown key '{key}' {where}{hint}")
 
     @overload
-    def number(self, mapping: dict, key: str, default: float, prefix: str, *, low: float | None = None,
+    def number(self, mapping: dict[str, Any], key: str, default: float, prefix: str, *, low: float | None = None,
                high: float | None = None, nullable: Literal[False] = False) -> float: ...
 
     @overload
-    def number(self, mapping: dict, key: str, default: float | None, prefix: str, *, low: float | None = None,
+    def number(self, mapping: dict[str, Any], key: str, default: float | None, prefix: str, *, low: float | None = None,
                high: float | None = None, nullable: bool = False) -> float | None: ...
 
-    def number(self, mapping: dict, key: str, default: float | None, prefix: str, *,
+    def number(self, mapping: dict[str, Any], key: str, default: float | None, prefix: str, *,
                low: float | None = None, high: float | None = None,
                nullable: bool = False) -> float | None:
         if key not in mapping:
@@ -271,7 +271,7 @@ class _Parser:
             raise self.fail(f"{place} is {value} but must be {low} or more")
         return float(value)
 
-    def whole(self, mapping: dict, key: str, default: int, prefix: str) -> int:
+    def whole(self, mapping: dict[str, Any], key: str, default: int, prefix: str) -> int:
         value = mapping.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise self.fail(f"{prefix}{key} must be a whole number, 0 or more, not {_show(value)}")
@@ -367,7 +367,7 @@ class _Parser:
             windows=windows,
         )
 
-    def _rate(self, mapping: dict, key: str, default: float) -> float:
+    def _rate(self, mapping: dict[str, Any], key: str, default: float) -> float:
         value = self.number(mapping, key, default, "regression.", low=0, high=1)
         if not 0 < value < 1:
             raise self.fail(f"regression.{key} is {value} but must be above 0 and below 1, e.g. 0.05")
