@@ -42,8 +42,9 @@ def group(*endpoints: EndpointStats, **more) -> Stats:
     failures = sum(e.failures for e in endpoints)
     values: dict[str, Any] = dict(requests=requests, failures=failures,
                   success_rate=100 * (requests - failures) / requests if requests else None,
-                  p50=max(e.p50 for e in endpoints), p95=max(e.p95 or 0 for e in endpoints),  # type: ignore[type-var]
-                  p99=max(e.p99 for e in endpoints), max=max(e.max for e in endpoints),  # type: ignore[type-var]
+                  p50=max(e.p50 for e in endpoints if e.p50 is not None), p95=max(e.p95 or 0 for e in endpoints),
+                  p99=max(e.p99 for e in endpoints if e.p99 is not None),
+                  max=max(e.max for e in endpoints if e.max is not None),
                   rps=sum(e.rps for e in endpoints))
     values.update(more)
     return Stats(**values)

@@ -30,7 +30,7 @@ def arrival_run(*windows: LoadWindow, api: str = "payments", endpoints=None, poi
     load = ApiLoad(api=api, target_per_s=windows[0].target_per_s if windows else 40.0, windows=list(windows),
                    scheduled=sum(w.scheduled for w in windows), started=sum(w.started for w in windows),
                    late=sum(w.late for w in windows), dropped=sum(w.dropped for w in windows),
-                   max_lag_ms=max((w.max_lag_ms for w in windows), default=None),  # type: ignore[type-var]
+                   max_lag_ms=max((w.max_lag_ms for w in windows if w.max_lag_ms is not None), default=None),
                    poisson=poisson,
                    defining="POST /api/v1/payments")
     endpoints = endpoints or [ep("POST /api/v1/payments", requests=1000)]
