@@ -7,13 +7,10 @@ The section only says how the live checks judge; whether they run at all is a pe
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harness.suggest import closest_match
 from harness.verdict.model import CPU
-
-if TYPE_CHECKING:  # thresholds imports this module
-    from harness.verdict.rules.thresholds import _Parser
 
 # What the live checks can look at: the metrics of the limits (thresholds.LIMIT_METRICS, written
 # out here since thresholds.py imports this module) and the load generator's own CPU against
@@ -31,6 +28,20 @@ class AbortRule:
     def to_dict(self) -> dict[str, Any]:
         return {"after_s": self.after_s, "window_s": self.window_s, "every_s": self.every_s,
                 "checks": list(self.checks)}
+
+
+class _Parser(Protocol):
+    """What ``parse_abort`` asks of the thresholds file's parser (thresholds.py imports this module,
+    so it is named by what it does, not imported)."""
+
+    def fail(self, message: str) -> Exception: ...
+
+    def mapping(self, value: Any, place: str, what: str) -> dict[str, Any]: ...
+
+    def known_keys(self, mapping: dict[str, Any], allowed: list[str], where: str) -> None: ...
+
+    def number(self, mapping: dict[str, Any], key: str, default: float, prefix: str, *,
+               low: float | None = None) -> float: ...
 
 
 def parse_abort(p: _Parser, value: Any) -> AbortRule:
