@@ -40,6 +40,7 @@ from bench_listener import _cpu_s, _pin, _sample_until_exit, start_target
 from harness.influx.client import InfluxClient, InfluxSettings, quote_string
 from harness.influx.local import LocalInfluxd
 from harness.verdict.decide.abort import decide
+from harness.verdict.decide.window import latency_limits
 from harness.verdict.reads.measure import measure
 from harness.verdict.reads.window import measure_window
 from harness.verdict.rules.abort_rule import ABORT_CHECKS, AbortRule
@@ -82,8 +83,10 @@ def influx_part(influxd: LocalInfluxd, url: str, repeat: int) -> list[dict]:
             thresholds = Thresholds()
             for _ in range(repeat):
                 began = time.perf_counter()
-                figures = measure_window(client, run_id, start_ns, end_ns, checks, "bench")
-                decide(thresholds, checks, figures, start_ns - 60 * 10**9, end_ns)  # as the master does
+                # As the master does: with the counts of requests slower than each latency limit.
+                figures = measure_window(client, run_id, start_ns, end_ns, checks, "bench",
+                                         latency_limits(thresholds, checks))
+                decide(thresholds, checks, figures, start_ns - 60 * 10**9, end_ns)
                 times.append(time.perf_counter() - began)
             in_window = figures.measured.total_requests
             rows.append({"run": f"{minutes} min", "points": RUN_RATE * minutes * 60, "what": f"live check: {label}",

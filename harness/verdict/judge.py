@@ -28,7 +28,7 @@ def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Pa
         preload()
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
                        runs_rp=runs_rp, window_s=thresholds.load.window_s, windows=thresholds.regression.windows)
-    measured = replace(measured, abort=read_abort(client, run_id, runs_rp))
+    measured = replace(measured, abort=read_abort(client, run_id, runs_rp, thresholds, measured.window_ns))
     measured.warnings.extend(extra_warnings)
     baseline_stats = None
     if baseline:

@@ -24,10 +24,13 @@ class AbortRule:
     window_s: float = 30.0  # the trailing window the limits are checked over
     every_s: float = 5.0  # how often the window is checked
     checks: tuple[str, ...] = ("success_rate", "p95")
+    # The chance that a run whose every limit holds is ever aborted: spread over every look the
+    # run can make and every test at a look (harness/verdict/decide/sequential.py).
+    alpha: float = 0.01
 
     def to_dict(self) -> dict[str, Any]:
         return {"after_s": self.after_s, "window_s": self.window_s, "every_s": self.every_s,
-                "checks": list(self.checks)}
+                "checks": list(self.checks), "alpha": self.alpha}
 
 
 class _Parser(Protocol):
@@ -58,7 +61,12 @@ def parse_abort(p: _Parser, value: Any) -> AbortRule:
             close = closest_match(str(check), list(ABORT_CHECKS))
             hint = f" (did you mean '{close}'?)" if close else f" (one of {', '.join(ABORT_CHECKS)})"
             raise p.fail(f"unknown check {_show(check)} in abort.checks{hint}")
+    alpha = p.number(given, "alpha", d.alpha, "abort.")
+    if not 0 < alpha < 1:
+        raise p.fail(f"abort.alpha is {alpha:g} but must be above 0 and below 1 (e.g. 0.01: one healthy run "
+                     f"in 100 may be aborted)")
     return AbortRule(
+        alpha=alpha,
         after_s=p.number(given, "after_s", d.after_s, "abort.", low=0),
         # A window of less than a second holds about one flush of points: too few to judge.
         window_s=p.number(given, "window_s", d.window_s, "abort.", low=1),
