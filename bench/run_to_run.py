@@ -31,8 +31,11 @@ def tau_percent(values: list[float], errors: list[float], statistic: str) -> tup
     within2 = statistics.fmean(e * e for e in errors)
     if scale <= 0:
         return math.nan, math.nan, math.nan
-    return (100 * math.sqrt(max(0.0, s2 - within2)) / scale, 100 * math.sqrt(s2) / scale,
-            100 * math.sqrt(within2) / scale)
+    return (
+        100 * math.sqrt(max(0.0, s2 - within2)) / scale,
+        100 * math.sqrt(s2) / scale,
+        100 * math.sqrt(within2) / scale,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,16 +45,22 @@ def main(argv: list[str] | None = None) -> int:
     saved = json.loads(args.saved.read_text())
     kinds, stats = saved["kinds"], saved["stats"]
     loads = [d["load_before"] for d in saved["docs"].values()]
-    print(f"{len(kinds)} runs of {saved['args']['seconds']} s, {saved['args']['users']} users; load average before "
-          f"a run: median {statistics.median(loads):.2f}, max {max(loads):.2f}\n")
-    print("| runs | scope | statistic | runs' mean | s between runs | within-run se (rms) | tau (run-to-run) |")
+    print(
+        f"{len(kinds)} runs of {saved['args']['seconds']} s, {saved['args']['users']} users; load average before "
+        f"a run: median {statistics.median(loads):.2f}, max {max(loads):.2f}\n"
+    )
+    print(
+        "| runs | scope | statistic | runs' mean | s between runs | within-run se (rms) | tau (run-to-run) |"
+    )
     print("|---|---|---|---:|---:|---:|---:|")
     summary: dict[tuple[str, str], list[float]] = {}
     for kind in dict.fromkeys(kinds.values()):
         ids = [r for r, k in kinds.items() if k == kind]
         scopes = sorted(set.intersection(*(set(stats[r]["endpoints"]) for r in ids)))
         groups = sorted(set.intersection(*(set(stats[r]["apis"]) for r in ids)))
-        for scope, part, key in [(s, "endpoints", s) for s in scopes] + [(f"api:{g}", "apis", g) for g in groups]:
+        for scope, part, key in [(s, "endpoints", s) for s in scopes] + [
+            (f"api:{g}", "apis", g) for g in groups
+        ]:
             for statistic in STATISTICS:
                 rows = [stats[r][part][key] for r in ids]
                 if not all(statistic in row["spread"] and row[statistic] is not None for row in rows):
@@ -62,15 +71,19 @@ def main(argv: list[str] | None = None) -> int:
                 if math.isnan(tau):
                     continue
                 summary.setdefault((kind, statistic), []).append(tau)
-                print(f"| {kind} | {scope} | {statistic} | {statistics.fmean(values):.3f} | {s:.1f} % | "
-                      f"{within:.1f} % | {tau:.1f} % |")
+                print(
+                    f"| {kind} | {scope} | {statistic} | {statistics.fmean(values):.3f} | {s:.1f} % | "
+                    f"{within:.1f} % | {tau:.1f} % |"
+                )
     print("\n| runs | statistic | scopes | tau: median | 75th percentile | max |")
     print("|---|---|---:|---:|---:|---:|")
     for (kind, statistic), taus in summary.items():
         ordered = sorted(taus)
         q75 = ordered[min(len(ordered) - 1, int(math.ceil(0.75 * len(ordered))) - 1)]
-        print(f"| {kind} | {statistic} | {len(taus)} | {statistics.median(taus):.1f} % | {q75:.1f} % | "
-              f"{max(taus):.1f} % |")
+        print(
+            f"| {kind} | {statistic} | {len(taus)} | {statistics.median(taus):.1f} % | {q75:.1f} % | "
+            f"{max(taus):.1f} % |"
+        )
     return 0
 
 

@@ -13,9 +13,9 @@ from harness.settings import resolve
 from harness.verdict.decide.abort import decide, evaluate_run
 from harness.verdict.decide.sequential import exact_test, look_level, looks
 from harness.verdict.model import AbortRecord, Breach, WindowFigures
+from harness.verdict.outputs import summary_md, verdict_json
 from harness.verdict.outputs.abort import abort_line
 from harness.verdict.rules.abort_rule import AbortRule
-from harness.verdict.outputs import summary_md, verdict_json
 from harness.verdict.rules.thresholds import parse_thresholds
 from tests.test_evaluate import ep, run
 from tests.test_settings import parse_flags

@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from harness.influx.client import InfluxClient, InfluxSettings
-from harness.influx.local import free_port
 from harness.influx.lineprotocol import make_line
+from harness.influx.local import free_port
 from harness.sandbox.process import start_subprocess, stop_subprocess
 from harness.verdict.model import AbortRecord, Breach
 from harness.verdict.outputs.abort import event_line

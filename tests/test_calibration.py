@@ -19,23 +19,42 @@ BENCH = ROOT / "bench"
 def test_quick_calibration_runs_within_a_minute_and_every_false_positive_rate_holds():
     assert all((BENCH / "calibration" / f"{name}.py").exists() for name in MODULES)
     started = time.monotonic()
-    done = subprocess.run([sys.executable, str(BENCH / "bench_calibration.py"), "--quick"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench_calibration.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     took = time.monotonic() - started
     assert done.returncode == 0, done.stderr[-2000:]
     assert took <= 60, f"--quick took {took:.0f} s"
     table = done.stdout.splitlines()
     # Every decision is in the one table: abort, regression, load band, change points.
-    for decision in ("| abort: success rate |", "| abort: p95 |", "| regression: p50 |", "| load band",
-                     "| change points"):
+    for decision in (
+        "| abort: success rate |",
+        "| abort: p95 |",
+        "| regression: p50 |",
+        "| load band",
+        "| change points",
+    ):
         assert any(line.startswith(decision) for line in table), decision
     rows = [line for line in table if line.startswith("| regression: ")]
     for statistic in ("p50", "p95", "p99", "success rate"):
         fp = [r for r in rows if r.startswith(f"| regression: {statistic} |") and "| false positives |" in r]
         # Every scenario the issue names, for each statistic.
         scenarios = " ".join(fp)
-        for named in ("independent requests", "AR(1) ρ 0.9", "τ 5 %", "τ 8 %", "run sizes 10:1", "0.5/s", "100/s",
-                      "10 min", "1 h"):
+        for named in (
+            "independent requests",
+            "AR(1) ρ 0.9",
+            "τ 5 %",
+            "τ 8 %",
+            "run sizes 10:1",
+            "0.5/s",
+            "100/s",
+            "10 min",
+            "1 h",
+        ):
             assert named in scenarios, (statistic, named)
         assert all(r.endswith("| yes |") for r in fp)
     power = {r.split(" | ")[1]: rate_of(r) for r in rows if "| power |" in r}
@@ -47,7 +66,9 @@ def test_quick_calibration_runs_within_a_minute_and_every_false_positive_rate_ho
 
 
 def rate_of(row: str) -> float:
-    hits, reps = re.search(r"\((\d+)/(\d+)\)", row).groups()
+    found = re.search(r"\((\d+)/(\d+)\)", row)
+    assert found, row
+    hits, reps = found.groups()
     return int(hits) / int(reps)
 
 

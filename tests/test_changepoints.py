@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.history.changepoints import level_shifts, refused
 from harness.commands.history import min_effect
+from harness.history.changepoints import level_shifts, refused
 from harness.verdict.rules.thresholds import Thresholds
 
 SUCCESS = min_effect(Thresholds(), "success_rate")

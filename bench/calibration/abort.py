@@ -34,8 +34,8 @@ from scipy.stats import binom, norm
 
 from bench.calibration.table import Row
 from harness.verdict.decide.abort import decide, judge_abort
-from harness.verdict.model import EndpointStats, Measurements, Stats, WindowFigures
 from harness.verdict.decide.sequential import looks as count_looks
+from harness.verdict.model import EndpointStats, Measurements, Stats, WindowFigures
 from harness.verdict.rules.thresholds import parse_thresholds
 
 S = 1_000_000_000

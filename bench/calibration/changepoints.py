@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench.calibration.table import Row
-from harness.history.changepoints import level_shifts
 from harness.commands.history import min_effect
+from harness.history.changepoints import level_shifts
 from harness.verdict.rules.thresholds import Thresholds
 
 RUNS = 60

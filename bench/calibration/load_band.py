@@ -19,8 +19,8 @@ import numpy as np
 
 from bench.calibration.table import Row
 from harness.verdict.decide.load import load_checks
-from harness.verdict.model import ApiLoad, LoadWindow, Measurements
 from harness.verdict.decide.poisson_band import ALPHA
+from harness.verdict.model import ApiLoad, LoadWindow, Measurements
 from harness.verdict.rules.thresholds import Thresholds
 
 APIS = ("auth", "generation", "payments")

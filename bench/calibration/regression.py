@@ -38,8 +38,10 @@ WORDS = {"success_rate": "success rate"}
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 DEFAULTS = Thresholds()
 # Only the interval protects: no minimum effect at all (the interval's own calibration).
-EXACT = parse_thresholds({"regression": {"min_effect_percent": 0, "min_effect_ms": 0, "max_success_rate_drop": 0}},
-                         source="minimum effect 0")
+EXACT = parse_thresholds(
+    {"regression": {"min_effect_percent": 0, "min_effect_ms": 0, "max_success_rate_drop": 0}},
+    source="minimum effect 0",
+)
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,15 @@ def _latencies(rng: np.random.Generator, n: int, rho: float) -> np.ndarray:
     return x + (first - x[0]) * rho ** np.arange(n)  # start at a stationary draw instead of 0
 
 
-def _samples(rng: np.random.Generator, n: int, rho: float, run_factor: float, factor: float,
-             failure: float, offset: float) -> Samples:
+def _samples(
+    rng: np.random.Generator,
+    n: int,
+    rho: float,
+    run_factor: float,
+    factor: float,
+    failure: float,
+    offset: float,
+) -> Samples:
     t = np.cumsum(rng.exponential(1.0, n)) + offset  # Poisson arrivals, in arbitrary time units
     ms = MEDIAN_MS * run_factor * factor * np.exp(LOG_SD * _latencies(rng, n, rho))
     return Samples(t, {"response_time": ms}, rng.random(n) < failure)
@@ -79,11 +88,15 @@ def _samples(rng: np.random.Generator, n: int, rho: float, run_factor: float, fa
 def simulate(rng: np.random.Generator, world: World, n: int, *, now: bool) -> tuple[dict, dict]:
     """One run's (endpoints, apis) stats, as the verdict measures them."""
     run_factor = math.exp(world.tau * rng.standard_normal())
-    a = _samples(rng, n, world.rho, run_factor, world.factor if now else 1.0,
-                 world.failure if now else FAILURE, 0.0)
+    a = _samples(
+        rng, n, world.rho, run_factor, world.factor if now else 1.0, world.failure if now else FAILURE, 0.0
+    )
     b = _samples(rng, n, world.rho, run_factor, 1.0, FAILURE, 0.5)
     windows, duration = DEFAULTS.regression.windows, n / world.rate
-    endpoints = {key: EndpointStats(key=key, api=GROUP, **stats_of(s, duration, windows)) for key, s in ((A, a), (B, b))}
+    endpoints = {
+        key: EndpointStats(key=key, api=GROUP, **stats_of(s, duration, windows))
+        for key, s in ((A, a), (B, b))
+    }
     return endpoints, {GROUP: Stats(**stats_of(Samples.joined([a, b]), duration, windows))}
 
 
@@ -91,12 +104,25 @@ def once(rng: np.random.Generator, world: World, thresholds: Thresholds) -> dict
     """(scope, statistic) → decision for one repetition: baseline runs, then this run, compared."""
     base_n = world.requests(world.base_minutes or world.minutes)
     runs = [BaselineRun(f"b{i}", *simulate(rng, world, base_n, now=False)) for i in range(world.runs)]
-    baseline = baseline_of(BaselineInfo("last-pass" if world.runs == 1 else f"last-{world.runs}-pass",
-                                        tuple(r.run_id for r in runs), method="mean" if world.runs > 1 else "run"),
-                           runs)
+    baseline = baseline_of(
+        BaselineInfo(
+            "last-pass" if world.runs == 1 else f"last-{world.runs}-pass",
+            tuple(r.run_id for r in runs),
+            method="mean" if world.runs > 1 else "run",
+        ),
+        runs,
+    )
     endpoints, apis = simulate(rng, world, world.requests(world.minutes), now=True)
-    measured = Measurements(run_id="now", test_env="calibration", start=T0, end=T0, duration_s=world.minutes * 60,
-                            warmup_s=0.0, endpoints=endpoints, apis=apis)
+    measured = Measurements(
+        run_id="now",
+        test_env="calibration",
+        start=T0,
+        end=T0,
+        duration_s=world.minutes * 60,
+        warmup_s=0.0,
+        endpoints=endpoints,
+        apis=apis,
+    )
     return {(c.scope, c.statistic): c.decision for c in compare(thresholds, measured, baseline)}
 
 
@@ -104,27 +130,64 @@ def repeat(world: World, thresholds: Thresholds, reps: int, rng: np.random.Gener
     return [once(rng, world, thresholds) for _ in range(reps)]
 
 
-def null_rows(label: str, world: World, thresholds: Thresholds, reps: int, rng: np.random.Generator,
-              any_statistic: bool = False) -> list[Row]:
+def null_rows(
+    label: str,
+    world: World,
+    thresholds: Thresholds,
+    reps: int,
+    rng: np.random.Generator,
+    any_statistic: bool = False,
+) -> list[Row]:
     """Per statistic (and, with ``any_statistic``, for the run as a whole, which is what
     ``false_positive_rate`` bounds): repetitions in which it was REGRESSED in some scope."""
     found = repeat(world, thresholds, reps, rng)
     nominal = thresholds.regression.false_positive_rate
-    out = [Row(f"regression: {WORDS.get(s, s)}", label, "fp",
-               sum(any(d == "regressed" for (scope, stat), d in r.items() if stat == s) for r in found), reps, nominal)
-           for s in STATISTICS]
+    out = [
+        Row(
+            f"regression: {WORDS.get(s, s)}",
+            label,
+            "fp",
+            sum(any(d == "regressed" for (scope, stat), d in r.items() if stat == s) for r in found),
+            reps,
+            nominal,
+        )
+        for s in STATISTICS
+    ]
     if any_statistic:
-        out.append(Row("regression: any statistic", label, "fp",
-                       sum(any(d == "regressed" for d in r.values()) for r in found), reps, nominal))
+        out.append(
+            Row(
+                "regression: any statistic",
+                label,
+                "fp",
+                sum(any(d == "regressed" for d in r.values()) for r in found),
+                reps,
+                nominal,
+            )
+        )
     return out
 
 
-def effect_rows(label: str, world: World, thresholds: Thresholds, reps: int, rng: np.random.Generator,
-                statistics: tuple[str, ...], decision: str = "regressed") -> list[Row]:
+def effect_rows(
+    label: str,
+    world: World,
+    thresholds: Thresholds,
+    reps: int,
+    rng: np.random.Generator,
+    statistics: tuple[str, ...],
+    decision: str = "regressed",
+) -> list[Row]:
     found = repeat(world, thresholds, reps, rng)
     shown = "" if decision == "regressed" else f": {decision.upper()}"
-    return [Row(f"regression: {WORDS.get(s, s)}", f"{label}{shown}", "power",
-                sum(r.get((A, s)) == decision for r in found), reps) for s in statistics]
+    return [
+        Row(
+            f"regression: {WORDS.get(s, s)}",
+            f"{label}{shown}",
+            "power",
+            sum(r.get((A, s)) == decision for r in found),
+            reps,
+        )
+        for s in statistics
+    ]
 
 
 def _n(requests: int) -> str:
@@ -145,14 +208,28 @@ def rows(quick: bool, seed: int) -> list[Row]:
         ("run-level τ 5 %, vs last-3-pass", replace(base, tau=0.05, runs=3), reps),
         ("run-level τ 8 %, vs last-5-pass", replace(base, tau=0.08, runs=5), reps),
         ("AR(1) ρ 0.9 and τ 8 %, vs last-5-pass", replace(base, rho=0.9, tau=0.08, runs=5), reps),
-        ("run sizes 10:1 (baseline 1 h, this run 6 min), 10/s, vs one run",
-         replace(base, minutes=6, base_minutes=60), reps // 2),
-        ("run sizes 1:10 (baseline 6 min, this run 1 h), 10/s, vs one run",
-         replace(base, minutes=60, base_minutes=6), reps // 2),
+        (
+            "run sizes 10:1 (baseline 1 h, this run 6 min), 10/s, vs one run",
+            replace(base, minutes=6, base_minutes=60),
+            reps // 2,
+        ),
+        (
+            "run sizes 1:10 (baseline 6 min, this run 1 h), 10/s, vs one run",
+            replace(base, minutes=60, base_minutes=6),
+            reps // 2,
+        ),
         (f"0.5/s, 10 min ({_n(World(rate=0.5).requests(10))} a run), vs one run", World(rate=0.5), reps),
-        (f"0.5/s, 1 h ({_n(World(rate=0.5).requests(60))} a run), vs one run", World(rate=0.5, minutes=60), reps),
+        (
+            f"0.5/s, 1 h ({_n(World(rate=0.5).requests(60))} a run), vs one run",
+            World(rate=0.5, minutes=60),
+            reps,
+        ),
         (f"100/s, 10 min ({_n(World(rate=100).requests(10))} a run), vs one run", World(rate=100), big),
-        (f"100/s, 1 h ({_n(World(rate=100).requests(60))} a run), vs one run", World(rate=100, minutes=60), big),
+        (
+            f"100/s, 1 h ({_n(World(rate=100).requests(60))} a run), vs one run",
+            World(rate=100, minutes=60),
+            big,
+        ),
     ]
     for label, world, n in nulls:
         out += null_rows(label, world, DEFAULTS, n, rng)
@@ -168,29 +245,86 @@ def rows(quick: bool, seed: int) -> list[Row]:
 
     power = 40 if quick else 200
     shifted = replace(base, tau=0.05)
-    out += effect_rows("p50 +12 %, τ 5 %, vs one run (one run cannot tell)", replace(shifted, factor=1.12),
-                       DEFAULTS, power, rng, ("p50",))
-    out += effect_rows("p50 +12 %, τ 5 %, vs one run", replace(shifted, factor=1.12), DEFAULTS, power, rng,
-                       ("p50",), "inconclusive")
-    out += effect_rows("2× latency, τ 5 %, vs one run", replace(shifted, factor=2.0), DEFAULTS, power, rng, ("p50",))
-    out += effect_rows("+25 % latency, τ 5 %, vs last-3-pass", replace(shifted, factor=1.25, runs=3), DEFAULTS,
-                       power, rng, ("p50",))
-    out += effect_rows("+25 % latency, τ 5 %, vs last-5-pass", replace(shifted, factor=1.25, runs=5), DEFAULTS,
-                       power, rng, ("p50",))
-    out += effect_rows("+25 % latency, τ 2 %, vs last-5-pass", replace(base, tau=0.02, factor=1.25, runs=5), DEFAULTS,
-                       power, rng, ("p50",))
+    out += effect_rows(
+        "p50 +12 %, τ 5 %, vs one run (one run cannot tell)",
+        replace(shifted, factor=1.12),
+        DEFAULTS,
+        power,
+        rng,
+        ("p50",),
+    )
+    out += effect_rows(
+        "p50 +12 %, τ 5 %, vs one run",
+        replace(shifted, factor=1.12),
+        DEFAULTS,
+        power,
+        rng,
+        ("p50",),
+        "inconclusive",
+    )
+    out += effect_rows(
+        "2× latency, τ 5 %, vs one run", replace(shifted, factor=2.0), DEFAULTS, power, rng, ("p50",)
+    )
+    out += effect_rows(
+        "+25 % latency, τ 5 %, vs last-3-pass",
+        replace(shifted, factor=1.25, runs=3),
+        DEFAULTS,
+        power,
+        rng,
+        ("p50",),
+    )
+    out += effect_rows(
+        "+25 % latency, τ 5 %, vs last-5-pass",
+        replace(shifted, factor=1.25, runs=5),
+        DEFAULTS,
+        power,
+        rng,
+        ("p50",),
+    )
+    out += effect_rows(
+        "+25 % latency, τ 2 %, vs last-5-pass",
+        replace(base, tau=0.02, factor=1.25, runs=5),
+        DEFAULTS,
+        power,
+        rng,
+        ("p50",),
+    )
     # p95 and p99: how many requests a run needs to decide them (τ 2 %, vs last-5-pass and vs one run).
-    for requests in ((1_000, 3_000, 10_000) if quick else (1_000, 3_000, 10_000, 30_000)):
+    for requests in (1_000, 3_000, 10_000) if quick else (1_000, 3_000, 10_000, 30_000):
         world = replace(base, tau=0.02, factor=1.2, runs=5, minutes=requests / 600)
-        out += effect_rows(f"+20 % latency, {_n(requests)} requests a run, τ 2 %, vs last-5-pass", world, DEFAULTS,
-                           power // 2, rng, ("p95", "p99"))
-    for requests in ((3_000, 10_000) if quick else (1_000, 3_000, 10_000, 30_000)):
+        out += effect_rows(
+            f"+20 % latency, {_n(requests)} requests a run, τ 2 %, vs last-5-pass",
+            world,
+            DEFAULTS,
+            power // 2,
+            rng,
+            ("p95", "p99"),
+        )
+    for requests in (3_000, 10_000) if quick else (1_000, 3_000, 10_000, 30_000):
         world = replace(base, tau=0.02, factor=1.5, minutes=requests / 600)
-        out += effect_rows(f"+50 % latency, {_n(requests)} requests a run, τ 2 %, vs one run", world, DEFAULTS,
-                           power // 2, rng, ("p95", "p99"))
+        out += effect_rows(
+            f"+50 % latency, {_n(requests)} requests a run, τ 2 %, vs one run",
+            world,
+            DEFAULTS,
+            power // 2,
+            rng,
+            ("p95", "p99"),
+        )
     world = replace(base, tau=0.02, factor=1.2, minutes=10_000 / 600)
-    out += effect_rows("+20 % latency, 10,000 requests a run, τ 2 %, vs one run", world, DEFAULTS, power // 2, rng,
-                       ("p95", "p99"))
-    out += effect_rows("success rate 99.5 → 97 %, 6,000 requests, vs one run", replace(base, failure=0.03),
-                       DEFAULTS, power, rng, ("success_rate",))
+    out += effect_rows(
+        "+20 % latency, 10,000 requests a run, τ 2 %, vs one run",
+        world,
+        DEFAULTS,
+        power // 2,
+        rng,
+        ("p95", "p99"),
+    )
+    out += effect_rows(
+        "success rate 99.5 → 97 %, 6,000 requests, vs one run",
+        replace(base, failure=0.03),
+        DEFAULTS,
+        power,
+        rng,
+        ("success_rate",),
+    )
     return out

@@ -8,11 +8,11 @@ test env, too few runs, InfluxDB unreachable)."""
 
 from __future__ import annotations
 
-from harness.history.changepoints import MIN_SEGMENT, level_shifts, refused
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
-from harness.influx.options import client_from, settings_from
+from harness.history.changepoints import MIN_SEGMENT, level_shifts, refused
 from harness.history.runs import ChangePoint, load_series, store_change_points, test_envs
+from harness.influx.options import client_from, settings_from
 from harness.settings import HISTORY, add_arguments
 from harness.verdict import load_thresholds
 

@@ -10,9 +10,9 @@ shifts out; reading and storing the history is harness/history/runs.py.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from statistics import median
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -42,14 +42,14 @@ class Shift:
         return 100.0 * self.change / self.before if self.before else None
 
 
-def noise(values: Sequence[float]) -> float:
+def noise(values: Sequence[float] | np.ndarray) -> float:
     """The values' noise as a standard deviation, from successive differences (a level shift moves
     one difference only) with the median absolute deviation (one outlier moves nothing)."""
     diffs = np.abs(np.diff(np.asarray(values, dtype=float)))
     return 1.4826 * float(np.median(diffs)) / math.sqrt(2) if len(diffs) else 0.0
 
 
-def detect(values: Sequence[float]) -> list[int]:
+def detect(values: Sequence[float] | np.ndarray) -> list[int]:
     """Indices where a new level starts, by PELT (exact, O(n) on average) with an L1 cost."""
     import ruptures  # a few hundred ms to import: only when a history is analysed
 
@@ -63,7 +63,7 @@ def detect(values: Sequence[float]) -> list[int]:
     return [int(end) for end in ends[:-1]]
 
 
-def level_shifts(values: Sequence[float], min_effect: Callable[[float], float] | None = None) -> list[Shift]:
+def level_shifts(values: Sequence[float] | np.ndarray, min_effect: Callable[[float], float] | None = None) -> list[Shift]:
     """The level shifts of ``values`` whose size reaches ``min_effect(level before)``.
 
     Detected boundaries whose neighbouring levels differ by less than the minimum effect are merged

@@ -24,8 +24,16 @@ import gevent
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.runner_role import Role
-from harness.verdict import (AbortRecord, Thresholds, abort_event_line, abort_looks, decide_abort, latency_limits,
-                             load_thresholds, measure_window)
+from harness.verdict import (
+    AbortRecord,
+    Thresholds,
+    abort_event_line,
+    abort_looks,
+    decide_abort,
+    latency_limits,
+    load_thresholds,
+    measure_window,
+)
 
 log = logging.getLogger("harness.listener")
 
@@ -124,6 +132,7 @@ class LiveChecks:
             # Only whole windows after the warm-up: the verdict does not judge the warm-up either,
             # and "over the window" must not quietly mean over its last second.
             return None
+        assert self.client is not None  # made when the test started
         try:
             with gevent.Timeout(self.budget_s):
                 figures = measure_window(self.client, run_id, start_ns, end_ns, self.rule.checks, test_env,

@@ -11,8 +11,15 @@ Code outside the package imports only from here.
 """
 
 from harness.verdict.decide.abort import decide as decide_abort, evaluate_run
-from harness.verdict.decide.compare import (change_text, interval_text, level_text, levels_text, regression_limit,
-                                           run_unit_text, value_text)
+from harness.verdict.decide.compare import (
+    change_text,
+    interval_text,
+    level_text,
+    levels_text,
+    regression_limit,
+    run_unit_text,
+    value_text,
+)
 from harness.verdict.decide.evaluate import evaluate, generation_target_in_force
 from harness.verdict.decide.sequential import looks as abort_looks
 from harness.verdict.decide.window import latency_limits

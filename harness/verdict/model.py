@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -51,7 +51,8 @@ class Stats:
     spread: dict[str, Spread] = field(default_factory=dict, compare=False)
 
     def value(self, statistic: str) -> float | None:
-        return getattr(self, statistic)
+        value: float | None = getattr(self, statistic)
+        return value
 
 
 def summary_error_fields(stats: Stats) -> dict[str, float | int]:
@@ -66,7 +67,7 @@ def summary_error_fields(stats: Stats) -> dict[str, float | int]:
     return out
 
 
-def spread_from_fields(row: dict) -> dict[str, Spread]:
+def spread_from_fields(row: dict[str, Any]) -> dict[str, Spread]:
     return {s: Spread(float(row[f"{s}_se"]), int(row[f"{s}_windows"])) for s in COMPARED
             if row.get(f"{s}_se") is not None and row.get(f"{s}_windows") is not None}
 
@@ -251,7 +252,7 @@ class Baseline:
     runs: tuple[BaselineRun, ...] = ()
 
     @classmethod
-    def of(cls, measured: Measurements, spec: str | None = None) -> "Baseline":
+    def of(cls, measured: Measurements, spec: str | None = None) -> Baseline:
         """One measured run as a baseline."""
         return cls(BaselineInfo(spec or measured.run_id, (measured.run_id,)), dict(measured.endpoints),
                    dict(measured.apis))
@@ -363,7 +364,7 @@ def baseline_values(verdict: Verdict) -> dict[str, dict[str, float]]:
     return out
 
 
-def regression_limits(verdict: Verdict) -> list[dict]:
+def regression_limits(verdict: Verdict) -> list[dict[str, Any]]:
     """The regression lines as ``threshold`` rows (like ``thresholds_as_points``): metric
     ``p95_regression`` etc., value = baseline + minimum effect (success rate: minus)."""
     return [{"scope": c.scope, "api": c.api, "endpoint": c.endpoint, "metric": f"{c.statistic}_regression",
@@ -389,7 +390,7 @@ class Samples:
         return len(self.t_ns)
 
     @classmethod
-    def joined(cls, parts: list["Samples"]) -> "Samples":
+    def joined(cls, parts: list[Samples]) -> Samples:
         """Several scopes' samples as one, in time order (an API group from its endpoints)."""
         t = np.concatenate([p.t_ns for p in parts])
         order = np.argsort(t, kind="stable")  # timsort: linear on already-sorted runs

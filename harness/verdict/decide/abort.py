@@ -19,8 +19,19 @@ from __future__ import annotations
 from harness.verdict.decide.evaluate import evaluate
 from harness.verdict.decide.sequential import TESTED, exact_test, look_level
 from harness.verdict.decide.window import window_checks
-from harness.verdict.model import (CPU, AbortOutcome, AbortRecord, Breach, Check, ExactTest, Measurements, Verdict,
-                                   WindowFigures, count_text)
+from harness.verdict.model import (
+    CPU,
+    AbortOutcome,
+    AbortRecord,
+    Baseline,
+    Breach,
+    Check,
+    ExactTest,
+    Measurements,
+    Verdict,
+    WindowFigures,
+    count_text,
+)
 from harness.verdict.rules.thresholds import Thresholds
 
 # What an abort of a tested check is confirmed on, in verdict.json and the reasons.
@@ -64,7 +75,8 @@ def _window_test(figures: WindowFigures, c: Check, level: float) -> ExactTest | 
     return None if bad is None else exact_test(c.scope, c.metric, c.threshold, figures.requests(c.scope), bad, level)
 
 
-def evaluate_run(thresholds: Thresholds, measured: Measurements, baseline: Measurements | None = None) -> Verdict:
+def evaluate_run(thresholds: Thresholds, measured: Measurements,
+                 baseline: Baseline | Measurements | None = None) -> Verdict:
     """``evaluate``, and for a run the live checks stopped, once more with its abort judged on the
     complete points: the abort check goes first, and its outcome takes part in the precedence."""
     verdict = evaluate(thresholds, measured, baseline)
@@ -89,7 +101,7 @@ def judge_abort(thresholds: Thresholds, measured: Measurements, run_checks: list
     tested = [b for b in deciding if b.metric in TESTED]
     tests = {(b.scope, b.metric): _confirmation(record, measured, b, record.alpha / len(tested)) for b in tested}
     confirmation = tuple(t for t in tests.values() if t is not None)
-    confirmed = [b for b in deciding if (tests[(b.scope, b.metric)] is not None and tests[(b.scope, b.metric)].rejected
+    confirmed = [b for b in deciding if ((found := tests[(b.scope, b.metric)]) is not None and found.rejected
                                          if b.metric in TESTED else
                                          (b.scope, b.metric) in exact_all
                                          and exact_all[(b.scope, b.metric)].passed is False)]
@@ -108,6 +120,7 @@ def judge_abort(thresholds: Thresholds, measured: Measurements, run_checks: list
                        f"not confirmed on {outside}: the abort is not confirmed")
         threshold, observed = breach.threshold, breach.observed
     elif confirmed:
+        assert seen is not None and record.exact is not None  # confirmed on the exact window's check
         message = (f"{lead}{seen.message} over {record.window_text()} "
                    f"({count_text(key[1], record.exact.requests(seen.scope))})")
         threshold, observed = seen.threshold, seen.observed

@@ -21,11 +21,17 @@ from __future__ import annotations
 import importlib
 import math
 import threading
+from typing import Any
 
-from harness.verdict.decide.estimate import MIN_REQUESTS_PER_RATE_WINDOW, MIN_WINDOWS, PERCENTILES, TAIL_PER_WINDOW
+from harness.verdict.decide.estimate import (
+    MIN_REQUESTS_PER_RATE_WINDOW,
+    MIN_WINDOWS,
+    PERCENTILES,
+    TAIL_PER_WINDOW,
+)
 from harness.verdict.decide.holm import holm_levels
 from harness.verdict.decide.run_unit import MIN_RUNS_FOR_SPREAD, TOO_FEW, Contrast, contrast
-from harness.verdict.model import COMPARED, Baseline, Comparison, Measurements, Stats
+from harness.verdict.model import COMPARED, Baseline, Comparison, Decision, Measurements, Stats
 from harness.verdict.rules.thresholds import Regression, Thresholds
 
 _UNITS = {"success_rate": "%"}
@@ -64,7 +70,8 @@ def regression_limit(thresholds: Thresholds, statistic: str, baseline: float | N
 def scopes_in_both(measured: Measurements, baseline: Baseline) -> list[tuple[str, str, str, Stats, list[Stats]]]:
     """(scope, api, endpoint, run's stats, each baseline run's stats) for every endpoint and API group
     with requests in this run and in every baseline run."""
-    out = []
+    out: list[tuple[str, str, str, Stats, list[Stats]]] = []
+    now: Stats
     wanted = len(baseline.runs) or 1
     for key in sorted(set(measured.endpoints) & set(baseline.endpoints)):
         now, then = measured.endpoints[key], baseline.scope_runs(key, "")
@@ -90,6 +97,7 @@ def compare(thresholds: Thresholds, measured: Measurements, baseline: Baseline) 
 def _p_value(r: Regression, statistic: str, c: Contrast) -> float:
     """One-sided p-value of "the change is no worse than the minimum effect"."""
     worse = -1.0 if statistic == "success_rate" else 1.0
+    assert c.change is not None and c.center is not None and c.sd is not None  # only contrasts with an interval
     return t_upper_tail((worse * c.change - r.min_effect(statistic, c.center)) / c.sd, c.df)
 
 
@@ -97,10 +105,10 @@ def _compare_one(r: Regression, alpha: float | None, p_value: float | None, scop
                  statistic: str, now: Stats, then: list[Stats], c: Contrast, label: str) -> Comparison:
     current, base = c.current, c.center
     words, unit = _WORDS.get(statistic, statistic), _UNITS.get(statistic, "ms")
-    common = dict(scope=scope, api=api, endpoint=endpoint, statistic=statistic, baseline=base, current=current,
-                  runs=c.runs, run_to_run_percent=c.floor_percent, p_value=p_value,
-                  confidence=1 - 2 * alpha if alpha is not None else math.nan)
-    if not all(v is not None and math.isfinite(v) for v in (current, base)):
+    common: dict[str, Any] = dict(scope=scope, api=api, endpoint=endpoint, statistic=statistic, baseline=base,
+                                  current=current, runs=c.runs, run_to_run_percent=c.floor_percent, p_value=p_value,
+                                  confidence=1 - 2 * alpha if alpha is not None else math.nan)
+    if current is None or base is None or not (math.isfinite(current) and math.isfinite(base)):
         return Comparison(**common, change=None, change_percent=None, low=None, high=None, min_effect=0.0, limit=None,
                           decision="inconclusive", reason=f"{scope}: {words} {c.why_not}: not compared")
     effect = r.min_effect(statistic, base)
@@ -119,10 +127,12 @@ def _compare_one(r: Regression, alpha: float | None, p_value: float | None, scop
         else:
             why = f"{c.why_not}: not decided"
         return Comparison(**common, low=None, high=None, decision="inconclusive", reason=f"{head}: {why}")
+    assert alpha is not None  # every contrast with an interval has its Holm level
     half = t_quantile(1 - alpha, c.df) * c.sd
     low, high = change - half, change + half
     worse = -1.0 if statistic == "success_rate" else 1.0  # which way a change is a regression
     bounds = sorted((worse * low, worse * high))
+    decision: Decision
     interval = (f"{level_text(1 - 2 * alpha)} interval {_signed(low)} … {_signed(high)} {_unit_of_change(unit)}, "
                 f"minimum effect {_num(effect)} {_unit_of_change(unit)}, {basis_text(c.runs, c.floor_percent)}")
     if bounds[0] > effect:
@@ -154,9 +164,10 @@ def hint_text(comparisons: list[Comparison]) -> str | None:
         return None
     shown = ", ".join(f"{c.scope} {_WORDS.get(c.statistic, c.statistic)} {change_text(c)}" for c in unsure[:3])
     more = ", …" if len(unsure) > 3 else ""
+    floor = unsure[0].run_to_run_percent or 0.0  # set on every comparison needs_more_runs keeps
     return (f"{shown}{more}: beyond the minimum effect, but {_few(unsure[0].runs)} cannot tell "
             f"{'this' if len(unsure) == 1 else 'these'} from run-to-run variation (assumed "
-            f"{_num(unsure[0].run_to_run_percent)} %): compare with --baseline last-5-pass")
+            f"{_num(floor)} %): compare with --baseline last-5-pass")
 
 
 def basis_text(runs: int, floor_percent: float | None) -> str:

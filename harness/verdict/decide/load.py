@@ -13,11 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from harness.verdict.model import ApiLoad, Check, LoadWindow, Measurements
 from harness.verdict.decide.numbers import at_least, at_most, num
-from harness.verdict.decide.poisson_band import ALPHA as POISSON_ALPHA
-from harness.verdict.decide.poisson_band import band as poisson_band
-from harness.verdict.decide.poisson_band import window_level
+from harness.verdict.decide.poisson_band import ALPHA as POISSON_ALPHA, band as poisson_band, window_level
+from harness.verdict.model import ApiLoad, Check, LoadWindow, Measurements
 from harness.verdict.rules.thresholds import Limits, Thresholds
 
 GENERATOR = "load generator"  # the scope of every check that blames the load generator

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 from harness.verdict.model import COMPARED, Baseline, BaselineInfo, BaselineRun, EndpointStats, Spread, Stats
 
@@ -76,12 +77,13 @@ def contrast(statistic: str, now: Stats, runs: list[Stats], run_to_run_percent: 
     finite = [v for v in values if v is not None and math.isfinite(v)]
     center = statistics.fmean(finite) if len(finite) == n and n else None
     base = Contrast(current, center, n, floor)
-    if current is None or None in values:
+    if current is None or any(v is None for v in values):
         return _without(base, "has no value in this run or in the baseline")
-    if not math.isfinite(current) or len(finite) < n:
-        bad = current if not math.isfinite(current) else next(v for v in values if not math.isfinite(v))
-        return _without(base, f"is {bad} in {'this run' if bad is current else 'the baseline'}, not a finite "
-                              f"number")
+    if not math.isfinite(current):
+        return _without(base, f"is {current} in this run, not a finite number")
+    if center is None:
+        bad = next(v for v in values if v is not None and not math.isfinite(v))
+        return _without(base, f"is {bad} in the baseline, not a finite number")
     mine = within_se(now, statistic)
     if mine is None:
         return _without(base, TOO_FEW)
@@ -92,14 +94,18 @@ def contrast(statistic: str, now: Stats, runs: list[Stats], run_to_run_percent: 
     if n >= MIN_RUNS_FOR_SPREAD:
         s2 = statistics.variance(finite)
         if s2 == 0:
-            return _without(base, f"the {n} baseline runs all have the same value ({finite[0]:g}): no "
-                                  f"run-to-run spread to compare with")
+            return _without(
+                base,
+                f"the {n} baseline runs all have the same value ({finite[0]:g}): no "
+                f"run-to-run spread to compare with",
+            )
         between = s2 * (1 + 1 / n)
         variance = between + mine[0] ** 2
-        df = variance ** 2 / (between ** 2 / (n - 1) + mine[0] ** 4 / (mine[1] - 1))
+        df = variance**2 / (between**2 / (n - 1) + mine[0] ** 4 / (mine[1] - 1))
         return _with(base, variance, df)
-    theirs = [within_se(r, statistic) for r in runs]
-    if any(t is None for t in theirs):
+    errors = [within_se(r, statistic) for r in runs]
+    theirs = [t for t in errors if t is not None]
+    if len(theirs) < n:
         return _without(base, TOO_FEW)
     if not all(math.isfinite(x) for t in theirs for x in t):
         return _without(base, "its spread in the baseline is not a finite number")
@@ -110,11 +116,11 @@ def contrast(statistic: str, now: Stats, runs: list[Stats], run_to_run_percent: 
     tau2 = (run_to_run_percent / 100.0 * scale) ** 2
     if n == 2:  # two runs hold a (one-degree-of-freedom) glimpse of their spread: never below it
         tau2 = max(tau2, statistics.variance(finite))
-    within_base = sum(t[0] ** 2 for t in theirs) / n ** 2
+    within_base = sum(t[0] ** 2 for t in theirs) / n**2
     variance = mine[0] ** 2 + within_base + tau2 * (1 + 1 / n)
     # The floor is taken as known: only the within-run errors are estimates.
-    denominator = mine[0] ** 4 / (mine[1] - 1) + sum((t[0] ** 2 / n ** 2) ** 2 / (t[1] - 1) for t in theirs)
-    df = variance ** 2 / denominator if denominator > 0 else math.inf
+    denominator = mine[0] ** 4 / (mine[1] - 1) + sum((t[0] ** 2 / n**2) ** 2 / (t[1] - 1) for t in theirs)
+    df = variance**2 / denominator if denominator > 0 else math.inf
     return _with(base, variance, df)
 
 
@@ -130,21 +136,27 @@ def _without(base: Contrast, why: str) -> Contrast:
 
 def _no_spread(where: str, windows: int, statistic: str) -> str:
     words = "success rate" if statistic == "success_rate" else statistic
-    return (f"no spread in {where}: its {windows} windows all give the same {words} (constant values), so an "
-            f"interval would have no width")
+    return (
+        f"no spread in {where}: its {windows} windows all give the same {words} (constant values), so an "
+        f"interval would have no width"
+    )
 
 
-def combined(runs: list[Stats]) -> dict:
+def combined(runs: list[Stats]) -> dict[str, Any]:
     """One scope over several baseline runs, as Stats' fields: each statistic the mean of the runs'
     values (the centre of the prediction interval), its spread the standard error of that mean from
     the runs' values (N - 1 degrees of freedom); requests and failures summed."""
-    out = dict(requests=sum(s.requests for s in runs), failures=sum(s.failures for s in runs),
-               max=_mean([s.max for s in runs]), rps=_mean([s.rps for s in runs]) or 0.0)
+    out: dict[str, Any] = dict(
+        requests=sum(s.requests for s in runs),
+        failures=sum(s.failures for s in runs),
+        max=_mean([s.max for s in runs]),
+        rps=_mean([s.rps for s in runs]) or 0.0,
+    )
     spread: dict[str, Spread] = {}
     for statistic in COMPARED:
-        values = [s.value(statistic) for s in runs]
-        out[statistic] = _mean(values)
-        if out[statistic] is not None and len(values) >= 2 and math.isfinite(out[statistic]):
+        values = [v for s in runs if (v := s.value(statistic)) is not None]
+        mean = out[statistic] = _mean([s.value(statistic) for s in runs])
+        if mean is not None and len(values) >= 2 and math.isfinite(mean):
             spread[statistic] = Spread(math.sqrt(statistics.variance(values) / len(values)), len(values))
     out["spread"] = spread
     return out
@@ -152,7 +164,8 @@ def combined(runs: list[Stats]) -> dict:
 
 def _mean(values: list[float | None]) -> float | None:
     """The mean when every run has a value, else None (a statistic some run lacks is not compared)."""
-    return None if not values or any(v is None for v in values) else statistics.fmean(values)
+    present = [v for v in values if v is not None]
+    return statistics.fmean(present) if present and len(present) == len(values) else None
 
 
 def baseline_of(info: BaselineInfo, runs: list[BaselineRun]) -> Baseline:
@@ -160,9 +173,14 @@ def baseline_of(info: BaselineInfo, runs: list[BaselineRun]) -> Baseline:
     run has, the mean of their values (one run: its own)."""
     if len(runs) == 1:
         return Baseline(info, dict(runs[0].endpoints), dict(runs[0].apis), tuple(runs))
-    endpoints = {key: EndpointStats(key=key, api=runs[0].endpoints[key].api,
-                                    **combined([r.endpoints[key] for r in runs]))
-                 for key in sorted(set.intersection(*(set(r.endpoints) for r in runs)))}
-    apis = {api: Stats(**combined([r.apis[api] for r in runs]))
-            for api in sorted(set.intersection(*(set(r.apis) for r in runs)))}
+    endpoints = {
+        key: EndpointStats(
+            key=key, api=runs[0].endpoints[key].api, **combined([r.endpoints[key] for r in runs])
+        )
+        for key in sorted(set.intersection(*(set(r.endpoints) for r in runs)))
+    }
+    apis = {
+        api: Stats(**combined([r.apis[api] for r in runs]))
+        for api in sorted(set.intersection(*(set(r.apis) for r in runs)))
+    }
     return Baseline(info, endpoints, apis, tuple(runs))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -26,7 +27,7 @@ def event_line(run_id: str, test_env: str, record: AbortRecord) -> str:
                                      "alpha": float(record.alpha)})
 
 
-def abort_dict(outcome: AbortOutcome | None, utc) -> dict[str, Any] | None:
+def abort_dict(outcome: AbortOutcome | None, utc: Callable[[int], str]) -> dict[str, Any] | None:
     """verdict.json's ``abort``: when, which checks, the window's figures live and on complete data."""
     if outcome is None:
         return None

@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from harness.verdict.outputs.abort import abort_dict
 from harness.verdict.decide.evaluate import generation_target_in_force
-from harness.verdict.model import ApiLoad, BaselineInfo, Comparison, Latency, LoadWindow, Measurements, Stats, Verdict
 from harness.verdict.decide.run_unit import MIN_RUNS_FOR_SPREAD
+from harness.verdict.model import (
+    ApiLoad,
+    BaselineInfo,
+    Comparison,
+    Latency,
+    LoadWindow,
+    Measurements,
+    Stats,
+    Verdict,
+)
+from harness.verdict.outputs.abort import abort_dict
 from harness.verdict.rules.thresholds import Thresholds
 
 SCHEMA_VERSION = 1
@@ -73,7 +83,7 @@ def judged_window_dict(m: Measurements) -> dict[str, Any]:
             "duration_s": _finite(m.duration_s), "warmup_s": _finite(m.warmup_s)}
 
 
-def baseline_dict(b: BaselineInfo, comparisons: list[Comparison] = (),
+def baseline_dict(b: BaselineInfo, comparisons: Sequence[Comparison] = (),
                   thresholds: Thresholds | None = None) -> dict[str, Any]:
     """Which runs, and how they were used: the unit of comparison is the run; with 3 or more baseline
     runs their own spread gives a prediction interval, with fewer the run-to-run floor is assumed."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_string
@@ -17,7 +18,7 @@ from harness.verdict.reads.window import measure_window
 from harness.verdict.rules.thresholds import Thresholds
 
 
-def _abort_events(client: InfluxClient, run_id: str, runs_rp: str, columns: str) -> list[dict]:
+def _abort_events(client: InfluxClient, run_id: str, runs_rp: str, columns: str) -> list[dict[str, Any]]:
     return client.query(f'SELECT {columns} FROM {run_data_source(runs_rp, EVENTS)} '
                         f'WHERE "run_id" = {quote_string(run_id)} AND "type" = {quote_string(EVENT_ABORT)} LIMIT 1')
 

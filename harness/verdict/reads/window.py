@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from harness.influx.client import InfluxClient, quote_string
 from harness.apis import endpoint_key
+from harness.influx.client import InfluxClient, quote_string
 from harness.influx.datamodel import REQUEST, USERS
 from harness.verdict.model import CPU, Measurements, WindowFigures
 from harness.verdict.reads.measure import window_stats

@@ -7,7 +7,7 @@ The section only says how the live checks judge; whether they run at all is a pe
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 from harness.suggest import closest_match
 from harness.verdict.model import CPU
@@ -33,7 +33,21 @@ class AbortRule:
                 "checks": list(self.checks), "alpha": self.alpha}
 
 
-def parse_abort(p, value: Any) -> AbortRule:
+class _Parser(Protocol):
+    """What ``parse_abort`` asks of the thresholds file's parser (thresholds.py imports this module,
+    so it is named by what it does, not imported)."""
+
+    def fail(self, message: str) -> Exception: ...
+
+    def mapping(self, value: Any, place: str, what: str) -> dict[str, Any]: ...
+
+    def known_keys(self, mapping: dict[str, Any], allowed: list[str], where: str) -> None: ...
+
+    def number(self, mapping: dict[str, Any], key: str, default: float, prefix: str, *,
+               low: float | None = None) -> float: ...
+
+
+def parse_abort(p: _Parser, value: Any) -> AbortRule:
     """The ``abort`` mapping, validated with the thresholds file's parser ``p`` (so errors name the
     file and the key the same way, with a suggestion for a typo)."""
     given = p.mapping(value, "abort", "abort")
