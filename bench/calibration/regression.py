@@ -245,50 +245,16 @@ def rows(quick: bool, seed: int) -> list[Row]:
 
     power = 40 if quick else 200
     shifted = replace(base, tau=0.05)
-    out += effect_rows(
-        "p50 +12 %, τ 5 %, vs one run (one run cannot tell)",
-        replace(shifted, factor=1.12),
-        DEFAULTS,
-        power,
-        rng,
-        ("p50",),
-    )
-    out += effect_rows(
-        "p50 +12 %, τ 5 %, vs one run",
-        replace(shifted, factor=1.12),
-        DEFAULTS,
-        power,
-        rng,
-        ("p50",),
-        "inconclusive",
-    )
-    out += effect_rows(
-        "2× latency, τ 5 %, vs one run", replace(shifted, factor=2.0), DEFAULTS, power, rng, ("p50",)
-    )
-    out += effect_rows(
-        "+25 % latency, τ 5 %, vs last-3-pass",
-        replace(shifted, factor=1.25, runs=3),
-        DEFAULTS,
-        power,
-        rng,
-        ("p50",),
-    )
-    out += effect_rows(
-        "+25 % latency, τ 5 %, vs last-5-pass",
-        replace(shifted, factor=1.25, runs=5),
-        DEFAULTS,
-        power,
-        rng,
-        ("p50",),
-    )
-    out += effect_rows(
-        "+25 % latency, τ 2 %, vs last-5-pass",
-        replace(base, tau=0.02, factor=1.25, runs=5),
-        DEFAULTS,
-        power,
-        rng,
-        ("p50",),
-    )
+    p50_effects = [
+        ("p50 +12 %, τ 5 %, vs one run (one run cannot tell)", replace(shifted, factor=1.12), "regressed"),
+        ("p50 +12 %, τ 5 %, vs one run", replace(shifted, factor=1.12), "inconclusive"),
+        ("2× latency, τ 5 %, vs one run", replace(shifted, factor=2.0), "regressed"),
+        ("+25 % latency, τ 5 %, vs last-3-pass", replace(shifted, factor=1.25, runs=3), "regressed"),
+        ("+25 % latency, τ 5 %, vs last-5-pass", replace(shifted, factor=1.25, runs=5), "regressed"),
+        ("+25 % latency, τ 2 %, vs last-5-pass", replace(base, tau=0.02, factor=1.25, runs=5), "regressed"),
+    ]
+    for label, world, decision in p50_effects:
+        out += effect_rows(label, world, DEFAULTS, power, rng, ("p50",), decision)
     # p95 and p99: how many requests a run needs to decide them (τ 2 %, vs last-5-pass and vs one run).
     for requests in (1_000, 3_000, 10_000) if quick else (1_000, 3_000, 10_000, 30_000):
         world = replace(base, tau=0.02, factor=1.2, runs=5, minutes=requests / 600)
