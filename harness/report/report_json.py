@@ -42,7 +42,7 @@ def document(view: ReportView) -> dict[str, Any]:
         "verdict": v.verdict,
         "exit_code": int(v.exit_code),
         "baseline_run_id": v.baseline_run_id,
-        "baseline": None if v.baseline is None else baseline_dict(v.baseline),
+        "baseline": None if v.baseline is None else baseline_dict(v.baseline, v.comparisons, view.thresholds),
         "comparisons": [comparison_dict(c) for c in v.comparisons],
         "reasons": list(v.reasons),
         "warnings": list(v.warnings),
