@@ -25,7 +25,10 @@ def generation_target(thresholds: Thresholds, chosen: float | None) -> float | N
 
 def print_verdict(verdict: Verdict, paths: dict[str, Path], stream=None) -> None:
     stream = stream or sys.stdout  # looked up now: a captured or replaced stdout must be honoured
-    print(f"verdict: {verdict.verdict.upper()} (run {verdict.run_id}, exit {int(verdict.exit_code)})", file=stream)
+    print(
+        f"verdict: {verdict.verdict.upper()} (run {verdict.run_id}, exit {int(verdict.exit_code)})",
+        file=stream,
+    )
     for reason in verdict.reasons:
         print(f"  - {reason}", file=stream)
     for warning in verdict.warnings:
@@ -45,11 +48,17 @@ def cut(line: str) -> str:
     data = " ".join(line.split()).encode("utf-8")
     if len(data) <= TERMINATION_MESSAGE_MAX:
         return data.decode("utf-8")
-    return data[:TERMINATION_MESSAGE_MAX - 3].decode("utf-8", errors="ignore") + "..."
+    return data[: TERMINATION_MESSAGE_MAX - 3].decode("utf-8", errors="ignore") + "..."
 
 
-def add_report(client: InfluxClient, verdict: Verdict, thresholds: Thresholds, out_dir: Path,
-               paths: dict[str, Path], runs_rp: str) -> None:
+def add_report(
+    client: InfluxClient,
+    verdict: Verdict,
+    thresholds: Thresholds,
+    out_dir: Path,
+    paths: dict[str, Path],
+    runs_rp: str,
+) -> None:
     """The report files beside the verdict's; a report that cannot be made is a warning: the
     verdict and its exit code stand."""
     try:

@@ -38,8 +38,13 @@ def kubectl() -> str | None:
 
 def render(directory: Path) -> list[dict]:
     """``kubectl kustomize DIRECTORY`` as a list of objects (it raises on a failed render)."""
-    proc = subprocess.run([kubectl() or "kubectl", "kustomize", str(directory)], capture_output=True, text=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [kubectl() or "kubectl", "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     if proc.returncode != 0:
         raise AssertionError(f"kubectl kustomize {directory} failed: {proc.stderr}")
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
@@ -54,6 +59,7 @@ def find(objects: list[dict], kind: str, name: str | None = None) -> dict:
 @dataclass
 class Pod:
     """One pod's container, ready to run locally."""
+
     name: str
     argv: list[str]
     env: dict[str, str]
@@ -75,11 +81,11 @@ def _config_maps(objects: list[dict]) -> dict[str, dict[str, str]]:
 def _localize(text: str, mounts: dict[str, Path]) -> str:
     for mount in sorted(mounts, key=len, reverse=True):
         if text == mount or text.startswith(mount + "/"):
-            return str(mounts[mount]) + text[len(mount):]
+            return str(mounts[mount]) + text[len(mount) :]
         if "=" in text:  # --flag=/mount/path
             flag, _, value = text.partition("=")
             if value == mount or value.startswith(mount + "/"):
-                return f"{flag}={mounts[mount]}{value[len(mount):]}"
+                return f"{flag}={mounts[mount]}{value[len(mount) :]}"
     return text
 
 
@@ -106,9 +112,18 @@ def _env(container: dict, objects: list[dict], secrets: dict[str, dict[str, str]
     return env
 
 
-def pod_from_template(name: str, template: dict, objects: list[dict], directory: Path, *,
-                      secrets: dict[str, dict[str, str]], overrides: dict[str, str], services: set[str],
-                      master_port: int, replicas: int = 1) -> Pod:
+def pod_from_template(
+    name: str,
+    template: dict,
+    objects: list[dict],
+    directory: Path,
+    *,
+    secrets: dict[str, dict[str, str]],
+    overrides: dict[str, str],
+    services: set[str],
+    master_port: int,
+    replicas: int = 1,
+) -> Pod:
     spec = template["spec"]
     assert len(spec["containers"]) == 1, "one container per pod"
     container = spec["containers"][0]
@@ -136,8 +151,12 @@ def pod_from_template(name: str, template: dict, objects: list[dict], directory:
     env.update(PATH=os.environ.get("PATH", ""), HOME=str(pod_dir), PYTHONUNBUFFERED="1")
     termination = None
     if "--worker" not in argv:
-        env.update(LOCUST_MASTER_BIND_HOST="127.0.0.1", LOCUST_MASTER_BIND_PORT=str(master_port),
-                   LOCUST_WEB_HOST="127.0.0.1", LOCUST_WEB_PORT=str(free_port()))
+        env.update(
+            LOCUST_MASTER_BIND_HOST="127.0.0.1",
+            LOCUST_MASTER_BIND_PORT=str(master_port),
+            LOCUST_WEB_HOST="127.0.0.1",
+            LOCUST_WEB_PORT=str(free_port()),
+        )
         termination = pod_dir / "termination-log"  # terminationMessagePath, as the kubelet provides it
         env["TERMINATION_MESSAGE"] = str(termination)
     return Pod(name, argv, env, pod_dir, termination, replicas, mounts)
@@ -157,11 +176,21 @@ def job_pods(objects: list[dict], directory: Path, *, secrets, overrides) -> dic
     """Every Job of a render as a Pod (``replicas``: its parallelism), keyed by the Job's name."""
     services = {o["metadata"]["name"] for o in objects if o["kind"] == "Service"}
     port = free_port()
-    return {job["metadata"]["name"]: pod_from_template(job["metadata"]["name"], job["spec"]["template"], objects,
-                                                       directory, secrets=secrets, overrides=overrides,
-                                                       services=services, master_port=port,
-                                                       replicas=int(job["spec"].get("parallelism", 1)))
-            for job in objects if job["kind"] == "Job"}
+    return {
+        job["metadata"]["name"]: pod_from_template(
+            job["metadata"]["name"],
+            job["spec"]["template"],
+            objects,
+            directory,
+            secrets=secrets,
+            overrides=overrides,
+            services=services,
+            master_port=port,
+            replicas=int(job["spec"].get("parallelism", 1)),
+        )
+        for job in objects
+        if job["kind"] == "Job"
+    }
 
 
 # -- locust-k8s-operator v2: the Jobs it makes from a LocustTest ---------------------------------------
@@ -171,8 +200,12 @@ def operator_commands(spec: dict, name: str) -> tuple[list[str], list[str]]:
     """The master's and the worker's command lines as the operator builds them
     (internal/resources/command.go, BuildMasterCommand and BuildWorkerCommand, commit 623c518)."""
     master, worker = spec["master"], spec["worker"]
-    master_cmd = [*master["command"].split(), "--master", f"--master-port={MASTER_PORT}",
-                  f"--expect-workers={worker['replicas']}"]
+    master_cmd = [
+        *master["command"].split(),
+        "--master",
+        f"--master-port={MASTER_PORT}",
+        f"--expect-workers={worker['replicas']}",
+    ]
     if master.get("autostart", True):
         master_cmd.append("--autostart")
     autoquit = master.get("autoquit")
@@ -180,8 +213,13 @@ def operator_commands(spec: dict, name: str) -> tuple[list[str], list[str]]:
         timeout = 60 if autoquit is None else autoquit.get("timeout", 60)
         master_cmd += ["--autoquit", str(timeout)]
     master_cmd += ["--enable-rebalancing", "--only-summary", *master.get("extraArgs", [])]
-    worker_cmd = [*worker["command"].split(), "--worker", f"--master-port={MASTER_PORT}",
-                  f"--master-host={name}-master", *worker.get("extraArgs", [])]
+    worker_cmd = [
+        *worker["command"].split(),
+        "--worker",
+        f"--master-port={MASTER_PORT}",
+        f"--master-host={name}-master",
+        *worker.get("extraArgs", []),
+    ]
     return master_cmd, worker_cmd
 
 
@@ -193,7 +231,10 @@ def operator_templates(test: dict) -> dict[str, tuple[dict, int]]:
     master_cmd, worker_cmd = operator_commands(spec, name)
     env = spec.get("env", {})
     templates = {}
-    for mode, argv, replicas in (("master", master_cmd, 1), ("worker", worker_cmd, spec["worker"]["replicas"])):
+    for mode, argv, replicas in (
+        ("master", master_cmd, 1),
+        ("worker", worker_cmd, spec["worker"]["replicas"]),
+    ):
         node = f"{name}-{mode}"
         volumes, mounts = [], []
         files = spec.get("testFiles", {})
@@ -203,11 +244,17 @@ def operator_templates(test: dict) -> dict[str, tuple[dict, int]]:
         chosen = [m for m in spec.get("volumeMounts", []) if m.get("target", "both") in (mode, "both")]
         mounts += [{k: v for k, v in m.items() if k != "target"} for m in chosen]
         volumes += [v for v in spec.get("volumes", []) if v["name"] in {m["name"] for m in chosen}]
-        container = {"name": node, "args": argv, "env": env.get("variables", []),
-                     "envFrom": [{"configMapRef": {"name": r["name"]}, **({"prefix": r["prefix"]} if r.get("prefix") else {})}
-                                 for r in env.get("configMapRefs", [])]
-                     + [{"secretRef": {"name": r["name"]}} for r in env.get("secretRefs", [])],
-                     "volumeMounts": mounts}
+        container = {
+            "name": node,
+            "args": argv,
+            "env": env.get("variables", []),
+            "envFrom": [
+                {"configMapRef": {"name": r["name"]}, **({"prefix": r["prefix"]} if r.get("prefix") else {})}
+                for r in env.get("configMapRefs", [])
+            ]
+            + [{"secretRef": {"name": r["name"]}} for r in env.get("secretRefs", [])],
+            "volumeMounts": mounts,
+        }
         templates[node] = ({"spec": {"containers": [container], "volumes": volumes}}, replicas)
     return templates
 
@@ -216,6 +263,17 @@ def operator_pods(objects: list[dict], directory: Path, *, secrets, overrides) -
     test = find(objects, "LocustTest")
     name = test["metadata"]["name"]
     port = free_port()
-    return {node: pod_from_template(node, template, objects, directory, secrets=secrets, overrides=overrides,
-                                    services={f"{name}-master"}, master_port=port, replicas=replicas)
-            for node, (template, replicas) in operator_templates(test).items()}
+    return {
+        node: pod_from_template(
+            node,
+            template,
+            objects,
+            directory,
+            secrets=secrets,
+            overrides=overrides,
+            services={f"{name}-master"},
+            master_port=port,
+            replicas=replicas,
+        )
+        for node, (template, replicas) in operator_templates(test).items()
+    }

@@ -40,11 +40,17 @@ def test_every_overlay_passes_kubernetes_validate_strict_as_a_user_runs_it():
     """The command docs/kubernetes.md gives, exactly: kustomize's output piped into kubernetes-validate."""
     require("kubectl", kubectl() is not None, "kubectl with kustomize built in (Kubernetes' own client)")
     for name in OVERLAYS:
-        render_proc = subprocess.run([kubectl(), "kustomize", str(K8S / "overlays" / name)], capture_output=True,
-                                     text=True, timeout=60)
+        render_proc = subprocess.run(
+            [kubectl(), "kustomize", str(K8S / "overlays" / name)], capture_output=True, text=True, timeout=60
+        )
         assert render_proc.returncode == 0, render_proc.stderr
-        check = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", "-k", KUBERNETES, "-"],
-                               input=render_proc.stdout, capture_output=True, text=True, timeout=120)
+        check = subprocess.run(
+            [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", KUBERNETES, "-"],
+            input=render_proc.stdout,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert check.returncode == 0, check.stdout + check.stderr
         assert check.stdout.count("passed for resource") == 5, check.stdout
 
@@ -72,8 +78,12 @@ def test_the_master_job_carries_the_verdict(rendered, name):
     assert workers["spec"]["completions"] == workers["spec"]["parallelism"]
     assert pod["restartPolicy"] == "Never" and workers["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     assert spec["backoffLimit"] == 0
-    rules = {tuple(r["onExitCodes"]["values"]): r for r in spec["podFailurePolicy"]["rules"] if "onExitCodes" in r}
-    assert rules[(1,)]["action"] == "FailJob" and rules[(2,)]["action"] == "FailJob"  # FAIL and INCONCLUSIVE apart
+    rules = {
+        tuple(r["onExitCodes"]["values"]): r for r in spec["podFailurePolicy"]["rules"] if "onExitCodes" in r
+    }
+    assert (
+        rules[(1,)]["action"] == "FailJob" and rules[(2,)]["action"] == "FailJob"
+    )  # FAIL and INCONCLUSIVE apart
     assert all(r["onExitCodes"]["containerName"] == "master" for r in rules.values())
     assert container(master)["terminationMessagePath"] == "/dev/termination-log"
 
@@ -85,12 +95,15 @@ def test_influxdb_credentials_come_from_a_secret_never_a_literal(rendered, name)
         assert not {"INFLUX_TOKEN", "INFLUX_PASSWORD"} & set(cm.get("data", {})), cm["metadata"]["name"]
     assert not [o for o in objects if o["kind"] == "Secret"], "the Secret is the user's, not the repository's"
     containers = [container(o) for o in objects if o["kind"] == "Job"] or [
-        {"env": find(objects, "LocustTest")["spec"]["env"]["variables"]}]
+        {"env": find(objects, "LocustTest")["spec"]["env"]["variables"]}
+    ]
     for c in containers:
         secret_env = {e["name"]: e for e in c["env"] if e["name"] in ("INFLUX_TOKEN", "INFLUX_PASSWORD")}
         assert set(secret_env) == {"INFLUX_TOKEN", "INFLUX_PASSWORD"}
-        assert all("value" not in e and e["valueFrom"]["secretKeyRef"]["name"] == "influxdb-credentials"
-                   for e in secret_env.values())
+        assert all(
+            "value" not in e and e["valueFrom"]["secretKeyRef"]["name"] == "influxdb-credentials"
+            for e in secret_env.values()
+        )
 
 
 @pytest.mark.parametrize("name", JOB_RENDERS)
@@ -106,7 +119,9 @@ def test_the_headless_service_selects_the_master_pod_and_the_workers_find_it(ren
 
 
 @pytest.mark.parametrize("name", list(RENDERS))
-def test_the_config_map_holds_a_locustfile_with_the_listener_and_limits_the_verdict_reads(rendered, name, tmp_path):
+def test_the_config_map_holds_a_locustfile_with_the_listener_and_limits_the_verdict_reads(
+    rendered, name, tmp_path
+):
     files = next(o for o in rendered[name] if o["kind"] == "ConfigMap" and "locustfile.py" in o["data"])
     assert "harness.locustfile" in files["data"]["locustfile.py"]  # which imports harness.listener
     (tmp_path / "baselines.yaml").write_text(files["data"]["baselines.yaml"])
@@ -114,10 +129,16 @@ def test_the_config_map_holds_a_locustfile_with_the_listener_and_limits_the_verd
 
 
 def test_the_staging_overlay_sets_users_rates_run_time_and_abort(rendered):
-    settings = next(o for o in rendered["overlays/staging"] if o["kind"] == "ConfigMap" and "LOCUST_USERS" in o["data"])
+    settings = next(
+        o for o in rendered["overlays/staging"] if o["kind"] == "ConfigMap" and "LOCUST_USERS" in o["data"]
+    )
     data = settings["data"]
-    assert (data["LOCUST_USERS"], data["RATES"], data["LOCUST_RUN_TIME"], data["ABORT_ON_FAIL"]) == \
-        ("200", "generation=10,payments=20", "10m", "true")
+    assert (data["LOCUST_USERS"], data["RATES"], data["LOCUST_RUN_TIME"], data["ABORT_ON_FAIL"]) == (
+        "200",
+        "generation=10,payments=20",
+        "10m",
+        "true",
+    )
 
 
 # -- the operator's LocustTest ------------------------------------------------------------------------
@@ -128,8 +149,11 @@ def strict(schema):
     declared properties takes no others (unless it says it keeps unknown fields)."""
     if isinstance(schema, dict):
         schema = {k: strict(v) for k, v in schema.items()}
-        if "properties" in schema and "additionalProperties" not in schema \
-                and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        if (
+            "properties" in schema
+            and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+        ):
             schema["additionalProperties"] = False
         return schema
     if isinstance(schema, list):

@@ -37,8 +37,15 @@ CASES = {
 }
 
 
-def run_fleet(setup: str, faults: list[str], kill_at: float | None, influxd, db: str, tmp_path: Path,
-              workers_quit_s: float):
+def run_fleet(
+    setup: str,
+    faults: list[str],
+    kill_at: float | None,
+    influxd,
+    db: str,
+    tmp_path: Path,
+    workers_quit_s: float,
+):
     """Master and workers of the render, against the sandbox; returns (master, its stderr, workers)."""
     require("kubectl", kubectl() is not None, "kubectl with kustomize built in (Kubernetes' own client)")
     directory, make_pods, master_name, worker_name = SETUPS[setup]
@@ -50,8 +57,10 @@ def run_fleet(setup: str, faults: list[str], kill_at: float | None, influxd, db:
     try:
         master = master_pod.start(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(master)
-        workers = [worker_pod.start(i, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                   for i in range(worker_pod.replicas)]
+        workers = [
+            worker_pod.start(i, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for i in range(worker_pod.replicas)
+        ]
         procs += workers
         if kill_at is not None:
             time.sleep(kill_at)
@@ -70,10 +79,19 @@ def run_fleet(setup: str, faults: list[str], kill_at: float | None, influxd, db:
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("setup", SETUPS)
-def test_the_masters_exit_code_and_termination_message_are_the_verdict(setup, case, influxd, influx_db, tmp_path):
+def test_the_masters_exit_code_and_termination_message_are_the_verdict(
+    setup, case, influxd, influx_db, tmp_path
+):
     faults, kill_at = CASES[case]
-    master, output, workers, pod = run_fleet(setup, faults, kill_at, influxd, influx_db.settings.database, tmp_path,
-                                             WORKERS_QUIT_S if case == "healthy" else 0)
+    master, output, workers, pod = run_fleet(
+        setup,
+        faults,
+        kill_at,
+        influxd,
+        influx_db.settings.database,
+        tmp_path,
+        WORKERS_QUIT_S if case == "healthy" else 0,
+    )
     message = pod.termination_file.read_text().strip()
     run_id = re.search(r"run=(\S+)", message)
     assert run_id, message

@@ -7,12 +7,21 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
 from harness.errors import HarnessError
 from harness.verdict.decide.evaluate import evaluate
-from harness.verdict.model import Baseline, BaselineInfo, Completeness, EndpointStats, Measurements, Spread, Stats
+from harness.verdict.model import (
+    Baseline,
+    BaselineInfo,
+    Completeness,
+    EndpointStats,
+    Measurements,
+    Spread,
+    Stats,
+)
 from harness.verdict.outputs import write_outputs
 from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 
@@ -21,7 +30,7 @@ GEN = "GET /api/v1/generations/[id]"
 
 
 def stats(requests: int, failures: int, p95: float, **more) -> dict:
-    values = dict(requests=requests, failures=failures,
+    values: dict[str, Any] = dict(requests=requests, failures=failures,
                   success_rate=100 * (requests - failures) / requests, p50=p95 / 3,
                   p95=p95, p99=p95 * 1.1, max=p95 * 2, rps=requests / 55)
     values.update(more)
@@ -31,7 +40,7 @@ def stats(requests: int, failures: int, p95: float, **more) -> dict:
 def measurements(**more) -> Measurements:
     payments = EndpointStats(key=PAY, api="payments", **stats(1000, 299, 312.3456789))
     poll = EndpointStats(key=GEN, api="generation", **stats(500, 0, 120.25))
-    values = dict(
+    values: dict[str, Any] = dict(
         run_id="run-42", test_env="staging",
         start=datetime(2025, 3, 1, 10, 0, 5, tzinfo=timezone.utc),
         end=datetime(2025, 3, 1, 10, 5, 0, tzinfo=timezone.utc),
@@ -217,11 +226,14 @@ def test_comparisons_in_verdict_json_and_the_summary(tmp_path):
     paths = write_outputs(verdict, tmp_path, thresholds)
     doc = json.loads(paths["verdict_json"].read_text())
     assert doc["baseline"] == {"spec": "base-7", "run_ids": ["base-7"], "method": "run", "forced": False,
-                               "load_difference": None, "unusable": None, "note": None}
+                               "load_difference": None, "unusable": None, "note": None,
+                               "unit": "run", "runs": 1, "interval": "run-to-run floor", "run_to_run_percent": 5.0,
+                               "false_positive_rate": 0.05, "multiple_testing": "holm", "tests": 16}
     assert len(doc["comparisons"]) == 4 * 4  # two endpoints and two groups, four statistics each
     p50 = next(c for c in doc["comparisons"] if (c["scope"], c["statistic"]) == (PAY, "p50"))
     assert p50["decision"] == "regressed" and p50["change"] == pytest.approx(50.0)
     assert p50["low"] < 50 < p50["high"] and p50["limit"] == pytest.approx(base.endpoints[PAY].p50 * 1.1)
+    assert p50["runs"] == 1 and p50["run_to_run_percent"] == 5.0 and 0 <= p50["p_value"] < 0.05 / 16
     assert doc["endpoints"][PAY]["spread"]["p95"] == {"se": 0.5, "windows": 10}
     summary = paths["summary_md"].read_text()
     assert "### Against the baseline" in summary and "Compared with run `base-7` (base-7): 1 regressed" in summary
@@ -229,7 +241,11 @@ def test_comparisons_in_verdict_json_and_the_summary(tmp_path):
     assert len(rows) == 16
     row = next(line for line in rows if line.startswith(f"| `{PAY}` | p50 |"))
     assert re.fullmatch(rf"\| `{PAY}` \| p50 \| 104.1 ms \| 154.1 ms \| \+50 ms \(\+48 %\) "
-                        r"\| \+4[0-9.]+ … \+5[0-9.]+ ms \| ❌ regressed \|", row), row
+                        r"\| \+29.8 … \+70.2 ms \| ❌ regressed \|", row), row  # ± z(1 − 0.05/16) · 7.4 ms: the floor dominates
+    # What the intervals were built from, in words: the unit, the floor, how many statistics.
+    assert ("The run is the unit: intervals hold an assumed run-to-run variation of 5 % "
+            "(regression.run_to_run_percent; one baseline run cannot measure it)") in summary
+    assert "Holm over the 16 statistics with an interval" in summary
 
 
 def test_an_unusable_baseline_is_said_in_one_line_in_the_summary(tmp_path):

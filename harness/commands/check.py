@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.commands.common import generation_target, print_verdict, required_run_id
-from harness.rundata import record_plain_run, store_verdict
 from harness.influx.options import client_from, settings_from
+from harness.rundata import record_plain_run, store_verdict
 from harness.settings import CHECK, add_arguments
 from harness.verdict import judge, load_thresholds
 
@@ -38,7 +38,9 @@ def run(args) -> int:
                            runs_rp=settings.influx_runs_rp)
     if not args.no_store:
         store_verdict(client, settings.influx_runs_rp, verdict)
-        record_plain_run(client, settings.influx_runs_rp, verdict, thresholds, target,
-                         "started outside harness run; recorded by harness check")
+        record_plain_run(
+            client, settings.influx_runs_rp, verdict, thresholds, target,
+            "started outside harness run; recorded by harness check",
+        )
     print_verdict(verdict, paths)
     return verdict.exit_code

@@ -46,13 +46,27 @@ def add_arguments(parser) -> None:
     """The verdict's command options, as ``harness run`` and ``harness check`` name them (the
     settings VERDICT and TERMINATION_MESSAGE come from the settings table)."""
     # On the parser itself: Locust understands include_in_web_ui there, not on argument groups.
-    parser.add_argument("--out", default="", include_in_web_ui=False,
-                       help="folder for verdict.json, junit.xml, summary.md and the report (default OUT_DIR/RUN_ID)")
-    parser.add_argument("--baseline", default="", metavar="RUN_ID|last-pass|last-N-pass", include_in_web_ui=False,
-                       help="also compare with a stored run, the last passing run or the last N passing runs of the "
-                            "same test env and load (docs/baselines.md)")
-    parser.add_argument("--baseline-force", action="store_true", default=False, include_in_web_ui=False,
-                       help="compare with the baseline even when its load differs")
+    parser.add_argument(
+        "--out",
+        default="",
+        include_in_web_ui=False,
+        help="folder for verdict.json, junit.xml, summary.md and the report (default OUT_DIR/RUN_ID)",
+    )
+    parser.add_argument(
+        "--baseline",
+        default="",
+        metavar="RUN_ID|last-pass|last-N-pass",
+        include_in_web_ui=False,
+        help="also compare with a stored run, the last passing run or the last N passing runs of the "
+        "same test env and load (docs/baselines.md)",
+    )
+    parser.add_argument(
+        "--baseline-force",
+        action="store_true",
+        default=False,
+        include_in_web_ui=False,
+        help="compare with the baseline even when its load differs",
+    )
 
 
 def termination_path(options) -> Path | None:
@@ -102,7 +116,9 @@ class FleetVerdict:
         ran = (self.stopping_at or time.time()) - self.listener.test_started_ns / 1e9
         if ran >= planned - EARLY_STOP_SLACK_S:
             return None
-        return f"the test stopped after {ran:.0f} s of its planned {planned} s (a signal, or every worker quit)"
+        return (
+            f"the test stopped after {ran:.0f} s of its planned {planned} s (a signal, or every worker quit)"
+        )
 
     def wait_for_final_counts(self) -> None:
         """Until every worker that wrote counts for this run has stored its final ones, except
@@ -124,7 +140,7 @@ class FleetVerdict:
             sys.stderr.write(f"harness: error: {exc}\n")
             write_termination(self.termination, f"ERROR exit=2 run={self.listener.run_id}: {exc}")
             code = ExitCode.ERROR
-        except Exception as exc:  # noqa: BLE001 - no verdict must never read as a pass or a fail
+        except Exception as exc:  # logged: no verdict must never read as a pass or a fail
             log.exception("the verdict could not be reached")
             write_termination(self.termination, f"ERROR exit=2 run={self.listener.run_id}: {exc}")
             code = ExitCode.ERROR
@@ -139,12 +155,21 @@ class FleetVerdict:
         early = self.ended_early()
         self.wait_for_final_counts()
         target = generation_target(self.thresholds, chosen_generation_target())
-        verdict, paths = judge(listener.client, run_id, self.thresholds, out_dir, generation_target=target,
-                               baseline=options.baseline or None, baseline_force=options.baseline_force,
-                               runs_rp=runs_rp, extra_warnings=[early] if early else [])
+        verdict, paths = judge(
+            listener.client,
+            run_id,
+            self.thresholds,
+            out_dir,
+            generation_target=target,
+            baseline=options.baseline or None,
+            baseline_force=options.baseline_force,
+            runs_rp=runs_rp,
+            extra_warnings=[early] if early else [],
+        )
         store_verdict(listener.client, runs_rp, verdict)
-        record_plain_run(listener.client, runs_rp, verdict, self.thresholds, target,
-                         "started with plain locust --verdict")
+        record_plain_run(
+            listener.client, runs_rp, verdict, self.thresholds, target, "started with plain locust --verdict"
+        )
         add_report(listener.client, verdict, self.thresholds, out_dir, paths, runs_rp)
         print_verdict(verdict, paths)
         code = verdict.exit_code

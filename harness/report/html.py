@@ -14,8 +14,19 @@ from harness.report.assets import SCRIPT, STYLE
 from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
-from harness.verdict import (Check, abort_line, change_text, generation_target_in_force, interval_text, level_text,
-                             scope_status, utc_text, value_text)
+from harness.verdict import (
+    Check,
+    Stats,
+    abort_line,
+    change_text,
+    generation_target_in_force,
+    interval_text,
+    levels_text,
+    run_unit_text,
+    scope_status,
+    utc_text,
+    value_text,
+)
 
 HEADLINES = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
 _MARK = {True: ("pass", "✓ pass"), False: ("fail", "✗ fail"), None: ("not-judged", "? not judged")}
@@ -124,6 +135,7 @@ def _endpoint_table(view: ReportView) -> str:
         return ["—", "—"] if latency is None else [ms(latency.p95), ms(latency.p99)]
 
     rows = []
+    s: Stats | None
     for e in view.endpoints:
         s = e.stats
         cells = ([str(s.requests), str(s.failures), rate(s.success_rate), ms(s.p50), ms(s.p95), ms(s.p99),
@@ -162,8 +174,8 @@ def _baseline(view: ReportView) -> str:
     if v.baseline.unusable:
         return f'<h2>Against the baseline</h2><p id="baseline-unusable">{escape(v.baseline.unusable)}</p>'
     runs = ", ".join(f"<code>{escape(r)}</code>" for r in v.baseline.run_ids)
-    how = "the median of runs" if v.baseline.method == "median" else "run"
-    level = level_text(v.comparisons[0].confidence) if v.comparisons else "—"
+    how = "the mean of runs" if v.baseline.method == "mean" else "run"
+    level = levels_text(v.comparisons)
     rows = "".join(
         f'<tr class="{_DECISION_CSS[c.decision]}" data-scope="{escape(c.scope)}" data-statistic="{c.statistic}">'
         f"<td><code>{escape(c.scope)}</code></td><td>{escape(c.statistic)}</td>"
@@ -174,7 +186,7 @@ def _baseline(view: ReportView) -> str:
         for c in v.comparisons)
     return (f"<h2>Against the baseline</h2><p>Compared with {how} {runs} ({escape(v.baseline.spec)}); intervals "
             f"are {level} confidence intervals of the change; a statistic regressed when its whole interval lies "
-            f"beyond the minimum effect.</p>"
+            f"beyond the minimum effect. {escape(run_unit_text(v.comparisons, view.thresholds.regression))}</p>"
             '<table id="baseline"><thead><tr><th>Scope</th><th>Statistic</th><th class="n">Baseline</th>'
             '<th class="n">This run</th><th class="n">Change</th><th class="n">Interval</th><th>Decision</th>'
             f"</tr></thead><tbody>{rows or '<tr><td colspan=7>nothing in common to compare</td></tr>'}</tbody></table>")

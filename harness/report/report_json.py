@@ -9,8 +9,16 @@ from typing import Any
 from harness.report.fmt import finite, utc_ns
 from harness.report.series import Bucket
 from harness.report.view import ReportView
-from harness.verdict import (abort_dict, baseline_dict, comparison_dict, latency_dict, load_dict, scope_status, stats_dict,
-                             utc_ns_text)
+from harness.verdict import (
+    abort_dict,
+    baseline_dict,
+    comparison_dict,
+    latency_dict,
+    load_dict,
+    scope_status,
+    stats_dict,
+    utc_ns_text,
+)
 
 SCHEMA_VERSION = 1
 
@@ -34,7 +42,7 @@ def document(view: ReportView) -> dict[str, Any]:
         "verdict": v.verdict,
         "exit_code": int(v.exit_code),
         "baseline_run_id": v.baseline_run_id,
-        "baseline": None if v.baseline is None else baseline_dict(v.baseline),
+        "baseline": None if v.baseline is None else baseline_dict(v.baseline, v.comparisons, view.thresholds),
         "comparisons": [comparison_dict(c) for c in v.comparisons],
         "reasons": list(v.reasons),
         "warnings": list(v.warnings),

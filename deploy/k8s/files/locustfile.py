@@ -2,4 +2,4 @@
 with your own locustfile; keep `import harness.listener` in it so every request reaches InfluxDB
 and --verdict can judge the run."""
 
-from harness.locustfile import *  # noqa: F401,F403  (the users, the listener and the load models)
+from harness.locustfile import *  # noqa: F403  (the users, the listener and the load models)

@@ -6,12 +6,13 @@ warnings and completeness. Numbers are rounded for reading; verdict.json keeps t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 
-from harness.verdict.outputs.abort import abort_line
-from harness.verdict.decide.compare import change_text, interval_text, level_text, value_text
+from harness.verdict.decide.compare import change_text, interval_text, levels_text, run_unit_text, value_text
 from harness.verdict.decide.evaluate import generation_target_in_force
 from harness.verdict.model import Check, Latency, Stats, Verdict, scope_status
+from harness.verdict.outputs.abort import abort_line
 from harness.verdict.outputs.verdict_json import utc_text
 from harness.verdict.rules.thresholds import Thresholds
 
@@ -49,7 +50,7 @@ def render(verdict: Verdict, thresholds: Thresholds) -> str:
         lines.append("")
     lines += _load_table(verdict, thresholds)
     lines += _stats_table(verdict)
-    lines += _comparison_table(verdict)
+    lines += _comparison_table(verdict, thresholds)
     if verdict.warnings:
         lines += ["### Warnings", ""] + [f"- {w}" for w in verdict.warnings] + [""]
     lines += [_completeness_line(verdict), ""]
@@ -90,7 +91,7 @@ DECISIONS = {"regressed": "❌ regressed", "improved": "✅ improved", "no chang
              "inconclusive": "⚠️ inconclusive"}
 
 
-def _comparison_table(verdict: Verdict) -> list[str]:
+def _comparison_table(verdict: Verdict, thresholds: Thresholds) -> list[str]:
     """Per endpoint and group, each statistic against the baseline (docs/baselines.md)."""
     info = verdict.baseline
     if info is None:
@@ -101,10 +102,9 @@ def _comparison_table(verdict: Verdict) -> list[str]:
     comparisons = verdict.comparisons
     counts = ", ".join(f"{sum(c.decision == d for c in comparisons)} {d}" for d in DECISIONS)
     runs = ", ".join(f"`{_cell(r)}`" for r in info.run_ids)
-    how = "the median of runs " if info.method == "median" else "run "
-    confidence = level_text(comparisons[0].confidence) if comparisons else "—"
-    lines += [f"Compared with {how}{runs} ({info.spec}): {counts}. Intervals are {confidence} confidence "
-              f"intervals of the change.", "",
+    how = "the mean of runs " if info.method == "mean" else "run "
+    lines += [f"Compared with {how}{runs} ({info.spec}): {counts}. Intervals are {levels_text(comparisons)} "
+              f"confidence intervals of the change. {run_unit_text(comparisons, thresholds.regression)}", "",
               "| Scope | Statistic | Baseline | This run | Change | Interval | Decision |",
               "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
     lines += [f"| `{_cell(c.scope)}` | {c.statistic} | {value_text(c.baseline, c.statistic)} "
@@ -142,7 +142,7 @@ def _scheduled_cells(latency: Latency | None) -> list[str]:
     return [_ms(None), _ms(None)] if latency is None else [_ms(latency.p95), _ms(latency.p99)]
 
 
-def _row(label: str, api: str, s: Stats, status: str, scheduled: list[str] = ()) -> str:
+def _row(label: str, api: str, s: Stats, status: str, scheduled: Sequence[str] = ()) -> str:
     cells = [label, api, str(s.requests), str(s.failures), _rate(s.success_rate),
              _ms(s.p50), _ms(s.p95), _ms(s.p99), _ms(s.max), *scheduled, _num(s.rps, 2), status]
     return "| " + " | ".join(cells) + " |"
