@@ -12,6 +12,7 @@ from harness.rundata import store_verdict, threshold_rows, thresholds_json, writ
 from harness.influx.options import client_from, settings_from
 from harness.settings import CHECK, add_arguments
 from harness.verdict.judge import judge
+from harness.verdict.sketches import SOURCES
 from harness.verdict.thresholds import load_thresholds
 
 
@@ -26,6 +27,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for verdict.json, junit.xml, summary.md (default OUT_DIR/RUN_ID)")
     parser.add_argument("--no-store", action="store_true", help="do not write run_summary and the verdict event")
+    parser.add_argument("--from", dest="source", choices=SOURCES, default=None,
+                        help="judge from the request points or the sketches (a run recorded with --influx-points "
+                             "both has both; default: the request points when the run has them)")
     add_arguments(parser, CHECK)
     parser.set_defaults(func=run)
 
@@ -82,7 +86,7 @@ def run(args) -> int:
     target = generation_target(settings, thresholds)
     verdict, paths = judge(client, run_id, thresholds, args.out or settings.out_dir / run_id,
                            generation_target=target, baseline=args.baseline, baseline_force=args.baseline_force,
-                           runs_rp=settings.influx_runs_rp)
+                           runs_rp=settings.influx_runs_rp, source=args.source)
     if not args.no_store:
         store_verdict(client, settings.influx_runs_rp, verdict)
         record_plain_run(client, settings.influx_runs_rp, verdict, thresholds, target)

@@ -231,17 +231,19 @@ class InfluxClient:
                 raise QueryError(f"InfluxDB: {result['error']} (in {influxql[:120]!r})")
         return results
 
-    def query_chunked(self, influxql: str, *, chunk_size: int = 20_000) -> tuple[str, Iterator[bytes]]:
+    def query_chunked(self, influxql: str, *, chunk_size: int = 20_000,
+                      msgpack: bool = True) -> tuple[str, Iterator[bytes]]:
         """One SELECT answered in chunks (``chunked=true``), asking for MessagePack, which InfluxDB
         1.x encodes and numpy reads several times faster than JSON (bench/README.md). Returns the
         answer's content type (servers without MessagePack, 2.x/3.x compatibility APIs, answer
         newline-delimited JSON) and its body in blocks; see ``json_series`` and
-        ``harness.influx.msgpack_series``."""
+        ``harness.influx.msgpack_series``. ``msgpack=False``: JSON (string fields, such as sketches,
+        which ``msgpack_series`` does not read)."""
         params = {"q": influxql, "db": self.settings.database, "epoch": "ns", "chunked": "true",
                   "chunk_size": str(chunk_size)}
         try:
             response = self.session.get(f"{self.base}/query", params=params, stream=True,
-                                        headers={"Accept": "application/x-msgpack"},
+                                        headers={"Accept": "application/x-msgpack" if msgpack else "application/json"},
                                         timeout=self.settings.timeout_s * 6)
         except requests.RequestException as exc:
             raise QueryError(f"InfluxDB at {self.settings.url} is unreachable ({_reason(exc)})") from None

@@ -99,7 +99,8 @@ class LiveChecks:
             return None
         try:
             with gevent.Timeout(self.budget_s):
-                figures = measure_window(self.client, run_id, start_ns, end_ns, self.rule.checks, test_env)
+                figures = measure_window(self.client, run_id, start_ns, end_ns, self.rule.checks, test_env,
+                                         "sketches" if self.listener.points == "sketches" else "requests")
         except gevent.Timeout:
             self.skipped += 1
             log.warning("live checks: InfluxDB did not answer within %g s; this window is skipped", self.budget_s)

@@ -46,6 +46,8 @@ class Second:
     count: int = 0
     failures: int = 0
     sum: float = 0.0
+    first: int = 0  # the earliest and latest request start in the second, ns (0: unknown)
+    last: int = 0
     min: float = math.inf
     max: float = -math.inf
     sketch: Sketch = field(default_factory=Sketch.empty)
@@ -58,6 +60,8 @@ class Second:
                    sketch=Sketch.of(values))
 
     def add(self, other: "Second") -> None:
+        self.first = min(self.first, other.first) if self.count and other.first else (self.first or other.first)
+        self.last = max(self.last, other.last)
         self.count += other.count
         self.failures += other.failures
         self.sum += other.sum
@@ -72,7 +76,7 @@ class Second:
             self.errors[text] = self.errors.get(text, 0) + n
 
     def fields(self) -> str:
-        out = (f"count={self.count}i,failures={self.failures}i,sum={self.sum!r},min={self.min!r},max={self.max!r},"
+        out = (f"count={self.count}i,failures={self.failures}i,first={self.first}i,last={self.last}i,sum={self.sum!r},min={self.min!r},max={self.max!r},"
                f'sketch="{self.sketch.encode()}"')
         s = self.scheduled
         if s is not None and s.count:
@@ -129,11 +133,13 @@ class SketchRecorder:
         changed (whole), and this process's other lines."""
         buffers, self._buffers = self._buffers, {}
         errors, self._errors = self._errors, {}
-        origin = int(self.origin()) % SECOND_NS
+        origin = int(self.origin()) % SECOND_NS // 1000 * 1000  # whole µs, as the verdict's windows
         changed: set[tuple[tuple, int]] = set()
         for key, (starts, times, scheduled) in buffers.items():
-            starts_ns = np.array(starts, dtype=np.float64) * 1e9
-            buckets = (np.floor((starts_ns - origin) / 1e9).astype(np.int64) * SECOND_NS + origin)
+            # Whole microseconds, exactly as the request points' timestamps are made
+            # (harness/listener/recorder.py), so both sources put a request in the same second.
+            starts_ns = (np.array(starts, dtype=np.float64) * 1_000_000).astype(np.int64) * 1000
+            buckets = (starts_ns - origin) // SECOND_NS * SECOND_NS + origin
             forgotten = buckets < self._floor
             if forgotten.any():
                 self.late_requests += int(forgotten.sum())
@@ -141,18 +147,19 @@ class SketchRecorder:
             rt = np.array(times, dtype=np.float64)
             sched = np.array(scheduled, dtype=np.float64)
             order = np.argsort(buckets, kind="stable")
-            buckets, rt, sched = buckets[order], rt[order], sched[order]
+            buckets, rt, sched, starts_ns = buckets[order], rt[order], sched[order], starts_ns[order]
             for part in np.split(np.arange(len(buckets)), np.flatnonzero(np.diff(buckets)) + 1):
                 new = Second.of(rt[part])
                 if not key[3]:
                     new.failures = new.count
+                new.first, new.last = int(starts_ns[part].min()), int(starts_ns[part].max())
                 s = sched[part]
                 s = s[~np.isnan(s)]
                 if len(s):
                     new.scheduled = Second.of(s)
                 self._fold(key, int(buckets[part[0]]), new, changed)
             for start, text in errors.get(key, ()):
-                bucket = int((start * 1e9 - origin) // 1e9) * SECOND_NS + origin
+                bucket = (int(start * 1_000_000) * 1000 - origin) // SECOND_NS * SECOND_NS + origin
                 held = self._held.get((key, bucket)) or self._held[(key, self._oldest())]
                 label = text if len(held.errors) < MAX_ERROR_TEXTS or text in held.errors else "(other)"
                 held.errors[label] = held.errors.get(label, 0) + 1

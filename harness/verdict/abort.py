@@ -105,7 +105,7 @@ def was_aborted(client: InfluxClient, run_id: str, runs_rp: str) -> bool:
     return bool(_abort_events(client, run_id, runs_rp, '"kind"'))
 
 
-def read_abort(client: InfluxClient, run_id: str, runs_rp: str) -> AbortRecord | None:
+def read_abort(client: InfluxClient, run_id: str, runs_rp: str, source: str = "requests") -> AbortRecord | None:
     """The run's abort, with its window read again from the stored points; None if it ran its course."""
     series = _abort_events(client, run_id, runs_rp, '"at_s", "kind", "window_start", "window_end", "breaches", '
                                                     '"test_env"')
@@ -124,7 +124,7 @@ def read_abort(client: InfluxClient, run_id: str, runs_rp: str) -> AbortRecord |
                            f"early and cannot be judged") from None
     checks = tuple(dict.fromkeys(b.metric for b in breaches))
     return replace(record, exact=measure_window(client, run_id, record.start_ns, record.end_ns, checks,
-                                                row.get("test_env") or ""))
+                                                row.get("test_env") or "", source))
 
 
 # -- in the verdict ---------------------------------------------------------------------------

@@ -19,14 +19,17 @@ from harness.verdict.thresholds import Thresholds
 
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
           generation_target: float | None, baseline: str | None = None, baseline_force: bool = False,
-          runs_rp: str = "runs", extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
+          runs_rp: str = "runs", extra_warnings: list[str] = (),
+          source: str | None = None) -> tuple[Verdict, dict[str, Path]]:
     """``baseline``: RUN_ID, last-pass or last-N-pass (docs/baselines.md); ``baseline_force``
-    compares with it even when its load differs."""
+    compares with it even when its load differs; ``source``: ``requests`` or ``sketches`` (default:
+    the request points when the run has them)."""
     if baseline:
         preload()
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
-                       runs_rp=runs_rp, window_s=thresholds.load.window_s, windows=thresholds.regression.windows)
-    measured = replace(measured, abort=read_abort(client, run_id, runs_rp))
+                       runs_rp=runs_rp, window_s=thresholds.load.window_s, windows=thresholds.regression.windows,
+                       source=source)
+    measured = replace(measured, abort=read_abort(client, run_id, runs_rp, measured.source))
     measured.warnings.extend(extra_warnings)
     baseline_stats = None
     if baseline:

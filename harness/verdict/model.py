@@ -204,6 +204,10 @@ class Measurements:
     # A harness.verdict.abort.AbortRecord when the live checks stopped the run early. Typed Any:
     # that module builds on this one, and the layers allow no cycle, not even for type hints.
     abort: Any = None
+    # Where the latencies came from: "requests" (every request's point, exact percentiles) or
+    # "sketches" (per-second sketches, percentiles within their stated accuracy), and that accuracy.
+    source: str = "requests"
+    accuracy: str = ""
 
     @property
     def total_requests(self) -> int:

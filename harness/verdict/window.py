@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from harness.influx.client import InfluxClient, quote_string
 from harness.verdict.abort_rule import CPU
 from harness.verdict.evaluate import evaluate
-from harness.verdict.measure import window_stats
+from harness.verdict.measure import sketch_window_stats, window_stats
 from harness.verdict.model import Check, Measurements
 from harness.verdict.thresholds import Thresholds
 
@@ -45,7 +45,7 @@ class WindowFigures:
 
 
 def measure_window(client: InfluxClient, run_id: str, start_ns: int, end_ns: int, checks: tuple[str, ...],
-                   test_env: str = "") -> WindowFigures:
+                   test_env: str = "", source: str = "requests") -> WindowFigures:
     """The stored points of ``[start_ns, end_ns]``, with only the percentiles ``checks`` name: an
     exact percentile is a pass over the window's points, so a check that is not asked for costs
     nothing. The statements go in one request: a short window is cheap, and one request is what a
@@ -53,8 +53,11 @@ def measure_window(client: InfluxClient, run_id: str, start_ns: int, end_ns: int
     percentiles = tuple(int(c[1:]) for c in checks if c in ("p50", "p95", "p99"))
     where = f'"run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns}'
     duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
-    endpoints, apis = window_stats(client, where, duration_s, endpoint_percentiles=percentiles,
-                                   api_percentiles=percentiles, concurrent=False)
+    if source == "sketches":  # the workers' per-second points: whole seconds starting in the window
+        endpoints, apis = sketch_window_stats(client, run_id, start_ns, end_ns, duration_s)
+    else:
+        endpoints, apis = window_stats(client, where, duration_s, endpoint_percentiles=percentiles,
+                                       api_percentiles=percentiles, concurrent=False)
     cpu: dict[str, tuple[float, int]] = {}
     if CPU in checks:
         for series in client.query(f'SELECT min("cpu_percent"), count("cpu_percent") FROM "users" '
