@@ -35,9 +35,11 @@ def to_wire(deltas: dict[tuple[int, str, str, str], Second]) -> list[list]:
 def from_wire(rows: list[list]) -> dict[tuple[int, str, str, str], Second]:
     out = {}
     for second, api, method, name, count, failures, total, low, high, sketch, sc, ssum, smin, smax, ssk in rows:
-        d = Second(int(count), int(failures), float(total), float(low), float(high), Sketch.decode(sketch))
+        d = Second(count=int(count), failures=int(failures), sum=float(total), min=float(low), max=float(high),
+                   sketch=Sketch.decode(sketch))
         if sc:
-            d.scheduled = Second(int(sc), 0, float(ssum), float(smin), float(smax), Sketch.decode(ssk))
+            d.scheduled = Second(count=int(sc), sum=float(ssum), min=float(smin), max=float(smax),
+                                 sketch=Sketch.decode(ssk))
         out[(int(second), api, method, name)] = d
     return out
 

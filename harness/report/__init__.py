@@ -24,7 +24,7 @@ def write_report(client: InfluxClient, verdict: Verdict, thresholds: Thresholds,
     ``out_dir``; returns {"report_html"|"report_json"|"endpoints_csv"|"series_csv": path}.
 
     Raises HarnessError (one line) when InfluxDB cannot be read or the folder cannot be written."""
-    series = read_series(client, verdict.run_id)
+    series = read_series(client, verdict.run_id, verdict.measurements.source)
     view = build_view(verdict, thresholds, series, read_parameters(client, verdict.run_id, runs_rp))
     contents = {"report_html": html.render(view), "report_json": report_json.render(view),
                 "endpoints_csv": csv_out.endpoints_csv(view), "series_csv": csv_out.series_csv(view)}

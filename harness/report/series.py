@@ -83,9 +83,14 @@ def _rows(result: dict) -> list[tuple[dict, dict]]:
             for s in result.get("series", []) for values in s.get("values", [])]
 
 
-def read_series(client: InfluxClient, run_id: str) -> RunSeries:
+def read_series(client: InfluxClient, run_id: str, source: str = "requests") -> RunSeries:
     """Every endpoint's requests, failures and p95 per interval, plus all endpoints together
-    and the users running; raises HarnessError when the run has no request points."""
+    and the users running; raises HarnessError when the run has no request points (``source``
+    "sketches": from the per-second sketches, harness/report/sketch_series.py)."""
+    if source == "sketches":
+        from harness.report.sketch_series import read_sketch_series
+
+        return read_sketch_series(client, run_id)
     first_ns, last_ns, _ = run_bounds(client, run_id)
     interval = choose_interval((last_ns - first_ns) / 1e9)
     interval_us = interval * 1_000_000
