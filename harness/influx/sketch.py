@@ -16,12 +16,18 @@ Stored text form (the ``sketch`` field): ``ZEROS;K:C,K:C,...`` with keys ascendi
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ddsketch.mapping import LogarithmicMapping
 
+from harness.influx.lineprotocol import escape_string_field
+
+MEASUREMENT = "request_sketch"  # per process, series (endpoint, status) and second
+FLEET_MEASUREMENT = "request_sketch_fleet"  # the fleet's merged series, per endpoint and second
+SECOND_NS = 1_000_000_000
 RELATIVE_ACCURACY = 0.01  # the issue's bound: every percentile within 1 % of the exact one
 MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
 _MULTIPLIER = MAPPING._multiplier / math.log(2)  # key = ceil(ln(v) · this) + offset, as MAPPING.key(v)
@@ -105,3 +111,52 @@ class Sketch:
             return cls(_EMPTY, _EMPTY, int(zeros or 0))
         flat = np.array(bins.replace(":", ",").split(","), dtype=np.int64)
         return cls(flat[0::2], flat[1::2], int(zeros or 0))
+
+
+@dataclass
+class Second:
+    """Everything one series holds for one second; ``add`` folds in another part."""
+
+    count: int = 0
+    failures: int = 0
+    sum: float = 0.0
+    first: int = 0  # the earliest and latest request start in the second, ns (0: unknown)
+    last: int = 0
+    min: float = math.inf
+    max: float = -math.inf
+    sketch: Sketch = field(default_factory=Sketch.empty)
+    scheduled: "Second | None" = None  # arrival model: the latency from the scheduled start
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> "Second":
+        return cls(count=len(values), sum=float(values.sum()), min=float(values.min()), max=float(values.max()),
+                   sketch=Sketch.of(values))
+
+    def add(self, other: "Second") -> None:
+        self.first = min(self.first, other.first) if self.count and other.first else (self.first or other.first)
+        self.last = max(self.last, other.last)
+        self.count += other.count
+        self.failures += other.failures
+        self.sum += other.sum
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        self.sketch = Sketch.merged([self.sketch, other.sketch])
+        if other.scheduled is not None:
+            if self.scheduled is None:
+                self.scheduled = Second()
+            self.scheduled.add(other.scheduled)
+        for text, n in other.errors.items():
+            self.errors[text] = self.errors.get(text, 0) + n
+
+    def fields(self) -> str:
+        """The field set of a ``request_sketch`` point (docs/data-model.md)."""
+        out = (f"count={self.count}i,failures={self.failures}i,first={self.first}i,last={self.last}i,"
+               f'sum={self.sum!r},min={self.min!r},max={self.max!r},sketch="{self.sketch.encode()}"')
+        s = self.scheduled
+        if s is not None and s.count:
+            out += (f",scheduled_count={s.count}i,scheduled_sum={s.sum!r},scheduled_min={s.min!r},"
+                    f'scheduled_max={s.max!r},scheduled_sketch="{s.sketch.encode()}"')
+        if self.errors:
+            out += f',errors="{escape_string_field(json.dumps(self.errors, sort_keys=True))}"'
+        return out

@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 
 from harness.influx.lineprotocol import series_prefix
-from harness.influx.sketch import Sketch
-from harness.listener.sketch_recorder import HOLD_S, SECOND_NS, Second
+from harness.influx.sketch import FLEET_MEASUREMENT, SECOND_NS, Second, Sketch
+from harness.listener.sketch_recorder import HOLD_S
 
-MEASUREMENT = "request_sketch_fleet"
+MEASUREMENT = FLEET_MEASUREMENT
 REPORT_KEY = "harness_sketches"  # the key in Locust's stats report
 
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.influx.client import InfluxClient, json_series, quote_string
-from harness.influx.sketch import RELATIVE_ACCURACY, Sketch
+from harness.influx.sketch import FLEET_MEASUREMENT, MEASUREMENT as SKETCH_MEASUREMENT, RELATIVE_ACCURACY, Sketch
 from harness.verdict.estimate import MIN_WINDOWS, PERCENTILES, _standard_error, windows_for
 from harness.verdict.model import Latency, Spread
 
-MEASUREMENT = "request_sketch"
-FLEET = "request_sketch_fleet"
+MEASUREMENT = SKETCH_MEASUREMENT
+FLEET = FLEET_MEASUREMENT
 SOURCES = ("requests", "sketches")
 ENDPOINT_TAGS = ("api", "method", "name")
 _FIELDS = ("count", "failures", "min", "max", "sketch")
