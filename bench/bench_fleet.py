@@ -67,13 +67,15 @@ def one(mode: str, args, url: str, work: Path, influxd_pid: int) -> dict:
         if "to" not in marks and elapsed >= args.seconds:
             marks["to"] = (elapsed, {n: cpu_s(p) for n, p in watched.items()})
         time.sleep(0.25)
-    for proc in [master, *workers]:
-        if proc.poll() is None:
-            proc.terminate()
+    for proc in [master, *workers]:  # workers quit with the master, after their final flush
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     entries = json.loads(json_base.with_suffix(".json").read_text())
     events = sum(e["num_requests"] for e in entries)
     span = max(e["last_request_timestamp"] for e in entries) - min(e["start_time"] for e in entries)
