@@ -725,8 +725,12 @@ def test_every_panel_reading_request_points_has_a_sketch_twin():
 @pytest.mark.parametrize("item", [i for i in static_queries() if i.dashboard == "loadtest-live"
                                   and (is_sketch_query(i) or i.kind == "variable")], ids=lambda item: item.label)
 def test_every_sketch_panel_answers_with_a_sketch_runs_data(sketch_run, item):
+    # The twins' own queries (A) and the variables must show the run; the limit and baseline lines
+    # they share with their request twins must answer (this run has limits but no baseline).
     for value, query in dq.expand(item, sketch_run.context(item.dashboard)):
-        assert has_values(sketch_run.results(query)), f"{item.label} {value} returned no data:\n{query}"
+        results = sketch_run.results(query)  # an InfluxDB error raises QueryError here
+        if item.ref in ("A", "") or "limit" in query and "baseline" not in query:
+            assert has_values(results), f"{item.label} {value} returned no data:\n{query}"
 
 
 @pytest.mark.influx
