@@ -232,7 +232,7 @@ PARAMS: tuple[Param, ...] = (
           used_by=(RUN, LOCUST)),
     Param("influx_points", "INFLUX_POINTS", _points, "requests",
           "what the listener stores: requests (one point per request, exact), sketches (per endpoint, status and "
-          "second: exact counts, percentiles within 1 %; cost grows with endpoints, not requests) or both",
+          "second: exact counts, percentiles within 1 per cent; cost grows with endpoints, not requests) or both",
           used_by=(RUN, LOCUST), web_ui=True),
     Param("influx_disable", "INFLUX_DISABLE", _switch, "false", "run Locust without the InfluxDB listener",
           used_by=(LOCUST,), switch=True),
