@@ -74,12 +74,16 @@ class Sketch:
         """One sketch of all the values the given ones hold (exact: bucket counts add)."""
         parts = [s for s in sketches if len(s.keys)]
         zeros = sum(s.zeros for s in sketches)
-        if not parts:
-            return cls(_EMPTY, _EMPTY, zeros)
         if len(parts) == 1:
             return cls(parts[0].keys, parts[0].counts, zeros)
-        keys = np.concatenate([s.keys for s in parts])
-        counts = np.concatenate([s.counts for s in parts])
+        return cls.of_bins(np.concatenate([s.keys for s in parts]) if parts else _EMPTY,
+                           np.concatenate([s.counts for s in parts]) if parts else _EMPTY, zeros)
+
+    @classmethod
+    def of_bins(cls, keys: np.ndarray, counts: np.ndarray, zeros: int = 0) -> "Sketch":
+        """The sketch of bucket keys and counts in any order, keys repeated (many sketches' bins)."""
+        if not len(keys):
+            return cls(_EMPTY, _EMPTY, zeros)
         low = int(keys.min())
         dense = np.bincount(keys - low, weights=counts).astype(np.int64)
         present = np.nonzero(dense)[0]

@@ -9,7 +9,6 @@ import numpy as np
 from harness.apis import endpoint_key
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_string
-from harness.influx.sketch import Sketch
 from harness.report.series import (Bucket, EndpointSeries, MIN_COVERED_SHARE, RunSeries, _arrival_series, _rows,
                                    choose_interval)
 from harness.verdict.sketches import SketchScope, read_sketches, sketch_bounds
@@ -57,10 +56,13 @@ def _buckets(scope: SketchScope, first_ns: int, interval: int, covered_s, schedu
         part = np.flatnonzero(index == i)
         t = int(first_ns + i * interval * SECOND_NS)
         requests = int(scope.count[part].sum())
-        p95 = Sketch.merged([scope.sketches[j] for j in part]).percentile(
-            95, float(scope.low[part].min()), float(scope.high[part].max()))
-        sched = [scope.scheduled[j] for j in part if scope.scheduled[j] is not None]
-        p95_scheduled = Sketch.merged(sched).percentile(95) if scheduled and sched else None
+        p95 = scope.bins.merged(part).percentile(95, float(scope.low[part].min()), float(scope.high[part].max()))
+        p95_scheduled = None
+        if scheduled and scope.scheduled is not None:
+            rows = part[scope.scheduled_count[part] > 0]
+            if len(rows):
+                p95_scheduled = scope.scheduled.merged(rows).percentile(
+                    95, float(scope.scheduled_low[rows].min()), float(scope.scheduled_high[rows].max()))
         covered = covered_s(t)
         out.append(Bucket(t_ns=t, requests=requests, failures=int(scope.failures[part].sum()), p95=p95,
                           rps=requests / covered if covered >= MIN_COVERED_SHARE * interval else None,

@@ -14,6 +14,7 @@ both sources judge exactly the same requests.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,30 +40,89 @@ def accuracy_note(source: str) -> str:
 
 
 @dataclass
+class Bins:
+    """Many rows' sketches in flat arrays: row i's buckets are ``keys[offsets[i]:offsets[i + 1]]``
+    with ``counts`` alike, its zeros ``zeros[i]``. Parsed in one pass (numpy reads the text), and any
+    set of rows merges with one ``bincount``."""
+
+    zeros: np.ndarray  # int64 per row
+    offsets: np.ndarray  # int64, rows + 1
+    keys: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def parse(cls, texts: list[str | None]) -> "Bins":
+        zeros = np.zeros(len(texts), dtype=np.int64)
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        bins = []
+        for i, text in enumerate(texts):
+            if not text:
+                continue
+            z, _, b = text.partition(";")
+            zeros[i] = int(z or 0)
+            if b:
+                lengths[i] = b.count(":")
+                bins.append(b)
+        # numpy's text reader: 6x faster than splitting in Python for the millions of numbers of a long run
+        flat = np.fromstring(",".join(bins).replace(":", ","), dtype=np.int64, sep=",") if bins else \
+            np.zeros(0, dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        return cls(zeros, offsets, flat[0::2], flat[1::2])
+
+    def take(self, rows: np.ndarray) -> "Bins":
+        """These rows, in this order."""
+        lengths = np.diff(self.offsets)[rows]
+        starts = self.offsets[:-1][rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        index = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+        return Bins(self.zeros[rows], offsets, self.keys[index], self.counts[index])
+
+    @classmethod
+    def joined(cls, parts: list["Bins"]) -> "Bins":
+        shift = np.cumsum([0] + [len(p.keys) for p in parts[:-1]])
+        return cls(np.concatenate([p.zeros for p in parts]),
+                   np.concatenate([[0]] + [p.offsets[1:] + k for p, k in zip(parts, shift)]),
+                   np.concatenate([p.keys for p in parts]), np.concatenate([p.counts for p in parts]))
+
+    def merged(self, rows: np.ndarray | None = None) -> Sketch:
+        """The sketch of the given rows (all when None); rows in ascending order."""
+        if rows is None:
+            keys, counts, zeros = self.keys, self.counts, int(self.zeros.sum())
+        elif len(rows) and rows[-1] - rows[0] + 1 == len(rows):  # a contiguous run of rows: one slice
+            a, b = self.offsets[rows[0]], self.offsets[rows[-1] + 1]
+            keys, counts, zeros = self.keys[a:b], self.counts[a:b], int(self.zeros[rows].sum())
+        else:
+            part = self.take(rows)
+            keys, counts, zeros = part.keys, part.counts, int(part.zeros.sum())
+        return Sketch.of_bins(keys, counts, zeros)
+
+
+@dataclass
 class SketchScope:
     """One scope's seconds in the window, in time order (several workers' and statuses' points of
-    one second are separate entries)."""
+    one second are separate rows)."""
 
     t_ns: np.ndarray  # int64, each second's start
     count: np.ndarray  # int64
     failures: np.ndarray  # int64
     low: np.ndarray  # float64, exact min of the second
     high: np.ndarray  # float64, exact max
-    sketches: list[Sketch]
-    scheduled: list[Sketch | None]
-    scheduled_low: np.ndarray
-    scheduled_high: np.ndarray
+    bins: Bins
+    scheduled: Bins | None = None  # arrival model: the latency from the scheduled start
+    scheduled_count: np.ndarray | None = None
+    scheduled_low: np.ndarray | None = None
+    scheduled_high: np.ndarray | None = None
 
     @classmethod
     def joined(cls, parts: list["SketchScope"]) -> "SketchScope":
-        t = np.concatenate([p.t_ns for p in parts])
-        order = np.argsort(t, kind="stable")
-        sketches = [s for p in parts for s in p.sketches]
-        scheduled = [s for p in parts for s in p.scheduled]
-        return cls(t[order], *(np.concatenate([getattr(p, f) for p in parts])[order]
-                               for f in ("count", "failures", "low", "high")),
-                   [sketches[i] for i in order], [scheduled[i] for i in order],
-                   *(np.concatenate([getattr(p, f) for p in parts])[order] for f in ("scheduled_low", "scheduled_high")))
+        order = np.argsort(np.concatenate([p.t_ns for p in parts]), kind="stable")
+        cat = lambda f: np.concatenate([getattr(p, f) for p in parts])[order]  # noqa: E731
+        sched = all(p.scheduled is not None for p in parts)
+        return cls(cat("t_ns"), cat("count"), cat("failures"), cat("low"), cat("high"),
+                   Bins.joined([p.bins for p in parts]).take(order),
+                   Bins.joined([p.scheduled for p in parts]).take(order) if sched else None,
+                   *((cat("scheduled_count"), cat("scheduled_low"), cat("scheduled_high")) if sched else
+                     (None, None, None)))
 
     @property
     def requests(self) -> int:
@@ -87,33 +147,49 @@ def sketch_bounds(client: InfluxClient, run_id: str) -> tuple[int, int, int] | N
 
 
 def read_sketches(client: InfluxClient, run_id: str, start_ns: int, end_ns: int,
-                  scheduled: bool = False) -> dict[tuple[str, str, str], SketchScope]:
-    """(api, method, name) → its seconds starting in ``[start_ns, end_ns]``, all workers and statuses."""
+                  scheduled: bool = False, parts: int = 2) -> dict[tuple[str, str, str], SketchScope]:
+    """(api, method, name) → its seconds starting in ``[start_ns, end_ns]``, all workers and statuses.
+
+    ``parts`` time slices are read as concurrent requests (InfluxDB encodes one answer on one core)."""
     fields = _FIELDS + (_SCHEDULED if scheduled else ())
     columns = ", ".join(f'"{f}"' for f in fields)
-    statement = (f'SELECT {columns} FROM "{MEASUREMENT}" WHERE "run_id" = {quote_string(run_id)} '
-                 f'AND time >= {int(start_ns)} AND time <= {int(end_ns)} GROUP BY "api", "method", "name"')
-    _kind, blocks = client.query_chunked(statement, msgpack=False)
+    edges = [start_ns + (end_ns - start_ns) * i // parts for i in range(parts)] + [end_ns + 1]
+    statements = [f'SELECT {columns} FROM "{MEASUREMENT}" WHERE "run_id" = {quote_string(run_id)} '
+                  f'AND time >= {int(a)} AND time <= {int(b) - 1} GROUP BY "api", "method", "name"'
+                  for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+    def read(statement: str) -> dict[tuple[str, str, str], list[list]]:
+        # A client (a requests session) per thread: sessions are not thread-safe.
+        _kind, blocks = InfluxClient(client.settings).query_chunked(statement, msgpack=False)
+        rows: dict[tuple[str, str, str], list[list]] = {}
+        for series in json_series(blocks, statement):
+            tags = series.get("tags") or {}
+            rows.setdefault(tuple(tags.get(t, "") for t in ENDPOINT_TAGS), []).extend(series.get("values") or [])
+        return rows
+
+    with ThreadPoolExecutor(len(statements)) as pool:
+        results = list(pool.map(read, statements))
     rows: dict[tuple[str, str, str], list[list]] = {}
-    for series in json_series(blocks, statement):
-        tags = series.get("tags") or {}
-        rows.setdefault(tuple(tags.get(t, "") for t in ENDPOINT_TAGS), []).extend(series.get("values") or [])
+    for result in results:
+        for key, values in result.items():
+            rows.setdefault(key, []).extend(values)
     return {key: _scope(values, scheduled) for key, values in rows.items()}
 
 
 def _scope(values: list[list], scheduled: bool) -> SketchScope:
     """Rows of time, count, failures, min, max, sketch[, scheduled_count, _min, _max, _sketch]."""
     values.sort(key=lambda row: row[0])
-    n = len(values)
 
     def column(i: int, kind) -> np.ndarray:
         return np.array([row[i] if row[i] is not None else 0 for row in values], dtype=kind)
 
-    return SketchScope(column(0, np.int64), column(1, np.int64), column(2, np.int64), column(3, np.float64),
-                       column(4, np.float64), [Sketch.decode(row[5] or "0;") for row in values],
-                       [Sketch.decode(row[9]) if scheduled and row[9] else None for row in values],
-                       column(7, np.float64) if scheduled else np.zeros(n),
-                       column(8, np.float64) if scheduled else np.zeros(n))
+    scope = SketchScope(column(0, np.int64), column(1, np.int64), column(2, np.int64), column(3, np.float64),
+                        column(4, np.float64), Bins.parse([row[5] for row in values]))
+    if scheduled:
+        scope.scheduled = Bins.parse([row[9] for row in values])
+        scope.scheduled_count = column(6, np.int64)
+        scope.scheduled_low, scope.scheduled_high = column(7, np.float64), column(8, np.float64)
+    return scope
 
 
 def _percentiles(sketch: Sketch, low: float | None, high: float | None) -> dict[str, float | None]:
@@ -126,7 +202,7 @@ def stats_from_sketches(scope: SketchScope, duration_s: float, max_windows: int)
     present = scope.count > 0
     low = float(scope.low[present].min()) if present.any() else None
     high = float(scope.high[present].max()) if present.any() else None
-    p = _percentiles(Sketch.merged(scope.sketches), low, high)
+    p = _percentiles(scope.bins.merged(), low, high)
     return dict(requests=requests, failures=failures,
                 success_rate=100.0 * (requests - failures) / requests if requests else None,
                 p50=p["p50"], p95=p["p95"], p99=p["p99"], max=high,
@@ -144,8 +220,8 @@ def _spread(scope: SketchScope, max_windows: int) -> dict[str, Spread]:
         k = windows_for(statistic, n, max_windows)
         values = []
         for part in _windows(cumulative, n, k):
-            merged = Sketch.merged([scope.sketches[i] for i in part])
-            value = merged.percentile(p, float(scope.low[part].min()), float(scope.high[part].max()))
+            value = scope.bins.merged(part).percentile(p, float(scope.low[part].min()),
+                                                       float(scope.high[part].max()))
             if value is not None:
                 values.append(value)
         if len(values) >= MIN_WINDOWS:
@@ -166,11 +242,13 @@ def _windows(cumulative: np.ndarray, n: int, k: int) -> list[np.ndarray]:
 
 
 def scheduled_latency(scope: SketchScope) -> Latency | None:
-    parts = [i for i, s in enumerate(scope.scheduled) if s is not None and s.count]
-    if not parts:
+    if scope.scheduled is None or scope.scheduled_count is None:
         return None
-    low, high = float(scope.scheduled_low[parts].min()), float(scope.scheduled_high[parts].max())
-    p = _percentiles(Sketch.merged([scope.scheduled[i] for i in parts]), low, high)
+    rows = np.flatnonzero(scope.scheduled_count > 0)
+    if not len(rows):
+        return None
+    low, high = float(scope.scheduled_low[rows].min()), float(scope.scheduled_high[rows].max())
+    p = _percentiles(scope.scheduled.merged(rows), low, high)
     return Latency(p50=p["p50"], p95=p["p95"], p99=p["p99"], max=high)
 
 
