@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from harness.exitcodes import ExitCode
-from harness.verdict.evaluate import evaluate
+from harness.verdict.decide.evaluate import evaluate
 from harness.verdict.model import Baseline, BaselineInfo, Completeness, EndpointStats, Measurements, Spread, Stats
-from harness.verdict.thresholds import Thresholds, parse_thresholds
+from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 
 START = datetime(2025, 1, 1, 12, 0, 5, tzinfo=timezone.utc)
 END = datetime(2025, 1, 1, 12, 1, 0, tzinfo=timezone.utc)

@@ -10,10 +10,10 @@ import time
 import pytest
 
 from harness.influx.lineprotocol import make_line
-from harness.rundata import event_line
-from harness.verdict.evaluate import evaluate
-from harness.verdict.measure import measure
-from harness.verdict.thresholds import Thresholds
+from harness.influx.datamodel import event_line
+from harness.verdict.decide.evaluate import evaluate
+from harness.verdict.reads.measure import measure
+from harness.verdict.rules.thresholds import Thresholds
 
 RUN = "measure-load.1"
 S = 1_000_000_000

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from ddsketch.mapping import LogarithmicMapping
 
+from harness.influx.datamodel import REQUEST_SKETCH, REQUEST_SKETCH_FLEET
 from harness.influx.lineprotocol import escape_string_field
 
-MEASUREMENT = "request_sketch"  # per process, series (endpoint, status) and second
-FLEET_MEASUREMENT = "request_sketch_fleet"  # the fleet's merged series, per endpoint and second
+MEASUREMENT = REQUEST_SKETCH.name  # per process, series (endpoint, status) and second
+FLEET_MEASUREMENT = REQUEST_SKETCH_FLEET.name  # the fleet's merged series, per endpoint and second
 SECOND_NS = 1_000_000_000
 RELATIVE_ACCURACY = 0.01  # the bound: every percentile within 1 % of the exact one
 MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)

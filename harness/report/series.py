@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from harness.apis import endpoint_key
 from harness.influx.client import InfluxClient, quote_string
-from harness.verdict.measure import run_bounds
+from harness.verdict import run_bounds
 
 # Bucket widths a reader can take in at a glance; the smallest one giving ≤ MAX_POINTS wins.
 NICE_INTERVALS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
@@ -83,14 +83,10 @@ def _rows(result: dict) -> list[tuple[dict, dict]]:
             for s in result.get("series", []) for values in s.get("values", [])]
 
 
-def read_series(client: InfluxClient, run_id: str, source: str = "requests") -> RunSeries:
+def read_series(client: InfluxClient, run_id: str) -> RunSeries:
     """Every endpoint's requests, failures and p95 per interval, plus all endpoints together
-    and the users running; raises HarnessError when the run has no request points (``source``
-    "sketches": from the per-second sketches, harness/report/sketch_series.py)."""
-    if source == "sketches":
-        from harness.report.sketch_series import read_sketch_series
-
-        return read_sketch_series(client, run_id)
+    and the users running; raises HarnessError when the run has no request points (a sketch run's
+    series: harness/report/sketch_series.py)."""
     first_ns, last_ns, _ = run_bounds(client, run_id)
     interval = choose_interval((last_ns - first_ns) / 1e9)
     interval_us = interval * 1_000_000

@@ -11,7 +11,7 @@ from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_string
 from harness.report.series import (Bucket, EndpointSeries, MIN_COVERED_SHARE, RunSeries, _arrival_series, _rows,
                                    choose_interval)
-from harness.verdict.sketches import SketchScope, read_sketches, sketch_bounds
+from harness.verdict import SketchScope, read_sketches, sketch_bounds
 
 SECOND_NS = 1_000_000_000
 

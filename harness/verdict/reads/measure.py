@@ -15,13 +15,16 @@ import numpy as np
 
 from harness.apis import endpoint_key
 from harness.errors import HarnessError
-from harness.influx.client import InfluxClient, quote_ident, quote_string
-from harness.verdict.estimate import percentiles, stats_of
-from harness.verdict.measure_load import SCHEDULED, arrival_span, read_load, read_plan
+from harness.influx.client import InfluxClient, quote_string
+from harness.influx.datamodel import (EVENT_SPAWN_COMPLETE, EVENT_STOPPING, EVENTS, RUN, peak_users_statement,
+                                      run_data_source)
+from harness.verdict.decide.estimate import percentiles, stats_of
+from harness.verdict.reads.measure_load import SCHEDULED, arrival_span, read_load, read_plan
 from harness.verdict.model import Completeness, EndpointStats, Latency, Measurements, Stats
-from harness.verdict.samples import LATENCY_FIELDS, Samples, read_samples
-from harness.verdict import sketches as sk
-from harness.verdict.thresholds import Regression
+from harness.verdict.reads.samples import LATENCY_FIELDS, Samples, read_samples
+from harness.verdict.rules.thresholds import Regression
+from harness.verdict.decide import sketch_stats as sks
+from harness.verdict.reads import sketches as sk
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
 SECOND_NS = 1_000_000_000
@@ -65,16 +68,14 @@ def _stats(row: dict, duration_s: float) -> dict:
 def counted_by_harness(client: InfluxClient, run_id: str, runs_rp: str) -> int | None:
     """Locust's own request count, stored in the ``run`` point by ``harness run`` after Locust
     exited: a cross-check that does not depend on the listeners' counts reaching InfluxDB."""
-    source = f'{quote_ident(runs_rp)}."run"' if runs_rp else '"run"'
-    rows = _rows(client.query(f'SELECT last("requests_counted") FROM {source} '
+    rows = _rows(client.query(f'SELECT last("requests_counted") FROM {run_data_source(runs_rp, RUN)} '
                               f'WHERE "run_id" = {quote_string(run_id)}'))
     return int(rows[0][1]["last"]) if rows and rows[0][1]["last"] is not None else None
 
 
 def event_time(client: InfluxClient, run_id: str, runs_rp: str, kind: str) -> int | None:
     """When the run's first event of this type (``stopping``, ``spawn_complete``, …) happened."""
-    source = f'{quote_ident(runs_rp)}."events"' if runs_rp else '"events"'
-    rows = _rows(client.query(f'SELECT first("title") FROM {source} WHERE "run_id" = {quote_string(run_id)} '
+    rows = _rows(client.query(f'SELECT first("title") FROM {run_data_source(runs_rp, EVENTS)} WHERE "run_id" = {quote_string(run_id)} '
                               f'AND "type" = {quote_string(kind)}'))
     return int(rows[0][1]["time"]) if rows else None
 
@@ -82,7 +83,7 @@ def event_time(client: InfluxClient, run_id: str, runs_rp: str, kind: str) -> in
 def stopping_time(client: InfluxClient, run_id: str, runs_rp: str, start_ns: int, end_ns: int) -> int:
     """When the run's users were told to stop (its ``stopping`` event), within the window; the
     window's end when the run has no such event (a listener older than the event)."""
-    stopping = event_time(client, run_id, runs_rp, "stopping")
+    stopping = event_time(client, run_id, runs_rp, EVENT_STOPPING)
     return stopping if stopping is not None and start_ns < stopping < end_ns else end_ns
 
 
@@ -260,7 +261,7 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
     if create is not None and span is None:
         # The target is a rate of all users together: while they are still spawning it is not
         # asked for yet, so the rate counts from the later of the warm-up's end and the spawn's.
-        spawned = event_time(client, run_id, runs_rp, "spawn_complete")
+        spawned = event_time(client, run_id, runs_rp, EVENT_SPAWN_COMPLETE)
         rate_start = spawned if spawned is not None and start_ns < spawned < load_end_ns else start_ns
         if sketched and rate_start != start_ns:  # whole seconds, so both sources count the same requests
             rate_start = -(-rate_start // SECOND_NS) * SECOND_NS
@@ -291,7 +292,7 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         generation_rate=generation_rate, generation_target=generation_target,
         completeness=read_completeness(client, run_id, stored, counted_by_harness(client, run_id, runs_rp)),
         cpu_max_percent=cpu_rows[0][1]["max"] if cpu_rows else None, warnings=warnings,
-        peak_users=peak, start_ns=start_ns, end_ns=end_ns, source=source, accuracy=sk.accuracy_note(source),
+        peak_users=peak, start_ns=start_ns, end_ns=end_ns, source=source, accuracy=sks.accuracy_note(source),
         **arrival)
 
 
@@ -333,30 +334,29 @@ def _ok_count(client: InfluxClient, window: str, endpoint: tuple[str, str], from
     return int(rows[0][1]["sum" if source == "sketches" else "count"] or 0) if rows else 0
 
 
-def _sketch_scopes(scopes: dict[tuple[str, str, str], sk.SketchScope], duration_s: float, windows: int,
+def _sketch_scopes(scopes: dict[tuple[str, str, str], sks.SketchScope], duration_s: float, windows: int,
                    scheduled: bool):
     """``_scopes`` from sketches: stats per endpoint and API group, the scheduled latency where asked."""
     endpoints: dict[str, EndpointStats] = {}
-    by_api: dict[str, list[sk.SketchScope]] = {}
+    by_api: dict[str, list[sks.SketchScope]] = {}
     for (api, method, name), scope in scopes.items():
         key = endpoint_key(method, name)
-        endpoints[key] = EndpointStats(key=key, api=api, **sk.stats_from_sketches(scope, duration_s, windows))
+        endpoints[key] = EndpointStats(key=key, api=api, **sks.stats_from_sketches(scope, duration_s, windows))
         by_api.setdefault(api, []).append(scope)
-    groups = {api: parts[0] if len(parts) == 1 else sk.SketchScope.joined(parts) for api, parts in by_api.items()}
-    apis = {api: Stats(**sk.stats_from_sketches(scope, duration_s, windows)) for api, scope in groups.items()}
+    groups = {api: parts[0] if len(parts) == 1 else sks.SketchScope.joined(parts) for api, parts in by_api.items()}
+    apis = {api: Stats(**sks.stats_from_sketches(scope, duration_s, windows)) for api, scope in groups.items()}
     if not scheduled:
         return endpoints, apis, {}, {}
     by_key = {endpoint_key(method, name): scope for (_, method, name), scope in scopes.items()}
     return (endpoints, apis,
-            {k: lat for k, scope in by_key.items() if (lat := sk.scheduled_latency(scope)) is not None},
-            {k: lat for k, scope in groups.items() if (lat := sk.scheduled_latency(scope)) is not None})
+            {k: lat for k, scope in by_key.items() if (lat := sks.scheduled_latency(scope)) is not None},
+            {k: lat for k, scope in groups.items() if (lat := sks.scheduled_latency(scope)) is not None})
 
 
 def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
-    """The most users running at once, summed over workers (per second)."""
-    series = client.query(
-        f'SELECT max("u") FROM (SELECT sum("users") AS "u" FROM "users" WHERE "run_id" = {quote_string(run_id)} '
-        f'AND time >= {start_ns} AND time <= {end_ns} GROUP BY time(1s))')
+    """The most users running at once (harness.influx.datamodel.peak_users_statement): the one
+    definition, used by the verdict and stored in run_summary."""
+    series = client.query(peak_users_statement(run_id, start_ns, end_ns))
     return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
 
 

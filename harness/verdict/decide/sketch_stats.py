@@ -1,35 +1,24 @@
-"""Sketch mode's side of the verdict: read a run's ``request_sketch`` points (every worker's, per
-endpoint, status and second) and give every statistic the raw points give — requests, failures,
-success rate, max, p50/p95/p99 (within the sketch's 1 %), their per-window spread, and in the
-arrival model the latency from the scheduled start — so the evaluator, the comparison with a
-baseline and the reports cannot tell the sources apart except by the accuracy they state.
+"""Sketch mode's statistics, pure: from a scope's per-second sketches (``request_sketch`` points,
+read by reads/sketches.py) every number the raw points give — requests, failures, success rate,
+max, p50/p95/p99 within the sketch's 1 %, their per-window spread, and in the arrival model the
+latency from the scheduled start — so the evaluator, the comparison with a baseline and the
+reports cannot tell the sources apart except by the accuracy they state.
 
-Counts, failures and max are exact: they are sums and maxima of exact per-second numbers.
-Percentiles come from the merged sketch of the judged window (bucket counts add exactly; see
-harness/influx/sketch.py). A window holds the seconds whose start lies in it; the verdict's judged
-window starts on a second's start whenever the run stored sketches (``measure.judged_window``), so
-both sources judge exactly the same requests.
+Counts, failures and max are exact: sums and maxima of exact per-second numbers. Percentiles come
+from the merged sketch of the judged window (bucket counts add exactly; harness/influx/sketch.py).
 """
 
 from __future__ import annotations
 
-import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from harness.influx.client import InfluxClient, json_series, quote_string
-from harness.influx.sketch import FLEET_MEASUREMENT, MEASUREMENT as SKETCH_MEASUREMENT, RELATIVE_ACCURACY, Sketch
-from harness.verdict.estimate import MIN_WINDOWS, PERCENTILES, _standard_error, windows_for
+from harness.influx.sketch import RELATIVE_ACCURACY, Sketch
+from harness.verdict.decide.estimate import MIN_WINDOWS, PERCENTILES, _standard_error, windows_for
 from harness.verdict.model import Latency, Spread
 
-MEASUREMENT = SKETCH_MEASUREMENT
-FLEET = FLEET_MEASUREMENT
 SOURCES = ("requests", "sketches")
-ENDPOINT_TAGS = ("api", "method", "name")
-_FIELDS = ("count", "failures", "min", "max", "sketch")
-_SCHEDULED = ("scheduled_count", "scheduled_min", "scheduled_max", "scheduled_sketch")
 
 
 def accuracy_note(source: str) -> str:
@@ -129,69 +118,6 @@ class SketchScope:
         return int(self.count.sum())
 
 
-def has_sketches(client: InfluxClient, run_id: str) -> bool:
-    return bool(client.query(f'SELECT last("count") FROM "{MEASUREMENT}" WHERE "run_id" = {quote_string(run_id)}'))
-
-
-def sketch_bounds(client: InfluxClient, run_id: str) -> tuple[int, int, int] | None:
-    """(first request's start ns, last request's start ns, requests stored) over every worker."""
-    where = f'"run_id" = {quote_string(run_id)}'
-    first, last, total = client.query_results(
-        f'SELECT min("first") FROM "{MEASUREMENT}" WHERE {where}; '
-        f'SELECT max("last") FROM "{MEASUREMENT}" WHERE {where}; '
-        f'SELECT sum("count") FROM "{MEASUREMENT}" WHERE {where}')
-    values = [r["series"][0]["values"][0][1] if r.get("series") else None for r in (first, last, total)]
-    if values[0] is None:
-        return None
-    return int(values[0]), int(values[1]), int(values[2])
-
-
-def read_sketches(client: InfluxClient, run_id: str, start_ns: int, end_ns: int,
-                  scheduled: bool = False, parts: int = 2) -> dict[tuple[str, str, str], SketchScope]:
-    """(api, method, name) → its seconds starting in ``[start_ns, end_ns]``, all workers and statuses.
-
-    ``parts`` time slices are read as concurrent requests (InfluxDB encodes one answer on one core)."""
-    fields = _FIELDS + (_SCHEDULED if scheduled else ())
-    columns = ", ".join(f'"{f}"' for f in fields)
-    edges = [start_ns + (end_ns - start_ns) * i // parts for i in range(parts)] + [end_ns + 1]
-    statements = [f'SELECT {columns} FROM "{MEASUREMENT}" WHERE "run_id" = {quote_string(run_id)} '
-                  f'AND time >= {int(a)} AND time <= {int(b) - 1} GROUP BY "api", "method", "name"'
-                  for a, b in zip(edges[:-1], edges[1:]) if b > a]
-
-    def read(statement: str) -> dict[tuple[str, str, str], list[list]]:
-        # A client (a requests session) per thread: sessions are not thread-safe.
-        _kind, blocks = InfluxClient(client.settings).query_chunked(statement, msgpack=False)
-        rows: dict[tuple[str, str, str], list[list]] = {}
-        for series in json_series(blocks, statement):
-            tags = series.get("tags") or {}
-            rows.setdefault(tuple(tags.get(t, "") for t in ENDPOINT_TAGS), []).extend(series.get("values") or [])
-        return rows
-
-    with ThreadPoolExecutor(len(statements)) as pool:
-        results = list(pool.map(read, statements))
-    rows: dict[tuple[str, str, str], list[list]] = {}
-    for result in results:
-        for key, values in result.items():
-            rows.setdefault(key, []).extend(values)
-    return {key: _scope(values, scheduled) for key, values in rows.items()}
-
-
-def _scope(values: list[list], scheduled: bool) -> SketchScope:
-    """Rows of time, count, failures, min, max, sketch[, scheduled_count, _min, _max, _sketch]."""
-    values.sort(key=lambda row: row[0])
-
-    def column(i: int, kind) -> np.ndarray:
-        return np.array([row[i] if row[i] is not None else 0 for row in values], dtype=kind)
-
-    scope = SketchScope(column(0, np.int64), column(1, np.int64), column(2, np.int64), column(3, np.float64),
-                        column(4, np.float64), Bins.parse([row[5] for row in values]))
-    if scheduled:
-        scope.scheduled = Bins.parse([row[9] for row in values])
-        scope.scheduled_count = column(6, np.int64)
-        scope.scheduled_low, scope.scheduled_high = column(7, np.float64), column(8, np.float64)
-    return scope
-
-
 def _percentiles(sketch: Sketch, low: float | None, high: float | None) -> dict[str, float | None]:
     return {name: sketch.percentile(p, low, high) for name, p in PERCENTILES.items()}
 
@@ -252,15 +178,3 @@ def scheduled_latency(scope: SketchScope) -> Latency | None:
     return Latency(p50=p["p50"], p95=p["p95"], p99=p["p99"], max=high)
 
 
-def errors_by_status(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> dict[tuple, dict[str, int]]:
-    """(method, name, status) → error text → count, from the failures' points."""
-    statement = (f'SELECT "errors" FROM "{MEASUREMENT}" WHERE "run_id" = {quote_string(run_id)} AND "result" = \'fail\' '
-                 f'AND time >= {int(start_ns)} AND time <= {int(end_ns)} GROUP BY "method", "name", "status"')
-    out: dict[tuple, dict[str, int]] = {}
-    for series in client.query(statement):
-        tags = series.get("tags") or {}
-        counts = out.setdefault((tags.get("method"), tags.get("name"), tags.get("status")), {})
-        for _, text in series.get("values") or []:
-            for error, n in json.loads(text or "{}").items():
-                counts[error] = counts.get(error, 0) + n
-    return out
