@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from harness.influx.sketch import MAPPING, RELATIVE_ACCURACY, Sketch, nearest_rank
+from harness.influx.sketch import MAPPING, RELATIVE_ACCURACY, SECOND_NS, Sketch, nearest_rank
 from tests.helpers import ROOT
 
 
@@ -137,3 +137,55 @@ def test_latency_from_the_scheduled_start_gets_its_own_sketch_in_the_arrival_mod
     recorder.record("POST", "/api/v1/payments", 10.0, 2, None, T0, OK, context)
     (line,) = lines_of(recorder)
     assert ("scheduled_max=50.0" in line) == arrival
+
+
+def test_the_verdicts_statistics_from_sketches_match_the_raw_values_within_the_accuracy():
+    """decide/sketch_stats.py against decide/estimate.py on the same requests: 4 workers' per-second
+    points of one endpoint, 2 % failures."""
+    from harness.verdict.decide.estimate import stats_of
+    from harness.verdict.decide.sketch_stats import Bins, SketchScope, stats_from_sketches
+    from harness.verdict.reads.samples import Samples
+
+    rng = np.random.default_rng(11)
+    rows, t_all, v_all, f_all = [], [], [], []
+    for second in range(120):
+        for worker in range(4):
+            values = rng.lognormal(3.0, 0.7, rng.integers(20, 60))
+            failed = rng.random(len(values)) < 0.02
+            starts = second + np.sort(rng.random(len(values)))
+            for fail in (False, True):
+                part = values[failed == fail]
+                if len(part):
+                    rows.append((second * SECOND_NS, len(part), len(part) if fail else 0, part.min(), part.max(),
+                                 Sketch.of(part).encode()))
+            t_all.append(starts), v_all.append(values), f_all.append(failed)
+    rows.sort(key=lambda r: r[0])
+    scope = SketchScope(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
+                        np.array([r[3] for r in rows]), np.array([r[4] for r in rows]), Bins.parse([r[5] for r in rows]))
+    t, v, f = np.concatenate(t_all), np.concatenate(v_all), np.concatenate(f_all)
+    order = np.argsort(t, kind="stable")
+    exact = stats_of(Samples(t[order], {"response_time": v[order]}, f[order]), 120.0, 10)
+    sketched = stats_from_sketches(scope, 120.0, 10)
+    assert (sketched["requests"], sketched["failures"], sketched["max"]) == \
+        (exact["requests"], exact["failures"], exact["max"])
+    for statistic in ("p50", "p95", "p99"):
+        assert abs(sketched[statistic] - exact[statistic]) <= RELATIVE_ACCURACY * exact[statistic]
+    assert set(sketched["spread"]) == set(exact["spread"])
+    for statistic, spread in exact["spread"].items():  # other window edges (whole seconds), same size
+        assert sketched["spread"][statistic].windows == spread.windows
+        assert 0.5 * spread.se <= sketched["spread"][statistic].se <= 2 * spread.se, statistic
+
+
+def test_any_rows_merge_as_their_own_sketches_would():
+    from harness.verdict.decide.sketch_stats import Bins
+
+    rng = np.random.default_rng(2)
+    parts = [rng.lognormal(2, 1, rng.integers(0, 30)) for _ in range(40)]
+    texts = [Sketch.of(p).encode() if len(p) else None for p in parts]
+    bins = Bins.parse(texts)
+    for rows in (np.arange(40), np.arange(5, 17), np.array([0, 3, 9, 39])):
+        merged = bins.merged(rows)
+        expected = Sketch.of(np.concatenate([parts[i] for i in rows]))
+        assert merged.keys.tolist() == expected.keys.tolist() and merged.counts.tolist() == expected.counts.tolist()
+    again = Bins.joined([bins.take(np.arange(20)), bins.take(np.arange(20, 40))])
+    assert again.merged().counts.tolist() == bins.merged().counts.tolist()
