@@ -26,8 +26,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.influx.client import InfluxClient, InfluxSettings  # noqa: E402
-from harness.influx.local import LocalInfluxd, free_port  # noqa: E402
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.influx.local import LocalInfluxd, free_port
 
 BENCH = Path(__file__).resolve().parent
 DATABASE = "bench_fleet"
@@ -44,21 +44,62 @@ def one(mode: str, args, url: str, work: Path, influxd_pid: int) -> dict:
     port = free_port()
     base = [sys.executable, "-m", "locust", "-f", str(BENCH / "locustfile_fleet.py")]
     json_base = work / f"{mode}-stats"
-    master = subprocess.Popen(base + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                                      "--headless", "--expect-workers", str(args.workers), "-u", str(args.users),
-                                      "-r", str(args.users), "-t", f"{args.seconds:g}s", "--host", "http://127.0.0.1:9",
-                                      "--influx-url", url, "--influx-db", DATABASE, "--run-id", run_id,
-                                      "--influx-points", mode, "--json-file", str(json_base), "--only-summary",
-                                      "--stop-timeout", "2", "--loglevel", "WARNING"],
-                              cwd=work, stdout=subprocess.DEVNULL, stderr=open(work / f"{mode}-master.log", "wb"))
-    workers = [subprocess.Popen(base + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
-                                        "--loglevel", "WARNING"],
-                                cwd=work, stdout=subprocess.DEVNULL, stderr=open(work / f"{mode}-worker{i}.log", "wb"))
-               for i in range(args.workers)]
-    watched = {"influxd": psutil.Process(influxd_pid), "master": psutil.Process(master.pid),
-               **{f"worker{i}": psutil.Process(w.pid) for i, w in enumerate(workers)}}
+    master = subprocess.Popen(
+        base
+        + [
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--headless",
+            "--expect-workers",
+            str(args.workers),
+            "-u",
+            str(args.users),
+            "-r",
+            str(args.users),
+            "-t",
+            f"{args.seconds:g}s",
+            "--host",
+            "http://127.0.0.1:9",
+            "--influx-url",
+            url,
+            "--influx-db",
+            DATABASE,
+            "--run-id",
+            run_id,
+            "--influx-points",
+            mode,
+            "--json-file",
+            str(json_base),
+            "--only-summary",
+            "--stop-timeout",
+            "2",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / f"{mode}-master.log", "wb"),
+    )
+    workers = [
+        subprocess.Popen(
+            base
+            + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING"],
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=open(work / f"{mode}-worker{i}.log", "wb"),
+        )
+        for i in range(args.workers)
+    ]
+    watched = {
+        "influxd": psutil.Process(influxd_pid),
+        "master": psutil.Process(master.pid),
+        **{f"worker{i}": psutil.Process(w.pid) for i, w in enumerate(workers)},
+    }
     started = time.monotonic()
-    marks: dict[str, tuple[float, float]] = {}
+    marks: dict[str, tuple[float, dict[str, float]]] = {}
     deadline = started + args.seconds + 90
     while master.poll() is None and time.monotonic() < deadline:
         elapsed = time.monotonic() - started
@@ -86,15 +127,29 @@ def one(mode: str, args, url: str, work: Path, influxd_pid: int) -> dict:
         field = {"request": "response_time", "users": "users", "listener_stats": "seen"}.get(m, "count")
         rows = client.query(f'SELECT count("{field}") FROM "{m}" WHERE {where}')
         points[m] = int(rows[0]["values"][0][1]) if rows else 0
-    what = 'count("response_time") FROM "request"' if mode != "sketches" else 'sum("count") FROM "request_sketch"'
+    what = (
+        'count("response_time") FROM "request"'
+        if mode != "sketches"
+        else 'sum("count") FROM "request_sketch"'
+    )
     rows = client.query(f"SELECT {what} WHERE {where}")
     stored = int(rows[0]["values"][0][1]) if rows else 0
-    (t0, c0), (t1, c1) = marks.get("from", (0, {})), marks.get("to", (0, {}))
+    empty: tuple[float, dict[str, float]] = (0.0, {})
+    (t0, c0), (t1, c1) = marks.get("from", empty), marks.get("to", empty)
     cpu = {n: round(100 * (c1[n] - c0[n]) / (t1 - t0), 1) if t1 > t0 else None for n in watched}
-    return {"mode": mode, "events": events, "span_s": round(span, 2), "events_per_s": round(events / span),
-            "points": sum(points.values()), "points_per_s": round(sum(points.values()) / span),
-            "points_by_measurement": points, "stored": stored, "exact": stored == events, "cpu_percent": cpu,
-            "loadavg": " ".join(Path("/proc/loadavg").read_text().split()[:3])}
+    return {
+        "mode": mode,
+        "events": events,
+        "span_s": round(span, 2),
+        "events_per_s": round(events / span),
+        "points": sum(points.values()),
+        "points_per_s": round(sum(points.values()) / span),
+        "points_by_measurement": points,
+        "stored": stored,
+        "exact": stored == events,
+        "cpu_percent": cpu,
+        "loadavg": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+    }
 
 
 def main(argv=None) -> int:
@@ -112,21 +167,27 @@ def main(argv=None) -> int:
         url = influxd.start()
         try:
             for mode in args.modes:
-                result = one(mode, args, url, work, influxd.running_pid())
+                pid = influxd.running_pid()
+                assert pid is not None  # started just above
+                result = one(mode, args, url, work, pid)
                 print(json.dumps(result), flush=True)
                 results.append(result)
         finally:
             influxd.stop()
     print()
     print(f"{args.workers} workers, {args.users} users, {args.seconds:g} s per mode, {os.cpu_count()} CPUs")
-    print("| mode | events | events/s | InfluxDB points | points/s | stored = Locust's | influxd CPU % | master CPU % "
-          "| workers CPU % | load average after |")
+    print(
+        "| mode | events | events/s | InfluxDB points | points/s | stored = Locust's | influxd CPU % | master CPU % "
+        "| workers CPU % | load average after |"
+    )
     print("|---|---:|---:|---:|---:|---|---:|---:|---|---:|")
     for r in results:
         workers = ", ".join(str(v) for k, v in r["cpu_percent"].items() if k.startswith("worker"))
-        print(f"| {r['mode']} | {r['events']:,} | {r['events_per_s']:,} | {r['points']:,} | {r['points_per_s']:,} | "
-              f"{'yes' if r['exact'] else 'NO'} | {r['cpu_percent']['influxd']} | {r['cpu_percent']['master']} | "
-              f"{workers} | {r['loadavg']} |")
+        print(
+            f"| {r['mode']} | {r['events']:,} | {r['events_per_s']:,} | {r['points']:,} | {r['points_per_s']:,} | "
+            f"{'yes' if r['exact'] else 'NO'} | {r['cpu_percent']['influxd']} | {r['cpu_percent']['master']} | "
+            f"{workers} | {r['loadavg']} |"
+        )
     return 0 if all(r["exact"] for r in results) else 1
 
 

@@ -11,7 +11,6 @@ percentile over several distributions. In-process, no I/O.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import math
 import statistics
@@ -23,20 +22,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ddsketch import DDSketch  # noqa: E402
-from hdrh.histogram import HdrHistogram  # noqa: E402
+from ddsketch import DDSketch
+from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
-from harness.influx.sketch import RELATIVE_ACCURACY, Sketch, nearest_rank  # noqa: E402
+from harness.influx.sketch import RELATIVE_ACCURACY, Sketch, nearest_rank
 
 QUANTILES = (50, 95, 99, 99.9)
 
 
 def distributions(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    return {"lognormal(median 20 ms, sigma 0.6)": rng.lognormal(math.log(20), 0.6, n),
-            "lognormal(median 3 ms, sigma 1.5)": rng.lognormal(math.log(3), 1.5, n),
-            "bimodal 2 ms / 400 ms (5 %)": np.where(rng.random(n) < 0.05, rng.normal(400, 40, n).clip(1),
-                                                    rng.normal(2, 0.3, n).clip(0.05)),
-            "uniform 0.1–10,000 ms": rng.uniform(0.1, 10_000, n)}
+    return {
+        "lognormal(median 20 ms, sigma 0.6)": rng.lognormal(math.log(20), 0.6, n),
+        "lognormal(median 3 ms, sigma 1.5)": rng.lognormal(math.log(3), 1.5, n),
+        "bimodal 2 ms / 400 ms (5 %)": np.where(
+            rng.random(n) < 0.05, rng.normal(400, 40, n).clip(1), rng.normal(2, 0.3, n).clip(0.05)
+        ),
+        "uniform 0.1–10,000 ms": rng.uniform(0.1, 10_000, n),
+    }
 
 
 def exact(values: np.ndarray, p: float) -> float:
@@ -84,11 +86,14 @@ def main(argv=None) -> int:
     def own_add():
         return Sketch.of(values)
 
-    sec = values[:args.per_second]
+    sec = values[: args.per_second]
     dd_a, dd_b = DDSketch(RELATIVE_ACCURACY), DDSketch(RELATIVE_ACCURACY)
     h_a, h_b = hdr_new(), hdr_new()
     for v in sec.tolist():
-        dd_a.add(v), dd_b.add(v * 1.1), h_a.record_value(int(v * 1000)), h_b.record_value(int(v * 1100))
+        dd_a.add(v)
+        dd_b.add(v * 1.1)
+        h_a.record_value(int(v * 1000))
+        h_b.record_value(int(v * 1100))
     own_a, own_b = Sketch.of(sec), Sketch.of(sec * 1.1)
 
     def dd_merge():
@@ -107,22 +112,49 @@ def main(argv=None) -> int:
         for _ in range(1000):
             Sketch.merged([own_a, own_b])
 
-    dd_bytes = len(json.dumps({str(k): c for k, c in zip(
-        range(dd_a._store.offset, dd_a._store.offset + len(dd_a._store.bins)), dd_a._store.bins) if c},
-        separators=(",", ":")))
+    dd_bytes = len(
+        json.dumps(
+            {
+                str(k): c
+                for k, c in zip(
+                    range(dd_a._store.offset, dd_a._store.offset + len(dd_a._store.bins)), dd_a._store.bins
+                )
+                if c
+            },
+            separators=(",", ":"),
+        )
+    )
     hdr_bytes = len(h_a.encode())  # base64 of zlib-compressed HdrHistogram V2
     own_bytes = len(own_a.encode())
 
     n = len(as_list)
-    rows.append(("ddsketch 3 (DDSketch, 1 %)", timed(dd_add, args.repeat) / n * 1e6,
-                 timed(dd_merge, args.repeat) / 1000 * 1e6, dd_bytes))
-    rows.append(("hdrhistogram 0.10 (2 digits, µs)", timed(hdr_add, args.repeat) / n * 1e6,
-                 timed(hdr_merge, args.repeat) / 1000 * 1e6, hdr_bytes))
-    rows.append(("harness Sketch (ddsketch mapping, numpy)", timed(own_add, args.repeat) / n * 1e6,
-                 timed(own_merge, args.repeat) / 1000 * 1e6, own_bytes))
+    rows.append(
+        (
+            "ddsketch 3 (DDSketch, 1 %)",
+            timed(dd_add, args.repeat) / n * 1e6,
+            timed(dd_merge, args.repeat) / 1000 * 1e6,
+            dd_bytes,
+        )
+    )
+    rows.append(
+        (
+            "hdrhistogram 0.10 (2 digits, µs)",
+            timed(hdr_add, args.repeat) / n * 1e6,
+            timed(hdr_merge, args.repeat) / 1000 * 1e6,
+            hdr_bytes,
+        )
+    )
+    rows.append(
+        (
+            "harness Sketch (ddsketch mapping, numpy)",
+            timed(own_add, args.repeat) / n * 1e6,
+            timed(own_merge, args.repeat) / 1000 * 1e6,
+            own_bytes,
+        )
+    )
 
     errors: dict[str, float] = {"ddsketch": 0.0, "hdrhistogram": 0.0, "harness": 0.0}
-    for name, vals in dists.items():
+    for vals in dists.values():
         dd, h = DDSketch(RELATIVE_ACCURACY), hdr_new()
         for v in vals.tolist():
             dd.add(v)
@@ -130,19 +162,28 @@ def main(argv=None) -> int:
         own = Sketch.of(vals)
         for p in QUANTILES:
             truth = exact(vals, p)
-            errors["ddsketch"] = max(errors["ddsketch"], abs(dd.get_quantile_value(p / 100) - truth) / truth)
-            errors["hdrhistogram"] = max(errors["hdrhistogram"],
-                                         abs(h.get_value_at_percentile(p) / 1000 - truth) / truth)
-            errors["harness"] = max(errors["harness"], abs(own.percentile(p) - truth) / truth)
+            got_dd, got_own = dd.get_quantile_value(p / 100), own.percentile(p)
+            assert got_dd is not None and got_own is not None  # the sketches hold values
+            errors["ddsketch"] = max(errors["ddsketch"], abs(got_dd - truth) / truth)
+            errors["hdrhistogram"] = max(
+                errors["hdrhistogram"], abs(h.get_value_at_percentile(p) / 1000 - truth) / truth
+            )
+            errors["harness"] = max(errors["harness"], abs(got_own - truth) / truth)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    print(f"{n} values per add timing, {args.per_second}-value one-second sketches, median of {args.repeat} "
-          f"(CPU time); load average {load}")
-    print("| library | µs per value added | µs per merge of two 1-s sketches | bytes of a 1-s sketch | "
-          "worst relative error p50/p95/p99/p99.9 |")
+    print(
+        f"{n} values per add timing, {args.per_second}-value one-second sketches, median of {args.repeat} "
+        f"(CPU time); load average {load}"
+    )
+    print(
+        "| library | µs per value added | µs per merge of two 1-s sketches | bytes of a 1-s sketch | "
+        "worst relative error p50/p95/p99/p99.9 |"
+    )
     print("|---|---:|---:|---:|---:|")
     for (label, add_us, merge_us, size), err in zip(rows, errors.values()):
         print(f"| {label} | {add_us:.3f} | {merge_us:.1f} | {size} | {100 * err:.3f} % |")
-    print("(ddsketch's error uses its own quantile rank q·(n−1); the harness's uses InfluxDB's nearest rank.)")
+    print(
+        "(ddsketch's error uses its own quantile rank q·(n−1); the harness's uses InfluxDB's nearest rank.)"
+    )
     return 0
 
 

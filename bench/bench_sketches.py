@@ -39,11 +39,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.influx.client import InfluxClient, InfluxSettings  # noqa: E402
-from harness.influx.lineprotocol import make_line, series_prefix  # noqa: E402
-from harness.influx.local import LocalInfluxd  # noqa: E402
-from harness.influx.schema import ensure_database  # noqa: E402
-from harness.influx.sketch import MEASUREMENT, SECOND_NS, Second  # noqa: E402
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.influx.lineprotocol import make_line, series_prefix
+from harness.influx.local import LocalInfluxd
+from harness.influx.schema import ensure_database
+from harness.influx.sketch import MEASUREMENT, SECOND_NS, Second
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -120,15 +120,26 @@ def write_sketch_run(client: InfluxClient, run_id: str, requests: int, rate: flo
                         continue
                     key = (w, e, fail)
                     if key not in prefixes:
-                        prefixes[key] = series_prefix(MEASUREMENT, {
-                            "run_id": run_id, "test_env": "bench", "worker": f"bench-worker-{w + 1}", "api": api,
-                            "name": name, "method": method, "result": "fail" if fail else "ok",
-                            "status": 500 if fail else ok_status})
+                        prefixes[key] = series_prefix(
+                            MEASUREMENT,
+                            {
+                                "run_id": run_id,
+                                "test_env": "bench",
+                                "worker": f"bench-worker-{w + 1}",
+                                "api": api,
+                                "name": name,
+                                "method": method,
+                                "result": "fail" if fail else "ok",
+                                "status": 500 if fail else ok_status,
+                            },
+                        )
                     second = Second.of(part)
                     second.first, second.last = t_ns, t_ns + SECOND_NS - 1000
                     if fail:
                         second.failures = second.count
-                        second.errors = {f"500 Server Error: INTERNAL SERVER ERROR for url: {name}": second.count}
+                        second.errors = {
+                            f"500 Server Error: INTERNAL SERVER ERROR for url: {name}": second.count
+                        }
                     lines.append(f"{prefixes[key]}{second.fields()} {t_ns}")
         if len(lines) >= 5000 or s == seconds - 1:
             t0 = time.perf_counter()
@@ -139,21 +150,55 @@ def write_sketch_run(client: InfluxClient, run_id: str, requests: int, rate: flo
     extra = []
     for w in range(WORKERS):
         worker = f"bench-worker-{w + 1}"
-        extra += [make_line("users", {"run_id": run_id, "test_env": "bench", "worker": worker},
-                            {"users": 25, "cpu_percent": 50.0}, (start + s) * SECOND_NS + w) for s in range(seconds + 1)]
-        extra.append(make_line("listener_stats", {"run_id": run_id, "test_env": "bench", "worker": worker},
-                               {"seen": seen[w], "written": seen[w], "retried": 0, "dropped": 0, "pending": 0,
-                                "final": True}, start * SECOND_NS))
+        extra += [
+            make_line(
+                "users",
+                {"run_id": run_id, "test_env": "bench", "worker": worker},
+                {"users": 25, "cpu_percent": 50.0},
+                (start + s) * SECOND_NS + w,
+            )
+            for s in range(seconds + 1)
+        ]
+        extra.append(
+            make_line(
+                "listener_stats",
+                {"run_id": run_id, "test_env": "bench", "worker": worker},
+                {
+                    "seen": seen[w],
+                    "written": seen[w],
+                    "retried": 0,
+                    "dropped": 0,
+                    "pending": 0,
+                    "final": True,
+                },
+                start * SECOND_NS,
+            )
+        )
     for i in range(0, len(extra), 20000):
-        client.write(("\n".join(extra[i:i + 20000]) + "\n").encode())
+        client.write(("\n".join(extra[i : i + 20000]) + "\n").encode())
     return {"points": points, "total_s": time.perf_counter() - began, "write_s": write_s, "seconds": seconds}
 
 
 def write_request_run(url: str, run_id: str, requests: int, rate: float) -> dict:
     began = time.perf_counter()
-    out = subprocess.run([sys.executable, str(BENCH / "bench_check.py"), "--points", str(requests), "--batch", "20000",
-                          "--span-s", str(requests / rate), "--write-only", url, run_id],
-                         capture_output=True, text=True, timeout=3600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "bench_check.py"),
+            "--points",
+            str(requests),
+            "--batch",
+            "20000",
+            "--span-s",
+            str(requests / rate),
+            "--write-only",
+            url,
+            run_id,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if out.returncode:
         raise SystemExit(f"writing the request points failed: {out.stderr.strip().splitlines()[-3:]}")
     wrote = json.loads(out.stdout.strip().splitlines()[-1])
@@ -166,11 +211,29 @@ def time_check(url: str, database: str, run_id: str, repeat: int, work: Path) ->
     for i in range(repeat):
         out_dir = work / f"check-{run_id}-{i}"
         began = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "harness.cli", "check", "--run-id", run_id, "--influx-url", url,
-                               "--influx-db", database, "--no-store", "--out", str(out_dir)],
-                              capture_output=True, text=True, timeout=3600, cwd=work,
-                              env={k: v for k, v in os.environ.items() if not k.startswith("INFLUX_")}
-                              | {"THRESHOLDS_FILE": str(ROOT / "baselines.yaml")})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "check",
+                "--run-id",
+                run_id,
+                "--influx-url",
+                url,
+                "--influx-db",
+                database,
+                "--no-store",
+                "--out",
+                str(out_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            cwd=work,
+            env={k: v for k, v in os.environ.items() if not k.startswith("INFLUX_")}
+            | {"THRESHOLDS_FILE": str(ROOT / "baselines.yaml")},
+        )
         times.append(time.perf_counter() - began)
         if proc.returncode not in (0, 1, 2) or not (out_dir / "verdict.json").exists():
             raise SystemExit(f"harness check failed: {proc.stderr.strip()[-400:]}")
@@ -185,8 +248,10 @@ def check_bench(args) -> int:
         work = Path(tmp)
         # Compacted as a long run's data would be: the cache goes to TSM files 2 s after the last
         # write, and the shard is fully compacted 5 s after (defaults: 10 min and 4 h).
-        os.environ.update(INFLUXDB_DATA_CACHE_SNAPSHOT_WRITE_COLD_DURATION="2s",
-                          INFLUXDB_DATA_COMPACT_FULL_WRITE_COLD_DURATION="5s")
+        os.environ.update(
+            INFLUXDB_DATA_CACHE_SNAPSHOT_WRITE_COLD_DURATION="2s",
+            INFLUXDB_DATA_COMPACT_FULL_WRITE_COLD_DURATION="5s",
+        )
         influxd = LocalInfluxd(work / "influxd", port=0)
         url = influxd.start()
         data_dir = work / "influxd"
@@ -202,54 +267,83 @@ def check_bench(args) -> int:
                         client.query_results('DROP DATABASE "bench_check"', method="POST", epoch="")
                     ensure_database(client, "runs")
                     run_id = f"bench-{mode}-{size}"
-                    wrote = write_request_run(url, run_id, size, args.rate) if mode == "requests" else \
-                        write_sketch_run(client, run_id, size, args.rate, seed=size % 1000)
+                    wrote = (
+                        write_request_run(url, run_id, size, args.rate)
+                        if mode == "requests"
+                        else write_sketch_run(client, run_id, size, args.rate, seed=size % 1000)
+                    )
                     stored = settled_bytes(data_dir, database)
                     times, doc = time_check(url, database, run_id, args.repeat, work)
-                    row = {"mode": mode, "requests": size, "written": True, "points": wrote.get("points") or
-                           wrote.get("request_points"), "write_s": round(wrote["total_s"], 1),
-                           "check_s": [round(t, 2) for t in times], "check_median_s": round(statistics.median(times), 2),
-                           "bytes": stored, "bytes_per_hour": stored * 3600 / (size / args.rate),
-                           "counted": doc["completeness"]["stored"] if doc.get("completeness") else None,
-                           "verdict": doc["verdict"], "source": doc.get("source", {}).get("points"),
-                           "loadavg": loadavg()}
+                    row = {
+                        "mode": mode,
+                        "requests": size,
+                        "written": True,
+                        "points": wrote.get("points") or wrote.get("request_points"),
+                        "write_s": round(wrote["total_s"], 1),
+                        "check_s": [round(t, 2) for t in times],
+                        "check_median_s": round(statistics.median(times), 2),
+                        "bytes": stored,
+                        "bytes_per_hour": stored * 3600 / (size / args.rate),
+                        "counted": doc["completeness"]["stored"] if doc.get("completeness") else None,
+                        "verdict": doc["verdict"],
+                        "source": doc.get("source", {}).get("points"),
+                        "loadavg": loadavg(),
+                    }
                     rows.append(row)
                     print(json.dumps(row), flush=True)
         finally:
             influxd.stop()
     print()
-    print(f"RATE {args.rate:g} requests/s; harness check --no-store (CLI) median of {args.repeat}; load average "
-          f"at end {loadavg()}")
-    print("| requests | run length | mode | points stored | write s | check s (median) | runs (s) | bytes on disk "
-          "| per hour at this rate |")
+    print(
+        f"RATE {args.rate:g} requests/s; harness check --no-store (CLI) median of {args.repeat}; load average "
+        f"at end {loadavg()}"
+    )
+    print(
+        "| requests | run length | mode | points stored | write s | check s (median) | runs (s) | bytes on disk "
+        "| per hour at this rate |"
+    )
     print("|---:|---:|---|---:|---:|---:|---|---:|---:|")
     measured = {(r["mode"], r["requests"]): r for r in rows if r["written"]}
     for r in rows:
         length = f"{r['requests'] / args.rate:,.0f} s"
         if not r["written"]:
-            known = sorted(((n, m) for (mode, n), m in measured.items() if mode == r["mode"]), key=lambda nm: nm[0])
+            known = sorted(
+                ((n, m) for (mode, n), m in measured.items() if mode == r["mode"]), key=lambda nm: nm[0]
+            )
             if not known:
-                print(f"| {r['requests']:,} | {length} | {r['mode']} | not written, nothing to extrapolate from | "
-                      f"— | — | — | — | — |")
+                print(
+                    f"| {r['requests']:,} | {length} | {r['mode']} | not written, nothing to extrapolate from | "
+                    f"— | — | — | — | — |"
+                )
                 continue
             n0, m0 = known[-1]
             factor = r["requests"] / n0
-            print(f"| {r['requests']:,} | {length} | {r['mode']} | {r['requests']:,} (not written) | — | "
-                  f"~{m0['check_median_s'] * factor:,.0f} (extrapolated ×{factor:g} from {n0:,}) | — | "
-                  f"~{m0['bytes'] * factor / 1e6:,.0f} MB (extrapolated) | {m0['bytes_per_hour'] / 1e6:,.1f} MB |")
+            print(
+                f"| {r['requests']:,} | {length} | {r['mode']} | {r['requests']:,} (not written) | — | "
+                f"~{m0['check_median_s'] * factor:,.0f} (extrapolated ×{factor:g} from {n0:,}) | — | "
+                f"~{m0['bytes'] * factor / 1e6:,.0f} MB (extrapolated) | {m0['bytes_per_hour'] / 1e6:,.1f} MB |"
+            )
             continue
-        print(f"| {r['requests']:,} | {length} | {r['mode']} | {r['points']:,} | {r['write_s']} | {r['check_median_s']} | "
-              f"{', '.join(map(str, r['check_s']))} | {r['bytes'] / 1e6:,.1f} MB | {r['bytes_per_hour'] / 1e6:,.1f} MB |")
+        print(
+            f"| {r['requests']:,} | {length} | {r['mode']} | {r['points']:,} | {r['write_s']} | {r['check_median_s']} | "
+            f"{', '.join(map(str, r['check_s']))} | {r['bytes'] / 1e6:,.1f} MB | {r['bytes_per_hour'] / 1e6:,.1f} MB |"
+        )
     return 0
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--rate", type=float, default=10_000.0, help="requests per second of the synthetic runs")
+    parser.add_argument(
+        "--rate", type=float, default=10_000.0, help="requests per second of the synthetic runs"
+    )
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--max-request-points", type=int, default=10_000_000,
-                        help="larger request-point runs are extrapolated, not written")
+    parser.add_argument(
+        "--max-request-points",
+        type=int,
+        default=10_000_000,
+        help="larger request-point runs are extrapolated, not written",
+    )
     return check_bench(parser.parse_args(argv))
 
 

@@ -11,10 +11,16 @@ from locust import User, constant, task
 
 import harness.listener  # noqa: F401
 
-ENDPOINTS = [("GET", "/health", 3.0), ("POST", "/api/v1/auth/login", 40.0), ("POST", "/api/v1/generations", 120.0),
-             ("GET", "/api/v1/generations/[id]", 15.0), ("GET", "/api/v1/generations", 30.0),
-             ("POST", "/api/v1/payments", 80.0), ("GET", "/api/v1/payments", 25.0),
-             ("POST", "/api/v1/auth/register", 60.0)]
+ENDPOINTS = [
+    ("GET", "/health", 3.0),
+    ("POST", "/api/v1/auth/login", 40.0),
+    ("POST", "/api/v1/generations", 120.0),
+    ("GET", "/api/v1/generations/[id]", 15.0),
+    ("GET", "/api/v1/generations", 30.0),
+    ("POST", "/api/v1/payments", 80.0),
+    ("GET", "/api/v1/payments", 25.0),
+    ("POST", "/api/v1/auth/register", 60.0),
+]
 OK, ERROR = SimpleNamespace(status_code=200), SimpleNamespace(status_code=500)
 FAILED = RuntimeError("500 Server Error: INTERNAL SERVER ERROR")
 
@@ -29,7 +35,14 @@ class Fire(User):
         for i in range(200):
             method, name, median = ENDPOINTS[i % 8]
             failed = rng() < 0.02
-            fire(request_type=method, name=name, response_time=median * math.exp(0.6 * (rng() - 0.5) * 3),
-                 response_length=100, exception=FAILED if failed else None, start_time=time.time(),
-                 response=ERROR if failed else OK, context={})
+            fire(
+                request_type=method,
+                name=name,
+                response_time=median * math.exp(0.6 * (rng() - 0.5) * 3),
+                response_length=100,
+                exception=FAILED if failed else None,
+                start_time=time.time(),
+                response=ERROR if failed else OK,
+                context={},
+            )
         gevent.sleep(0)  # let the flusher and Locust's reports run

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,7 +15,7 @@ LOCUSTFILE = ROOT / "harness" / "locustfile.py"
 
 
 def run_locust(host: str, influx_url: str, db: str, run_id: str, *, users: int = 30, run_time: str = "8s",
-               extra: list[str] = (), env: dict[str, str] | None = None, timeout: float = 120):
+               extra: Sequence[str] = (), env: dict[str, str] | None = None, timeout: float = 120):
     """Headless Locust with the listener; returns (completed process, total requests Locust counted).
 
     The count comes from Locust's --json-file (the master's, when there are workers)."""

@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -37,7 +37,7 @@ def code_lines(text: str) -> list[str]:
     return lines
 
 
-@lru_cache(maxsize=None)
+@cache
 def help_text(*command: str) -> str:
     proc = subprocess.run([sys.executable, *command, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from harness.influx.lineprotocol import make_line
 from harness.influx.datamodel import event_line
+from harness.influx.lineprotocol import make_line
 from harness.verdict.decide.evaluate import evaluate
 from harness.verdict.reads.measure import measure
 from harness.verdict.rules.thresholds import Thresholds

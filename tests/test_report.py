@@ -15,7 +15,7 @@ from harness.influx.lineprotocol import make_line
 from harness.influx.schema import ensure_database
 from harness.report import write_report
 from harness.report.series import MAX_POINTS, choose_interval
-from harness.report.svg import Chart, Line, Limit, nice_step, render, y_range
+from harness.report.svg import Chart, Limit, Line, nice_step, render, y_range
 from harness.rundata import store_verdict, thresholds_json
 from harness.verdict.judge import judge
 from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
@@ -31,9 +31,10 @@ VOID = {"meta", "link", "br", "img", "input", "hr", "col", "area", "base", "sour
 
 class Node:
     def __init__(self, tag: str, attrs: dict[str, str]):
+        self.children: list[Node]
         self.tag, self.attrs, self.children, self.text = tag, attrs, [], ""
 
-    def find_all(self, tag: str | None = None, **attrs: str) -> list["Node"]:
+    def find_all(self, tag: str | None = None, **attrs: str) -> list[Node]:
         found = []
         for child in self.children:
             # Keyword names stand for attributes: data_endpoint= is data-endpoint, class_= is class.

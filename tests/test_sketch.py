@@ -23,6 +23,7 @@ def _load(name: str):
     full = f"harness.listener.{name}"
     if full not in sys.modules:
         spec = importlib.util.spec_from_file_location(full, ROOT / "harness" / "listener" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[full] = module
         spec.loader.exec_module(module)
@@ -30,7 +31,11 @@ def _load(name: str):
 
 
 HOLD_S, SketchRecorder = _load("sketch_recorder").HOLD_S, _load("sketch_recorder").SketchRecorder
-FleetSketches, from_wire, to_wire = _load("fleet").FleetSketches, _load("fleet").from_wire, _load("fleet").to_wire
+FleetSketches, from_wire, to_wire = (
+    _load("fleet").FleetSketches,
+    _load("fleet").from_wire,
+    _load("fleet").to_wire,
+)
 
 OK = SimpleNamespace(status_code=200)
 ERROR = SimpleNamespace(status_code=500)
@@ -82,8 +87,16 @@ def test_one_point_per_series_and_second_with_exact_counts_min_and_max():
     recorder = SketchRecorder("run-1", "local", "w1")
     for i in range(300):  # three seconds, 100 requests each, 10 % failures
         failed = i % 10 == 0
-        recorder.record("GET", "/health", float(1 + i % 37), 2, RuntimeError("boom") if failed else None,
-                        T0 + i / 100, ERROR if failed else OK, None)
+        recorder.record(
+            "GET",
+            "/health",
+            float(1 + i % 37),
+            2,
+            RuntimeError("boom") if failed else None,
+            T0 + i / 100,
+            ERROR if failed else OK,
+            None,
+        )
     lines = lines_of(recorder)
     series = [(line.split(" ")[0], line.rsplit(" ", 1)[1]) for line in lines]
     assert len(series) == len(set(series)) == 6  # ok and fail series × 3 seconds
@@ -123,7 +136,9 @@ def test_the_fleet_series_merges_workers_parts_into_one_point_per_endpoint_and_s
         for v in values[w::4]:
             recorder.record("GET", "/health", float(v), 2, None, T0 + 0.3, OK, None)
         recorder.take()
-        fleet.add(from_wire(json.loads(json.dumps(to_wire(recorder.take_deltas())))))  # as msgpack would carry it
+        fleet.add(
+            from_wire(json.loads(json.dumps(to_wire(recorder.take_deltas()))))
+        )  # as msgpack would carry it
     (line,) = fleet.take()
     assert "count=2000i" in line
     p95 = float(line.split("p95=")[1].split(",")[0])
@@ -149,25 +164,42 @@ def test_the_verdicts_statistics_from_sketches_match_the_raw_values_within_the_a
     rng = np.random.default_rng(11)
     rows, t_all, v_all, f_all = [], [], [], []
     for second in range(120):
-        for worker in range(4):
+        for _worker in range(4):
             values = rng.lognormal(3.0, 0.7, rng.integers(20, 60))
             failed = rng.random(len(values)) < 0.02
             starts = second + np.sort(rng.random(len(values)))
             for fail in (False, True):
                 part = values[failed == fail]
                 if len(part):
-                    rows.append((second * SECOND_NS, len(part), len(part) if fail else 0, part.min(), part.max(),
-                                 Sketch.of(part).encode()))
+                    rows.append(
+                        (
+                            second * SECOND_NS,
+                            len(part),
+                            len(part) if fail else 0,
+                            part.min(),
+                            part.max(),
+                            Sketch.of(part).encode(),
+                        )
+                    )
             t_all.append(starts), v_all.append(values), f_all.append(failed)
     rows.sort(key=lambda r: r[0])
-    scope = SketchScope(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
-                        np.array([r[3] for r in rows]), np.array([r[4] for r in rows]), Bins.parse([r[5] for r in rows]))
+    scope = SketchScope(
+        np.array([r[0] for r in rows]),
+        np.array([r[1] for r in rows]),
+        np.array([r[2] for r in rows]),
+        np.array([r[3] for r in rows]),
+        np.array([r[4] for r in rows]),
+        Bins.parse([r[5] for r in rows]),
+    )
     t, v, f = np.concatenate(t_all), np.concatenate(v_all), np.concatenate(f_all)
     order = np.argsort(t, kind="stable")
     exact = stats_of(Samples(t[order], {"response_time": v[order]}, f[order]), 120.0, 10)
     sketched = stats_from_sketches(scope, 120.0, 10)
-    assert (sketched["requests"], sketched["failures"], sketched["max"]) == \
-        (exact["requests"], exact["failures"], exact["max"])
+    assert (sketched["requests"], sketched["failures"], sketched["max"]) == (
+        exact["requests"],
+        exact["failures"],
+        exact["max"],
+    )
     for statistic in ("p50", "p95", "p99"):
         assert abs(sketched[statistic] - exact[statistic]) <= RELATIVE_ACCURACY * exact[statistic]
     assert set(sketched["spread"]) == set(exact["spread"])
@@ -186,6 +218,9 @@ def test_any_rows_merge_as_their_own_sketches_would():
     for rows in (np.arange(40), np.arange(5, 17), np.array([0, 3, 9, 39])):
         merged = bins.merged(rows)
         expected = Sketch.of(np.concatenate([parts[i] for i in rows]))
-        assert merged.keys.tolist() == expected.keys.tolist() and merged.counts.tolist() == expected.counts.tolist()
+        assert (
+            merged.keys.tolist() == expected.keys.tolist()
+            and merged.counts.tolist() == expected.counts.tolist()
+        )
     again = Bins.joined([bins.take(np.arange(20)), bins.take(np.arange(20, 40))])
     assert again.merged().counts.tolist() == bins.merged().counts.tolist()

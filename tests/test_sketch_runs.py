@@ -26,8 +26,19 @@ def _database(influxd, name: str) -> InfluxClient:
 
 
 def _check(influxd, db: str, run_id: str, out, *more: str) -> tuple[int, dict]:
-    proc = harness("check", "--run-id", run_id, "--influx-url", influxd.url, "--influx-db", db, "--no-store",
-                   "--out", str(out), *more)
+    proc = harness(
+        "check",
+        "--run-id",
+        run_id,
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        db,
+        "--no-store",
+        "--out",
+        str(out),
+        *more,
+    )
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     return proc.returncode, json.loads((out / "verdict.json").read_text())
 
@@ -46,8 +57,10 @@ def assert_same_judgement(sketches: dict, requests: dict) -> None:
             assert sketched["max"] == pytest.approx(exact["max"], rel=1e-9), key
             for statistic in STATISTICS:
                 if exact[statistic] is not None:
-                    assert abs(sketched[statistic] - exact[statistic]) <= RELATIVE_ACCURACY * exact[statistic] + 1e-9, \
-                        (key, statistic, sketched[statistic], exact[statistic])
+                    assert (
+                        abs(sketched[statistic] - exact[statistic])
+                        <= RELATIVE_ACCURACY * exact[statistic] + 1e-9
+                    ), (key, statistic, sketched[statistic], exact[statistic])
             if exact.get("scheduled"):
                 for statistic in STATISTICS:
                     e, s = exact["scheduled"][statistic], sketched["scheduled"][statistic]
@@ -60,10 +73,27 @@ def test_both_sources_of_one_run_agree_with_two_workers(influxd, tmp_path, model
     db = f"t_sketch_both_{model}"
     _database(influxd, db)
     run_id = f"sketch-both-{model}"
-    load = ["--users", "20", "--run-time", "20s"] if model == "users" else \
-        ["--rate", "generation=8", "--rate", "payments=8", "--users", "30", "--run-time", "25s"]
-    proc = harness("run", *load, "--processes", "2", "--influx-points", "both", "--influx-url", influxd.url,
-                   "--influx-db", db, "--run-id", run_id, "--out", str(tmp_path / "run"))
+    load = (
+        ["--users", "20", "--run-time", "20s"]
+        if model == "users"
+        else ["--rate", "generation=8", "--rate", "payments=8", "--users", "30", "--run-time", "25s"]
+    )
+    proc = harness(
+        "run",
+        *load,
+        "--processes",
+        "2",
+        "--influx-points",
+        "both",
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        db,
+        "--run-id",
+        run_id,
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     code_s, from_sketches = _check(influxd, db, run_id, tmp_path / "s", "--from", "sketches")
     code_r, from_requests = _check(influxd, db, run_id, tmp_path / "r", "--from", "requests")
@@ -73,34 +103,71 @@ def test_both_sources_of_one_run_agree_with_two_workers(influxd, tmp_path, model
     if model == "arrival":
         for api, load_r in from_requests["load"]["apis"].items():
             load_s = from_sketches["load"]["apis"][api]
-            assert [w["key_requests_per_s"] for w in load_s["windows"]] == \
-                [w["key_requests_per_s"] for w in load_r["windows"]], api
+            assert [w["key_requests_per_s"] for w in load_s["windows"]] == [
+                w["key_requests_per_s"] for w in load_r["windows"]
+            ], api
 
 
 def test_a_sketches_run_fails_on_its_limits_stores_no_request_point_and_serves_as_a_baseline_both_ways(
-        influxd, tmp_path):
+    influxd, tmp_path
+):
     db = "t_sketch_only"
     client = _database(influxd, db)
-    faulty = harness("run", "--users", "20", "--run-time", "20s", "--influx-points", "sketches", "--fault",
-                     "payments:error_rate=0.5", "--influx-url", influxd.url, "--influx-db", db, "--run-id",
-                     "sketch-faulty", "--out", str(tmp_path / "faulty"))
+    faulty = harness(
+        "run",
+        "--users",
+        "20",
+        "--run-time",
+        "20s",
+        "--influx-points",
+        "sketches",
+        "--fault",
+        "payments:error_rate=0.5",
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        db,
+        "--run-id",
+        "sketch-faulty",
+        "--out",
+        str(tmp_path / "faulty"),
+    )
     assert faulty.returncode == 1, faulty.stdout + faulty.stderr
     assert "api:payments: success rate" in faulty.stdout
     assert (tmp_path / "faulty" / "report.html").exists()
     assert not client.query('SELECT count("response_time") FROM "request" WHERE "run_id" = \'sketch-faulty\'')
-    most = client.query('SELECT max("n") FROM (SELECT count("count") AS "n" FROM "request_sketch" '
-                        'WHERE "run_id" = \'sketch-faulty\' GROUP BY time(1s), *)')
+    most = client.query(
+        'SELECT max("n") FROM (SELECT count("count") AS "n" FROM "request_sketch" '
+        "WHERE \"run_id\" = 'sketch-faulty' GROUP BY time(1s), *)"
+    )
     assert most[0]["values"][0][1] == 1
     stored = client.query('SELECT sum("count") FROM "request_sketch" WHERE "run_id" = \'sketch-faulty\'')[0]
     seen = client.query('SELECT last("seen") FROM "listener_stats" WHERE "run_id" = \'sketch-faulty\'')[0]
     assert stored["values"][0][1] == seen["values"][0][1] > 0
-    fleet = client.query('SELECT sum("count") FROM "request_sketch_fleet" WHERE "run_id" = \'sketch-faulty\'')[0]
+    fleet = client.query(
+        'SELECT sum("count") FROM "request_sketch_fleet" WHERE "run_id" = \'sketch-faulty\''
+    )[0]
     assert fleet["values"][0][1] == stored["values"][0][1]
 
     # A requests run and a sketches run of the same load, each the other's baseline.
     for run_id, points in (("sketch-base-r", "requests"), ("sketch-base-s", "sketches")):
-        proc = harness("run", "--users", "20", "--run-time", "20s", "--influx-points", points, "--influx-url",
-                       influxd.url, "--influx-db", db, "--run-id", run_id, "--out", str(tmp_path / run_id))
+        proc = harness(
+            "run",
+            "--users",
+            "20",
+            "--run-time",
+            "20s",
+            "--influx-points",
+            points,
+            "--influx-url",
+            influxd.url,
+            "--influx-db",
+            db,
+            "--run-id",
+            run_id,
+            "--out",
+            str(tmp_path / run_id),
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
     for run_id, baseline in (("sketch-base-r", "sketch-base-s"), ("sketch-base-s", "sketch-base-r")):
         code, verdict = _check(influxd, db, run_id, tmp_path / f"cmp-{run_id}", "--baseline", baseline)

@@ -54,11 +54,11 @@ class Sketch:
         return int(self.counts.sum()) + self.zeros
 
     @classmethod
-    def empty(cls) -> "Sketch":
+    def empty(cls) -> Sketch:
         return cls(_EMPTY, _EMPTY, 0)
 
     @classmethod
-    def of(cls, values: np.ndarray) -> "Sketch":
+    def of(cls, values: np.ndarray) -> Sketch:
         """The sketch of raw values (ms); NaN values are skipped."""
         values = np.asarray(values, dtype=np.float64)
         values = values[~np.isnan(values)]
@@ -71,17 +71,20 @@ class Sketch:
         return cls(uniq, counts.astype(np.int64), zeros)
 
     @classmethod
-    def merged(cls, sketches: list["Sketch"]) -> "Sketch":
+    def merged(cls, sketches: list[Sketch]) -> Sketch:
         """One sketch of all the values the given ones hold (exact: bucket counts add)."""
         parts = [s for s in sketches if len(s.keys)]
         zeros = sum(s.zeros for s in sketches)
         if len(parts) == 1:
             return cls(parts[0].keys, parts[0].counts, zeros)
-        return cls.of_bins(np.concatenate([s.keys for s in parts]) if parts else _EMPTY,
-                           np.concatenate([s.counts for s in parts]) if parts else _EMPTY, zeros)
+        return cls.of_bins(
+            np.concatenate([s.keys for s in parts]) if parts else _EMPTY,
+            np.concatenate([s.counts for s in parts]) if parts else _EMPTY,
+            zeros,
+        )
 
     @classmethod
-    def of_bins(cls, keys: np.ndarray, counts: np.ndarray, zeros: int = 0) -> "Sketch":
+    def of_bins(cls, keys: np.ndarray, counts: np.ndarray, zeros: int = 0) -> Sketch:
         """The sketch of bucket keys and counts in any order, keys repeated (many sketches' bins)."""
         if not len(keys):
             return cls(_EMPTY, _EMPTY, zeros)
@@ -90,7 +93,9 @@ class Sketch:
         present = np.nonzero(dense)[0]
         return cls(present.astype(np.int64) + low, dense[present], zeros)
 
-    def percentile(self, percentile: float, low: float | None = None, high: float | None = None) -> float | None:
+    def percentile(
+        self, percentile: float, low: float | None = None, high: float | None = None
+    ) -> float | None:
         """The nearest-rank percentile, within RELATIVE_ACCURACY of the exact one; clamped to the
         exact ``low``/``high`` (min, max) when known, which only brings it closer."""
         i = nearest_rank(self.count, percentile)
@@ -107,10 +112,12 @@ class Sketch:
         return float(value)
 
     def encode(self) -> str:
-        return f"{self.zeros};" + ",".join(f"{k}:{c}" for k, c in zip(self.keys.tolist(), self.counts.tolist()))
+        return f"{self.zeros};" + ",".join(
+            f"{k}:{c}" for k, c in zip(self.keys.tolist(), self.counts.tolist())
+        )
 
     @classmethod
-    def decode(cls, text: str) -> "Sketch":
+    def decode(cls, text: str) -> Sketch:
         zeros, _, bins = text.partition(";")
         if not bins:
             return cls(_EMPTY, _EMPTY, int(zeros or 0))
@@ -130,16 +137,23 @@ class Second:
     min: float = math.inf
     max: float = -math.inf
     sketch: Sketch = field(default_factory=Sketch.empty)
-    scheduled: "Second | None" = None  # arrival model: the latency from the scheduled start
+    scheduled: Second | None = None  # arrival model: the latency from the scheduled start
     errors: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, values: np.ndarray) -> "Second":
-        return cls(count=len(values), sum=float(values.sum()), min=float(values.min()), max=float(values.max()),
-                   sketch=Sketch.of(values))
+    def of(cls, values: np.ndarray) -> Second:
+        return cls(
+            count=len(values),
+            sum=float(values.sum()),
+            min=float(values.min()),
+            max=float(values.max()),
+            sketch=Sketch.of(values),
+        )
 
-    def add(self, other: "Second") -> None:
-        self.first = min(self.first, other.first) if self.count and other.first else (self.first or other.first)
+    def add(self, other: Second) -> None:
+        self.first = (
+            min(self.first, other.first) if self.count and other.first else (self.first or other.first)
+        )
         self.last = max(self.last, other.last)
         self.count += other.count
         self.failures += other.failures
@@ -156,12 +170,16 @@ class Second:
 
     def fields(self) -> str:
         """The field set of a ``request_sketch`` point (docs/data-model.md)."""
-        out = (f"count={self.count}i,failures={self.failures}i,first={self.first}i,last={self.last}i,"
-               f'sum={self.sum!r},min={self.min!r},max={self.max!r},sketch="{self.sketch.encode()}"')
+        out = (
+            f"count={self.count}i,failures={self.failures}i,first={self.first}i,last={self.last}i,"
+            f'sum={self.sum!r},min={self.min!r},max={self.max!r},sketch="{self.sketch.encode()}"'
+        )
         s = self.scheduled
         if s is not None and s.count:
-            out += (f",scheduled_count={s.count}i,scheduled_sum={s.sum!r},scheduled_min={s.min!r},"
-                    f'scheduled_max={s.max!r},scheduled_sketch="{s.sketch.encode()}"')
+            out += (
+                f",scheduled_count={s.count}i,scheduled_sum={s.sum!r},scheduled_min={s.min!r},"
+                f'scheduled_max={s.max!r},scheduled_sketch="{s.sketch.encode()}"'
+            )
         if self.errors:
             out += f',errors="{escape_string_field(json.dumps(self.errors, sort_keys=True))}"'
         return out

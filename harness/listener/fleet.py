@@ -27,19 +27,59 @@ def to_wire(deltas: dict[tuple[int, str, str, str], Second]) -> list[list]:
     out = []
     for (bucket, api, method, name), d in deltas.items():
         s = d.scheduled or Second()
-        out.append([bucket, api, method, name, d.count, d.failures, d.sum, d.min, d.max, d.sketch.encode(),
-                    s.count, s.sum, s.min, s.max, s.sketch.encode()])
+        out.append(
+            [
+                bucket,
+                api,
+                method,
+                name,
+                d.count,
+                d.failures,
+                d.sum,
+                d.min,
+                d.max,
+                d.sketch.encode(),
+                s.count,
+                s.sum,
+                s.min,
+                s.max,
+                s.sketch.encode(),
+            ]
+        )
     return out
 
 
 def from_wire(rows: list[list]) -> dict[tuple[int, str, str, str], Second]:
     out = {}
-    for second, api, method, name, count, failures, total, low, high, sketch, sc, ssum, smin, smax, ssk in rows:
-        d = Second(count=int(count), failures=int(failures), sum=float(total), min=float(low), max=float(high),
-                   sketch=Sketch.decode(sketch))
+    for (
+        second,
+        api,
+        method,
+        name,
+        count,
+        failures,
+        total,
+        low,
+        high,
+        sketch,
+        sc,
+        ssum,
+        smin,
+        smax,
+        ssk,
+    ) in rows:
+        d = Second(
+            count=int(count),
+            failures=int(failures),
+            sum=float(total),
+            min=float(low),
+            max=float(high),
+            sketch=Sketch.decode(sketch),
+        )
         if sc:
-            d.scheduled = Second(count=int(sc), sum=float(ssum), min=float(smin), max=float(smax),
-                                 sketch=Sketch.decode(ssk))
+            d.scheduled = Second(
+                count=int(sc), sum=float(ssum), min=float(smin), max=float(smax), sketch=Sketch.decode(ssk)
+            )
         out[(int(second), api, method, name)] = d
     return out
 
@@ -70,7 +110,13 @@ class FleetSketches:
     def _line(self, key: tuple[int, str, str, str]) -> str:
         bucket, api, method, name = key
         d = self._held[key]
-        fields = {"count": d.count, "failures": d.failures, "sum": d.sum, "min": d.min, "max": d.max}
+        fields: dict[str, float | int | None] = {
+            "count": d.count,
+            "failures": d.failures,
+            "sum": d.sum,
+            "min": d.min,
+            "max": d.max,
+        }
         for p in (50, 95, 99):
             fields[f"p{p}"] = d.sketch.percentile(p, d.min, d.max)
         s = d.scheduled
@@ -78,7 +124,10 @@ class FleetSketches:
             fields["scheduled_max"] = s.max
             for p in (50, 95, 99):
                 fields[f"scheduled_p{p}"] = s.sketch.percentile(p, s.min, s.max)
-        body = ",".join(f"{k}={v}i" if isinstance(v, int) else f"{k}={float(v)!r}"
-                        for k, v in fields.items() if v is not None and not (isinstance(v, float) and math.isinf(v)))
+        body = ",".join(
+            f"{k}={v}i" if isinstance(v, int) else f"{k}={float(v)!r}"
+            for k, v in fields.items()
+            if v is not None and not (isinstance(v, float) and math.isinf(v))
+        )
         prefix = series_prefix(MEASUREMENT, dict(self.tags, api=api, name=name, method=method))
         return f'{prefix}{body},sketch="{d.sketch.encode()}" {bucket}'

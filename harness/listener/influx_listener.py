@@ -14,29 +14,39 @@ import logging
 import os
 import socket
 import time
+from pathlib import Path
 
 import gevent
 import psutil
 from gevent.event import Event
 
-from pathlib import Path
-
-from harness.influx.client import InfluxClient, InfluxSettings
 from harness.arrivals.runtime import arrivals_of
-from harness.influx.datamodel import (ARRIVALS, EVENT_ARRIVALS_START, EVENT_SPAWN_COMPLETE, EVENT_START, EVENT_STOP,
-                                      EVENT_STOPPING, EVENT_WORKER_LOST, LISTENER_STATS, LOAD_PLAN, USERS,
-                                      USERS_INTERVAL_S, event_line)
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.influx.datamodel import (
+    ARRIVALS,
+    EVENT_ARRIVALS_START,
+    EVENT_SPAWN_COMPLETE,
+    EVENT_START,
+    EVENT_STOP,
+    EVENT_STOPPING,
+    EVENT_WORKER_LOST,
+    LISTENER_STATS,
+    LOAD_PLAN,
+    USERS,
+    USERS_INTERVAL_S,
+    event_line,
+)
 from harness.influx.lineprotocol import make_line
+from harness.influx.schema import ensure_database
+from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
+from harness.influx.writer import BatchWriter
+from harness.listener.fleet import REPORT_KEY, FleetSketches, from_wire, to_wire
 from harness.listener.loop_lag import LoopLag
 from harness.listener.options import test_env
-from harness.listener.fleet import REPORT_KEY, FleetSketches, from_wire, to_wire
 from harness.listener.recorder import RequestRecorder
 from harness.listener.sketch_recorder import SketchRecorder
-from harness.runner_role import Role, role_of
-from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
-from harness.influx.schema import ensure_database
-from harness.influx.writer import BatchWriter
 from harness.runid import new_run_id, validate_run_id
+from harness.runner_role import Role, role_of
 
 log = logging.getLogger("harness.listener")
 
@@ -107,7 +117,7 @@ class InfluxListener:
         self.recorder = make_recorder(self.points, self.run_id, self.test_env, self.worker,
                                       lambda: _arrival_origin_ns(self.env))
         self.fleet = FleetSketches(self.run_id, self.test_env) \
-            if self.points != "requests" and self.role in ("master", "local") else None
+            if self.points != "requests" and self.role in (Role.MASTER, Role.LOCAL) else None
         self.writer.begin(Spool(worker_spool_dir(Path(self.options.influx_spool_dir), self.client.settings.database,
                                                  self.run_id, self.worker)),
                           {"run_id": self.run_id, "worker": self.worker})
@@ -209,7 +219,7 @@ class InfluxListener:
                 lines.append(self._stats_line(self.recorder.seen, final))
                 self.final_seen = self.recorder.seen if final else None
             self.writer.add(lines)
-            if self.role == "local" and self.fleet is not None:
+            if self.role is Role.LOCAL and self.fleet is not None and not isinstance(self.recorder, RequestRecorder):
                 self.fleet.add(self.recorder.take_deltas())
         if self.fleet is not None:
             lines = self.fleet.take()
@@ -220,7 +230,7 @@ class InfluxListener:
         """Worker, sketch mode: what was folded since the last report rides with Locust's stats
         report to the master, which merges the fleet's series (harness/listener/fleet.py)."""
         recorder = self.recorder
-        if recorder is None or self.points == "requests":
+        if recorder is None or isinstance(recorder, RequestRecorder):
             return
         self._collect()  # fold the requests up to this report, so the master's seconds are current
         data[REPORT_KEY] = to_wire(recorder.take_deltas())
@@ -272,7 +282,7 @@ class InfluxListener:
         if not final:
             fields = {"users": int(runner.user_count), "cpu_percent": float(self.process.cpu_percent(None)),
                       "loop_lag_ms": float(self.loop_lag.take())}
-            if samples:
+            if samples and arrivals is not None:
                 fields["pool_busy"] = int(arrivals.pool.busy)
             lines.append(make_line(USERS.name, tags, fields, now))
         for sample in samples:

@@ -51,12 +51,23 @@ class SketchRecorder:
         self._errors: dict[tuple, list] = {}
         self._held: dict[tuple[tuple, int], Second] = {}
         self._prefixes: dict[tuple, str] = {}
-        self._floor = -(2 ** 62)  # buckets starting before this (ns) are forgotten
-        self.deltas: dict[tuple[int, str, str, str], Second] = {}  # (bucket ns, api, method, name) → new since taken
+        self._floor = -(2**62)  # buckets starting before this (ns) are forgotten
+        self.deltas: dict[
+            tuple[int, str, str, str], Second
+        ] = {}  # (bucket ns, api, method, name) → new since taken
         self.late_requests = 0  # started in a forgotten second; counted in the oldest held one
 
-    def record(self, request_type: str, name: str, response_time: float, response_length: int,
-               exception: BaseException | None, start_time: float | None, response=None, context=None) -> int:
+    def record(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        exception: BaseException | None,
+        start_time: float | None,
+        response=None,
+        context=None,
+    ) -> int:
         self.seen += 1
         if context:
             api, lateness_ms = context.get("api"), context.get("lateness_ms")
@@ -141,8 +152,14 @@ class SketchRecorder:
         prefix = self._prefixes.get(key)
         if prefix is None:
             method, name, status, ok, api = key
-            tags = dict(self.fixed_tags, api=api or api_for(name), name=name, method=method,
-                        result="ok" if ok else "fail", status=status)
+            tags = dict(
+                self.fixed_tags,
+                api=api or api_for(name),
+                name=name,
+                method=method,
+                result="ok" if ok else "fail",
+                status=status,
+            )
             prefix = self._prefixes[key] = series_prefix(MEASUREMENT, tags)
         return f"{prefix}{self._held[(key, bucket)].fields()} {bucket}"
 

@@ -11,10 +11,11 @@ from the merged sketch of the judged window (bucket counts add exactly; harness/
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from harness.influx.sketch import RELATIVE_ACCURACY, Sketch
+from harness.influx.sketch import MAPPING, RELATIVE_ACCURACY, Sketch
 from harness.verdict.decide.estimate import MIN_WINDOWS, PERCENTILES, _standard_error, windows_for
 from harness.verdict.model import Latency, Spread
 
@@ -23,8 +24,10 @@ SOURCES = ("requests", "sketches")
 
 def accuracy_note(source: str) -> str:
     if source == "sketches":
-        return (f"percentiles from merged DDSketch sketches (relative accuracy {RELATIVE_ACCURACY:.0%}); "
-                f"counts, failures and max exact")
+        return (
+            f"percentiles from merged DDSketch sketches (relative accuracy {RELATIVE_ACCURACY:.0%}); "
+            f"counts, failures and max exact"
+        )
     return "percentiles exact (nearest rank over every request point)"
 
 
@@ -40,7 +43,7 @@ class Bins:
     counts: np.ndarray
 
     @classmethod
-    def parse(cls, texts: list[str | None]) -> "Bins":
+    def parse(cls, texts: list[str | None]) -> Bins:
         zeros = np.zeros(len(texts), dtype=np.int64)
         lengths = np.zeros(len(texts), dtype=np.int64)
         bins = []
@@ -53,12 +56,15 @@ class Bins:
                 lengths[i] = b.count(":")
                 bins.append(b)
         # numpy's text reader: 6x faster than splitting in Python for the millions of numbers of a long run
-        flat = np.fromstring(",".join(bins).replace(":", ","), dtype=np.int64, sep=",") if bins else \
-            np.zeros(0, dtype=np.int64)
+        flat = (
+            np.fromstring(",".join(bins).replace(":", ","), dtype=np.int64, sep=",")
+            if bins
+            else np.zeros(0, dtype=np.int64)
+        )
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         return cls(zeros, offsets, flat[0::2], flat[1::2])
 
-    def take(self, rows: np.ndarray) -> "Bins":
+    def take(self, rows: np.ndarray) -> Bins:
         """These rows, in this order."""
         lengths = np.diff(self.offsets)[rows]
         starts = self.offsets[:-1][rows]
@@ -67,11 +73,14 @@ class Bins:
         return Bins(self.zeros[rows], offsets, self.keys[index], self.counts[index])
 
     @classmethod
-    def joined(cls, parts: list["Bins"]) -> "Bins":
+    def joined(cls, parts: list[Bins]) -> Bins:
         shift = np.cumsum([0] + [len(p.keys) for p in parts[:-1]])
-        return cls(np.concatenate([p.zeros for p in parts]),
-                   np.concatenate([[0]] + [p.offsets[1:] + k for p, k in zip(parts, shift)]),
-                   np.concatenate([p.keys for p in parts]), np.concatenate([p.counts for p in parts]))
+        return cls(
+            np.concatenate([p.zeros for p in parts]),
+            np.concatenate([[0]] + [p.offsets[1:] + k for p, k in zip(parts, shift)]),
+            np.concatenate([p.keys for p in parts]),
+            np.concatenate([p.counts for p in parts]),
+        )
 
     def merged(self, rows: np.ndarray | None = None) -> Sketch:
         """The sketch of the given rows (all when None); rows in ascending order."""
@@ -103,15 +112,26 @@ class SketchScope:
     scheduled_high: np.ndarray | None = None
 
     @classmethod
-    def joined(cls, parts: list["SketchScope"]) -> "SketchScope":
+    def joined(cls, parts: list[SketchScope]) -> SketchScope:
         order = np.argsort(np.concatenate([p.t_ns for p in parts]), kind="stable")
-        cat = lambda f: np.concatenate([getattr(p, f) for p in parts])[order]  # noqa: E731
-        sched = all(p.scheduled is not None for p in parts)
-        return cls(cat("t_ns"), cat("count"), cat("failures"), cat("low"), cat("high"),
-                   Bins.joined([p.bins for p in parts]).take(order),
-                   Bins.joined([p.scheduled for p in parts]).take(order) if sched else None,
-                   *((cat("scheduled_count"), cat("scheduled_low"), cat("scheduled_high")) if sched else
-                     (None, None, None)))
+
+        def cat(field: str) -> np.ndarray:
+            return np.concatenate([getattr(p, field) for p in parts])[order]
+
+        scheduled = [p.scheduled for p in parts if p.scheduled is not None]
+        joined = cls(
+            cat("t_ns"),
+            cat("count"),
+            cat("failures"),
+            cat("low"),
+            cat("high"),
+            Bins.joined([p.bins for p in parts]).take(order),
+        )
+        if len(scheduled) == len(parts):
+            joined.scheduled = Bins.joined(scheduled).take(order)
+            joined.scheduled_count = cat("scheduled_count")
+            joined.scheduled_low, joined.scheduled_high = cat("scheduled_low"), cat("scheduled_high")
+        return joined
 
     @property
     def requests(self) -> int:
@@ -122,18 +142,24 @@ def _percentiles(sketch: Sketch, low: float | None, high: float | None) -> dict[
     return {name: sketch.percentile(p, low, high) for name, p in PERCENTILES.items()}
 
 
-def stats_from_sketches(scope: SketchScope, duration_s: float, max_windows: int) -> dict:
+def stats_from_sketches(scope: SketchScope, duration_s: float, max_windows: int) -> dict[str, Any]:
     """Stats' fields for one scope, as ``estimate.stats_of`` gives them from raw points."""
     requests, failures = scope.requests, int(scope.failures.sum())
     present = scope.count > 0
     low = float(scope.low[present].min()) if present.any() else None
     high = float(scope.high[present].max()) if present.any() else None
     p = _percentiles(scope.bins.merged(), low, high)
-    return dict(requests=requests, failures=failures,
-                success_rate=100.0 * (requests - failures) / requests if requests else None,
-                p50=p["p50"], p95=p["p95"], p99=p["p99"], max=high,
-                rps=requests / duration_s if duration_s > 0 else 0.0,
-                spread=_spread(scope, max_windows))
+    return dict(
+        requests=requests,
+        failures=failures,
+        success_rate=100.0 * (requests - failures) / requests if requests else None,
+        p50=p["p50"],
+        p95=p["p95"],
+        p99=p["p99"],
+        max=high,
+        rps=requests / duration_s if duration_s > 0 else 0.0,
+        spread=_spread(scope, max_windows),
+    )
 
 
 def _spread(scope: SketchScope, max_windows: int) -> dict[str, Spread]:
@@ -146,15 +172,19 @@ def _spread(scope: SketchScope, max_windows: int) -> dict[str, Spread]:
         k = windows_for(statistic, n, max_windows)
         values = []
         for part in _windows(cumulative, n, k):
-            value = scope.bins.merged(part).percentile(p, float(scope.low[part].min()),
-                                                       float(scope.high[part].max()))
+            value = scope.bins.merged(part).percentile(
+                p, float(scope.low[part].min()), float(scope.high[part].max())
+            )
             if value is not None:
                 values.append(value)
         if len(values) >= MIN_WINDOWS:
             out[statistic] = _standard_error(values)
     k = windows_for("success_rate", n, max_windows)
-    rates = [100.0 * (1.0 - scope.failures[part].sum() / scope.count[part].sum())
-             for part in _windows(cumulative, n, k) if scope.count[part].sum()]
+    rates = [
+        100.0 * (1.0 - scope.failures[part].sum() / scope.count[part].sum())
+        for part in _windows(cumulative, n, k)
+        if scope.count[part].sum()
+    ]
     if len(rates) >= MIN_WINDOWS:
         out["success_rate"] = _standard_error(rates)
     return out
@@ -168,7 +198,12 @@ def _windows(cumulative: np.ndarray, n: int, k: int) -> list[np.ndarray]:
 
 
 def scheduled_latency(scope: SketchScope) -> Latency | None:
-    if scope.scheduled is None or scope.scheduled_count is None:
+    if (
+        scope.scheduled is None
+        or scope.scheduled_count is None
+        or scope.scheduled_low is None
+        or scope.scheduled_high is None
+    ):
         return None
     rows = np.flatnonzero(scope.scheduled_count > 0)
     if not len(rows):
@@ -178,3 +213,14 @@ def scheduled_latency(scope: SketchScope) -> Latency | None:
     return Latency(p50=p["p50"], p95=p["p95"], p99=p["p99"], max=high)
 
 
+def slower_than(scope: SketchScope, limit: float) -> int:
+    """Requests slower than ``limit`` ms: every request of a second whose min exceeds it, none of
+    one whose max does not, else the buckets wholly above it. A request within the sketch's
+    accuracy above the limit (in the limit's own bucket) is counted as not slower, so the count
+    errs towards passing by at most that bucket."""
+    total = int(scope.count[scope.low > limit].sum())
+    mixed = np.flatnonzero((scope.low <= limit) & (scope.high > limit))
+    if len(mixed):
+        merged = scope.bins.take(mixed)
+        total += int(merged.counts[merged.keys > MAPPING.key(limit)].sum())
+    return total
