@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import psutil
 
@@ -32,6 +33,11 @@ from harness.influx.local import LocalInfluxd, free_port
 BENCH = Path(__file__).resolve().parent
 DATABASE = "bench_fleet"
 MEASUREMENTS = ("request", "request_sketch", "request_sketch_fleet", "users", "listener_stats")
+
+
+def log_file(path: Path) -> BinaryIO:
+    """A child's log: open while the child runs, closed with this script."""
+    return open(path, "wb")
 
 
 def cpu_s(p: psutil.Process) -> float:
@@ -81,7 +87,7 @@ def one(mode: str, args, url: str, work: Path, influxd_pid: int) -> dict:
         ],
         cwd=work,
         stdout=subprocess.DEVNULL,
-        stderr=open(work / f"{mode}-master.log", "wb"),
+        stderr=log_file(work / f"{mode}-master.log"),
     )
     workers = [
         subprocess.Popen(
@@ -89,7 +95,7 @@ def one(mode: str, args, url: str, work: Path, influxd_pid: int) -> dict:
             + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING"],
             cwd=work,
             stdout=subprocess.DEVNULL,
-            stderr=open(work / f"{mode}-worker{i}.log", "wb"),
+            stderr=log_file(work / f"{mode}-worker{i}.log"),
         )
         for i in range(args.workers)
     ]
