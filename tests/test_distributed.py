@@ -61,7 +61,8 @@ def test_master_and_two_workers_store_exactly_what_the_master_counted(influxd, i
     assert {"start", "stop"} <= {row[2] for row in events[0]["values"]}
 
 
-def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influxd, influx_db, tmp_path):
+@pytest.mark.parametrize("points", ["requests", "sketches"])
+def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influxd, influx_db, tmp_path, points):
     sandbox, host = start_subprocess(port=0)
     port = free_port()
     locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
@@ -70,7 +71,8 @@ def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influx
         master = subprocess.Popen(
             locust + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--headless",
                       "--expect-workers", "2", "-u", "20", "-r", "20", "-t", "16s", "--host", host,
-                      "--influx-url", influxd.url, "--influx-db", db, "--run-id", "lost-worker", "--stop-timeout", "5"],
+                      "--influx-url", influxd.url, "--influx-db", db, "--run-id", "lost-worker", "--stop-timeout", "5",
+                      "--influx-points", points],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         workers = [subprocess.Popen(locust + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
                                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -87,7 +89,8 @@ def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influx
     # Locust's master names the worker that stopped answering; the verdict must name the same one.
     missing = re.findall(r"Worker (\S+) failed to send heartbeat", master_err)
     assert len(missing) == 1, master_err[-3000:]
-    tagged = [v for _, v in influx_db.query('SHOW TAG VALUES FROM "request" WITH KEY = "worker"')[0]["values"]]
+    measurement = "request" if points == "requests" else "request_sketch"
+    tagged = [v for _, v in influx_db.query(f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "worker"')[0]["values"]]
     assert missing[0] in tagged and len(tagged) == 2
 
     check = harness("check", "--run-id", "lost-worker", "--influx-url", influxd.url, "--influx-db", db,

@@ -8,7 +8,7 @@ from harness.commands.common import generation_target, print_verdict, required_r
 from harness.influx.options import client_from, settings_from
 from harness.rundata import record_plain_run, store_verdict
 from harness.settings import CHECK, add_arguments
-from harness.verdict import judge, load_thresholds
+from harness.verdict import SOURCES, judge, load_thresholds
 
 
 def register(subparsers) -> None:
@@ -22,6 +22,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for verdict.json, junit.xml, summary.md (default OUT_DIR/RUN_ID)")
     parser.add_argument("--no-store", action="store_true", help="do not write run_summary and the verdict event")
+    parser.add_argument("--from", dest="source", choices=SOURCES, default=None,
+                        help="judge from the request points or the sketches (a run that recorded both has both; "
+                             "default: the request points when the run has them)")
     add_arguments(parser, CHECK)
     parser.set_defaults(func=run)
 
@@ -35,7 +38,7 @@ def run(args) -> int:
     target = generation_target(settings, thresholds)
     verdict, paths = judge(client, run_id, thresholds, args.out or settings.out_dir / run_id,
                            generation_target=target, baseline=args.baseline, baseline_force=args.baseline_force,
-                           runs_rp=settings.influx_runs_rp)
+                           runs_rp=settings.influx_runs_rp, source=args.source)
     if not args.no_store:
         store_verdict(client, settings.influx_runs_rp, verdict)
         record_plain_run(

@@ -54,7 +54,8 @@ def _headline(view: ReportView) -> str:
     v, m = view.verdict, view.verdict.measurements
     facts = [f"run <code>{escape(v.run_id)}</code>", f"environment {escape(m.test_env or '—')}",
              f"judged {_time(m.start)} → {_time(m.end)} ({num(m.duration_s, 1)} s "
-             f"after a {num(m.warmup_s, 1)} s warm-up)", f"exit code {int(v.exit_code)}"]
+             f"after a {num(m.warmup_s, 1)} s warm-up)", f"exit code {int(v.exit_code)}",
+             f"source: {escape(m.source)} ({escape(m.accuracy)})"]
     if v.baseline_run_id:
         facts.append(f"baseline <code>{escape(v.baseline_run_id)}</code>")
     if v.abort is not None:

@@ -50,6 +50,7 @@ def document(view: ReportView) -> dict[str, Any]:
                    "judged_start": utc_ns_text(m.window_ns[0]), "judged_end": utc_ns_text(m.window_ns[1]),
                    "warmup_s": finite(m.warmup_s), "judged_s": finite(m.duration_s)},
         "interval_s": s.interval_s,
+        "source": {"points": m.source, "accuracy": m.accuracy},
         "checks": [{"scope": c.scope, "metric": c.metric, "threshold": finite(c.threshold),
                     "observed": finite(c.observed), "passed": c.passed, "kind": c.kind, "message": c.message}
                    for c in v.checks],

@@ -205,6 +205,10 @@ class Measurements:
     scheduled_apis: dict[str, Latency] = field(default_factory=dict)
     peak_users: int | None = None  # users running at once, summed over workers
     abort: AbortRecord | None = None  # when the live checks stopped the run early
+    # Where the latencies came from: "requests" (every request's point, exact percentiles) or
+    # "sketches" (per-second sketches, percentiles within their stated accuracy), and that accuracy.
+    source: str = "requests"
+    accuracy: str = ""
 
     @property
     def total_requests(self) -> int:

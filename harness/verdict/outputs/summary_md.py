@@ -29,6 +29,7 @@ def render(verdict: Verdict, thresholds: Thresholds) -> str:
               f"| Environment | {_cell(m.test_env)} |",
               f"| Window | {utc_text(m.start)} → {utc_text(m.end)} "
               f"({_num(m.duration_s, 1)} s judged, after a {_num(m.warmup_s, 1)} s warm-up) |",
+              f"| Source | {_cell(m.source)}: {_cell(m.accuracy)} |",
               f"| Exit code | {int(verdict.exit_code)} |"]
     if verdict.baseline_run_id:
         lines.append(f"| Baseline | `{_cell(verdict.baseline_run_id)}` |")

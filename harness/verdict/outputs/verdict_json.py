@@ -44,6 +44,7 @@ def document(verdict: Verdict, thresholds: Thresholds) -> dict[str, Any]:
         "exit_code": int(verdict.exit_code),
         "baseline_run_id": verdict.baseline_run_id,
         "window": judged_window_dict(m),
+        "source": {"points": m.source, "accuracy": m.accuracy},
         "checks": [{"scope": k.scope, "metric": k.metric, "threshold": _finite(k.threshold),
                     "observed": _finite(k.observed), "passed": k.passed, "kind": k.kind,
                     "message": k.message} for k in verdict.checks],
