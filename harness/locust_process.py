@@ -79,6 +79,8 @@ def locust_environment(settings: Settings, seed_manifest: Path | None,
                GENERATION_TARGET_PER_S=str(generation_target or 0), PYTHONUNBUFFERED="1")
     for key in ("RATES", "ARRIVALS", "RATE_PROFILE", "MAX_LATENESS"):
         env.pop(key, None)  # the command line says what this run asked for; a stale variable must not
+    for key in ("VERDICT", "TERMINATION_MESSAGE"):
+        env.pop(key, None)  # harness run judges the run itself: a second verdict from its Locust must not
     if seed_manifest:
         env["SEED_MANIFEST"] = str(seed_manifest)
     return env

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from harness import __version__
 from harness.influx.client import InfluxClient, quote_string
 from harness.influx.datamodel import BASELINE, RUN, RUN_SUMMARY, THRESHOLD, event_line, run_data_source
 from harness.influx.lineprotocol import make_line
@@ -234,3 +235,22 @@ def store_verdict(client: InfluxClient, runs_rp: str, verdict: Verdict) -> None:
 
 def thresholds_json(thresholds) -> str:
     return json.dumps(thresholds.to_dict(), sort_keys=True)
+
+
+def record_plain_run(client: InfluxClient, runs_rp: str, verdict: Verdict, thresholds, target: float | None,
+                     description: str) -> None:
+    """A run started with plain ``locust`` has no ``run`` or ``threshold`` points; write them when it
+    is judged (``harness check``, ``locust --verdict``), so its dashboards draw limit lines and the
+    history table lists it. Runs made by ``harness run`` already have both and are left as they are."""
+    m = verdict.measurements
+    source = run_data_source(runs_rp, RUN)
+    if client.query(f'SELECT last("status") FROM {source} WHERE "run_id" = {quote_string(m.run_id)}'):
+        return
+    start_ns = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
+    end_ns = int(m.end.timestamp() * 1e9)
+    record = RunRecord(client, runs_rp, m.run_id, m.test_env)
+    record.write_run({"status": "checked", "version": __version__, "thresholds": thresholds_json(thresholds),
+                      "warmup_s": float(thresholds.warmup_s), "verdict": verdict.verdict,
+                      "description": description}, start_ns)
+    endpoint_apis = {key: stats.api for key, stats in m.endpoints.items()}
+    record.write_thresholds(threshold_rows(thresholds, endpoint_apis, target), [start_ns, end_ns])

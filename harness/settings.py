@@ -261,6 +261,14 @@ PARAMS: tuple[Param, ...] = (
           "arrival model with stages: YAML/JSON list of {duration, rates}, each ramping linearly from the last"),
     Param("max_lateness_s", "MAX_LATENESS", _number, "10",
           "seconds an arrival may wait for a free pool user before it is dropped (and counted)", _above(0)),
+    Param("verdict", "VERDICT", _switch, "false",
+          "plain locust: the master or local runner judges the run when Locust quits, as harness run does, and "
+          "exits 0 pass, 1 fail, 2 inconclusive or error (workers never judge)",
+          used_by=(LOCUST,), switch=True),
+    Param("termination_message", "TERMINATION_MESSAGE", _text, "",
+          "with --verdict: file that gets the verdict's one line and run id (Kubernetes' terminationMessagePath); "
+          "empty: /dev/termination-log when that file exists (Kubernetes makes it), else none",
+          used_by=(LOCUST,)),
 )
 _BY_ENV = {p.env: p for p in PARAMS}
 # The env file is read by the harness commands; a Locust-only setting has no business there.
@@ -312,6 +320,8 @@ class Settings:
     arrivals: str
     rate_profile: str
     max_lateness_s: float
+    verdict: bool
+    termination_message: str
     # Where each value came from: "default", "flag", "environment" or "FILE:LINE".
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 

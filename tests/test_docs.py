@@ -51,11 +51,12 @@ def harness_help(sub: str) -> str:
 def locust_help() -> str:
     """Locust's --help does not load the locustfile, so the options harness/locustfile.py adds are
     added from the same parser setup Locust runs: the listener's (harness.listener.options) and
-    the arrival model's (harness.arrivals.runtime)."""
+    the arrival model's (harness.arrivals.runtime) and the verdict's (harness.listener.verdict)."""
     listener = help_text("-c", "import sys; from locust.argument_parser import get_empty_argument_parser; "
                                "from harness.listener.options import add_arguments; "
                                "from harness.arrivals.runtime import add_arguments as add_arrivals; "
-                               "p = get_empty_argument_parser(); add_arguments(p); add_arrivals(p); "
+                               "from harness.listener.verdict import add_arguments as add_verdict; "
+                               "p = get_empty_argument_parser(); add_arguments(p); add_arrivals(p); add_verdict(p); "
                                "p.parse_args(sys.argv[1:])")
     return help_text("-m", "locust") + listener
 
@@ -70,7 +71,7 @@ def test_every_option_named_in_the_docs_exists(doc):
                                         text=True, cwd=ROOT).stdout])
     problems = []
     for line in code_lines(doc.read_text()):
-        if re.match(r"(influx|docker|kubectl|pip|apt-get|chromium|check-jsonschema|curl)\b", line):
+        if re.match(r"(influx|docker|kubectl|kustomize|pip|apt-get|chromium|check-jsonschema|curl)\b", line):
             continue  # other programs' command lines; their options are theirs
         flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]+)", line)) - OTHER_TOOLS
         match = re.search(r"\bharness (\w+)", line)

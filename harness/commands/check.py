@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import __version__
 from harness.commands.common import generation_target, print_verdict, required_run_id
-from harness.influx.client import quote_string
-from harness.influx.datamodel import RUN, run_data_source
 from harness.influx.options import client_from, settings_from
-from harness.rundata import RunRecord, store_verdict, threshold_rows, thresholds_json
+from harness.rundata import record_plain_run, store_verdict
 from harness.settings import CHECK, add_arguments
 from harness.verdict import SOURCES, judge, load_thresholds
 
@@ -32,24 +29,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def record_plain_run(client, runs_rp: str, verdict, thresholds, target) -> None:
-    """A run started with plain ``locust`` has no ``run`` or ``threshold`` points; write them from
-    this check, so its dashboards draw limit lines and the history table lists it. Runs made by
-    ``harness run`` already have both and are left as they are."""
-    m = verdict.measurements
-    source = run_data_source(runs_rp, RUN)
-    if client.query(f'SELECT last("status") FROM {source} WHERE "run_id" = {quote_string(m.run_id)}'):
-        return
-    start_ns = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
-    end_ns = int(m.end.timestamp() * 1e9)
-    record = RunRecord(client, runs_rp, m.run_id, m.test_env)
-    record.write_run({"status": "checked", "version": __version__, "thresholds": thresholds_json(thresholds),
-                      "warmup_s": float(thresholds.warmup_s), "verdict": verdict.verdict,
-                      "description": "started outside harness run; recorded by harness check"}, start_ns)
-    endpoint_apis = {key: stats.api for key, stats in m.endpoints.items()}
-    record.write_thresholds(threshold_rows(thresholds, endpoint_apis, target), [start_ns, end_ns])
-
-
 def run(args) -> int:
     settings = settings_from(args)
     run_id = required_run_id(settings)
@@ -62,6 +41,9 @@ def run(args) -> int:
                            runs_rp=settings.influx_runs_rp, source=args.source)
     if not args.no_store:
         store_verdict(client, settings.influx_runs_rp, verdict)
-        record_plain_run(client, settings.influx_runs_rp, verdict, thresholds, target)
+        record_plain_run(
+            client, settings.influx_runs_rp, verdict, thresholds, target,
+            "started outside harness run; recorded by harness check",
+        )
     print_verdict(verdict, paths)
     return verdict.exit_code

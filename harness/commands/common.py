@@ -4,10 +4,11 @@ is printed, replaying the spool, the local state folder. Commands import this mo
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import conclude
+from harness.conclude import print_verdict  # noqa: F401 (the commands print a verdict from here)
 from harness.errors import HarnessError
 from harness.influx.spool import Spool, spooled_dirs
 from harness.influx.writer import BatchWriter
@@ -22,21 +23,10 @@ def required_run_id(settings) -> str:
 
 
 def generation_target(settings, thresholds) -> float | None:
-    """The run's generation target: a value the user set (flag, env, file) wins over baselines.yaml;
-    0 switches the throughput check off."""
-    if settings.sources.get("generation_target_per_s", "default") != "default":
-        return settings.generation_target_per_s
-    return thresholds.generation.target_per_s
-
-
-def print_verdict(verdict, paths, stream=None) -> None:
-    stream = stream or sys.stdout  # looked up now: a captured or replaced stdout must be honoured
-    print(f"verdict: {verdict.verdict.upper()} (run {verdict.run_id}, exit {int(verdict.exit_code)})", file=stream)
-    for reason in verdict.reasons:
-        print(f"  - {reason}", file=stream)
-    for warning in verdict.warnings:
-        print(f"  ! {warning}", file=stream)
-    print(f"  files: {', '.join(str(p) for p in paths.values())}", file=stream)
+    """The run's generation target; a value the user set (flag, env, file) wins over baselines.yaml."""
+    chosen = settings.generation_target_per_s \
+        if settings.sources.get("generation_target_per_s", "default") != "default" else None
+    return conclude.generation_target(thresholds, chosen)
 
 
 @dataclass

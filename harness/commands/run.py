@@ -14,6 +14,7 @@ from harness import __version__
 from harness.apis import api_for
 from harness.arrivals.plan import LoadPlan, plan_from_texts
 from harness.commands.common import default_state_dir, flush_spool, generation_target, print_verdict
+from harness.conclude import add_report
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.influx.datamodel import EVENT_INTERRUPTED
@@ -27,7 +28,6 @@ from harness.locust_process import (
     spawn_rate,
 )
 from harness.preflight import check_influx, check_target
-from harness.report import write_report
 from harness.rundata import RunRecord, threshold_rows, thresholds_json
 from harness.runid import new_run_id
 from harness.settings import add_arguments
@@ -186,10 +186,7 @@ def run(args) -> int:
         record.write_run({**run_fields, "verdict": verdict.verdict, "status": status}, start_ns)
         if interrupted:
             record.write_event(EVENT_INTERRUPTED, "Run interrupted", "stopped by a signal before its planned end")
-        try:
-            paths.update(write_report(client, verdict, thresholds, out_dir, runs_rp=runs_rp))
-        except HarnessError as exc:
-            print(f"harness: warning: no report: {exc}")  # the verdict and its exit code stand
+        add_report(client, verdict, thresholds, out_dir, paths, runs_rp)
         print_verdict(verdict, paths)
         print(f"  locust: {log_path}, {out_dir / 'locust.html'}")
         if interrupted and verdict.exit_code == ExitCode.PASS:

@@ -164,7 +164,10 @@ class InfluxListener:
         if self.role is Role.WORKER and self.greenlets:
             # A worker's master waits only half a second for the final stats report that follows
             # this event; blocking here would make Locust's own count miss requests. The flusher
-            # sends now, and quitting does the bounded final flush.
+            # sends now, and quitting does the bounded final flush. The counts are final already:
+            # the users have stopped, and a master in web-UI mode (--autostart, as
+            # locust-k8s-operator runs it) judges after the stop, whether or not a quit follows.
+            self._collect(final=True)
             self.flush_now.set()
             return
         self.finish()

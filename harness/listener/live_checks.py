@@ -14,15 +14,14 @@ finish, the listener's final flush runs and Locust's count still equals the stor
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from dataclasses import replace
 from typing import Protocol
 
 import gevent
 
-from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, InfluxSettings
+from harness.listener.options import thresholds_or_exit
 from harness.runner_role import Role
 from harness.verdict import (
     AbortRecord,
@@ -31,7 +30,6 @@ from harness.verdict import (
     abort_looks,
     decide_abort,
     latency_limits,
-    load_thresholds,
     measure_window,
 )
 
@@ -175,11 +173,7 @@ def install(events, environment, listener: CheckedListener) -> LiveChecks | None
     options = environment.parsed_options
     if not getattr(options, "abort_on_fail", False) or not listener.role.drives_test:
         return None
-    try:
-        thresholds = load_thresholds(options.thresholds_file)
-    except HarnessError as exc:
-        sys.stderr.write(f"harness.listener: error: {exc}\n")
-        sys.exit(2)
+    thresholds = thresholds_or_exit(options)
     checks = LiveChecks(environment, listener, thresholds)
     events.test_start.add_listener(checks.on_test_start)
     events.test_stopping.add_listener(checks.on_test_stopping)

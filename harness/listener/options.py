@@ -6,8 +6,11 @@ checked by the same code as the ``harness`` commands."""
 from __future__ import annotations
 
 import argparse
+import sys
 
+from harness.errors import HarnessError
 from harness.settings import LOCUST, Param, bad_value, from_environment, params_for
+from harness.verdict import Thresholds, load_thresholds
 
 
 def add_arguments(parser) -> None:
@@ -38,3 +41,13 @@ def _converter(p: Param):
 def test_env(options) -> str:
     """The test environment tag: --test-env, LOCUST_TEST_ENV, TEST_ENV, else its default."""
     return getattr(options, "test_env", "") or from_environment("TEST_ENV")
+
+
+def thresholds_or_exit(options) -> Thresholds:
+    """The limits of --thresholds-file, for a feature that needs them from the start (live checks,
+    the verdict): a bad file is one line and exit 2, before a single user starts."""
+    try:
+        return load_thresholds(options.thresholds_file)
+    except HarnessError as exc:
+        sys.stderr.write(f"harness.listener: error: {exc}\n")
+        sys.exit(2)

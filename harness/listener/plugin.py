@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from harness.errors import HarnessError
-from harness.listener import live_checks
+from harness.listener import live_checks, verdict
 from harness.listener.influx_listener import InfluxListener, preflight
 from harness.runid import validate_run_id
 from harness.runner_role import Role, role_of
@@ -21,6 +21,7 @@ def install(events) -> None:
     @events.init_command_line_parser.add_listener
     def _(parser, **_kwargs):
         add_arguments(parser)
+        verdict.add_arguments(parser)
 
     @events.init.add_listener
     def _(environment, **_kwargs):
@@ -59,6 +60,9 @@ def install(events) -> None:
         events.spawning_complete.add_listener(listener.on_spawning_complete)
         events.test_stopping.add_listener(listener.on_test_stopping)
         events.test_stop.add_listener(listener.on_test_stop)
+        # Before the listener's quitting handler: Locust fires quitting in reverse order, so the
+        # verdict comes after the final flush.
+        verdict.install(events, environment, listener)
         events.quitting.add_listener(listener.on_quitting)
         if role == "worker":
             events.report_to_master.add_listener(listener.on_report_to_master)

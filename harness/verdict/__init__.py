@@ -56,7 +56,7 @@ from harness.verdict.outputs.verdict_json import (
 )
 from harness.verdict.reads.abort import read_abort, was_aborted
 from harness.verdict.reads.baseline import choose_baseline, load_baseline
-from harness.verdict.reads.measure import measure, peak_users, run_bounds
+from harness.verdict.reads.measure import measure, peak_users, read_completeness, run_bounds
 from harness.verdict.reads.sketches import read_sketches, sketch_bounds
 from harness.verdict.reads.window import measure_window
 from harness.verdict.rules.thresholds import (
@@ -76,7 +76,8 @@ __all__ = [
     "decide_abort", "evaluate", "evaluate_run", "generation_target_in_force", "interval_text", "judge",
     "latency_dict", "latency_limits", "level_text", "levels_text", "load_baseline", "load_dict",
     "load_thresholds", "measure", "measure_window", "parse_thresholds", "peak_users", "read_abort",
-    "read_sketches", "regression_limit", "run_bounds", "run_unit_text", "scope_status", "sketch_bounds",
+    "read_completeness", "read_sketches", "regression_limit", "run_bounds", "run_unit_text", "scope_status",
+    "sketch_bounds",
     "stats_dict", "summary_error_fields", "thresholds_as_points", "utc_ns_text", "utc_text", "value_text",
     "was_aborted", "write_outputs",
 ]
