@@ -15,8 +15,8 @@ from harness.verdict.abort_rule import AbortRule
 from harness.verdict.outputs import summary_md, verdict_json
 from harness.verdict.thresholds import parse_thresholds
 from harness.verdict.window import WindowFigures
-from tests.test_evaluate import ep, run
-from tests.test_settings import parse_flags
+from tests.helpers import parse_flags
+from tests.measurements import ep, run
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S  # the test's start

@@ -6,45 +6,23 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from harness.influx.local import free_port
-from harness.sandbox.process import start_subprocess, stop_subprocess
-from tests.helpers import LOCUSTFILE, ROOT, stored_count
-from tests.test_run import harness
+from tests.helpers import harness, stored_count
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
 
-def test_master_and_two_workers_store_exactly_what_the_master_counted(influxd, influx_db, tmp_path):
-    sandbox, host = start_subprocess(port=0)
-    port = free_port()
-    locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
-    try:
-        # The master alone knows InfluxDB and makes the run id (none given); workers get both
-        # with the master's spawn message.
-        master = subprocess.Popen(
-            locust + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--headless",
-                      "--expect-workers", "2", "-u", "20", "-r", "20", "-t", "10s", "--host", host,
-                      "--influx-url", influxd.url, "--influx-db", influx_db.settings.database,
-                      "--json-file", str(tmp_path / "stats"), "--stop-timeout", "5"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        workers = [subprocess.Popen(locust + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
-                                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                   for _ in range(2)]
-        _, master_err = master.communicate(timeout=120)
-        for worker in workers:
-            worker.wait(timeout=60)
-    finally:
-        for proc in [master, *workers]:
-            if proc.poll() is None:
-                proc.kill()
-        stop_subprocess(sandbox)
-    assert master.returncode == 0, master_err[-3000:]
+def test_master_and_two_workers_store_exactly_what_the_master_counted(influxd, influx_db, sandbox_url,
+                                                                      locust_cluster, tmp_path):
+    # The master alone knows InfluxDB and makes the run id (none given); workers get both
+    # with the master's spawn message.
+    locust_cluster.start("-u", "20", "-r", "20", "-t", "10s", "--host", sandbox_url,
+                         "--influx-url", influxd.url, "--influx-db", influx_db.settings.database,
+                         "--json-file", str(tmp_path / "stats"), "--stop-timeout", "5")
+    assert locust_cluster.wait() == 0, locust_cluster.master_log[-3000:]
     total = sum(e["num_requests"] for e in json.loads((tmp_path / "stats.json").read_text()))
     assert total > 200
 
@@ -61,29 +39,15 @@ def test_master_and_two_workers_store_exactly_what_the_master_counted(influxd, i
     assert {"start", "stop"} <= {row[2] for row in events[0]["values"]}
 
 
-def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influxd, influx_db, tmp_path):
-    sandbox, host = start_subprocess(port=0)
-    port = free_port()
-    locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influxd, influx_db, sandbox_url,
+                                                                           locust_cluster, tmp_path):
     db = influx_db.settings.database
-    try:
-        master = subprocess.Popen(
-            locust + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--headless",
-                      "--expect-workers", "2", "-u", "20", "-r", "20", "-t", "16s", "--host", host,
-                      "--influx-url", influxd.url, "--influx-db", db, "--run-id", "lost-worker", "--stop-timeout", "5"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        workers = [subprocess.Popen(locust + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
-                                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                   for _ in range(2)]
-        time.sleep(9)  # both workers running and flushing by now
-        workers[1].send_signal(signal.SIGKILL)  # no final flush, no final count: as an OOM kill or a lost host
-        _, master_err = master.communicate(timeout=120)
-        workers[0].wait(timeout=60)
-    finally:
-        for proc in [master, *workers]:
-            if proc.poll() is None:
-                proc.kill()
-        stop_subprocess(sandbox)
+    locust_cluster.start("-u", "20", "-r", "20", "-t", "16s", "--host", sandbox_url, "--influx-url", influxd.url,
+                         "--influx-db", db, "--run-id", "lost-worker", "--stop-timeout", "5")
+    time.sleep(9)  # both workers running and flushing by now
+    locust_cluster.workers[1].send_signal(signal.SIGKILL)  # no final flush, no final count: an OOM kill, a lost host
+    locust_cluster.wait()
+    master_err = locust_cluster.master_log
     # Locust's master names the worker that stopped answering; the verdict must name the same one.
     missing = re.findall(r"Worker (\S+) failed to send heartbeat", master_err)
     assert len(missing) == 1, master_err[-3000:]

@@ -14,8 +14,7 @@ import pytest
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.local import LocalInfluxd, find_influxd
 from harness.sandbox.process import start_subprocess, stop_subprocess
-from tests.conftest import create_admin, require
-from tests.helpers import ROOT, run_locust, stored_count
+from tests.helpers import ROOT, create_admin, require, run_locust, stored_count
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 

@@ -14,21 +14,15 @@ import time
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, harness, harness_env
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
-
-
-def harness(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUX_", "TARGET_HOST", "RUN_TIME", "USERS"))}
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
 
 
 def harness_on_a_terminal(*args: str, timeout: float = 180) -> tuple[int, str]:
     """``harness`` as a user runs it in a terminal (a pty), where the progress line is rewritten
     every 2 s; returns (exit code, everything it printed)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUX_", "TARGET_HOST", "RUN_TIME", "USERS"))}
+    env = harness_env()
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], stdout=slave, stderr=slave,
                             stdin=subprocess.DEVNULL, cwd=ROOT, env=env)
