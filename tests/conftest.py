@@ -55,8 +55,8 @@ def influxd_with_auth(tmp_path_factory):
 
 
 @pytest.fixture
-def sandbox_url():
-    """The built-in sandbox API on a free port, for one test."""
+def sandbox():
+    """The built-in sandbox API on a free port, for one test: its base URL."""
     proc, url = start_subprocess(port=0)
     yield url
     stop_subprocess(proc)

@@ -132,7 +132,7 @@ def test_a_healthy_run_with_live_checks_runs_its_full_time_and_passes(influxd, t
     assert judged and int(judged[0].split("live checks: ")[1].split()[0]) >= 5, judged
 
 
-def test_a_master_stops_on_its_workers_cpu_as_inconclusive(influxd, sandbox_url, locust_cluster, tmp_path):
+def test_a_master_stops_on_its_workers_cpu_as_inconclusive(influxd, sandbox, locust_cluster, tmp_path):
     """Plain ``locust`` as a master and two workers: only the master judges, from what the workers
     stored. A load generator above max_cpu_percent (1 % here, so any busy Locust is) for the
     whole window stops the test; Locust exits 2 and the checker says INCONCLUSIVE, never FAIL."""
@@ -140,7 +140,7 @@ def test_a_master_stops_on_its_workers_cpu_as_inconclusive(influxd, sandbox_url,
     thresholds = tmp_path / "cpu.yaml"
     thresholds.write_text("warmup_s: 1\nmax_cpu_percent: 1\n"
                           "abort: {after_s: 7, window_s: 4, every_s: 1, checks: [success_rate, cpu]}\n")
-    locust_cluster.start("-u", "20", "-r", "20", "-t", "60s", "--host", sandbox_url,
+    locust_cluster.start("-u", "20", "-r", "20", "-t", "60s", "--host", sandbox,
                          "--influx-url", influxd.url, "--influx-db", "t_abort_cpu", "--run-id", "cpu",
                          "--json-file", str(tmp_path / "stats"), "--stop-timeout", "5", "--abort-on-fail",
                          "--thresholds-file", str(thresholds))

@@ -29,9 +29,9 @@ def _arrivals_start(client, run_id: str, timeout_s: float = 60) -> float:
     raise AssertionError("the arrivals never started")
 
 
-def test_master_and_workers_joining_and_leaving_keep_the_rate(influxd, influx_db, sandbox_url, locust_cluster):
+def test_master_and_workers_joining_and_leaving_keep_the_rate(influxd, influx_db, sandbox, locust_cluster):
     # Only the master is told the rate; the workers learn everything from it.
-    locust_cluster.start("-u", "30", "-r", "30", "-t", "33s", "--host", sandbox_url,
+    locust_cluster.start("-u", "30", "-r", "30", "-t", "33s", "--host", sandbox,
                          "--rate", "generation=10", "--run-id", "arrivals-dist", "--influx-url", influxd.url,
                          "--influx-db", influx_db.settings.database, "--stop-timeout", "5")
     start = _arrivals_start(influx_db, "arrivals-dist")

@@ -15,11 +15,11 @@ from tests.helpers import harness, stored_count
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
 
-def test_master_and_two_workers_store_exactly_what_the_master_counted(influxd, influx_db, sandbox_url,
+def test_master_and_two_workers_store_exactly_what_the_master_counted(influxd, influx_db, sandbox,
                                                                       locust_cluster, tmp_path):
     # The master alone knows InfluxDB and makes the run id (none given); workers get both
     # with the master's spawn message.
-    locust_cluster.start("-u", "20", "-r", "20", "-t", "10s", "--host", sandbox_url,
+    locust_cluster.start("-u", "20", "-r", "20", "-t", "10s", "--host", sandbox,
                          "--influx-url", influxd.url, "--influx-db", influx_db.settings.database,
                          "--json-file", str(tmp_path / "stats"), "--stop-timeout", "5")
     assert locust_cluster.wait() == 0, locust_cluster.master_log[-3000:]
@@ -39,10 +39,10 @@ def test_master_and_two_workers_store_exactly_what_the_master_counted(influxd, i
     assert {"start", "stop"} <= {row[2] for row in events[0]["values"]}
 
 
-def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influxd, influx_db, sandbox_url,
+def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influxd, influx_db, sandbox,
                                                                            locust_cluster, tmp_path):
     db = influx_db.settings.database
-    locust_cluster.start("-u", "20", "-r", "20", "-t", "16s", "--host", sandbox_url, "--influx-url", influxd.url,
+    locust_cluster.start("-u", "20", "-r", "20", "-t", "16s", "--host", sandbox, "--influx-url", influxd.url,
                          "--influx-db", db, "--run-id", "lost-worker", "--stop-timeout", "5")
     time.sleep(9)  # both workers running and flushing by now
     locust_cluster.workers[1].send_signal(signal.SIGKILL)  # no final flush, no final count: an OOM kill, a lost host

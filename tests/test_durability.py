@@ -20,13 +20,6 @@ pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
 
 @pytest.fixture
-def sandbox():
-    proc, url = start_subprocess(port=0)
-    yield url
-    stop_subprocess(proc)
-
-
-@pytest.fixture
 def own_influxd(tmp_path):
     """An influxd this test may stop and restart (same port, same data)."""
     require("influxd", find_influxd() is not None, "apt-get install -y influxdb")
