@@ -8,6 +8,7 @@ or chromium is a failure, not a skip (tests/helpers.py, ``require``), in every w
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 
 import pytest
 
@@ -15,6 +16,14 @@ from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.local import LocalInfluxd, find_influxd
 from harness.sandbox.process import start_subprocess, stop_subprocess
 from tests.helpers import LocustCluster, create_admin, require
+
+
+def pytest_collection_modifyitems(config, items):
+    """Modules with the most real runs (tests marked slow) first, the order inside each module
+    kept: under pytest-xdist (make test: --dist loadfile --no-loadscope-reorder) a long module
+    handed out last would keep one worker busy while the others sit idle."""
+    slow = Counter(item.module.__name__ for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.module.__name__])  # a stable sort: modules stay whole
 
 
 @pytest.fixture(scope="session")

@@ -140,7 +140,9 @@ def test_a_master_stops_on_its_workers_cpu_as_inconclusive(influxd, sandbox, loc
     thresholds = tmp_path / "cpu.yaml"
     thresholds.write_text("warmup_s: 1\nmax_cpu_percent: 1\n"
                           "abort: {after_s: 7, window_s: 4, every_s: 1, checks: [success_rate, cpu]}\n")
-    locust_cluster.start("-u", "20", "-r", "20", "-t", "60s", "--host", sandbox,
+    # 100 users: psutil counts CPU in 10 ms ticks, and 10 users a worker on a quiet machine spend
+    # about one tick a second (1 %), so a window whose every sample is above 1 % was luck.
+    locust_cluster.start("-u", "100", "-r", "100", "-t", "60s", "--host", sandbox,
                          "--influx-url", influxd.url, "--influx-db", "t_abort_cpu", "--run-id", "cpu",
                          "--json-file", str(tmp_path / "stats"), "--stop-timeout", "5", "--abort-on-fail",
                          "--thresholds-file", str(thresholds))

@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+import requests
 
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.local import LocalInfluxd, find_influxd
@@ -68,6 +69,14 @@ def test_sigterm_mid_run_stores_what_was_sent(influxd, influx_db, tmp_path):
     assert status[0]["values"][-1][1] == "interrupted"
 
 
+def databases(url: str) -> set[str]:
+    try:
+        answer = requests.get(f"{url}/query", params={"q": "SHOW DATABASES"}, timeout=2).json()
+    except (requests.RequestException, ValueError):
+        return set()
+    return {row[0] for result in answer.get("results", []) for s in result.get("series", []) for row in s["values"]}
+
+
 def spool_bytes(root) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -83,7 +92,11 @@ def test_influxdb_down_for_the_whole_run_then_flush_only_deletes_what_influxdb_s
     port, spool = own_influxd.port, tmp_path / "spool"
 
     def outage():
-        time.sleep(2.5)  # after the listener's preflight, before the first users' requests are flushed
+        # Once the listener's preflight has created the database, before its first flush (a second
+        # later): waiting for that, not a fixed time, holds on a machine slow to start Locust.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "down" not in databases(own_influxd.url):
+            time.sleep(0.05)
         own_influxd.stop()
 
     thread = threading.Thread(target=outage)
