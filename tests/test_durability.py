@@ -74,7 +74,8 @@ def databases(url: str) -> set[str]:
         answer = requests.get(f"{url}/query", params={"q": "SHOW DATABASES"}, timeout=2).json()
     except (requests.RequestException, ValueError):
         return set()
-    return {row[0] for result in answer.get("results", []) for s in result.get("series", []) for row in s["values"]}
+    return {row[0] for result in answer.get("results", []) for series in result.get("series", [])
+            for row in series.get("values", [])}
 
 
 def spool_bytes(root) -> dict[str, bytes]:
