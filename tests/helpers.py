@@ -119,8 +119,9 @@ class LocustCluster:
 
     def start(self, *master_args: str, workers: int = 2) -> LocustCluster:
         """A headless master expecting ``workers`` workers, then the workers."""
-        self.master = self._locust("master", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
-                                   str(self.port), "--headless", "--expect-workers", str(workers), *master_args)
+        self.master = self._locust("master", "--master", "--master-bind-host", "127.0.0.1",
+                                   "--master-bind-port", str(self.port), "--headless",
+                                   "--expect-workers", str(workers), *master_args)
         for _ in range(workers):
             self.add_worker()
         return self
