@@ -51,7 +51,8 @@ def test_two_engines_split_the_rate_and_a_resplit_moves_it_by_their_clock():
     plan = LoadPlan(rates={"payments": 100})
     pools = {w: ArrivalPool(5, clock=clock) for w in "ab"}
     taken: dict[str, list] = {w: [] for w in "ab"}
-    engines = {w: ArrivalEngine(plan, w, pools[w], epoch, [Split(0.0, ("a", "b"))], clock=clock) for w in "ab"}
+    splits = [Split(0.0, ("a", "b"))]
+    engines = {w: ArrivalEngine(plan, w, pools[w], epoch, splits, clock=clock) for w in "ab"}
     users = [gevent.spawn(_consume_noting_when, pools[w], taken[w], clock) for w in "ab" for _ in range(3)]
     for engine in engines.values():
         engine.start()

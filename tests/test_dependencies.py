@@ -64,4 +64,5 @@ def test_decisions_say_why_each_runtime_dependency_is_there():
     text = (ROOT / "docs" / "decisions.md").read_text()
     section = text.split("## Runtime dependencies", 1)[1].split("\n## ", 1)[0]
     named = {_name(m) for m in re.findall(r"^- `([^`]+)`", section, flags=re.M)}
-    assert named == _dependencies(), f"docs/decisions.md lists {sorted(named)}, pyproject.toml {sorted(_dependencies())}"
+    listed = _dependencies()
+    assert named == listed, f"docs/decisions.md lists {sorted(named)}, pyproject.toml {sorted(listed)}"

@@ -45,7 +45,8 @@ def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influx
     locust_cluster.start("-u", "20", "-r", "20", "-t", "16s", "--host", sandbox, "--influx-url", influxd.url,
                          "--influx-db", db, "--run-id", "lost-worker", "--stop-timeout", "5")
     time.sleep(9)  # both workers running and flushing by now
-    locust_cluster.workers[1].send_signal(signal.SIGKILL)  # no final flush, no final count: an OOM kill, a lost host
+    # No final flush, no final count: as an OOM kill or a lost host.
+    locust_cluster.workers[1].send_signal(signal.SIGKILL)
     locust_cluster.wait()
     master_err = locust_cluster.master_log
     # Locust's master names the worker that stopped answering; the verdict must name the same one.
