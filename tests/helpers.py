@@ -52,10 +52,11 @@ def harness_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
 
 
-def harness(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    """``harness ARGS`` as a user runs it, from the repository, without the developer's settings."""
+def harness(*args: str, timeout: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``harness ARGS`` as a user runs it, from the repository, without the developer's settings
+    (plus ``env``)."""
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=harness_env())
+                          timeout=timeout, cwd=ROOT, env={**harness_env(), **(env or {})})
 
 
 def assert_one_line(proc, *needles: str) -> None:

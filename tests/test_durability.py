@@ -15,7 +15,7 @@ import requests
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.local import LocalInfluxd, find_influxd
 from harness.sandbox.process import start_subprocess, stop_subprocess
-from tests.helpers import ROOT, create_admin, require, run_locust, stored_count
+from tests.helpers import ROOT, create_admin, harness, require, run_locust, stored_count
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
@@ -83,9 +83,8 @@ def spool_bytes(root) -> dict[str, bytes]:
 
 
 def flush(spool, url: str, *credentials: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", "flush", "--spool-dir", str(spool),
-                           "--influx-url", url, "--influx-db", "down", *credentials],
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return harness("flush", "--spool-dir", str(spool), "--influx-url", url, "--influx-db", "down", *credentials,
+                   timeout=timeout)
 
 
 def test_influxdb_down_for_the_whole_run_then_flush_only_deletes_what_influxdb_stored(own_influxd, sandbox,
@@ -157,9 +156,8 @@ def test_lines_influxdb_refuses_during_a_run_are_quarantined_and_counted(influxd
     assert "field type conflict" in quarantine.read_text()
     assert stored_count(influx_db, "conflict") + len(kept) == total  # nothing lost: stored or kept
 
-    check = subprocess.run([sys.executable, "-m", "harness.cli", "check", "--run-id", "conflict", "--influx-url",
-                            influxd.url, "--influx-db", db, "--out", str(tmp_path / "check"), "--no-store"],
-                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+    check = harness("check", "--run-id", "conflict", "--influx-url", influxd.url, "--influx-db", db,
+                    "--out", str(tmp_path / "check"), "--no-store", timeout=120)
     verdict = json.loads((tmp_path / "check" / "verdict.json").read_text())
     assert verdict["completeness"]["quarantined"] == len(kept), check.stdout
     assert f"InfluxDB refused {len(kept)} request points one by one" in check.stdout
