@@ -39,11 +39,11 @@ from bench_check import DATABASE as CHECK_DB
 from bench_listener import _cpu_s, _pin, _sample_until_exit, start_target
 from harness.influx.client import InfluxClient, InfluxSettings, quote_string
 from harness.influx.local import LocalInfluxd
-from harness.verdict.abort import decide
-from harness.verdict.abort_rule import ABORT_CHECKS, AbortRule
-from harness.verdict.measure import measure
-from harness.verdict.thresholds import Thresholds
-from harness.verdict.window import measure_window
+from harness.verdict.decide.abort import decide
+from harness.verdict.rules.abort_rule import ABORT_CHECKS, AbortRule
+from harness.verdict.reads.measure import measure
+from harness.verdict.rules.thresholds import Thresholds
+from harness.verdict.reads.window import measure_window
 
 BENCH = Path(__file__).resolve().parent
 DATABASE = "bench_abort"

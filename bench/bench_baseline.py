@@ -46,10 +46,10 @@ from pathlib import Path
 
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.local import LocalInfluxd
-from harness.verdict.baseline import stored_stats
-from harness.verdict.compare import compare
+from harness.verdict.reads.baseline import stored_stats
+from harness.verdict.decide.compare import compare
 from harness.verdict.model import Baseline, BaselineInfo, EndpointStats, Measurements, Spread, Stats
-from harness.verdict.thresholds import load_thresholds, parse_thresholds
+from harness.verdict.rules.thresholds import load_thresholds, parse_thresholds
 
 BENCH = Path(__file__).resolve().parent
 DATABASE = "calibration"

@@ -52,14 +52,14 @@ def history(rng: np.random.Generator, runs: int, shifts: int, size: float, cv: f
 
 def harness_history(series: np.ndarray) -> list[int]:
     """What ``harness history`` runs (PELT, L1 cost), without its minimum-effect merge."""
-    from harness.changepoints import detect
+    from harness.history.changepoints import detect
 
     return detect(series)
 
 
 def harness_history_min10(series: np.ndarray) -> list[int]:
     """The same with the merge of changes under 10 % (the default minimum effect for latencies)."""
-    from harness.changepoints import level_shifts
+    from harness.history.changepoints import level_shifts
 
     return [shift.index for shift in level_shifts(series, lambda before: 0.10 * abs(before))]
 
@@ -72,7 +72,7 @@ def ruptures_l2(series: np.ndarray) -> list[int]:
 
 def _ruptures(ruptures, series, model, penalty) -> list[int]:
     # The same noise estimate and penalty form as harness history, with the L2 (mean) cost.
-    from harness.changepoints import MIN_SEGMENT, noise
+    from harness.history.changepoints import MIN_SEGMENT, noise
 
     sigma = noise(series) or 1e-9
     ends = ruptures.Pelt(model=model, min_size=MIN_SEGMENT, jump=1).fit(series).predict(pen=penalty(sigma, len(series)))

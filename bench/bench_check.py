@@ -46,7 +46,7 @@ from pathlib import Path  # noqa: E402
 
 from harness.influx.client import InfluxClient, InfluxSettings, quote_string  # noqa: E402
 from harness.influx.local import LocalInfluxd  # noqa: E402
-from harness.verdict.samples import Samples  # noqa: E402
+from harness.verdict.reads.samples import Samples  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 BASELINES = BENCH.parent / "baselines.yaml"
@@ -210,11 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     loadavg = [" ".join(Path("/proc/loadavg").read_text().split()[:3])]
 
     from harness.rundata import store_verdict
-    from harness.verdict.estimate import stats_of
+    from harness.verdict.decide.estimate import stats_of
     from harness.verdict.judge import judge
-    from harness.verdict.measure import READ_PARTS, judged_window, run_bounds
-    from harness.verdict.samples import read_samples
-    from harness.verdict.thresholds import load_thresholds
+    from harness.verdict.reads.measure import READ_PARTS, judged_window, run_bounds
+    from harness.verdict.reads.samples import read_samples
+    from harness.verdict.rules.thresholds import load_thresholds
 
     with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
         work = Path(tmp)

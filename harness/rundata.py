@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import sys
-import time
+from dataclasses import dataclass
 
-from harness.influx.client import InfluxClient, quote_string, run_data_source  # noqa: F401 (run_data_source: used by importers too)
+from harness.influx.client import InfluxClient, quote_string
+from harness.influx.datamodel import BASELINE, RUN, RUN_SUMMARY, THRESHOLD, event_line, run_data_source
 from harness.influx.lineprotocol import make_line
 from harness.influx.spool import Spool, default_root, worker_spool_dir
 from harness.influx.writer import BatchWriter
-from harness.verdict.model import COMPARED, ApiLoad, Latency, Stats, Verdict, summary_error_fields
-from harness.verdict.thresholds import thresholds_as_points
+from harness.verdict import (COMPARED, ApiLoad, Latency, Stats, Verdict, choose_baseline, load_baseline,
+                             regression_limit, summary_error_fields, thresholds_as_points)
 
 RETRY_S = 15.0  # a 503 or a restart of InfluxDB is retried; an outage longer than this goes to the spool
 SPOOL_WORKER = "harness"  # the spool folder of run data written by harness commands
@@ -35,15 +36,60 @@ def write_lines(client: InfluxClient, lines: list[str], runs_rp: str, run_id: st
               f"{spool.directory}: run 'harness flush' when InfluxDB takes it", file=sys.stderr)
 
 
-def event_line(run_id: str, test_env: str, kind: str, title: str, text: str, ts_ns: int | None = None,
-               extra_tags: dict[str, str] | None = None) -> str:
-    return make_line("events", {"run_id": run_id, "test_env": test_env, "type": kind, **(extra_tags or {})},
-                     {"title": title, "text": text, "tags": f"{kind},{test_env}"}, ts_ns or time.time_ns())
+@dataclass(frozen=True)
+class RunRecord:
+    """One run's long-lived data: where it goes (client, retention policy) and whose it is (run id,
+    test env). The writers of a run's points are its methods, so a command names the run once."""
 
+    client: InfluxClient
+    runs_rp: str
+    run_id: str
+    test_env: str
 
-def write_event(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, kind: str, title: str,
-                text: str) -> None:
-    write_lines(client, [event_line(run_id, test_env, kind, title, text)], runs_rp, run_id)
+    def write_lines(self, lines: list[str]) -> None:
+        write_lines(self.client, lines, self.runs_rp, self.run_id)
+
+    def write_event(self, kind: str, title: str, text: str) -> None:
+        self.write_lines([event_line(self.run_id, self.test_env, kind, title, text)])
+
+    def write_run(self, fields: dict, ts_ns: int) -> None:
+        """The ``run`` point: parameters, git sha, version, status. Re-written with the same timestamp
+        when the status changes, so the stored point is always the latest."""
+        self.write_lines([make_line(RUN.name, {"run_id": self.run_id, "test_env": self.test_env}, fields, ts_ns)])
+
+    def write_thresholds(self, rows: list[dict], timestamps_ns: list[int]) -> None:
+        """One ``threshold`` point per scope and metric at each timestamp (run start and end), so a
+        dashboard can draw the limit as a line across the run."""
+        lines = [make_line(THRESHOLD.name, {"run_id": self.run_id, "test_env": self.test_env, "scope": row["scope"],
+                                            "api": row["api"], "endpoint": row["endpoint"], "metric": row["metric"]},
+                           {"value": float(row["value"])}, ts)
+                 for row in rows for ts in timestamps_ns]
+        if lines:
+            self.write_lines(lines)
+
+    def write_baseline_at_start(self, spec: str, thresholds, start_ns: int, force: bool = False):
+        """For ``harness run --baseline``: the baseline's values and regression limits, stored at the
+        run's start so the live dashboard draws them while the run is in progress. The baseline is
+        chosen and read the way the verdict will (stored summaries, else raw points; the median of
+        several runs), and the verdict rewrites the same points with what it compared. Returns the
+        ``BaselineInfo``: nothing is written when no baseline is usable."""
+        info = choose_baseline(self.client, spec, run_id=self.run_id, test_env=self.test_env, runs_rp=self.runs_rp,
+                               force=force)
+        if info.unusable or not info.run_ids:
+            return info
+        baseline = load_baseline(self.client, info, thresholds, self.runs_rp)
+        scopes = ([(key, stats.api, key, stats) for key, stats in baseline.endpoints.items()]
+                  + [(f"api:{api}", api, "", stats) for api, stats in baseline.apis.items()])
+        rows = [{"scope": scope, "api": api, "endpoint": endpoint, "metric": statistic, "value": value,
+                 "limit": regression_limit(thresholds, statistic, value)}
+                for scope, api, endpoint, stats in scopes for statistic in COMPARED
+                if (value := stats.value(statistic)) is not None]
+        if rows:
+            self.write_lines(_baseline_lines(self.run_id, self.test_env, rows, info.run_ids, [start_ns]))
+        return info
+
+    def store_verdict(self, verdict: Verdict) -> None:
+        store_verdict(self.client, self.runs_rp, verdict)
 
 
 def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target: float | None) -> list[dict]:
@@ -57,25 +103,6 @@ def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target:
         rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "loop_lag_ms",
                      "value": float(thresholds.load.max_loop_lag_ms)})
     return rows
-
-
-def write_run(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, fields: dict,
-              ts_ns: int) -> None:
-    """The ``run`` point: parameters, git sha, version, status. Re-written with the same timestamp
-    when the status changes, so the stored point is always the latest."""
-    write_lines(client, [make_line("run", {"run_id": run_id, "test_env": test_env}, fields, ts_ns)], runs_rp, run_id)
-
-
-def write_thresholds(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, rows: list[dict],
-                     timestamps_ns: list[int]) -> None:
-    """One ``threshold`` point per scope and metric at each timestamp (run start and end), so a
-    dashboard can draw the limit as a line across the run."""
-    lines = [make_line("threshold", {"run_id": run_id, "test_env": test_env, "scope": row["scope"],
-                                     "api": row["api"], "endpoint": row["endpoint"], "metric": row["metric"]},
-                       {"value": float(row["value"])}, ts)
-             for row in rows for ts in timestamps_ns]
-    if lines:
-        write_lines(client, lines, runs_rp, run_id)
 
 
 def _summary_fields(stats: Stats, verdict: str, scheduled: Latency | None = None,
@@ -111,11 +138,11 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
         compared.setdefault(comparison.scope, {})[comparison.statistic] = comparison
     lines = []
     for key, stats in m.endpoints.items():
-        lines.append(make_line("run_summary", {**base, "scope": "endpoint", "api": stats.api, "endpoint": key},
+        lines.append(make_line(RUN_SUMMARY.name, {**base, "scope": "endpoint", "api": stats.api, "endpoint": key},
                                _summary_fields(stats, verdict.verdict, m.scheduled.get(key), compared.get(key)),
                                ts))
     for api, stats in m.apis.items():
-        lines.append(make_line("run_summary", {**base, "scope": "api", "api": api, "endpoint": f"api:{api}"},
+        lines.append(make_line(RUN_SUMMARY.name, {**base, "scope": "api", "api": api, "endpoint": f"api:{api}"},
                                {**_summary_fields(stats, verdict.verdict, m.scheduled_apis.get(api),
                                                   compared.get(f"api:{api}")),
                                 **_load_fields(m.load.get(api))}, ts))
@@ -134,7 +161,7 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
     if verdict.baseline is not None:
         run_fields["baseline_runs"] = ",".join(verdict.baseline.run_ids)
         run_fields["regressions"] = len(regressed)
-    lines.append(make_line("run_summary", {**base, "scope": "run", "api": "all", "endpoint": "run"}, run_fields, ts))
+    lines.append(make_line(RUN_SUMMARY.name, {**base, "scope": "run", "api": "all", "endpoint": "run"}, run_fields, ts))
     text = f"{verdict.verdict.upper()}: " + ("; ".join(verdict.reasons[:5]) or "every check passed")
     lines.append(event_line(m.run_id, m.test_env, "verdict", f"Verdict: {verdict.verdict}", text, ts + 1))
     if regressed:
@@ -170,62 +197,26 @@ def _baseline_lines(run_id: str, test_env: str, rows: list[dict], baseline_runs,
         tags = {"run_id": run_id, "test_env": test_env, "scope": row["scope"], "api": row["api"],
                 "endpoint": row["endpoint"], "metric": row["metric"]}
         for ts in timestamps_ns:
-            lines.append(make_line("baseline", tags, {"value": float(row["value"]),
+            lines.append(make_line(BASELINE.name, tags, {"value": float(row["value"]),
                                                       "baseline_runs": ",".join(baseline_runs)}, ts))
             if row["limit"] is not None:
-                lines.append(make_line("threshold", {**tags, "metric": f"{row['metric']}_regression"},
+                lines.append(make_line(THRESHOLD.name, {**tags, "metric": f"{row['metric']}_regression"},
                                        {"value": float(row["limit"])}, ts))
     return lines
 
 
 def _first_threshold_ns(client: InfluxClient, runs_rp: str, run_id: str) -> int | None:
     """When the run's limit lines begin (``harness run`` writes them at its start)."""
-    series = client.query(f'SELECT first("value") FROM {run_data_source(runs_rp, "threshold")} '
+    series = client.query(f'SELECT first("value") FROM {run_data_source(runs_rp, THRESHOLD)} '
                           f'WHERE "run_id" = {quote_string(run_id)}')
     return int(series[0]["values"][0][0]) if series else None
 
 
-def write_baseline_at_start(client: InfluxClient, runs_rp: str, run_id: str, test_env: str, spec: str,
-                            thresholds, start_ns: int, force: bool = False):
-    """For ``harness run --baseline``: the baseline's values and regression limits, stored at the
-    run's start so the live dashboard draws them while the run is in progress. The baseline is
-    chosen and read the way the verdict will (stored summaries, else raw points; the median of
-    several runs), and the verdict rewrites the same points with what it compared. Returns the
-    ``BaselineInfo``: nothing is written when no baseline is usable."""
-    # Imported here: harness.verdict.baseline imports this module.
-    from harness.verdict.baseline import choose_baseline, load_baseline
-    from harness.verdict.compare import regression_limit
-
-    info = choose_baseline(client, spec, run_id=run_id, test_env=test_env, runs_rp=runs_rp, force=force)
-    if info.unusable or not info.run_ids:
-        return info
-    baseline = load_baseline(client, info, thresholds, runs_rp)
-    scopes = ([(key, stats.api, key, stats) for key, stats in baseline.endpoints.items()]
-              + [(f"api:{api}", api, "", stats) for api, stats in baseline.apis.items()])
-    rows = [{"scope": scope, "api": api, "endpoint": endpoint, "metric": statistic, "value": value,
-             "limit": regression_limit(thresholds, statistic, value)}
-            for scope, api, endpoint, stats in scopes for statistic in COMPARED
-            if (value := stats.value(statistic)) is not None]
-    if rows:
-        write_lines(client, _baseline_lines(run_id, test_env, rows, info.run_ids, [start_ns]), runs_rp, run_id)
-    return info
-
-
-def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
-    # Per second, each worker's latest count, summed: a worker's two samples in one second must
-    # not count twice.
-    series = client.query(
-        f'SELECT max("u") FROM (SELECT sum("w") AS "u" FROM (SELECT last("users") AS "w" FROM "users" '
-        f'WHERE "run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns} '
-        f'GROUP BY time(1s), "worker" fill(none)) GROUP BY time(1s))')
-    return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
-
-
 def store_verdict(client: InfluxClient, runs_rp: str, verdict: Verdict) -> None:
     """The verdict of a judged run in InfluxDB: ``run_summary`` and the verdict annotation."""
-    m = verdict.measurements
-    first = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
-    write_summary(client, runs_rp, verdict, peak_users(client, m.run_id, first, int(m.end.timestamp() * 1e9) + 1))
+    # The verdict's own figure (harness.verdict.peak_users over the run): run_summary stores what
+    # the verdict judged with, not a second reading of it.
+    write_summary(client, runs_rp, verdict, verdict.measurements.peak_users)
 
 
 def thresholds_json(thresholds) -> str:

@@ -10,11 +10,12 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.settings import resolve
-from harness.verdict.abort import AbortRecord, Breach, abort_line, decide, evaluate_run
-from harness.verdict.abort_rule import AbortRule
+from harness.verdict.decide.abort import decide, evaluate_run
+from harness.verdict.model import AbortRecord, Breach, WindowFigures
+from harness.verdict.outputs.abort import abort_line
+from harness.verdict.rules.abort_rule import AbortRule
 from harness.verdict.outputs import summary_md, verdict_json
-from harness.verdict.thresholds import parse_thresholds
-from harness.verdict.window import WindowFigures
+from harness.verdict.rules.thresholds import parse_thresholds
 from tests.helpers import parse_flags
 from tests.measurements import ep, run
 

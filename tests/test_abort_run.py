@@ -21,7 +21,8 @@ from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.local import free_port
 from harness.influx.lineprotocol import make_line
 from harness.sandbox.process import start_subprocess, stop_subprocess
-from harness.verdict.abort import AbortRecord, Breach, event_line
+from harness.verdict.model import AbortRecord, Breach
+from harness.verdict.outputs.abort import event_line
 from tests import dashboard_queries as dq
 from tests.helpers import LOCUSTFILE, ROOT, harness, load_dashboards, stored_count, wait_for
 

@@ -15,11 +15,11 @@ import pytest
 from harness.errors import HarnessError
 from harness.influx.lineprotocol import make_line
 from harness.influx.schema import ensure_database
-from harness.rundata import store_verdict, write_run
-from harness.verdict.baseline import choose_baseline, resolve_baseline_runs, stored_stats
+from harness.rundata import RunRecord, store_verdict
+from harness.verdict.reads.baseline import choose_baseline, resolve_baseline_runs, stored_stats
 from harness.verdict.judge import judge
-from harness.verdict.measure import measure
-from harness.verdict.thresholds import parse_thresholds
+from harness.verdict.reads.measure import measure
+from harness.verdict.rules.thresholds import parse_thresholds
 
 pytestmark = pytest.mark.influx
 
@@ -51,7 +51,7 @@ def write_run_points(client, run_id: str, *, start_s: float, seed: int, slow_pay
                                {"seen": count, "dropped": 0, "spooled": 0, "final": True}, int(start_s * 1e9)))
     client.write(("\n".join(lines) + "\n").encode())
     if load is not None:
-        write_run(client, "runs", run_id, test_env, {**load, "status": "completed"}, int(start_s * 1e9))
+        RunRecord(client, "runs", run_id, test_env).write_run({**load, "status": "completed"}, int(start_s * 1e9))
 
 
 def judged(client, tmp_path, run_id: str, baseline: str | None = None, force: bool = False):

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from harness.verdict.compare import compare, regression_limit
-from harness.verdict.estimate import percentiles, rank_index, spread, stats_of, windows_for
+from harness.verdict.decide.compare import compare, regression_limit
+from harness.verdict.decide.estimate import percentiles, rank_index, spread, stats_of, windows_for
 from harness.verdict.model import Baseline, EndpointStats, Measurements, Spread
-from harness.verdict.samples import Samples
-from harness.verdict.thresholds import Thresholds, parse_thresholds
+from harness.verdict.reads.samples import Samples
+from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 
 KEY = "POST /api/v1/payments"
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)

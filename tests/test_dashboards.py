@@ -22,11 +22,12 @@ import pytest
 import yaml
 
 from harness.influx.client import InfluxClient, InfluxSettings
-from harness.changepoints import Shift
-from harness.rundata import event_line, run_data_source as source
-from harness.runhistory import ChangePoint, RunValue, store_change_points
+from harness.history.changepoints import Shift
+from harness.influx import datamodel
+from harness.influx.datamodel import event_line, run_data_source as source
+from harness.history.runs import ChangePoint, RunValue, store_change_points
 from harness.verdict.judge import judge
-from harness.verdict.thresholds import Thresholds, load_thresholds
+from harness.verdict.rules.thresholds import Thresholds, load_thresholds
 from tests import dashboard_queries as dq
 from tests.helpers import DASHBOARD_FILES, ROOT, load_dashboards, require
 
@@ -135,8 +136,9 @@ def test_time_bucketed_and_annotation_queries_use_the_time_filter(item):
         assert "$timeFilter" in item.query
 
 
-RUN_DATA = {"events", "run", "threshold", "baseline", "run_summary"}  # kept in the runs retention policy
-RAW_DATA = {"request", "users", "arrivals", "listener_stats"}  # in the database's default policy
+# The data model's measurements (harness/influx/datamodel.py), by retention policy.
+RUN_DATA = {m.name for m in datamodel.MEASUREMENTS if m.policy == datamodel.RUNS}
+RAW_DATA = {m.name for m in datamodel.MEASUREMENTS if m.policy == datamodel.RAW}
 
 
 @pytest.mark.parametrize("item", static_queries(), ids=lambda item: item.label)

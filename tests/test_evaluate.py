@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from harness.exitcodes import ExitCode
-from harness.verdict.evaluate import evaluate
+from harness.verdict.decide.evaluate import evaluate
 from harness.verdict.model import Baseline, BaselineInfo, Completeness, Spread
-from harness.verdict.thresholds import Thresholds, parse_thresholds
+from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 from tests.measurements import API_OF, checks_of, ep, group, run
 
 

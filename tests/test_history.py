@@ -1,12 +1,12 @@
 """``harness history``: change points over the stored run summaries, printed and stored as the
-history dashboard's annotations; and the detector on its own (harness/changepoints.py)."""
+history dashboard's annotations; and the detector on its own (harness/history/changepoints.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from harness.changepoints import MIN_SEGMENT, level_shifts
+from harness.history.changepoints import MIN_SEGMENT, level_shifts
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.lineprotocol import make_line
 from tests.helpers import assert_one_line, harness

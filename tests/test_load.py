@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from harness.exitcodes import ExitCode
-from harness.verdict.evaluate import evaluate
+from harness.verdict.decide.evaluate import evaluate
 from harness.verdict.model import Latency
-from harness.verdict.thresholds import Thresholds, parse_thresholds
+from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 from tests.measurements import arrival_run, checks_of, window
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from harness.influx.lineprotocol import make_line
 from harness.influx.schema import ensure_database
-from harness.rundata import event_line
-from harness.verdict.measure import measure
+from harness.influx.datamodel import event_line
+from harness.verdict.reads.measure import measure
 
 S = 1_000_000_000
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.verdict.evaluate import evaluate
-from harness.verdict.measure import measure
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.decide.evaluate import evaluate
+from harness.verdict.reads.measure import measure
+from harness.verdict.rules.thresholds import Thresholds
 from tests.arrival_points import EPOCH, PHASES, RUN, S, write_run
 
 

@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 import pytest
 
 from harness.errors import HarnessError
-from harness.verdict.evaluate import evaluate
+from harness.verdict.decide.evaluate import evaluate
 from harness.verdict.model import Baseline, BaselineInfo, Completeness, EndpointStats, Measurements, Spread, Stats
 from harness.verdict.outputs import write_outputs
-from harness.verdict.thresholds import Thresholds, parse_thresholds
+from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 
 PAY = "POST /api/v1/payments"
 GEN = "GET /api/v1/generations/[id]"

@@ -17,7 +17,7 @@ from harness.report.series import MAX_POINTS, choose_interval
 from harness.report.svg import Chart, Line, Limit, nice_step, render, y_range
 from harness.rundata import store_verdict, thresholds_json
 from harness.verdict.judge import judge
-from harness.verdict.thresholds import Thresholds, parse_thresholds
+from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 from tests.html_dom import external_references, parse_html
 
 RUN = "rep-synthetic"

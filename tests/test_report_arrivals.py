@@ -11,7 +11,7 @@ import pytest
 from harness.report import write_report
 from harness.rundata import store_verdict
 from harness.verdict.judge import judge
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.rules.thresholds import Thresholds
 from tests.arrival_points import RUN, write_run
 from tests.helpers import chromium
 from tests.html_dom import parse_html

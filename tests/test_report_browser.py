@@ -12,7 +12,7 @@ import pytest
 from harness.report import write_report
 from harness.sandbox.process import start_subprocess, stop_subprocess
 from harness.verdict.judge import judge
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.rules.thresholds import Thresholds
 from tests.helpers import chromium, run_locust
 from tests.html_dom import external_references, parse_html
 

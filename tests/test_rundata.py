@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import harness.rundata as rundata
-from harness.commands.flush import flush_spool
+from harness.commands.common import flush_spool
 from harness.influx.client import InfluxClient, InfluxSettings, WriteError
 
 pytestmark = pytest.mark.influx
@@ -35,7 +35,7 @@ def test_a_503_at_the_end_of_a_run_is_retried(influx_db, tmp_path, monkeypatch):
     influx_db.create_database()
     influx_db.create_retention_policy("runs", "INF")
     client = FailingFirst(influx_db.settings)
-    rundata.write_run(client, "runs", "r503", "local", {"status": "completed", "users": 20}, 1_000)
+    rundata.RunRecord(client, "runs", "r503", "local").write_run({"status": "completed", "users": 20}, 1_000)
     assert client.writes == 2
     assert stored_status(influx_db, "r503") == [["completed", 20]]
     assert not list((tmp_path / "spool").rglob("*.lp.gz"))
@@ -45,8 +45,8 @@ def test_run_data_influxdb_did_not_take_waits_in_the_spool_in_order(influx_db, t
     monkeypatch.setenv("INFLUX_SPOOL_DIR", str(tmp_path / "spool"))
     monkeypatch.setattr(rundata, "RETRY_S", 0.5)
     away = InfluxClient(InfluxSettings(url="http://127.0.0.1:9", database=influx_db.settings.database, timeout_s=1))
-    rundata.write_run(away, "runs", "away", "local", {"status": "running", "users": 20}, 1_000)
-    rundata.write_run(away, "runs", "away", "local", {"status": "completed", "users": 20}, 1_000)
+    rundata.RunRecord(away, "runs", "away", "local").write_run({"status": "running", "users": 20}, 1_000)
+    rundata.RunRecord(away, "runs", "away", "local").write_run({"status": "completed", "users": 20}, 1_000)
     warning = capsys.readouterr().err
     assert "run data of run away is not stored yet" in warning and "harness flush" in warning
     folder = tmp_path / "spool" / influx_db.settings.database / "away" / "harness"

@@ -9,7 +9,7 @@ import pytest
 from harness.influx.client import json_series
 from harness.influx.lineprotocol import make_line
 from harness.influx.msgpack_series import numeric_series
-from harness.verdict.samples import read_samples, samples_statement
+from harness.verdict.reads.samples import read_samples, samples_statement
 
 pytestmark = pytest.mark.influx
 

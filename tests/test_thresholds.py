@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.verdict.thresholds import (
+from harness.verdict.rules.thresholds import (
     Limits,
     Thresholds,
     load_thresholds,

@@ -1,6 +1,6 @@
 """The arrival model inside Locust: options, the exact split across workers, and this process's
-pool and schedulers. One ``ArrivalRuntime`` per Locust process, as ``environment.harness_arrivals``
-(the listener reads its counts from there, so it needs no import of this package).
+pool and schedulers. One ``ArrivalRuntime`` per Locust process, attached to the environment
+(``attach``; the listener and the pool users find it with ``arrivals_of``).
 
 Who does what:
 - the master (or local runner) reads the plan when a test starts, picks the pool user class,
@@ -25,7 +25,7 @@ from harness.arrivals.engine import ArrivalEngine
 from harness.arrivals.plan import ARRIVAL_KINDS, DEFAULT_MAX_LATENESS_S, LoadPlan, plan_from_texts
 from harness.arrivals.pool import ArrivalPool
 from harness.arrivals.schedule import Split
-from harness.runner_role import role_of
+from harness.runner_role import Role, role_of
 
 log = logging.getLogger("harness.arrivals")
 
@@ -94,7 +94,7 @@ class ArrivalRuntime:
 
     def on_spawning_complete(self) -> None:
         """The pool is there: decide the epoch and the first split, before the first arrival."""
-        if self.role == "worker" or self.plan.load_model != "arrival" or self.epoch is not None:
+        if self.role is Role.WORKER or self.plan.load_model != "arrival" or self.epoch is not None:
             return
         workers = self._active_workers()
         self.epoch = time.time() + EPOCH_MARGIN_S
@@ -102,12 +102,12 @@ class ArrivalRuntime:
         log.info("arrivals start in %.2f s: %s, split over %d worker(s)", EPOCH_MARGIN_S, self.plan.describe(),
                  len(workers))
         self._broadcast()
-        if self.role == "master":
+        if self.role is Role.MASTER:
             self._watcher = gevent.spawn(self._watch_workers)
 
     def _active_workers(self) -> list[str]:
         runner = self.env.runner
-        if self.role == "local":
+        if self.role is Role.LOCAL:
             return [LOCAL_WORKER]
         clients = runner.clients
         # Only workers that hold pool users get a share (a worker still spawning joins the next
@@ -138,7 +138,7 @@ class ArrivalRuntime:
 
     # -- worker / local ---------------------------------------------------------------------
     def worker_id(self) -> str:
-        return LOCAL_WORKER if self.role == "local" else self.env.runner.client_id
+        return LOCAL_WORKER if self.role is Role.LOCAL else self.env.runner.client_id
 
     def on_message(self, environment=None, msg=None, **_kwargs) -> None:
         data = msg.data
@@ -149,7 +149,7 @@ class ArrivalRuntime:
         if self.engine is not None:
             self.engine.stop()
         plan = LoadPlan.from_fields(data["plan"])
-        if self.role == "worker":
+        if self.role is Role.WORKER:
             self.plan = plan
             self.pool.reset(plan.max_lateness_s)
         self.engine = ArrivalEngine(plan, self.worker_id(), self.pool, data["epoch"], splits)
@@ -180,3 +180,18 @@ class ArrivalRuntime:
         return [{"api": api, "target_per_s": float(shares[api]), "scheduled": c.scheduled, "started": c.started,
                  "late": c.late, "dropped": c.dropped, "max_lag_ms": float(c.max_lag_ms)}
                 for api, c in counts.items()]
+
+
+# The environment carries the process's runtime for the listener and the pool users; Locust's
+# Environment has no slot for it, so this attribute is the contract, named in one place.
+_ATTRIBUTE = "harness_arrivals"
+
+
+def attach(environment, runtime: ArrivalRuntime) -> None:
+    setattr(environment, _ATTRIBUTE, runtime)
+
+
+def arrivals_of(environment) -> ArrivalRuntime | None:
+    """The process's ArrivalRuntime, or None when the locustfile installed none (plain locustfiles
+    with the listener) or has not yet (a spawn message that came before init)."""
+    return getattr(environment, _ATTRIBUTE, None)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from harness import __version__
-from harness.errors import HarnessError
-from harness.influx.client import quote_ident, quote_string
-from harness.rundata import store_verdict, threshold_rows, thresholds_json, write_run, write_thresholds
+from harness.influx.client import quote_string
+from harness.influx.datamodel import RUN, run_data_source
+from harness.commands.common import generation_target, print_verdict, required_run_id
+from harness.rundata import RunRecord, store_verdict, threshold_rows, thresholds_json
 from harness.influx.options import client_from, settings_from
 from harness.settings import CHECK, add_arguments
-from harness.verdict.judge import judge
-from harness.verdict.thresholds import load_thresholds
+from harness.verdict import judge, load_thresholds
 
 
 def register(subparsers) -> None:
@@ -30,47 +29,22 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def required_run_id(settings) -> str:
-    if not settings.run_id:
-        raise HarnessError("which run? give --run-id (or RUN_ID)")
-    return settings.run_id
-
-
-def generation_target(settings, thresholds) -> float | None:
-    """The run's generation target: a value the user set (flag, env, file) wins over baselines.yaml;
-    0 switches the throughput check off."""
-    if settings.sources.get("generation_target_per_s", "default") != "default":
-        return settings.generation_target_per_s
-    return thresholds.generation.target_per_s
-
-
-def print_verdict(verdict, paths, stream=None) -> None:
-    stream = stream or sys.stdout  # looked up now: a captured or replaced stdout must be honoured
-    print(f"verdict: {verdict.verdict.upper()} (run {verdict.run_id}, exit {int(verdict.exit_code)})", file=stream)
-    for reason in verdict.reasons:
-        print(f"  - {reason}", file=stream)
-    for warning in verdict.warnings:
-        print(f"  ! {warning}", file=stream)
-    print(f"  files: {', '.join(str(p) for p in paths.values())}", file=stream)
-
-
 def record_plain_run(client, runs_rp: str, verdict, thresholds, target) -> None:
     """A run started with plain ``locust`` has no ``run`` or ``threshold`` points; write them from
     this check, so its dashboards draw limit lines and the history table lists it. Runs made by
     ``harness run`` already have both and are left as they are."""
     m = verdict.measurements
-    source = f'{quote_ident(runs_rp)}."run"' if runs_rp else '"run"'
+    source = run_data_source(runs_rp, RUN)
     if client.query(f'SELECT last("status") FROM {source} WHERE "run_id" = {quote_string(m.run_id)}'):
         return
     start_ns = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
     end_ns = int(m.end.timestamp() * 1e9)
-    write_run(client, runs_rp, m.run_id, m.test_env,
-              {"status": "checked", "version": __version__, "thresholds": thresholds_json(thresholds),
-               "warmup_s": float(thresholds.warmup_s), "verdict": verdict.verdict,
-               "description": "started outside harness run; recorded by harness check"}, start_ns)
+    record = RunRecord(client, runs_rp, m.run_id, m.test_env)
+    record.write_run({"status": "checked", "version": __version__, "thresholds": thresholds_json(thresholds),
+                      "warmup_s": float(thresholds.warmup_s), "verdict": verdict.verdict,
+                      "description": "started outside harness run; recorded by harness check"}, start_ns)
     endpoint_apis = {key: stats.api for key, stats in m.endpoints.items()}
-    write_thresholds(client, runs_rp, m.run_id, m.test_env, threshold_rows(thresholds, endpoint_apis, target),
-                     [start_ns, end_ns])
+    record.write_thresholds(threshold_rows(thresholds, endpoint_apis, target), [start_ns, end_ns])
 
 
 def run(args) -> int:

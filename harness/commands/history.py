@@ -8,13 +8,13 @@ test env, too few runs, InfluxDB unreachable)."""
 
 from __future__ import annotations
 
-from harness.changepoints import MIN_SEGMENT, level_shifts
+from harness.history.changepoints import MIN_SEGMENT, level_shifts
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.influx.options import client_from, settings_from
-from harness.runhistory import ChangePoint, load_series, store_change_points, test_envs
+from harness.history.runs import ChangePoint, load_series, store_change_points, test_envs
 from harness.settings import HISTORY, add_arguments
-from harness.verdict.thresholds import load_thresholds
+from harness.verdict import load_thresholds
 
 DEFAULT_LAST = 100
 
@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 
 def min_effect(thresholds, statistic: str):
     """The smallest change of level worth reporting, from the regression limit of baselines.yaml."""
-    from harness.verdict.compare import regression_limit
+    from harness.verdict import regression_limit
 
     def effect(before: float) -> float:
         limit = regression_limit(thresholds, statistic, before)

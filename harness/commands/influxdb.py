@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from harness.commands.common import default_state_dir
 from harness.exitcodes import ExitCode
 from harness.influx.local import LocalInfluxd, find_influxd, INSTALL_HINT
-
-
-def default_state_dir() -> Path:
-    """The folder for local state (InfluxDB's data, seed manifests): $HARNESS_STATE_DIR or .state."""
-    return Path(os.environ.get("HARNESS_STATE_DIR", ".state"))
 
 
 def register(subparsers) -> None:

@@ -6,7 +6,7 @@ from harness.exitcodes import ExitCode
 from harness.influx.options import client_from, settings_from
 from harness.preflight import check_influx, check_target
 from harness.settings import PREFLIGHT, add_arguments
-from harness.verdict.thresholds import load_thresholds
+from harness.verdict import load_thresholds
 
 
 def register(subparsers) -> None:

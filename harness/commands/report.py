@@ -8,14 +8,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness.commands.check import generation_target, print_verdict, required_run_id
+from harness.commands.common import generation_target, print_verdict, required_run_id
 from harness.errors import HarnessError
 from harness.influx.options import client_from, settings_from
 from harness.report import write_report
 from harness.report.parameters import read_parameters
 from harness.settings import REPORT, add_arguments
-from harness.verdict.judge import judge
-from harness.verdict.thresholds import RETIRED_REGRESSION_KEYS, Thresholds, load_thresholds, parse_thresholds
+from harness.verdict import judge, load_thresholds, parse_thresholds, RETIRED_REGRESSION_KEYS, Thresholds
 
 
 def register(subparsers) -> None:

@@ -12,24 +12,20 @@ from urllib.parse import urlencode
 
 from harness import __version__
 from harness.apis import api_for
-from harness.commands.check import generation_target, print_verdict
-from harness.commands.flush import flush_spool
-from harness.commands.influxdb import default_state_dir
+from harness.commands.common import default_state_dir, flush_spool, generation_target, print_verdict
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
+from harness.influx.datamodel import EVENT_INTERRUPTED
 from harness.influx.options import client_from, settings_from
 from harness.arrivals.plan import LoadPlan, plan_from_texts
 from harness.locust_process import (last_error_line, locust_command, locust_environment, locust_request_count,
                                      run_locust, spawn_rate)
 from harness.preflight import check_influx, check_target
 from harness.report import write_report
-from harness.rundata import (store_verdict, threshold_rows, thresholds_json, write_baseline_at_start, write_event,
-                             write_run, write_thresholds)
+from harness.rundata import RunRecord, threshold_rows, thresholds_json
 from harness.runid import new_run_id
 from harness.settings import add_arguments
-from harness.verdict.abort import was_aborted
-from harness.verdict.judge import judge
-from harness.verdict.thresholds import load_thresholds
+from harness.verdict import judge, load_thresholds, was_aborted
 from seed.errors import SeedError
 
 
@@ -127,6 +123,7 @@ def run(args) -> int:
     out_dir = args.out or settings.out_dir / run_id
     runs_rp, env = settings.influx_runs_rp, settings.test_env
     client = client_from(settings)
+    record = RunRecord(client, runs_rp, run_id, env)
     version = check_influx(client, runs_rp)
     # Points a listener spooled in an earlier run (InfluxDB was away) go in before this one starts.
     replayed = flush_spool(client, Path(settings.influx_spool_dir))
@@ -150,15 +147,14 @@ def run(args) -> int:
                       "description": settings.description, "git_sha": git_sha(), "version": __version__,
                       "thresholds": thresholds_json(thresholds), "warmup_s": float(thresholds.warmup_s),
                       "abort_on_fail": settings.abort_on_fail, "status": "running"}
-        write_run(client, runs_rp, run_id, env, run_fields, start_ns)
-        write_thresholds(client, runs_rp, run_id, env, limits, [start_ns])
+        record.write_run(run_fields, start_ns)
+        record.write_thresholds(limits, [start_ns])
         load = (f"{settings.users} users at {settings.spawn_rate:g}/s" if plan.load_model == "users"
                 else f"{plan.describe()}, pool of {settings.users} users")
         print(f"run {run_id}: {load} for {settings.run_time_s} s "
               f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")
         if args.baseline:  # drawn live; the verdict rewrites them with its exact values
-            info = write_baseline_at_start(client, runs_rp, run_id, env, args.baseline, thresholds, start_ns,
-                                           force=args.baseline_force)
+            info = record.write_baseline_at_start(args.baseline, thresholds, start_ns, force=args.baseline_force)
             print(f"baseline {args.baseline}: " + (info.unusable or ", ".join(info.run_ids) or "none found"))
         if settings.grafana_url:
             print(f"live dashboard: {live_dashboard_url(settings.grafana_url, run_id, env, runs_rp)}")
@@ -170,22 +166,20 @@ def run(args) -> int:
         # The live checks end Locust with 2 when they stopped it on the load generator's own CPU.
         aborted = code == 2 and settings.abort_on_fail and was_aborted(client, run_id, runs_rp)
         if code not in (0, 1) and not interrupted and not aborted:
-            write_run(client, runs_rp, run_id, env, {**run_fields, "status": "failed"}, start_ns)
+            record.write_run({**run_fields, "status": "failed"}, start_ns)
             raise HarnessError(f"Locust failed (exit {code}): {last_error_line(log_path)} (log: {log_path})")
         # Locust's own count: the second witness of completeness (docs/decisions.md).
         run_fields["requests_counted"] = locust_request_count(out_dir)
-        write_thresholds(client, runs_rp, run_id, env, limits, [time.time_ns()])
+        record.write_thresholds(limits, [time.time_ns()])
         warnings = ["the run was interrupted (SIGINT/SIGTERM) before its planned end"] if interrupted else []
         verdict, paths = judge(client, run_id, thresholds, out_dir, generation_target=target,
                                baseline=args.baseline, baseline_force=args.baseline_force, runs_rp=runs_rp,
                                extra_warnings=warnings)
-        store_verdict(client, runs_rp, verdict)
+        record.store_verdict(verdict)
         status = "interrupted" if interrupted else "aborted" if verdict.abort is not None else "completed"
-        write_run(client, runs_rp, run_id, env, {**run_fields, "verdict": verdict.verdict, "status": status},
-                  start_ns)
+        record.write_run({**run_fields, "verdict": verdict.verdict, "status": status}, start_ns)
         if interrupted:
-            write_event(client, runs_rp, run_id, env, "interrupted", "Run interrupted",
-                        "stopped by a signal before its planned end")
+            record.write_event(EVENT_INTERRUPTED, "Run interrupted", "stopped by a signal before its planned end")
         try:
             paths.update(write_report(client, verdict, thresholds, out_dir, runs_rp=runs_rp))
         except HarnessError as exc:

@@ -297,11 +297,6 @@ def _series_of(document: dict[str, Any], influxql: str) -> list[dict[str, Any]]:
     return series
 
 
-def run_data_source(runs_rp: str, measurement: str) -> str:
-    """``"runs"."run_summary"``, or the bare measurement when run data has no policy of its own."""
-    return f"{quote_ident(runs_rp)}.{quote_ident(measurement)}" if runs_rp else quote_ident(measurement)
-
-
 def quote_ident(name: str) -> str:
     """InfluxQL identifier quoting; always used, since names like ``name`` are keywords."""
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, WriteError
+from harness.influx.datamodel import QUARANTINE
 from harness.influx.lineprotocol import make_line
 from harness.influx.spool import Spool
 
@@ -278,7 +279,7 @@ class BatchWriter:
             log.error("InfluxDB refused %d lines (%s); they are kept in %s", count, rejected[0][0], where)
             if self.record_tags:
                 # So the verdict counts them, wherever it runs: a point of its own, sent like any other.
-                record = make_line("quarantine", self.record_tags,
+                record = make_line(QUARANTINE.name, self.record_tags,
                                    {"points": count, "request_points": requests, "reason": rejected[0][0][:300],
                                     "file": str(where)}, time.time_ns())
                 self.pending.append(Batch(bytearray(record.encode("utf-8") + b"\n"), 1, "", record=True))

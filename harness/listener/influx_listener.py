@@ -22,11 +22,15 @@ from gevent.event import Event
 from pathlib import Path
 
 from harness.influx.client import InfluxClient, InfluxSettings
+from harness.arrivals.runtime import arrivals_of
+from harness.influx.datamodel import (ARRIVALS, EVENT_ARRIVALS_START, EVENT_SPAWN_COMPLETE, EVENT_START, EVENT_STOP,
+                                      EVENT_STOPPING, EVENT_WORKER_LOST, LISTENER_STATS, LOAD_PLAN, USERS,
+                                      USERS_INTERVAL_S, event_line)
 from harness.influx.lineprotocol import make_line
 from harness.listener.loop_lag import LoopLag
 from harness.listener.options import test_env
 from harness.listener.recorder import RequestRecorder
-from harness.runner_role import role_of
+from harness.runner_role import Role, role_of
 from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
 from harness.influx.schema import ensure_database
 from harness.influx.writer import BatchWriter
@@ -35,7 +39,6 @@ from harness.runid import new_run_id, validate_run_id
 log = logging.getLogger("harness.listener")
 
 FLUSH_INTERVAL_S = 1.0
-USERS_INTERVAL_S = 1.0
 
 
 def settings_from_options(options) -> InfluxSettings:
@@ -70,18 +73,18 @@ class InfluxListener:
 
     # -- roles ----------------------------------------------------------------------------
     @property
-    def role(self) -> str:
+    def role(self) -> Role:
         return role_of(self.env.runner)
 
     def records_requests(self) -> bool:
-        return self.role in ("local", "worker")
+        return self.role.runs_users
 
     # -- events ---------------------------------------------------------------------------
     def on_test_start(self, **_kwargs) -> None:
         # The previous test's last lines and final counts (web UI: stop, then start again), before
         # the run id and worker they are tagged with change.
         self._collect(final=True)
-        if self.role in ("master", "local"):
+        if self.role.drives_test:
             # A new id for every test started (web UI), unless the user fixed one.
             run_id = self.user_given_run_id or new_run_id()
             self.options.run_id = run_id
@@ -91,9 +94,9 @@ class InfluxListener:
             # Workers get the master's options with the first spawn message.
             self.client = self.writer.client = InfluxClient(settings)
         self.test_started_ns = time.time_ns()
-        if self.role == "local":
+        if self.role is Role.LOCAL:
             self.worker = f"{socket.gethostname()}-{os.getpid()}"
-        elif self.role == "worker":
+        elif self.role is Role.WORKER:
             self.worker = self.env.runner.client_id
         self.test_env = test_env(self.options)
         self.recorder = RequestRecorder(self.run_id, self.test_env, self.worker)
@@ -103,8 +106,8 @@ class InfluxListener:
         self.drain_deadline = self.final_seen = None
         self.process.cpu_percent(None)
         self.arrivals_start_written = False
-        if self.role in ("master", "local"):
-            self.event("start", "Run started", f"run {self.run_id} against {self.env.host}")
+        if self.role.drives_test:
+            self.event(EVENT_START, "Run started", f"run {self.run_id} against {self.env.host}")
             self._load_plan()
             log.info("run id %s (InfluxDB %s, database %s)", self.run_id, self.client.settings.url,
                      self.client.settings.database)
@@ -120,27 +123,27 @@ class InfluxListener:
             self.flush_now.set()
 
     def on_spawning_complete(self, user_count, **_kwargs) -> None:
-        if self.role in ("master", "local") and self.recorder:
-            self.event("spawn_complete", "Spawning complete", f"{user_count} users running")
+        if self.role.drives_test and self.recorder:
+            self.event(EVENT_SPAWN_COMPLETE, "Spawning complete", f"{user_count} users running")
 
     def on_test_stopping(self, **_kwargs) -> None:
         # When the load stopped being generated: users only finish their current task after
-        # this, so throughput is measured up to here (harness/verdict/measure.py).
-        if self.role in ("master", "local") and self.recorder:
-            self.event("stopping", "Stopping", f"run {self.run_id}: stopping users")
+        # this, so throughput is measured up to here (harness/verdict/reads/measure.py).
+        if self.role.drives_test and self.recorder:
+            self.event(EVENT_STOPPING, "Stopping", f"run {self.run_id}: stopping users")
 
     def on_test_stop(self, **_kwargs) -> None:
         if not self.recorder:
             return
         self._sample(final=True)  # the last, partial interval's arrivals
-        if self.role == "master":
+        if self.role is Role.MASTER:
             for node in self.env.runner.clients.missing:
                 # Its points since its last flush are lost and uncounted; the verdict says so too.
-                self.event("worker_lost", "Worker lost", f"worker {node.id} stopped answering during run "
+                self.event(EVENT_WORKER_LOST, "Worker lost", f"worker {node.id} stopped answering during run "
                                                          f"{self.run_id}")
-        if self.role in ("master", "local"):
-            self.event("stop", "Run stopped", f"run {self.run_id} stopped")
-        if self.role == "worker" and self.greenlets:
+        if self.role.drives_test:
+            self.event(EVENT_STOP, "Run stopped", f"run {self.run_id} stopped")
+        if self.role is Role.WORKER and self.greenlets:
             # A worker's master waits only half a second for the final stats report that follows
             # this event; blocking here would make Locust's own count miss requests. The flusher
             # sends now, and quitting does the bounded final flush.
@@ -163,18 +166,26 @@ class InfluxListener:
         self.log_totals()
 
     # -- writing --------------------------------------------------------------------------
-    def event(self, kind: str, title: str, text: str) -> None:
+    @property
+    def influx_settings(self) -> InfluxSettings:
+        return self.client.settings
+
+    def add_run_data(self, lines: list[str], urgent: bool = False) -> None:
+        """Queue run-data lines (the long-lived policy); ``urgent`` wakes the flusher now."""
+        self.writer.add(lines, self.runs_rp)
+        if urgent:
+            self.flush_now.set()
+
+    def event(self, kind: str, title: str, text: str, ts_ns: int | None = None) -> None:
         """An annotation point (fields, so Grafana's annotation mapping can read them)."""
-        line = make_line("events", {"run_id": self.run_id, "test_env": self.test_env, "type": kind},
-                         {"title": title, "text": text, "tags": f"{kind},{self.test_env}"}, time.time_ns())
-        self.writer.add([line], self.runs_rp)
+        self.add_run_data([event_line(self.run_id, self.test_env, kind, title, text, ts_ns or time.time_ns())])
 
     def _stats_line(self, seen: int, final: bool) -> str:
         # Same timestamp every time (the test's start): each new count overwrites the last,
         # so the stored point is always this worker's latest total. ``final`` only at the end: a
         # worker whose last point lacks it stopped without counting its last requests.
         counts = self.writer.counts
-        return make_line("listener_stats", {"run_id": self.run_id, "test_env": self.test_env,
+        return make_line(LISTENER_STATS.name, {"run_id": self.run_id, "test_env": self.test_env,
                                             "worker": self.worker},
                          {"seen": seen, "written": counts.written, "retried": counts.retried,
                           "dropped": counts.dropped, "pending": self.writer.pending_points,
@@ -214,7 +225,7 @@ class InfluxListener:
 
     def _sample(self, final: bool = False) -> None:
         """Once per interval: this process's users, CPU, loop lag and, in the arrival model, its
-        pool and arrivals (``environment.harness_arrivals``, when the locustfile has one).
+        pool and arrivals (``arrivals_of(environment)``, when the locustfile has one).
 
         ``final`` (at the test's stop): only the arrivals of the last, partial interval. A CPU
         share over the few milliseconds since the last sample is noise (one 10 ms tick in 3 ms
@@ -222,8 +233,8 @@ class InfluxListener:
         runner = self.env.runner
         if self.recorder is None or runner is None:
             return
-        arrivals = getattr(self.env, "harness_arrivals", None)
-        if self.role in ("master", "local") and arrivals is not None:
+        arrivals = arrivals_of(self.env)
+        if self.role.drives_test and arrivals is not None:
             self._arrivals_start(arrivals)
         if not self.records_requests():
             return
@@ -236,21 +247,21 @@ class InfluxListener:
                       "loop_lag_ms": float(self.loop_lag.take())}
             if samples:
                 fields["pool_busy"] = int(arrivals.pool.busy)
-            lines.append(make_line("users", tags, fields, now))
+            lines.append(make_line(USERS.name, tags, fields, now))
         for sample in samples:
             api = sample.pop("api")
-            lines.append(make_line("arrivals", {**tags, "api": api}, sample, now))
+            lines.append(make_line(ARRIVALS.name, {**tags, "api": api}, sample, now))
 
     def _load_plan(self) -> None:
         """What load this test was asked for (``load_plan``, runs RP), so a run started with plain
         ``locust`` can be judged against it too."""
-        arrivals = getattr(self.env, "harness_arrivals", None)
+        arrivals = arrivals_of(self.env)
         if arrivals is None:
             return
         runner = self.env.runner
         fields = {**arrivals.plan.to_fields(), "users": int(getattr(runner, "target_user_count", 0) or 0),
                   "spawn_rate": float(getattr(self.options, "spawn_rate", 0) or 0)}
-        line = make_line("load_plan", {"run_id": self.run_id, "test_env": self.test_env}, fields, time.time_ns())
+        line = make_line(LOAD_PLAN.name, {"run_id": self.run_id, "test_env": self.test_env}, fields, time.time_ns())
         self.writer.add([line], self.runs_rp)
 
     def _arrivals_start(self, arrivals) -> None:
@@ -260,10 +271,7 @@ class InfluxListener:
             return
         self.arrivals_start_written = True
         text = f"run {self.run_id}: {arrivals.plan.describe()}"
-        line = make_line("events", {"run_id": self.run_id, "test_env": self.test_env, "type": "arrivals_start"},
-                         {"title": "Arrivals started", "text": text, "tags": f"arrivals_start,{self.test_env}"},
-                         int(epoch * 1e9))
-        self.writer.add([line], self.runs_rp)
+        self.event(EVENT_ARRIVALS_START, "Arrivals started", text, int(epoch * 1e9))
 
     def drain(self) -> None:
         """Final flush: bounded wait for InfluxDB (once per test, however often asked), then say

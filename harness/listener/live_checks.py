@@ -17,14 +17,14 @@ import logging
 import sys
 import time
 from dataclasses import replace
+from typing import Protocol
 
 import gevent
 
 from harness.errors import HarnessError
-from harness.influx.client import InfluxClient
-from harness.verdict.abort import AbortRecord, decide, event_line
-from harness.verdict.thresholds import Thresholds, load_thresholds
-from harness.verdict.window import measure_window
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.runner_role import Role
+from harness.verdict import AbortRecord, Thresholds, abort_event_line, decide_abort, load_thresholds, measure_window
 
 log = logging.getLogger("harness.listener")
 
@@ -34,8 +34,27 @@ SETTLE_S = 2.0
 MAX_CHECK_S = 10.0  # one check's time budget, at most (and never more than the interval)
 
 
+class CheckedListener(Protocol):
+    """What the live checks use of the process's listener (InfluxListener), and nothing more. Read
+    and called from the live checks' greenlet in the same process; ``add_run_data`` only queues
+    (no I/O, never blocks)."""
+
+    run_id: str
+    test_env: str
+    test_started_ns: int  # this test's start, set by the listener's test_start (registered first)
+
+    @property
+    def role(self) -> Role: ...
+
+    @property
+    def influx_settings(self) -> InfluxSettings: ...
+
+    def add_run_data(self, lines: list[str], urgent: bool = False) -> None:
+        """Queue run-data lines (long-lived policy); ``urgent``: flush them without waiting for the interval."""
+
+
 class LiveChecks:
-    def __init__(self, environment, listener, thresholds: Thresholds):
+    def __init__(self, environment, listener: CheckedListener, thresholds: Thresholds):
         self.env = environment
         self.listener = listener
         self.thresholds = thresholds
@@ -52,7 +71,7 @@ class LiveChecks:
     def on_test_start(self, **_kwargs) -> None:
         self.cancel()
         # The listener's test_start ran first (registered first): run id and start are this test's.
-        self.client = InfluxClient(replace(self.listener.client.settings, timeout_s=self.budget_s))
+        self.client = InfluxClient(replace(self.listener.influx_settings, timeout_s=self.budget_s))
         self.record, self.checked, self.skipped, self.busy_s = None, 0, 0, 0.0
         self.greenlet = gevent.spawn(self._loop, self.listener.run_id, self.listener.test_env,
                                      self.listener.test_started_ns)
@@ -109,14 +128,13 @@ class LiveChecks:
             log.warning("live checks: this window is skipped (%s)", exc)
             return None
         self.checked += 1
-        return decide(self.thresholds, self.rule.checks, figures, started_ns, now_ns)
+        return decide_abort(self.thresholds, self.rule.checks, figures, started_ns, now_ns)
 
     # -- stopping -------------------------------------------------------------------------
     def abort(self, run_id: str, test_env: str, record: AbortRecord) -> None:
         self.record = record
         # Through the listener's writer: flushed (or spooled) with the run's last points.
-        self.listener.writer.add([event_line(run_id, test_env, record)], self.listener.runs_rp)
-        self.listener.flush_now.set()
+        self.listener.add_run_data([abort_event_line(run_id, test_env, record)], urgent=True)
         log.error("live checks: %s; stopping the test", record.text())
         # A greenlet of its own: stopping fires test_stopping, which cancels this one.
         gevent.spawn(self._stop, record)
@@ -130,11 +148,11 @@ class LiveChecks:
             runner.stop()
 
 
-def install(events, environment, listener) -> LiveChecks | None:
+def install(events, environment, listener: CheckedListener) -> LiveChecks | None:
     """On a master or local runner started with --abort-on-fail: load the limits (a bad file is one
     line and exit 2, before a user starts) and hook the checks to the test's start and stop."""
     options = environment.parsed_options
-    if not getattr(options, "abort_on_fail", False) or listener.role not in ("master", "local"):
+    if not getattr(options, "abort_on_fail", False) or not listener.role.drives_test:
         return None
     try:
         thresholds = load_thresholds(options.thresholds_file)

@@ -8,7 +8,7 @@ import sys
 from harness.errors import HarnessError
 from harness.listener import live_checks
 from harness.listener.influx_listener import InfluxListener, preflight
-from harness.runner_role import role_of
+from harness.runner_role import Role, role_of
 from harness.runid import validate_run_id
 
 
@@ -34,18 +34,18 @@ def install(events) -> None:
             listener = InfluxListener(environment)
             # A worker learns the InfluxDB settings from the master's spawn message; checking
             # its own (possibly default) options here would refuse a healthy setup.
-            if role_of(environment.runner) != "worker":
+            if role_of(environment.runner) is not Role.WORKER:
                 preflight(listener)
         except HarnessError as exc:
             # One line and a non-zero exit, before a single user starts.
             sys.stderr.write(f"harness.listener: error: {exc}\n")
             sys.exit(2)
         role = role_of(environment.runner)
-        if role == "master":
+        if role is Role.MASTER:
             from harness.listener import master_stop
 
             master_stop.install(environment.runner)
-        elif role == "worker":
+        elif role is Role.WORKER:
             from harness.listener import worker_spawn
 
             worker_spawn.install()

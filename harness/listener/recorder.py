@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 
 from harness.apis import api_for
+from harness.influx.datamodel import REQUEST
 from harness.influx.lineprotocol import escape_string_field, series_prefix
 
 MAX_ERROR_CHARS = 500  # error texts can embed whole response bodies; keep points small
@@ -38,7 +39,7 @@ class RequestRecorder:
         method, name, status, ok, api = key
         tags = dict(self.fixed_tags, api=api or api_for(name), name=name, method=method,
                     result="ok" if ok else "fail", status=status)
-        prefix = self._prefixes[key] = series_prefix("request", tags)
+        prefix = self._prefixes[key] = series_prefix(REQUEST.name, tags)
         return prefix
 
     def record(self, request_type: str, name: str, response_time: float, response_length: int,

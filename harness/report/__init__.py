@@ -11,8 +11,7 @@ from harness.report import csv_out, html, report_json
 from harness.report.parameters import read_parameters
 from harness.report.series import read_series
 from harness.report.view import build_view
-from harness.verdict.model import Verdict
-from harness.verdict.thresholds import Thresholds
+from harness.verdict import Thresholds, Verdict
 
 FILE_NAMES = {"report_html": "report.html", "report_json": "report.json",
               "endpoints_csv": "endpoints.csv", "series_csv": "series.csv"}

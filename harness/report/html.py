@@ -14,12 +14,8 @@ from harness.report.assets import SCRIPT, STYLE
 from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
-from harness.verdict.compare import change_text, interval_text, level_text, value_text
-from harness.verdict.abort import abort_line
-from harness.verdict.model import scope_status
-from harness.verdict.evaluate import generation_target_in_force
-from harness.verdict.model import Check
-from harness.verdict.outputs.verdict_json import utc_text
+from harness.verdict import (Check, abort_line, change_text, generation_target_in_force, interval_text, level_text,
+                             scope_status, utc_text, value_text)
 
 HEADLINES = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
 _MARK = {True: ("pass", "✓ pass"), False: ("fail", "✗ fail"), None: ("not-judged", "? not judged")}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness.influx.client import InfluxClient, QueryError, quote_ident, quote_string
+from harness.influx.client import InfluxClient, QueryError, quote_string
+from harness.influx.datamodel import RUN, run_data_source
 
 # Shown first, in this order; any other stored field follows alphabetically.
 ORDER = ("status", "verdict", "host", "users", "spawn_rate", "run_time_s", "processes", "description",
@@ -15,7 +16,7 @@ ORDER = ("status", "verdict", "host", "users", "spawn_rate", "run_time_s", "proc
 def read_parameters(client: InfluxClient, run_id: str, runs_rp: str = "runs") -> dict[str, Any] | None:
     """The fields of the run's ``run`` point (thresholds JSON decoded), or None when the run was
     not started by ``harness run`` (e.g. plain ``locust`` with the listener) or the policy is missing."""
-    source = f'{quote_ident(runs_rp)}."run"' if runs_rp else '"run"'
+    source = run_data_source(runs_rp, RUN)
     try:
         series = client.query(f'SELECT * FROM {source} WHERE "run_id" = {quote_string(run_id)}', epoch="ns")
     except QueryError as exc:

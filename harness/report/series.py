@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from harness.apis import endpoint_key
 from harness.influx.client import InfluxClient, quote_string
-from harness.verdict.measure import run_bounds
+from harness.verdict import run_bounds
 
 # Bucket widths a reader can take in at a glance; the smallest one giving ≤ MAX_POINTS wins.
 NICE_INTERVALS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.report.series import Bucket, RunSeries
-from harness.verdict.model import Comparison, EndpointStats, Latency, Verdict, scope_status
-from harness.verdict.thresholds import Limits, Thresholds
+from harness.verdict import Comparison, EndpointStats, Latency, Limits, scope_status, Thresholds, Verdict
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import time
 import gevent
 from locust import task
 
+from harness.arrivals.runtime import arrivals_of
 from harness.scenarios.base import ApiUser
 from harness.scenarios.iterations import ITERATIONS
 
@@ -26,10 +27,10 @@ class ArrivalUser(ApiUser):
         super().on_start()
 
     def wait_time(self) -> float:
-        runtime = getattr(self.environment, "harness_arrivals", None)
+        runtime = arrivals_of(self.environment)
         while runtime is None:  # spawned by a spawn message that came before init (a late-joining worker)
             gevent.sleep(0.05)
-            runtime = getattr(self.environment, "harness_arrivals", None)
+            runtime = arrivals_of(self.environment)
         self._arrival = runtime.pool.take()
         return 0.0
 
@@ -37,7 +38,7 @@ class ArrivalUser(ApiUser):
         # Stopped between taking an arrival and beginning it (a rebalance moves pool users
         # between workers): hand it back rather than lose it.
         if self._arrival is not None:
-            self.environment.harness_arrivals.pool.give_back(self._arrival)
+            arrivals_of(self.environment).pool.give_back(self._arrival)
             self._arrival = None
 
     def context(self) -> dict:
@@ -50,7 +51,7 @@ class ArrivalUser(ApiUser):
         arrival, self._arrival = self._arrival, None
         if arrival is None:  # the first task runs before the first wait
             return
-        pool = self.environment.harness_arrivals.pool
+        pool = arrivals_of(self.environment).pool
         self._lateness_ms = max(0.0, (time.time() - arrival.due) * 1000.0)
         number = self._iterations[arrival.api] = self._iterations.get(arrival.api, 0) + 1
         pool.busy += 1

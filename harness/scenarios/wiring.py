@@ -9,11 +9,11 @@ import logging
 from locust.runners import STATE_INIT, STATE_STOPPED
 
 from harness.arrivals.plan import LoadPlan
-from harness.arrivals.runtime import HELLO, MESSAGE, ArrivalRuntime, plan_from_options
+from harness.arrivals.runtime import HELLO, MESSAGE, ArrivalRuntime, attach, plan_from_options
 from harness.errors import HarnessError
 from harness.scenarios import pacing
 from harness.scenarios.pool import ArrivalUser
-from harness.runner_role import role_of
+from harness.runner_role import Role, role_of
 
 log = logging.getLogger("harness.scenarios")
 
@@ -25,17 +25,17 @@ def install(environment, events) -> ArrivalRuntime:
     runner = environment.runner
     options = environment.parsed_options
     runtime = ArrivalRuntime(environment, plan_from_options(options))
-    environment.harness_arrivals = runtime
+    attach(environment, runtime)
     role = role_of(runner)
-    if role in ("worker", "local"):
+    if role.runs_users:
         runner.register_message(MESSAGE, runtime.on_message)
-    if role == "worker":
+    if role is Role.WORKER:
         runner.send_message(HELLO, None)
-    elif role == "master":
+    elif role is Role.MASTER:
         runner.register_message(HELLO, runtime.on_hello)
     events.test_start.add_listener(runtime.on_any_test_start)
     events.test_stopping.add_listener(runtime.on_test_stopping)
-    if role == "worker":
+    if role is Role.WORKER:
         return runtime  # a worker spawns whatever class the master names: it keeps them all
 
     users_model_classes = [cls for cls in environment.user_classes if cls is not ArrivalUser] or [

@@ -1,20 +1,54 @@
-"""The verdict: thresholds from baselines.yaml, a pure evaluator, and the files it writes.
+"""The verdict of a run, in layers (docs/decisions.md, "Layers"; kept by import-linter):
 
-The query layer that fills ``Measurements`` from InfluxDB lives beside this package; nothing
-here does I/O except ``load_thresholds`` (reads the file) and ``write_outputs``.
+- ``model``: every type the verdict passes around;
+- ``rules``: baselines.yaml parsed and validated (thresholds, the abort rule);
+- ``decide``: pure decisions from what was read (evaluate, load, compare, estimate, abort);
+- ``reads``: every InfluxQL query and raw-value read (measure, samples, baseline, window, abort);
+- ``outputs``: verdict.json, junit.xml, summary.md, the abort's text and JSON;
+- ``judge``: reads → decide → outputs for one stored run.
+
+Code outside the package imports only from here.
 """
 
-from harness.verdict.evaluate import evaluate
+from harness.verdict.decide.abort import decide as decide_abort, evaluate_run
+from harness.verdict.decide.compare import change_text, interval_text, level_text, regression_limit, value_text
+from harness.verdict.decide.evaluate import evaluate, generation_target_in_force
+from harness.verdict.judge import judge
 from harness.verdict.model import (
+    COMPARED,
+    AbortOutcome,
+    AbortRecord,
+    ApiLoad,
+    Breach,
     Check,
+    Comparison,
     Completeness,
     EndpointStats,
+    Latency,
     Measurements,
     Stats,
     Verdict,
+    WindowFigures,
+    scope_status,
+    summary_error_fields,
 )
 from harness.verdict.outputs import write_outputs
-from harness.verdict.thresholds import (
+from harness.verdict.outputs.abort import abort_dict, abort_line, event_line as abort_event_line
+from harness.verdict.outputs.verdict_json import (
+    baseline_dict,
+    comparison_dict,
+    latency_dict,
+    load_dict,
+    stats_dict,
+    utc_ns_text,
+    utc_text,
+)
+from harness.verdict.reads.abort import read_abort, was_aborted
+from harness.verdict.reads.baseline import choose_baseline, load_baseline
+from harness.verdict.reads.measure import measure, peak_users, run_bounds
+from harness.verdict.reads.window import measure_window
+from harness.verdict.rules.thresholds import (
+    RETIRED_REGRESSION_KEYS,
     Limits,
     Thresholds,
     load_thresholds,
@@ -23,17 +57,12 @@ from harness.verdict.thresholds import (
 )
 
 __all__ = [
-    "Check",
-    "Completeness",
-    "EndpointStats",
-    "Limits",
-    "Measurements",
-    "Stats",
-    "Thresholds",
-    "Verdict",
-    "evaluate",
-    "load_thresholds",
-    "parse_thresholds",
-    "thresholds_as_points",
-    "write_outputs",
+    "COMPARED", "RETIRED_REGRESSION_KEYS", "AbortOutcome", "AbortRecord", "ApiLoad", "Breach", "Check",
+    "Comparison", "Completeness", "EndpointStats", "Latency", "Limits", "Measurements", "Stats", "Thresholds",
+    "Verdict", "WindowFigures", "abort_dict", "abort_event_line", "abort_line", "baseline_dict", "change_text",
+    "choose_baseline", "comparison_dict", "decide_abort", "evaluate", "evaluate_run", "generation_target_in_force",
+    "interval_text", "judge", "latency_dict", "level_text", "load_baseline", "load_dict", "load_thresholds",
+    "measure", "measure_window", "parse_thresholds", "peak_users", "read_abort", "regression_limit", "run_bounds",
+    "scope_status", "stats_dict", "summary_error_fields", "thresholds_as_points", "utc_ns_text", "utc_text",
+    "value_text", "was_aborted", "write_outputs",
 ]

@@ -8,13 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.influx.client import InfluxClient
-from harness.verdict.abort import evaluate_run, read_abort
-from harness.verdict.baseline import choose_baseline, load_baseline
-from harness.verdict.compare import preload
-from harness.verdict.measure import measure
+from harness.verdict.decide.abort import evaluate_run
+from harness.verdict.reads.abort import read_abort
+from harness.verdict.reads.baseline import choose_baseline, load_baseline
+from harness.verdict.decide.compare import preload
+from harness.verdict.reads.measure import measure
 from harness.verdict.model import Verdict
 from harness.verdict.outputs import write_outputs
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.rules.thresholds import Thresholds
 
 
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,

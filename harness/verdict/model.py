@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
+
+import numpy as np
 
 from harness.exitcodes import ExitCode
 
@@ -201,9 +203,7 @@ class Measurements:
     scheduled: dict[str, Latency] = field(default_factory=dict)
     scheduled_apis: dict[str, Latency] = field(default_factory=dict)
     peak_users: int | None = None  # users running at once, summed over workers
-    # A harness.verdict.abort.AbortRecord when the live checks stopped the run early. Typed Any:
-    # that module builds on this one, and the layers allow no cycle, not even for type hints.
-    abort: Any = None
+    abort: AbortRecord | None = None  # when the live checks stopped the run early
 
     @property
     def total_requests(self) -> int:
@@ -309,7 +309,7 @@ class Verdict:
     baseline_run_id: str | None = None
     baseline: BaselineInfo | None = None
     comparisons: list[Comparison] = field(default_factory=list)
-    abort: Any = None  # a harness.verdict.abort.AbortOutcome (see Measurements.abort)
+    abort: AbortOutcome | None = None  # when the live checks stopped the run early
 
     @property
     def exit_code(self) -> ExitCode:
@@ -344,3 +344,108 @@ def regression_limits(verdict: Verdict) -> list[dict]:
     ``p95_regression`` etc., value = baseline + minimum effect (success rate: minus)."""
     return [{"scope": c.scope, "api": c.api, "endpoint": c.endpoint, "metric": f"{c.statistic}_regression",
              "value": float(c.limit)} for c in verdict.comparisons if c.limit is not None]
+
+
+# -- the raw values and windows the verdict reads, and an abort ---------------------------------
+# The load generator's own CPU, a check of the live checks (rules/abort_rule.py); here so the abort's
+# text can name it without the model importing the rules.
+CPU = "cpu"
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The raw requests of one scope in the judged window, in time order."""
+
+    t_ns: np.ndarray  # float64 ns since the epoch (ordering and windows only, not exact)
+    values: dict[str, np.ndarray]  # latency field → float64 ms, NaN where a point lacks it
+    failed: np.ndarray  # bool, the request's result tag was "fail"
+
+    @property
+    def count(self) -> int:
+        return len(self.t_ns)
+
+    @classmethod
+    def joined(cls, parts: list["Samples"]) -> "Samples":
+        """Several scopes' samples as one, in time order (an API group from its endpoints)."""
+        t = np.concatenate([p.t_ns for p in parts])
+        order = np.argsort(t, kind="stable")  # timsort: linear on already-sorted runs
+        return cls(t[order], {f: np.concatenate([p.values[f] for p in parts])[order] for f in parts[0].values},
+                   np.concatenate([p.failed for p in parts])[order])
+
+
+@dataclass(frozen=True)
+class WindowFigures:
+    start_ns: int
+    end_ns: int
+    measured: Measurements  # endpoints and API groups over the window
+    cpu: dict[str, tuple[float, int]]  # worker → (lowest CPU % in the window, samples)
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+    def requests(self, scope: str) -> int:
+        """Requests (or, for a worker's CPU, samples) behind a check's scope in this window."""
+        m = self.measured
+        if scope.startswith("api:"):
+            stats = m.apis.get(scope[4:])
+        elif scope.startswith("worker:"):
+            return self.cpu.get(scope[7:], (0.0, 0))[1]
+        else:
+            stats = m.endpoints.get(scope)
+        return stats.requests if stats is not None else 0
+
+
+AbortKind = Literal["fail", "inconclusive"]
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A check that failed over the window, as the live check saw it."""
+
+    scope: str
+    metric: str
+    threshold: float
+    observed: float | None
+    requests: int  # requests of the scope in the window (CPU samples for a worker)
+    message: str
+
+
+@dataclass(frozen=True)
+class AbortRecord:
+    at_s: float  # seconds from the test's start to the decision
+    time_ns: int  # when it was decided
+    kind: AbortKind  # "fail": a limit of the target; "inconclusive": the load generator's CPU
+    start_ns: int  # the window that was judged
+    end_ns: int
+    breaches: tuple[Breach, ...]  # target limits first
+    exact: WindowFigures | None = None  # the same window, re-read from the complete stored points
+
+    @property
+    def test_start_ns(self) -> int:
+        return self.time_ns - int(self.at_s * 1e9)
+
+    def window_text(self) -> str:
+        """``t=9–29 s``: the window in seconds from the test's start, as people read a run."""
+        start = (self.start_ns - self.test_start_ns) / 1e9
+        end = (self.end_ns - self.test_start_ns) / 1e9
+        return f"the {(self.end_ns - self.start_ns) / 1e9:.0f} s window t={start:.0f}–{end:.0f} s"
+
+    def text(self) -> str:
+        first = self.breaches[0]
+        more = f" (and {len(self.breaches) - 1} more)" if len(self.breaches) > 1 else ""
+        return (f"aborted at t={self.at_s:.0f}s: {first.message} over {self.window_text()} "
+                f"({count_text(first.metric, first.requests)}){more}")
+
+
+@dataclass(frozen=True)
+class AbortOutcome:
+    record: AbortRecord
+    confirmed: bool  # a check that stopped the run fails on the complete points of its window too
+    exact: tuple[Check, ...]  # the stopping checks, judged on the complete points of the window
+    whole_run: tuple[Check, ...]  # the same scopes and metrics over the whole judged run
+    check: Check  # the "run / abort" check the verdict carries
+
+
+def count_text(metric: str, n: int) -> str:
+    return f"{n} CPU samples" if metric == CPU else f"{n} requests"

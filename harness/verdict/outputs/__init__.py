@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.files import write_files
 from harness.verdict.model import Verdict
 from harness.verdict.outputs import junit, summary_md, verdict_json
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.rules.thresholds import Thresholds
 
 FILE_NAMES = {"verdict_json": "verdict.json", "junit": "junit.xml", "summary_md": "summary.md"}
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
-from harness.verdict.abort import abort_line
-from harness.verdict.compare import change_text, interval_text, level_text, value_text
-from harness.verdict.evaluate import generation_target_in_force
+from harness.verdict.outputs.abort import abort_line
+from harness.verdict.decide.compare import change_text, interval_text, level_text, value_text
+from harness.verdict.decide.evaluate import generation_target_in_force
 from harness.verdict.model import Check, Latency, Stats, Verdict, scope_status
 from harness.verdict.outputs.verdict_json import utc_text
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.rules.thresholds import Thresholds
 
 HEADLINES = {"pass": "✅ PASS", "fail": "❌ FAIL", "inconclusive": "⚠️ INCONCLUSIVE",
              "error": "🛑 ERROR"}

@@ -8,10 +8,10 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from harness.verdict.abort import abort_dict
-from harness.verdict.evaluate import generation_target_in_force
+from harness.verdict.outputs.abort import abort_dict
+from harness.verdict.decide.evaluate import generation_target_in_force
 from harness.verdict.model import ApiLoad, BaselineInfo, Comparison, Latency, LoadWindow, Measurements, Stats, Verdict
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.rules.thresholds import Thresholds
 
 SCHEMA_VERSION = 1
 

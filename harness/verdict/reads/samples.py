@@ -8,39 +8,18 @@ statistic (bench/README.md, "Check over 1,000,000 points").
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
 from harness.influx.client import InfluxClient, json_series, quote_ident, quote_string
 from harness.influx.msgpack_series import numeric_series
+from harness.verdict.model import Samples
 
 # The latency fields read for every request; a new one (e.g. a scheduled response time) is one
 # more name here, and its values appear in ``Samples.values`` under that name.
 LATENCY_FIELDS: tuple[str, ...] = ("response_time",)
 ENDPOINT_TAGS = ("api", "method", "name")
-
-
-@dataclass(frozen=True)
-class Samples:
-    """The raw requests of one scope in the judged window, in time order."""
-
-    t_ns: np.ndarray  # float64 ns since the epoch (ordering and windows only, not exact)
-    values: dict[str, np.ndarray]  # latency field → float64 ms, NaN where a point lacks it
-    failed: np.ndarray  # bool, the request's result tag was "fail"
-
-    @property
-    def count(self) -> int:
-        return len(self.t_ns)
-
-    @classmethod
-    def joined(cls, parts: list["Samples"]) -> "Samples":
-        """Several scopes' samples as one, in time order (an API group from its endpoints)."""
-        t = np.concatenate([p.t_ns for p in parts])
-        order = np.argsort(t, kind="stable")  # timsort: linear on already-sorted runs
-        return cls(t[order], {f: np.concatenate([p.values[f] for p in parts])[order] for f in parts[0].values},
-                   np.concatenate([p.failed for p in parts])[order])
 
 
 def samples_statement(run_id: str, start_ns: int, end_ns: int, fields: tuple[str, ...] = LATENCY_FIELDS) -> str:

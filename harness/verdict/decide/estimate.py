@@ -14,8 +14,7 @@ import math
 
 import numpy as np
 
-from harness.verdict.model import Spread
-from harness.verdict.samples import Samples
+from harness.verdict.model import Samples, Spread
 
 PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
 # Fewer windows than this give no spread: with 3 degrees of freedom a t-interval is too wide to

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.apis import endpoint_key
-from harness.influx.client import InfluxClient, QueryError, quote_ident, quote_string
+from harness.influx.client import InfluxClient, QueryError, quote_string
+from harness.influx.datamodel import EVENT_ARRIVALS_START, EVENTS, run_data_source
 from harness.verdict.model import ApiLoad, Latency, LoadWindow
 
 SECOND_NS = 1_000_000_000
@@ -39,10 +40,6 @@ def _rows(result: dict) -> list[tuple[dict, dict]]:
             for s in result.get("series", []) for values in s.get("values", [])]
 
 
-def _source(runs_rp: str, measurement: str) -> str:
-    return f'{quote_ident(runs_rp)}.{quote_ident(measurement)}' if runs_rp else quote_ident(measurement)
-
-
 def arrival_span(client: InfluxClient, run_id: str, runs_rp: str = "runs") -> ArrivalSpan | None:
     """The run's arrivals, or None when it stored none (the users model). The epoch is the
     ``arrivals_start`` event; without one, the start of the first sampled second."""
@@ -54,8 +51,8 @@ def arrival_span(client: InfluxClient, run_id: str, runs_rp: str = "runs") -> Ar
         return None
     epoch = int(first_rows[0][1]["time"]) - SECOND_NS
     try:
-        (event,) = client.query_results(f'SELECT first("title") FROM {_source(runs_rp, "events")} WHERE {where} '
-                                        f"AND \"type\" = 'arrivals_start'")
+        (event,) = client.query_results(f'SELECT first("title") FROM {run_data_source(runs_rp, EVENTS)} WHERE {where} '
+                                        f'AND "type" = {quote_string(EVENT_ARRIVALS_START)}')
         events = _rows(event)
         if events:
             epoch = int(events[0][1]["time"])
@@ -71,7 +68,7 @@ def read_plan(client: InfluxClient, run_id: str, runs_rp: str = "runs"):
 
     for measurement in ("load_plan", "run"):
         try:
-            (result,) = client.query_results(f'SELECT * FROM {_source(runs_rp, measurement)} '
+            (result,) = client.query_results(f'SELECT * FROM {run_data_source(runs_rp, measurement)} '
                                              f'WHERE "run_id" = {quote_string(run_id)}')
         except QueryError:
             continue

@@ -1,14 +1,15 @@
 """A test env's judged runs as one series per endpoint and statistic (from ``run_summary``), and the
 change points found in them stored as ``events`` the history dashboard draws. The query layer of
-``harness history``; the detection itself is harness/changepoints.py."""
+``harness history``; the detection itself is harness/history/changepoints.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.changepoints import Shift
+from harness.history.changepoints import Shift
 from harness.influx.client import InfluxClient, quote_string
-from harness.rundata import event_line, run_data_source, write_lines
+from harness.influx.datamodel import EVENT_CHANGE_POINT, event_line, run_data_source
+from harness.rundata import write_lines
 
 STATISTICS = ("p95", "success_rate")
 UNITS = {"p95": "ms", "success_rate": "%"}
@@ -74,7 +75,7 @@ def change_point_lines(test_env: str, points: list[ChangePoint]) -> list[str]:
     """One ``events`` point (type ``change_point``) per change, at the first run of the new level.
     Tagged with the endpoint and statistic, so several changes at one run stay apart and storing
     the same analysis again overwrites its own points."""
-    return [event_line(p.first.run_id, test_env, "change_point", f"Change point: {p.label}", p.describe(),
+    return [event_line(p.first.run_id, test_env, EVENT_CHANGE_POINT, f"Change point: {p.label}", p.describe(),
                        p.first.time_ns + 3, extra_tags={"scope": p.label})
             for p in points]
 

@@ -4,7 +4,7 @@ that keeps only changes a user would act on.
 Chosen by measurement over Apache Otava and MongoDB's e-divisive (bench/bench_changepoints.py,
 docs/decisions.md): the L1 cost (segment medians) is not thrown by a single slow run, and the
 penalty comes from the series' own noise, so nothing is tuned per endpoint. Pure: values in,
-shifts out; reading and storing the history is harness/runhistory.py.
+shifts out; reading and storing the history is harness/history/runs.py.
 """
 
 from __future__ import annotations

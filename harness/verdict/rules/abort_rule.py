@@ -10,11 +10,11 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from harness.suggest import closest_match
+from harness.verdict.model import CPU
 
 # What the live checks can look at: the metrics of the limits (thresholds.LIMIT_METRICS, written
 # out here since thresholds.py imports this module) and the load generator's own CPU against
 # max_cpu_percent, which aborts as INCONCLUSIVE, never as FAIL.
-CPU = "cpu"
 ABORT_CHECKS = ("success_rate", "p50", "p95", "p99", "max", "rps", CPU)
 
 

@@ -15,12 +15,14 @@ import numpy as np
 
 from harness.apis import endpoint_key
 from harness.errors import HarnessError
-from harness.influx.client import InfluxClient, quote_ident, quote_string
-from harness.verdict.estimate import percentiles, stats_of
-from harness.verdict.measure_load import SCHEDULED, arrival_span, read_load, read_plan
+from harness.influx.client import InfluxClient, quote_string
+from harness.influx.datamodel import (EVENT_SPAWN_COMPLETE, EVENT_STOPPING, EVENTS, RUN, peak_users_statement,
+                                      run_data_source)
+from harness.verdict.decide.estimate import percentiles, stats_of
+from harness.verdict.reads.measure_load import SCHEDULED, arrival_span, read_load, read_plan
 from harness.verdict.model import Completeness, EndpointStats, Latency, Measurements, Stats
-from harness.verdict.samples import LATENCY_FIELDS, Samples, read_samples
-from harness.verdict.thresholds import Regression
+from harness.verdict.reads.samples import LATENCY_FIELDS, Samples, read_samples
+from harness.verdict.rules.thresholds import Regression
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
 # The raw values are read as this many time slices at once: InfluxDB 1.x encodes one answer on
@@ -63,16 +65,14 @@ def _stats(row: dict, duration_s: float) -> dict:
 def counted_by_harness(client: InfluxClient, run_id: str, runs_rp: str) -> int | None:
     """Locust's own request count, stored in the ``run`` point by ``harness run`` after Locust
     exited: a cross-check that does not depend on the listeners' counts reaching InfluxDB."""
-    source = f'{quote_ident(runs_rp)}."run"' if runs_rp else '"run"'
-    rows = _rows(client.query(f'SELECT last("requests_counted") FROM {source} '
+    rows = _rows(client.query(f'SELECT last("requests_counted") FROM {run_data_source(runs_rp, RUN)} '
                               f'WHERE "run_id" = {quote_string(run_id)}'))
     return int(rows[0][1]["last"]) if rows and rows[0][1]["last"] is not None else None
 
 
 def event_time(client: InfluxClient, run_id: str, runs_rp: str, kind: str) -> int | None:
     """When the run's first event of this type (``stopping``, ``spawn_complete``, …) happened."""
-    source = f'{quote_ident(runs_rp)}."events"' if runs_rp else '"events"'
-    rows = _rows(client.query(f'SELECT first("title") FROM {source} WHERE "run_id" = {quote_string(run_id)} '
+    rows = _rows(client.query(f'SELECT first("title") FROM {run_data_source(runs_rp, EVENTS)} WHERE "run_id" = {quote_string(run_id)} '
                               f'AND "type" = {quote_string(kind)}'))
     return int(rows[0][1]["time"]) if rows else None
 
@@ -80,7 +80,7 @@ def event_time(client: InfluxClient, run_id: str, runs_rp: str, kind: str) -> in
 def stopping_time(client: InfluxClient, run_id: str, runs_rp: str, start_ns: int, end_ns: int) -> int:
     """When the run's users were told to stop (its ``stopping`` event), within the window; the
     window's end when the run has no such event (a listener older than the event)."""
-    stopping = event_time(client, run_id, runs_rp, "stopping")
+    stopping = event_time(client, run_id, runs_rp, EVENT_STOPPING)
     return stopping if stopping is not None and start_ns < stopping < end_ns else end_ns
 
 
@@ -212,7 +212,7 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
     if create is not None and span is None:
         # The target is a rate of all users together: while they are still spawning it is not
         # asked for yet, so the rate counts from the later of the warm-up's end and the spawn's.
-        spawned = event_time(client, run_id, runs_rp, "spawn_complete")
+        spawned = event_time(client, run_id, runs_rp, EVENT_SPAWN_COMPLETE)
         rate_start = spawned if spawned is not None and start_ns < spawned < load_end_ns else start_ns
         if rate_start == start_ns:
             created = create.requests - create.failures
@@ -281,10 +281,9 @@ def _ok_count(client: InfluxClient, window: str, endpoint: tuple[str, str], from
 
 
 def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
-    """The most users running at once, summed over workers (per second)."""
-    series = client.query(
-        f'SELECT max("u") FROM (SELECT sum("users") AS "u" FROM "users" WHERE "run_id" = {quote_string(run_id)} '
-        f'AND time >= {start_ns} AND time <= {end_ns} GROUP BY time(1s))')
+    """The most users running at once (harness.influx.datamodel.peak_users_statement): the one
+    definition, used by the verdict and stored in run_summary."""
+    series = client.query(peak_users_statement(run_id, start_ns, end_ns))
     return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
 
 

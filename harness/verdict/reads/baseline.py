@@ -14,11 +14,12 @@ import re
 import statistics
 
 from harness.errors import HarnessError
-from harness.influx.client import InfluxClient, quote_string, run_data_source
-from harness.verdict.measure import measure
+from harness.influx.client import InfluxClient, quote_string
+from harness.influx.datamodel import run_data_source
+from harness.verdict.reads.measure import measure
 from harness.verdict.model import (COMPARED, Baseline, BaselineInfo, EndpointStats, Spread, Stats,
                                    spread_from_fields)
-from harness.verdict.thresholds import Thresholds
+from harness.verdict.rules.thresholds import Thresholds
 
 # Fields of the ``run`` point that describe the offered load; two runs are compared only when
 # every one of these that both runs have is equal (a field only one run has is not compared).

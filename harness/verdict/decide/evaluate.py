@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from harness.apis import API_GROUPS, api_for
-from harness.verdict.compare import compare
-from harness.verdict.load import is_generator_limit, load_checks
-from harness.verdict.numbers import at_least as _at_least, at_most as _at_most, num as _num
+from harness.verdict.decide.compare import compare
+from harness.verdict.decide.load import is_generator_limit, load_checks
+from harness.verdict.decide.numbers import at_least as _at_least, at_most as _at_most, num as _num
 from harness.verdict.model import (Baseline, Check, Comparison, Completeness, Latency, Measurements, Stats,
                                    Verdict)
-from harness.verdict.thresholds import Limits, Thresholds, closest_match
+from harness.verdict.rules.thresholds import Limits, Thresholds, closest_match
 
 # Limit key → (metric/Stats attribute, words in messages, unit, "min" or "max").
 _LIMITS = {
@@ -35,7 +35,7 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
 
     ``baseline``: what to compare the run with (a measured run is taken as a baseline of one).
     ``abort``: the judged abort of a run the live checks stopped (an AbortOutcome, made by
-    ``harness.verdict.abort.evaluate_run``, which builds on this function)."""
+    ``harness.verdict.decide.abort.evaluate_run``, which builds on this function)."""
     if isinstance(baseline, Measurements):
         baseline = Baseline.of(baseline)
     errors: list[str] = []

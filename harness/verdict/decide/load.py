@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass
 
 from harness.verdict.model import ApiLoad, Check, LoadWindow, Measurements
-from harness.verdict.numbers import at_least, at_most, num
-from harness.verdict.thresholds import Limits, Thresholds
+from harness.verdict.decide.numbers import at_least, at_most, num
+from harness.verdict.rules.thresholds import Limits, Thresholds
 
 GENERATOR = "load generator"  # the scope of every check that blames the load generator
 # Little's law gives the pool a rate needs on average; arrivals are not that even.

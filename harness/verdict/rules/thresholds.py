@@ -17,7 +17,7 @@ import yaml
 
 from harness.errors import HarnessError
 from harness.suggest import closest_match
-from harness.verdict.abort_rule import AbortRule, parse_abort
+from harness.verdict.rules.abort_rule import AbortRule, parse_abort
 
 # Limit key → the metric of the check it makes (also the ``metric`` tag of threshold points).
 LIMIT_METRICS = {

@@ -19,9 +19,9 @@ import importlib
 import math
 import threading
 
-from harness.verdict.estimate import MIN_REQUESTS_PER_RATE_WINDOW, MIN_WINDOWS, PERCENTILES, TAIL_PER_WINDOW
+from harness.verdict.decide.estimate import MIN_REQUESTS_PER_RATE_WINDOW, MIN_WINDOWS, PERCENTILES, TAIL_PER_WINDOW
 from harness.verdict.model import COMPARED, Baseline, Comparison, Measurements, Stats
-from harness.verdict.thresholds import Regression, Thresholds
+from harness.verdict.rules.thresholds import Regression, Thresholds
 
 _UNITS = {"success_rate": "%"}
 _WORDS = {"success_rate": "success rate"}

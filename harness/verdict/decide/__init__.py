@@ -1,0 +1,1 @@
+"""Pure decisions from what was read: no I/O here."""

@@ -1,0 +1,1 @@
+"""Every InfluxQL query and raw-value read of the verdict."""

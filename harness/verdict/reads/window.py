@@ -1,0 +1,42 @@
+"""The figures of one stretch of time: what the live checks judge every few seconds, and what the
+checker judges again, on the complete stored points, after an abort (decide/window.py judges them).
+
+The numbers come from the same queries as the verdict's (``measure.window_stats``) restricted
+to the window.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from harness.influx.client import InfluxClient, quote_string
+from harness.influx.datamodel import USERS
+from harness.verdict.model import CPU, Measurements, WindowFigures
+from harness.verdict.reads.measure import window_stats
+
+
+def measure_window(client: InfluxClient, run_id: str, start_ns: int, end_ns: int, checks: tuple[str, ...],
+                   test_env: str = "") -> WindowFigures:
+    """The stored points of ``[start_ns, end_ns]``, with only the percentiles ``checks`` name: an
+    exact percentile is a pass over the window's points, so a check that is not asked for costs
+    nothing. The statements go in one request: a short window is cheap, and one request is what a
+    gevent process can bound with a timeout."""
+    percentiles = tuple(int(c[1:]) for c in checks if c in ("p50", "p95", "p99"))
+    where = f'"run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns}'
+    duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
+    endpoints, apis = window_stats(client, where, duration_s, endpoint_percentiles=percentiles,
+                                   api_percentiles=percentiles, concurrent=False)
+    cpu: dict[str, tuple[float, int]] = {}
+    if CPU in checks:
+        for series in client.query(f'SELECT min("cpu_percent"), count("cpu_percent") FROM "{USERS.name}" '
+                                   f'WHERE {where} GROUP BY "worker"'):
+            _, lowest, samples = series["values"][0]
+            if lowest is not None:
+                cpu[series["tags"]["worker"]] = (float(lowest), int(samples))
+    measured = Measurements(
+        run_id=run_id, test_env=test_env,
+        start=datetime.fromtimestamp(start_ns / 1e9, timezone.utc),
+        end=datetime.fromtimestamp(end_ns / 1e9, timezone.utc),
+        duration_s=duration_s, warmup_s=0.0, endpoints=endpoints, apis=apis,
+        generation_target=0.0)  # throughput is not a window check
+    return WindowFigures(start_ns, end_ns, measured, cpu)

@@ -1,0 +1,1 @@
+"""Baselines.yaml read and validated: the thresholds and the abort rule."""
