@@ -40,10 +40,11 @@ from bench_listener import _cpu_s, _pin, _sample_until_exit, start_target
 from harness.influx.client import InfluxClient, InfluxSettings, quote_string
 from harness.influx.local import LocalInfluxd
 from harness.verdict.decide.abort import decide
-from harness.verdict.rules.abort_rule import ABORT_CHECKS, AbortRule
+from harness.verdict.decide.window import latency_limits
 from harness.verdict.reads.measure import measure
-from harness.verdict.rules.thresholds import Thresholds
 from harness.verdict.reads.window import measure_window
+from harness.verdict.rules.abort_rule import ABORT_CHECKS, AbortRule
+from harness.verdict.rules.thresholds import Thresholds
 
 BENCH = Path(__file__).resolve().parent
 DATABASE = "bench_abort"
@@ -82,8 +83,10 @@ def influx_part(influxd: LocalInfluxd, url: str, repeat: int) -> list[dict]:
             thresholds = Thresholds()
             for _ in range(repeat):
                 began = time.perf_counter()
-                figures = measure_window(client, run_id, start_ns, end_ns, checks, "bench")
-                decide(thresholds, checks, figures, start_ns - 60 * 10**9, end_ns)  # as the master does
+                # As the master does: with the counts of requests slower than each latency limit.
+                figures = measure_window(client, run_id, start_ns, end_ns, checks, "bench",
+                                         latency_limits(thresholds, checks))
+                decide(thresholds, checks, figures, start_ns - 60 * 10**9, end_ns)
                 times.append(time.perf_counter() - began)
             in_window = figures.measured.total_requests
             rows.append({"run": f"{minutes} min", "points": RUN_RATE * minutes * 60, "what": f"live check: {label}",
@@ -128,8 +131,8 @@ def locust_round(variant: str, index: int, host: str, url: str, args, work: Path
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
-    log = log_path.read_text(errors="replace")
-    if proc.returncode != 0 or "aborted at" in log:
+    log_text = log_path.read_text(errors="replace")
+    if proc.returncode != 0 or "aborted at" in log_text:
         raise SystemExit(f"Locust ({variant}, round {index}) exited {proc.returncode}; see {log_path}")
     counted = sum(e["num_requests"] for e in json.loads(json_base.with_suffix(".json").read_text()))
     client = InfluxClient(InfluxSettings(url=url, database=DATABASE))
@@ -139,7 +142,7 @@ def locust_round(variant: str, index: int, host: str, url: str, args, work: Path
         raise SystemExit(f"round {index} ({variant}): {stored_n} points stored, Locust counted {counted}")
     steady = [(t, c) for t, c in samples if MEASURE_FROM_S <= t <= args.seconds]
     cpu_pct = 100 * (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0])
-    judged = JUDGED.search(log)
+    judged = JUDGED.search(log_text)
     checks, skipped, spent = (int(judged[1]), int(judged[2]), float(judged[3])) if judged else (0, 0, 0.0)
     return {"variant": variant, "round": index, "requests": counted, "cpu_pct": cpu_pct, "checks": checks,
             "skipped": skipped, "spent_s": spent}

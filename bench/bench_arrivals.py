@@ -85,8 +85,9 @@ def handover_cost_us(seconds: float = 2.0, users: int = 50) -> tuple[float, int]
 # -- 2. precision with real Locust -----------------------------------------------------------------
 def start_target(work: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, str(BENCH / "static_target.py"), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=open(work / "target.log", "wb"),
+                            stdout=subprocess.PIPE, stderr=open(work / "target.log", "wb"),  # noqa: SIM115 - the child keeps it
                             stdin=subprocess.DEVNULL, preexec_fn=lambda: _pin(0))
+    assert proc.stdout is not None
     line = proc.stdout.readline().decode().strip()
     if not line.startswith("static target listening on "):
         proc.kill()

@@ -46,9 +46,9 @@ from pathlib import Path
 
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.local import LocalInfluxd
-from harness.verdict.reads.baseline import stored_stats
 from harness.verdict.decide.compare import compare
 from harness.verdict.model import Baseline, BaselineInfo, EndpointStats, Measurements, Spread, Stats
+from harness.verdict.reads.baseline import stored_stats
 from harness.verdict.rules.thresholds import load_thresholds, parse_thresholds
 
 BENCH = Path(__file__).resolve().parent
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             fast_b = [(f"B+{e:g}ms", [f"payments:latency_ms={e:g}"]) for e in FAST_EFFECTS_MS] * args.reps
             print(f"A and B runs: {args.aa} healthy, {len(fast_b)} with slower payments", flush=True)
-            order = list(itertools.zip_longest([("A", [])] * args.aa, fast_b))
+            order: list[tuple[tuple[str, list[str]] | None, ...]] = list(itertools.zip_longest([("A", [])] * args.aa, fast_b))
             for i, (a, b) in enumerate(order):
                 for item in (a, b):
                     if item is not None:

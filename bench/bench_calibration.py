@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.calibration import MODULES  # noqa: E402
-from bench.calibration.table import markdown  # noqa: E402
+from bench.calibration import MODULES
+from bench.calibration.table import markdown
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,23 +30,23 @@ if __name__ == "__main__":
         # Locust's gevent patching must precede requests' import of ssl, as in a locustfile.
         import locust  # noqa: F401
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
 
-from harness.influx.client import InfluxClient, InfluxSettings, quote_string  # noqa: E402
-from harness.influx.local import LocalInfluxd  # noqa: E402
-from harness.verdict.reads.samples import Samples  # noqa: E402
+from harness.influx.client import InfluxClient, InfluxSettings, quote_string
+from harness.influx.local import LocalInfluxd
+from harness.verdict.model import Samples
 
 BENCH = Path(__file__).resolve().parent
 BASELINES = BENCH.parent / "baselines.yaml"
@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.points <= 2_000_000 or not 1000 <= args.batch <= 100_000:
         parser.error("--points must be 1..2,000,000 and --batch 1,000..100,000")
     if args.write_only:
-        print(json.dumps(write_points(*args.write_only, args.points, args.batch, args.seed, args.span_s)))
+        url, run_id = args.write_only
+        print(json.dumps(write_points(url, run_id, args.points, args.batch, args.seed, args.span_s)))
         return 0
     args.repeat = max(3, args.repeat)
     stamp = int(time.time())

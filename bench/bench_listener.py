@@ -73,8 +73,9 @@ def _cpu_s(proc: psutil.Process) -> float:
 
 def start_target(log_dir: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, str(BENCH / "static_target.py"), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=open(log_dir / "target.log", "wb"),
+                            stdout=subprocess.PIPE, stderr=open(log_dir / "target.log", "wb"),  # noqa: SIM115 - the child keeps it
                             stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
     line = proc.stdout.readline().decode().strip()
     if not line.startswith("static target listening on "):
         proc.kill()
@@ -147,8 +148,8 @@ def run_round(variant: str, index: int, host: str, args, work: Path, influx_url:
         setattr(result, f"{name}_cpu_pct", pct)
     if variant == "with":
         client = InfluxClient(InfluxSettings(url=influx_url, database=DATABASE))
-        series = client.query(f'SELECT count("response_time") FROM "request" WHERE "run_id" = {quote_string(run_id)}')
-        result.stored = int(series[0]["values"][0][1]) if series else 0
+        stored = client.query(f'SELECT count("response_time") FROM "request" WHERE "run_id" = {quote_string(run_id)}')
+        result.stored = int(stored[0]["values"][0][1]) if stored else 0
     return result
 
 

@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 from bench_listener import _pin, locust_command, start_target  # noqa: E402
-
 from harness.influx.client import InfluxClient, InfluxSettings  # noqa: E402
 from harness.influx.local import LocalInfluxd  # noqa: E402
 

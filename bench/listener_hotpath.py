@@ -9,21 +9,22 @@ influxdb_client's ``Point`` building the very same line, plus the flusher's shar
 # loads ssl — as in a real locustfile. Hence a process of its own, and this import first.
 import locust  # noqa: F401,I001
 
-import gzip  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import timeit  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
+import gzip
+import json
+import os
+import random
+import statistics
+import timeit
+from types import SimpleNamespace
+from typing import Any
 
-from gevent.event import Event  # noqa: E402
-from influxdb_client import Point, WritePrecision  # noqa: E402
+from gevent.event import Event
+from influxdb_client import Point, WritePrecision
 
-from harness.influx.client import InfluxClient, InfluxSettings  # noqa: E402
-from harness.influx.writer import BatchWriter  # noqa: E402
-from harness.listener.influx_listener import InfluxListener  # noqa: E402
-from harness.listener.recorder import RequestRecorder  # noqa: E402
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.influx.writer import BatchWriter
+from harness.listener.influx_listener import InfluxListener
+from harness.listener.recorder import RequestRecorder
 
 def micro() -> dict[str, float]:
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
@@ -43,7 +44,7 @@ def micro() -> dict[str, float]:
     if point_line() != ours:
         raise SystemExit(f"Point and the recorder disagree:\n  {point_line()}\n  {ours}")
 
-    listener = SimpleNamespace(recorder=recorder, batch_size=5000, flush_now=Event())
+    listener: Any = SimpleNamespace(recorder=recorder, batch_size=5000, flush_now=Event())  # stands in for self
     error = ConnectionRefusedError(111, "Connection refused")
 
     def per_call_us(fn, number: int) -> tuple[float, float]:

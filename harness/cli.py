@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from types import ModuleType
 
 from harness import __version__
 from harness.errors import HarnessError
@@ -16,10 +17,11 @@ COMMANDS = ["run", "check", "report", "history", "preflight", "flush", "influxdb
 ALSO_REGISTERS = {"cleanup": "seed"}
 
 
-def command_module(name: str):
+def command_module(name: str) -> ModuleType:
     """The module of one sub-command, imported only when that command runs: importing every
     command (and so the verdict, numpy, scipy, Locust) cost ``harness check`` 0.45 s. Plain
     import statements, so import-linter sees the CLI's edges."""
+    module: ModuleType
     if name == "run":
         from harness.commands import run as module
     elif name == "check":
@@ -51,7 +53,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    module_name = ALSO_REGISTERS.get(command, command)
+    module_name = ALSO_REGISTERS.get(command, command) if command else None
     if module_name not in COMMANDS:
         module_name = None
     for name in COMMANDS:

@@ -12,22 +12,22 @@ import sys
 # project root; make the package importable either way.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from locust import events  # noqa: E402
+from locust import events
 
-import harness.listener  # noqa: E402,F401  (registers the InfluxDB listener)
-from harness.errors import HarnessError  # noqa: E402
+import harness.listener  # noqa: F401  (registers the InfluxDB listener)
+from harness.errors import HarnessError
 
 try:
-    from harness.scenarios.auth import AuthUser  # noqa: E402,F401
-    from harness.scenarios.generation import GenerationUser  # noqa: E402,F401
-    from harness.scenarios.payments import PaymentUser  # noqa: E402,F401
-    from harness.scenarios.pool import ArrivalUser  # noqa: E402,F401
+    from harness.scenarios.auth import AuthUser  # noqa: F401
+    from harness.scenarios.generation import GenerationUser  # noqa: F401
+    from harness.scenarios.payments import PaymentUser  # noqa: F401
+    from harness.scenarios.pool import ArrivalUser  # noqa: F401
 except HarnessError as exc:  # a bad knob in the environment: one line, not a traceback
     sys.stderr.write(f"harness: error: {exc}\n")
     sys.exit(2)
 
-from harness.arrivals import runtime as arrivals  # noqa: E402
-from harness.scenarios import wiring  # noqa: E402
+from harness.arrivals import runtime as arrivals
+from harness.scenarios import wiring
 
 
 @events.init_command_line_parser.add_listener

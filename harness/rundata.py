@@ -10,14 +10,26 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from harness.influx.client import InfluxClient, quote_string
 from harness.influx.datamodel import BASELINE, RUN, RUN_SUMMARY, THRESHOLD, event_line, run_data_source
 from harness.influx.lineprotocol import make_line
 from harness.influx.spool import Spool, default_root, worker_spool_dir
 from harness.influx.writer import BatchWriter
-from harness.verdict import (COMPARED, ApiLoad, Latency, Stats, Verdict, choose_baseline, load_baseline,
-                             regression_limit, summary_error_fields, thresholds_as_points)
+from harness.verdict import (
+    COMPARED,
+    ApiLoad,
+    Comparison,
+    Latency,
+    Stats,
+    Verdict,
+    choose_baseline,
+    load_baseline,
+    regression_limit,
+    summary_error_fields,
+    thresholds_as_points,
+)
 
 RETRY_S = 15.0  # a 503 or a restart of InfluxDB is retried; an outage longer than this goes to the spool
 SPOOL_WORKER = "harness"  # the spool folder of run data written by harness commands
@@ -106,10 +118,10 @@ def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target:
 
 
 def _summary_fields(stats: Stats, verdict: str, scheduled: Latency | None = None,
-                    compared: dict[str, object] | None = None) -> dict:
+                    compared: dict[str, Comparison] | None = None) -> dict:
     """One ``run_summary`` row; ``compared`` is statistic → Comparison for this scope (a run judged
     against a baseline): its baseline value and decision go beside the run's own value."""
-    fields = {"requests": stats.requests, "failures": stats.failures, "success_rate": stats.success_rate,
+    fields: dict[str, Any] = {"requests": stats.requests, "failures": stats.failures, "success_rate": stats.success_rate,
               "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max, "rps": stats.rps,
               "verdict_text": verdict, **summary_error_fields(stats)}
     if scheduled is not None:  # arrival model: latency from the scheduled start, beside the service time
@@ -133,10 +145,11 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
     m = verdict.measurements
     ts = int(m.end.timestamp() * 1e9)
     base = {"run_id": m.run_id, "test_env": m.test_env, "verdict": verdict.verdict}
-    compared: dict[str, dict[str, object]] = {}
+    compared: dict[str, dict[str, Comparison]] = {}
     for comparison in verdict.comparisons:
         compared.setdefault(comparison.scope, {})[comparison.statistic] = comparison
     lines = []
+    stats: Stats
     for key, stats in m.endpoints.items():
         lines.append(make_line(RUN_SUMMARY.name, {**base, "scope": "endpoint", "api": stats.api, "endpoint": key},
                                _summary_fields(stats, verdict.verdict, m.scheduled.get(key), compared.get(key)),
@@ -148,7 +161,7 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
                                 **_load_fields(m.load.get(api))}, ts))
     total_requests = sum(s.requests for s in m.apis.values())
     total_failures = sum(s.failures for s in m.apis.values())
-    run_fields = {"requests": total_requests, "failures": total_failures,
+    run_fields: dict[str, Any] = {"requests": total_requests, "failures": total_failures,
                   "success_rate": 100.0 * (total_requests - total_failures) / total_requests if total_requests else None,
                   "rps": total_requests / m.duration_s if m.duration_s else 0.0,
                   "peak_users": peak_users, "generation_rate": m.generation_rate,

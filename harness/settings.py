@@ -19,9 +19,10 @@ import argparse
 import math
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from harness.arrivals.plan import ARRIVAL_KINDS, format_rates, load_profile, parse_rates
@@ -318,7 +319,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str = RUN) -> None:
                        help=f"KEY=VALUE file of settings (default: {DEFAULT_ENV_FILE} if present)")
     for p in params_for(command):
         shown = "" if p.secret else f", default: {p.default or 'empty'}"
-        switch = {"nargs": "?", "const": "true"} if p.switch else {}
+        switch: dict[str, Any] = {"nargs": "?", "const": "true"} if p.switch else {}
         if p.repeatable:
             switch = {"action": "append"}
         group.add_argument(p.flag, *p.aliases, dest=p.dest, default=None, metavar=p.env,

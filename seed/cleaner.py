@@ -12,8 +12,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from seed.errors import SeedError
 from seed.client import TargetClient, TargetUnreachable, UnexpectedStatus, normalize_host
+from seed.errors import SeedError
 from seed.manifest import SeededUser, load_manifest
 from seed.seeder import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
 
@@ -102,7 +102,7 @@ class _Cleaner:
         except UnexpectedStatus as exc:
             with self._lock:
                 self.report.failures.append(str(exc))
-        except Exception as exc:  # keep going: one odd record must not strand the others
+        except Exception as exc:  # noqa: BLE001 - keep going: one odd record must not strand the others
             with self._lock:
                 self.report.failures.append(f"{user.email}: {type(exc).__name__}: {exc}")
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
-from seed.errors import SeedError
 from seed.client import TargetClient, TargetUnreachable, UnexpectedStatus, normalize_host
+from seed.errors import SeedError
 from seed.generator import UserSpec, generate_users
 from seed.manifest import Manifest, ManifestWriter, SeededSubscription, SeededUser, load_manifest
 from seed.markers import validate_run_id
@@ -156,7 +156,7 @@ class DataSeeder:
             pass
         except (TargetUnreachable, UnexpectedStatus) as exc:
             self._fail(exc)
-        except Exception as exc:  # a bug or a surprise: still stop cleanly, keep the manifest
+        except Exception as exc:  # noqa: BLE001 - a bug or a surprise: still stop cleanly, keep the manifest
             self._fail(RuntimeError(f"{type(exc).__name__}: {exc}"))
 
     def _create(self, spec: UserSpec, writer: ManifestWriter) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from harness.influx.lineprotocol import make_line
 from harness.influx.datamodel import event_line
+from harness.influx.lineprotocol import make_line
 
 RUN = "measure-load.1"
 S = 1_000_000_000

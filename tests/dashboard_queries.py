@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator
+from pathlib import Path
 
 ALL = "$__all"
 # Grafana's escapeStringForRegex (packages/grafana-data/src/text/string.ts), used by the :regex format.
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 return run_query(query)
             except Exception as exc:  # noqa: BLE001 - Grafana shows the error and offers no options
-                print(f"{path}: variable query failed: {exc}")
+                print(f"{path}: variable query failed: {exc}")  # noqa: B023 - called in this iteration only
                 return []
 
         resolve_variables(dashboard, context, options_query, {"run_id": [args.run_id]})

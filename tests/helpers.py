@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ def parse_flags(*argv: str) -> argparse.Namespace:
 
 # -- Locust -----------------------------------------------------------------------------------
 def run_locust(host: str, influx_url: str, db: str, run_id: str, *, users: int = 30, run_time: str = "8s",
-               extra: list[str] = (), env: dict[str, str] | None = None, timeout: float = 120):
+               extra: Sequence[str] = (), env: dict[str, str] | None = None, timeout: float = 120):
     """Headless Locust with the listener; returns (completed process, total requests Locust counted).
 
     The count comes from Locust's --json-file (the master's, when there are workers)."""
@@ -135,6 +136,7 @@ class LocustCluster:
 
     def wait(self, timeout_s: float = 120) -> int:
         """The master's exit code, once it and every worker have ended."""
+        assert self.master is not None, "start() first"
         code = self.master.wait(timeout=timeout_s)
         for worker in self.workers:
             worker.wait(timeout=60)
@@ -145,6 +147,7 @@ class LocustCluster:
 
     @property
     def master_log(self) -> str:
+        assert self.master is not None, "start() first"
         return self.log(self.master)
 
     @property

@@ -10,9 +10,10 @@ VOID = {"meta", "link", "br", "img", "input", "hr", "col", "area", "base", "sour
 
 class Node:
     def __init__(self, tag: str, attrs: dict[str, str]):
+        self.children: list[Node]
         self.tag, self.attrs, self.children, self.text = tag, attrs, [], ""
 
-    def find_all(self, tag: str | None = None, **attrs: str) -> list["Node"]:
+    def find_all(self, tag: str | None = None, **attrs: str) -> list[Node]:
         found = []
         for child in self.children:
             # Keyword names stand for attributes: data_endpoint= is data-endpoint, class_= is class.

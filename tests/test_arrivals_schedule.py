@@ -97,6 +97,6 @@ def test_poisson_resplit_changes_the_share_from_the_switch_on():
     schedule = PoissonSchedule(RateCurve.constant(40), "a", [Split(0, ("a", "b"))], rng)
     first = arrivals_until(schedule, 100)
     schedule.resplit([Split(0, ("a", "b")), Split(100, ("a",))], now_s=100)
-    second = [t for t in arrivals_until(schedule, 200)]
+    second = list(arrivals_until(schedule, 200))
     assert len(first) == pytest.approx(2000, rel=0.06) and len(second) == pytest.approx(4000, rel=0.05)
     assert min(second) >= 100

@@ -90,5 +90,5 @@ def test_locust_with_unreachable_influxdb_is_one_line():
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert [l for l in proc.stderr.splitlines() if "error:" in l] == [
+    assert [line for line in proc.stderr.splitlines() if "error:" in line] == [
         "harness.listener: error: InfluxDB at http://127.0.0.1:9 is unreachable (connection refused)"]

@@ -16,8 +16,8 @@ from harness.errors import HarnessError
 from harness.influx.lineprotocol import make_line
 from harness.influx.schema import ensure_database
 from harness.rundata import RunRecord, store_verdict
-from harness.verdict.reads.baseline import choose_baseline, resolve_baseline_runs, stored_stats
 from harness.verdict.judge import judge
+from harness.verdict.reads.baseline import choose_baseline, resolve_baseline_runs, stored_stats
 from harness.verdict.reads.measure import measure
 from harness.verdict.rules.thresholds import parse_thresholds
 
@@ -34,7 +34,8 @@ def write_run_points(client, run_id: str, *, start_s: float, seed: int, slow_pay
     """One 60 s run: lognormal latencies (median 4 ms), 1 % failures, two workers."""
     ensure_database(client, "runs")
     rng = np.random.default_rng(seed)
-    lines, seen = [], {}
+    lines: list[str] = []
+    seen: dict = {}
     for (method, name), api in ENDPOINTS.items():
         times = np.sort(rng.uniform(0, 60, per_endpoint))
         latencies = rng.lognormal(math.log(4.0), 0.5, per_endpoint) + (slow_payments_ms if api == "payments" else 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,8 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from harness.verdict.decide.compare import compare, regression_limit
 from harness.verdict.decide.estimate import percentiles, rank_index, spread, stats_of, windows_for
-from harness.verdict.model import Baseline, EndpointStats, Measurements, Spread
-from harness.verdict.reads.samples import Samples
+from harness.verdict.model import Baseline, EndpointStats, Measurements, Samples, Spread
 from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 
 KEY = "POST /api/v1/payments"
@@ -66,7 +66,7 @@ def test_spread_is_the_standard_error_of_the_window_values():
 
 
 def scope(p95: float, se: float = 0.5, windows: int = 10, **more) -> EndpointStats:
-    values = dict(requests=2000, failures=0, success_rate=100.0, p50=p95 / 2, p95=p95, p99=p95 * 1.5, max=p95 * 3,
+    values: dict[str, Any] = dict(requests=2000, failures=0, success_rate=100.0, p50=p95 / 2, p95=p95, p99=p95 * 1.5, max=p95 * 3,
                   rps=30.0, spread={s: Spread(se, windows) for s in ("p50", "p95", "p99", "success_rate")})
     values.update(more)
     return EndpointStats(key=KEY, api="payments", **values)

@@ -21,12 +21,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.influx.client import InfluxClient, InfluxSettings
 from harness.history.changepoints import Shift
-from harness.influx import datamodel
-from harness.influx.datamodel import event_line, run_data_source as source
 from harness.history.runs import ChangePoint, RunValue, store_change_points
+from harness.influx import datamodel
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.influx.datamodel import event_line, run_data_source as source
 from harness.verdict.judge import judge
+from harness.verdict.model import Verdict
 from harness.verdict.rules.thresholds import Thresholds, load_thresholds
 from tests import dashboard_queries as dq
 from tests.helpers import DASHBOARD_FILES, ROOT, load_dashboards, require
@@ -277,7 +278,7 @@ LAYOUTS = {"runs": "runs", "no-rp": ""}
 @dataclass
 class RecordedRun:
     client: InfluxClient
-    verdict: object
+    verdict: Verdict
     start_ms: int
     thresholds: Thresholds
     runs_rp: str

@@ -19,7 +19,10 @@ def test_import_contracts_are_kept(tmp_path):
 
 
 def _contracts() -> list[dict]:
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10 (pyproject.toml's requires-python): the same parser, as a package
+        import tomli as tomllib
 
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from influxdb_client import Point
 
 from harness.influx.lineprotocol import make_line, series_prefix

@@ -10,6 +10,7 @@ from tests.helpers import ROOT
 # Loaded by path: importing the harness.listener package would import Locust, which must
 # monkey-patch the standard library before anything else loads ssl.
 _spec = importlib.util.spec_from_file_location("listener_early", ROOT / "harness" / "listener" / "early.py")
+assert _spec is not None and _spec.loader is not None
 _early = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_early)
 EarlyEvents = _early.EarlyEvents

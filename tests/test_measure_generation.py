@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from harness.influx.datamodel import event_line
 from harness.influx.lineprotocol import make_line
 from harness.influx.schema import ensure_database
-from harness.influx.datamodel import event_line
 from harness.verdict.reads.measure import measure
 
 S = 1_000_000_000

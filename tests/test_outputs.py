@@ -7,12 +7,21 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
 from harness.errors import HarnessError
 from harness.verdict.decide.evaluate import evaluate
-from harness.verdict.model import Baseline, BaselineInfo, Completeness, EndpointStats, Measurements, Spread, Stats
+from harness.verdict.model import (
+    Baseline,
+    BaselineInfo,
+    Completeness,
+    EndpointStats,
+    Measurements,
+    Spread,
+    Stats,
+)
 from harness.verdict.outputs import write_outputs
 from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
 
@@ -21,7 +30,7 @@ GEN = "GET /api/v1/generations/[id]"
 
 
 def stats(requests: int, failures: int, p95: float, **more) -> dict:
-    values = dict(requests=requests, failures=failures,
+    values: dict[str, Any] = dict(requests=requests, failures=failures,
                   success_rate=100 * (requests - failures) / requests, p50=p95 / 3,
                   p95=p95, p99=p95 * 1.1, max=p95 * 2, rps=requests / 55)
     values.update(more)
@@ -31,7 +40,7 @@ def stats(requests: int, failures: int, p95: float, **more) -> dict:
 def measurements(**more) -> Measurements:
     payments = EndpointStats(key=PAY, api="payments", **stats(1000, 299, 312.3456789))
     poll = EndpointStats(key=GEN, api="generation", **stats(500, 0, 120.25))
-    values = dict(
+    values: dict[str, Any] = dict(
         run_id="run-42", test_env="staging",
         start=datetime(2025, 3, 1, 10, 0, 5, tzinfo=timezone.utc),
         end=datetime(2025, 3, 1, 10, 5, 0, tzinfo=timezone.utc),

@@ -77,8 +77,8 @@ def test_json_on_stdout_counts_exactly_what_is_stored_with_processes(influxd, in
 def test_unreachable_influxdb_is_one_line_error(sandbox, tmp_path):
     proc, _ = run_locust(sandbox, "http://127.0.0.1:9", "x", "unreachable", run_time="2s", timeout=60)
     assert proc.returncode == 2
-    error_lines = [l for l in proc.stderr.splitlines() if "error" in l.lower()]
-    assert any("unreachable" in l and "127.0.0.1:9" in l for l in error_lines), proc.stderr
+    error_lines = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert any("unreachable" in line and "127.0.0.1:9" in line for line in error_lines), proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -14,7 +14,7 @@ from harness.influx.lineprotocol import make_line
 from harness.influx.schema import ensure_database
 from harness.report import write_report
 from harness.report.series import MAX_POINTS, choose_interval
-from harness.report.svg import Chart, Line, Limit, nice_step, render, y_range
+from harness.report.svg import Chart, Limit, Line, nice_step, render, y_range
 from harness.rundata import store_verdict, thresholds_json
 from harness.verdict.judge import judge
 from harness.verdict.rules.thresholds import Thresholds, parse_thresholds

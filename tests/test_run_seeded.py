@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -38,7 +39,7 @@ def test_seeded_accounts_are_used_then_cleaned(influxd, influx_db, sandbox, tmp_
     assert kept.returncode in (0, 2), kept.stdout + kept.stderr  # a 6 s run may be too short to judge
     manifest_path = re.search(r"manifest (\S+)\)", kept.stdout).group(1)
     assert str(tmp_path) in manifest_path, "the manifest (with passwords) must not land in the report folder"
-    users = json.loads(open(manifest_path).read())["users"]
+    users = json.loads(Path(manifest_path).read_text())["users"]
     assert len(users) == 15
     # The scenarios logged in as seeded users: their accounts hold the payments and generations.
     activity = 0
@@ -53,4 +54,4 @@ def test_seeded_accounts_are_used_then_cleaned(influxd, influx_db, sandbox, tmp_
     cleaned = run(influxd, influx_db.settings.database, sandbox, tmp_path / "b")
     assert "cleanup: removed 15 users" in cleaned.stdout, cleaned.stdout + cleaned.stderr
     manifest_b = re.search(r"manifest (\S+)\)", cleaned.stdout).group(1)
-    assert all(login(sandbox, u) == 401 for u in json.loads(open(manifest_b).read())["users"])
+    assert all(login(sandbox, u) == 401 for u in json.loads(Path(manifest_b).read_text())["users"])

@@ -166,13 +166,13 @@ def test_latency_is_added_to_its_scope_only():
 
 @pytest.mark.slow  # wall-clock timings of a real server
 def test_jitter_adds_up_to_its_bound():
-    with running_sandbox(faults=["auth:latency_ms=50,jitter_ms=100"], extra_args=["--seed", "3"]) as url:
-        with requests.Session() as http:
-            delays = []
-            for _ in range(8):
-                started = time.perf_counter()
-                http.get(f"{url}/health", timeout=5)
-                delays.append((time.perf_counter() - started) * 1000)
+    with (running_sandbox(faults=["auth:latency_ms=50,jitter_ms=100"], extra_args=["--seed", "3"]) as url,
+          requests.Session() as http):
+        delays = []
+        for _ in range(8):
+            started = time.perf_counter()
+            http.get(f"{url}/health", timeout=5)
+            delays.append((time.perf_counter() - started) * 1000)
     assert min(delays) >= 50 and max(delays) < 150 + 100, delays
     assert max(delays) - min(delays) > 5, delays  # jitter really varies
 

@@ -125,7 +125,7 @@ def test_a_shared_setting_means_the_same_everywhere(p, case, env_case, with_flag
     seen = {command: in_command(command, p, environ, flags) for command in COMMANDS if command in p.used_by}
     if LOCUST in p.used_by:
         seen["locust"] = parsed_by_locust[(p.env, case, "locust")]
-    assert seen == {where: want for where in seen}, f"{p.env} ({case})"
+    assert seen == dict.fromkeys(seen, want), f"{p.env} ({case})"
     if RUN in p.used_by and LOCUST in p.used_by:
         took, _ = handed_over(p, environ, flags)
         got = parsed_by_locust[(p.env, case, "harness run")]

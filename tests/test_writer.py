@@ -220,7 +220,7 @@ def not_influxdb():
     answer = {"status": 200}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
+        def do_POST(self):  # http.server's naming
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self.send_response(answer["status"])
             self.send_header("Content-Length", "2")

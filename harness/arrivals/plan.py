@@ -14,9 +14,10 @@ from __future__ import annotations
 import bisect
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -82,6 +83,7 @@ class Stage:
 def _stage_duration(value: Any, where: str) -> float:
     if isinstance(value, bool):
         value = None
+    seconds: float | None
     if isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, str):
@@ -174,7 +176,7 @@ class RateCurve:
         self._levels = [p.L0 for p in pieces]
 
     @classmethod
-    def constant(cls, rate: float) -> "RateCurve":
+    def constant(cls, rate: float) -> RateCurve:
         return cls([(0.0, rate, rate)])
 
     def _piece_at(self, t: float) -> _Piece:
@@ -263,7 +265,7 @@ class LoadPlan:
                 "rate_profile": self.profile_json(), "max_lateness_s": float(self.max_lateness_s)}
 
     @classmethod
-    def from_fields(cls, fields: Mapping[str, Any]) -> "LoadPlan":
+    def from_fields(cls, fields: Mapping[str, Any]) -> LoadPlan:
         """The plan back from stored fields (or a message); missing fields mean the users model."""
         profile = fields.get("rate_profile") or ""
         return cls(rates=parse_rates(fields.get("rates") or "", "rates"),

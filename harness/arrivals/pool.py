@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from gevent.event import AsyncResult
 
@@ -100,16 +100,18 @@ class ArrivalPool:
                 continue
             self._started(counts, arrival, now)
             return arrival
-        waiter = AsyncResult()
+        waiter: AsyncResult[Arrival] = AsyncResult()
         self._idle.append(waiter)
         try:
-            return waiter.get()
+            handed = waiter.get()
         except BaseException:  # the user was stopped while waiting (GreenletExit)
             if not waiter.ready():
                 self._idle.remove(waiter)
-            elif waiter.successful():  # ... just after it was handed an arrival: not lost
+            elif waiter.successful() and waiter.value is not None:  # ... just after it was handed an arrival: not lost
                 self.give_back(waiter.value)
             raise
+        assert handed is not None  # get() without a timeout returns what was set: an Arrival
+        return handed
 
     def give_back(self, arrival: Arrival) -> None:
         """An arrival a stopped pool user took but never began: the next free user takes it."""

@@ -131,6 +131,7 @@ class ArrivalRuntime:
             gevent.sleep(WATCH_INTERVAL_S)
             workers = tuple(self._active_workers())
             if workers and workers != self.splits[-1].workers:
+                assert self.epoch is not None  # the watcher starts once the epoch is decided
                 at_s = time.time() + RESPLIT_MARGIN_S - self.epoch
                 self.splits.append(Split(at_s, workers))
                 log.info("arrivals re-split at %.2f s over %d worker(s)", at_s, len(workers))

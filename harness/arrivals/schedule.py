@@ -37,7 +37,7 @@ class Split:
         return [self.at_s, list(self.workers)]
 
     @classmethod
-    def from_wire(cls, item) -> "Split":
+    def from_wire(cls, item) -> Split:
         return cls(float(item[0]), tuple(str(w) for w in item[1]))
 
 
@@ -87,7 +87,7 @@ class _Schedule:
 class ConstantSchedule(_Schedule):
     def __init__(self, curve: RateCurve, worker: str, splits: list[Split]):
         self._last = -1  # the last global arrival index this worker handed over
-        self._next_index = None
+        self._next_index: int | None = None
         super().__init__(curve, worker, splits)
 
     def _set(self, splits: list[Split]) -> None:

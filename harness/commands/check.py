@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness import __version__
+from harness.commands.common import generation_target, print_verdict, required_run_id
 from harness.influx.client import quote_string
 from harness.influx.datamodel import RUN, run_data_source
-from harness.commands.common import generation_target, print_verdict, required_run_id
-from harness.rundata import RunRecord, store_verdict, threshold_rows, thresholds_json
 from harness.influx.options import client_from, settings_from
+from harness.rundata import RunRecord, store_verdict, threshold_rows, thresholds_json
 from harness.settings import CHECK, add_arguments
 from harness.verdict import judge, load_thresholds
 

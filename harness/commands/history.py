@@ -8,11 +8,11 @@ test env, too few runs, InfluxDB unreachable)."""
 
 from __future__ import annotations
 
-from harness.history.changepoints import MIN_SEGMENT, level_shifts
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
-from harness.influx.options import client_from, settings_from
+from harness.history.changepoints import MIN_SEGMENT, level_shifts, refused
 from harness.history.runs import ChangePoint, load_series, store_change_points, test_envs
+from harness.influx.options import client_from, settings_from
 from harness.settings import HISTORY, add_arguments
 from harness.verdict import load_thresholds
 
@@ -68,6 +68,9 @@ def run(args) -> int:
     points = find_change_points(series, thresholds)
     print(f"history of test env {env!r}: {len(runs)} judged runs, {runs[0]} … {runs[-1]}; "
           f"{len(series)} endpoint series (p95, success rate)")
+    for (endpoint, statistic), values in sorted(series.items()):
+        if left_out := refused([v.value for v in values]):
+            print(f"  note: {endpoint} {statistic}: {left_out} runs without a finite value, left out")
     for point in points:
         print(f"  change: {point.describe()}")
     if not points:

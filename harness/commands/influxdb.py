@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harness.commands.common import default_state_dir
 from harness.exitcodes import ExitCode
-from harness.influx.local import LocalInfluxd, find_influxd, INSTALL_HINT
+from harness.influx.local import INSTALL_HINT, LocalInfluxd, find_influxd
 
 
 def register(subparsers) -> None:

@@ -14,7 +14,7 @@ from harness.influx.options import client_from, settings_from
 from harness.report import write_report
 from harness.report.parameters import read_parameters
 from harness.settings import REPORT, add_arguments
-from harness.verdict import judge, load_thresholds, parse_thresholds, RETIRED_REGRESSION_KEYS, Thresholds
+from harness.verdict import RETIRED_REGRESSION_KEYS, Thresholds, judge, load_thresholds, parse_thresholds
 
 
 def register(subparsers) -> None:

@@ -12,14 +12,20 @@ from urllib.parse import urlencode
 
 from harness import __version__
 from harness.apis import api_for
+from harness.arrivals.plan import LoadPlan, plan_from_texts
 from harness.commands.common import default_state_dir, flush_spool, generation_target, print_verdict
 from harness.errors import HarnessError
 from harness.exitcodes import ExitCode
 from harness.influx.datamodel import EVENT_INTERRUPTED
 from harness.influx.options import client_from, settings_from
-from harness.arrivals.plan import LoadPlan, plan_from_texts
-from harness.locust_process import (last_error_line, locust_command, locust_environment, locust_request_count,
-                                     run_locust, spawn_rate)
+from harness.locust_process import (
+    last_error_line,
+    locust_command,
+    locust_environment,
+    locust_request_count,
+    run_locust,
+    spawn_rate,
+)
 from harness.preflight import check_influx, check_target
 from harness.report import write_report
 from harness.rundata import RunRecord, threshold_rows, thresholds_json

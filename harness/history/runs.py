@@ -58,7 +58,7 @@ def load_series(client: InfluxClient, runs_rp: str, test_env: str, last: int) ->
     ends: dict[str, int] = {}
     for _, row in rows:
         ends[row["run_id"]] = max(ends.get(row["run_id"], 0), int(row["time"]))
-    runs = sorted(ends, key=ends.get)[-last:]
+    runs = sorted(ends, key=lambda run_id: ends[run_id])[-last:]
     kept = set(runs)
     found: dict[tuple[str, str], list[RunValue]] = {}
     for endpoint, row in sorted(rows, key=lambda item: int(item[1]["time"])):

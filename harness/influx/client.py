@@ -14,8 +14,9 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 import requests
@@ -85,7 +86,7 @@ class WriteError(Exception):
         return named
 
 
-def _messages(body: str) -> list:
+def _messages(body: str) -> list[Any]:
     """The error texts of an InfluxDB answer (1.x ``error``, 2.x ``message``, 3.x ``data``)."""
     try:
         payload = json.loads(body)
@@ -225,7 +226,7 @@ class InfluxClient:
             raise QueryError(f"InfluxDB answered HTTP {response.status_code} with no JSON to {influxql[:80]!r}") from None
         if "error" in payload:
             raise QueryError(f"InfluxDB: {payload['error']}")
-        results = payload.get("results", [])
+        results: list[dict[str, Any]] = payload.get("results", [])
         for result in results:
             if "error" in result:
                 raise QueryError(f"InfluxDB: {result['error']} (in {influxql[:120]!r})")
@@ -281,7 +282,8 @@ def json_series(blocks: Iterator[bytes], influxql: str) -> Iterator[dict[str, An
 
 def _document(line: bytes, influxql: str) -> dict[str, Any]:
     try:
-        return json.loads(line)
+        document: dict[str, Any] = json.loads(line)
+        return document
     except ValueError:
         raise QueryError(f"InfluxDB answered with no JSON to {influxql[:80]!r}") from None
 
@@ -289,7 +291,7 @@ def _document(line: bytes, influxql: str) -> dict[str, Any]:
 def _series_of(document: dict[str, Any], influxql: str) -> list[dict[str, Any]]:
     if "error" in document:
         raise QueryError(f"InfluxDB: {document['error']}")
-    series = []
+    series: list[dict[str, Any]] = []
     for result in document.get("results", []):
         if "error" in result:
             raise QueryError(f"InfluxDB: {result['error']} (in {influxql[:120]!r})")

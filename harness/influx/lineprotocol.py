@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
@@ -58,7 +59,7 @@ def format_field(value: object) -> str | None:
     return '"' + escape_string_field(str(value)) + '"'
 
 
-def series_prefix(measurement: str, tags: dict[str, object]) -> str:
+def series_prefix(measurement: str, tags: Mapping[str, object]) -> str:
     """``measurement,k=v,...`` with tags sorted by key (as Point does) and empty tags left out,
     followed by the space that separates it from the fields."""
     parts = [escape_measurement(measurement)]
@@ -72,7 +73,7 @@ def series_prefix(measurement: str, tags: dict[str, object]) -> str:
     return ",".join(parts) + " "
 
 
-def field_set(fields: dict[str, object]) -> str:
+def field_set(fields: Mapping[str, object]) -> str:
     out = []
     for key in sorted(fields):
         text = format_field(fields[key])
@@ -81,7 +82,7 @@ def field_set(fields: dict[str, object]) -> str:
     return ",".join(out)
 
 
-def make_line(measurement: str, tags: dict[str, object], fields: dict[str, object],
+def make_line(measurement: str, tags: Mapping[str, object], fields: Mapping[str, object],
               timestamp_ns: int | None = None) -> str:
     """One line of line protocol (no trailing newline). Not for the per-request hot path:
     there the listener caches ``series_prefix`` and formats its two or three fields itself."""

@@ -10,7 +10,8 @@ the result never depends on the fast path.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from typing import Any
 
 import msgpack
 import numpy as np
@@ -48,7 +49,7 @@ def numeric_series(blocks: Iterable[bytes], influxql: str) -> Iterator[Series]:
 _PARSE_EVERY = 1 << 20
 
 
-def _complete_documents(buffer: bytes, influxql: str) -> Iterator[Series]:
+def _complete_documents(buffer: bytes, influxql: str) -> Generator[Series, None, bytes]:
     """Yields the series of every complete document in ``buffer``; returns the unfinished rest."""
     done = 0
     while done < len(buffer):

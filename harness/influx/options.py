@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.settings import Settings, default_env_file, resolve
 
 
-def settings_from(args) -> Settings:
+def settings_from(args: argparse.Namespace) -> Settings:
     return resolve(args, os.environ, default_env_file())
 
 

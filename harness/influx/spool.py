@@ -77,7 +77,9 @@ class Spool:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(gzip.compress(body, compresslevel=1))
         os.replace(tmp, path)
-        self.files.append(parse(path))
+        spooled = parse(path)
+        assert spooled is not None  # the name was made above
+        self.files.append(spooled)
 
     def oldest(self) -> SpoolFile | None:
         return self.files[0] if self.files else None
@@ -94,7 +96,7 @@ class Spool:
         with open(self.quarantine_file, "ab") as out:
             for reason, lines in groups:
                 why = " ".join(reason.split())
-                out.write(f"# {stamp} rp={retention_policy or '_'}: {why}\n".encode("utf-8"))
+                out.write(f"# {stamp} rp={retention_policy or '_'}: {why}\n".encode())
                 out.write(b"".join(line + b"\n" for line in lines))
             out.flush()
             os.fsync(out.fileno())

@@ -26,6 +26,7 @@ import logging
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.errors import HarnessError
@@ -62,8 +63,9 @@ class WriteCounts:
 
 class BatchWriter:
     def __init__(self, client: InfluxClient, max_pending_points: int, *, batch_size: int = 5000,
-                 spool: Spool | None = None, create_database=None, record_tags: dict[str, str] | None = None,
-                 sleep=time.sleep, clock=time.monotonic):
+                 spool: Spool | None = None, create_database: Callable[[], object] | None = None,
+                 record_tags: dict[str, str] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.spool = spool
         self.max_pending_points = max_pending_points

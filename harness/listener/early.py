@@ -10,7 +10,7 @@ so no request goes unstored. Only the moments before ``init`` are kept: the buff
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 class EarlyEvents:

@@ -14,27 +14,37 @@ import logging
 import os
 import socket
 import time
+from pathlib import Path
 
 import gevent
 import psutil
 from gevent.event import Event
 
-from pathlib import Path
-
-from harness.influx.client import InfluxClient, InfluxSettings
 from harness.arrivals.runtime import arrivals_of
-from harness.influx.datamodel import (ARRIVALS, EVENT_ARRIVALS_START, EVENT_SPAWN_COMPLETE, EVENT_START, EVENT_STOP,
-                                      EVENT_STOPPING, EVENT_WORKER_LOST, LISTENER_STATS, LOAD_PLAN, USERS,
-                                      USERS_INTERVAL_S, event_line)
+from harness.influx.client import InfluxClient, InfluxSettings
+from harness.influx.datamodel import (
+    ARRIVALS,
+    EVENT_ARRIVALS_START,
+    EVENT_SPAWN_COMPLETE,
+    EVENT_START,
+    EVENT_STOP,
+    EVENT_STOPPING,
+    EVENT_WORKER_LOST,
+    LISTENER_STATS,
+    LOAD_PLAN,
+    USERS,
+    USERS_INTERVAL_S,
+    event_line,
+)
 from harness.influx.lineprotocol import make_line
+from harness.influx.schema import ensure_database
+from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
+from harness.influx.writer import BatchWriter
 from harness.listener.loop_lag import LoopLag
 from harness.listener.options import test_env
 from harness.listener.recorder import RequestRecorder
-from harness.runner_role import Role, role_of
-from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
-from harness.influx.schema import ensure_database
-from harness.influx.writer import BatchWriter
 from harness.runid import new_run_id, validate_run_id
+from harness.runner_role import Role, role_of
 
 log = logging.getLogger("harness.listener")
 
@@ -245,7 +255,7 @@ class InfluxListener:
         if not final:
             fields = {"users": int(runner.user_count), "cpu_percent": float(self.process.cpu_percent(None)),
                       "loop_lag_ms": float(self.loop_lag.take())}
-            if samples:
+            if samples and arrivals is not None:
                 fields["pool_busy"] = int(arrivals.pool.busy)
             lines.append(make_line(USERS.name, tags, fields, now))
         for sample in samples:

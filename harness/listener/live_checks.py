@@ -24,7 +24,16 @@ import gevent
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.runner_role import Role
-from harness.verdict import AbortRecord, Thresholds, abort_event_line, decide_abort, load_thresholds, measure_window
+from harness.verdict import (
+    AbortRecord,
+    Thresholds,
+    abort_event_line,
+    abort_looks,
+    decide_abort,
+    latency_limits,
+    load_thresholds,
+    measure_window,
+)
 
 log = logging.getLogger("harness.listener")
 
@@ -63,6 +72,8 @@ class LiveChecks:
         self.client: InfluxClient | None = None  # its own session, made per test (settings may change)
         self.greenlet: gevent.Greenlet | None = None
         self.record: AbortRecord | None = None
+        self.limits = latency_limits(thresholds, self.rule.checks)  # counted per window: the exact tests
+        self.looks: int | None = None  # windows this test can judge (None: no run time, no end known)
         self.checked = 0  # windows judged this test
         self.skipped = 0  # checks that timed out or failed
         self.busy_s = 0.0  # wall time spent in checks (bench/bench_abort.py)
@@ -73,10 +84,15 @@ class LiveChecks:
         # The listener's test_start ran first (registered first): run id and start are this test's.
         self.client = InfluxClient(replace(self.listener.influx_settings, timeout_s=self.budget_s))
         self.record, self.checked, self.skipped, self.busy_s = None, 0, 0, 0.0
+        # The error budget (abort.alpha) is spread over every look the run can make: its run time
+        # (Locust's --run-time, in seconds) from the first whole window on, one every every_s.
+        self.looks = abort_looks(getattr(self.env.parsed_options, "run_time", None), self.first_check_s,
+                                 self.rule.every_s)
         self.greenlet = gevent.spawn(self._loop, self.listener.run_id, self.listener.test_env,
                                      self.listener.test_started_ns)
-        log.info("live checks: %s over the trailing %g s, every %g s from t=%g s (%s)",
+        log.info("live checks: %s over the trailing %g s, every %g s from t=%g s, alpha %g over %s (%s)",
                  ", ".join(self.rule.checks), self.rule.window_s, self.rule.every_s, self.first_check_s,
+                 self.rule.alpha, f"{self.looks} looks" if self.looks else "looks without end",
                  self.thresholds.source)
 
     @property
@@ -116,9 +132,11 @@ class LiveChecks:
             # Only whole windows after the warm-up: the verdict does not judge the warm-up either,
             # and "over the window" must not quietly mean over its last second.
             return None
+        assert self.client is not None  # made when the test started
         try:
             with gevent.Timeout(self.budget_s):
-                figures = measure_window(self.client, run_id, start_ns, end_ns, self.rule.checks, test_env)
+                figures = measure_window(self.client, run_id, start_ns, end_ns, self.rule.checks, test_env,
+                                         self.limits)
         except gevent.Timeout:
             self.skipped += 1
             log.warning("live checks: InfluxDB did not answer within %g s; this window is skipped", self.budget_s)
@@ -128,7 +146,9 @@ class LiveChecks:
             log.warning("live checks: this window is skipped (%s)", exc)
             return None
         self.checked += 1
-        return decide_abort(self.thresholds, self.rule.checks, figures, started_ns, now_ns)
+        # A skipped window is a look not made: its share of alpha is not spent, never given to another.
+        return decide_abort(self.thresholds, self.rule.checks, figures, started_ns, now_ns,
+                            look=self.checked + self.skipped, looks=self.looks)
 
     # -- stopping -------------------------------------------------------------------------
     def abort(self, run_id: str, test_env: str, record: AbortRecord) -> None:

@@ -8,8 +8,8 @@ import sys
 from harness.errors import HarnessError
 from harness.listener import live_checks
 from harness.listener.influx_listener import InfluxListener, preflight
-from harness.runner_role import Role, role_of
 from harness.runid import validate_run_id
+from harness.runner_role import Role, role_of
 
 
 def install(events) -> None:

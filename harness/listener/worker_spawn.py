@@ -26,5 +26,5 @@ def install() -> None:
     def default_args_dict() -> dict:
         return dict(cached())  # a copy, so no caller can change the cached answer
 
-    default_args_dict.harness_cached = True
+    default_args_dict.harness_cached = True  # type: ignore[attr-defined]  # a marker on the function
     argument_parser.default_args_dict = default_args_dict

@@ -14,8 +14,18 @@ from harness.report.assets import SCRIPT, STYLE
 from harness.report.charts import endpoint_charts, load_charts
 from harness.report.fmt import ms, num, rate, utc_ns
 from harness.report.view import EndpointView, ReportView
-from harness.verdict import (Check, abort_line, change_text, generation_target_in_force, interval_text, level_text,
-                             scope_status, utc_text, value_text)
+from harness.verdict import (
+    Check,
+    Stats,
+    abort_line,
+    change_text,
+    generation_target_in_force,
+    interval_text,
+    level_text,
+    scope_status,
+    utc_text,
+    value_text,
+)
 
 HEADLINES = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
 _MARK = {True: ("pass", "✓ pass"), False: ("fail", "✗ fail"), None: ("not-judged", "? not judged")}
@@ -124,6 +134,7 @@ def _endpoint_table(view: ReportView) -> str:
         return ["—", "—"] if latency is None else [ms(latency.p95), ms(latency.p99)]
 
     rows = []
+    s: Stats | None
     for e in view.endpoints:
         s = e.stats
         cells = ([str(s.requests), str(s.failures), rate(s.success_rate), ms(s.p50), ms(s.p95), ms(s.p99),

@@ -9,8 +9,16 @@ from typing import Any
 from harness.report.fmt import finite, utc_ns
 from harness.report.series import Bucket
 from harness.report.view import ReportView
-from harness.verdict import (abort_dict, baseline_dict, comparison_dict, latency_dict, load_dict, scope_status, stats_dict,
-                             utc_ns_text)
+from harness.verdict import (
+    abort_dict,
+    baseline_dict,
+    comparison_dict,
+    latency_dict,
+    load_dict,
+    scope_status,
+    stats_dict,
+    utc_ns_text,
+)
 
 SCHEMA_VERSION = 1
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.report.series import Bucket, RunSeries
-from harness.verdict import Comparison, EndpointStats, Latency, Limits, scope_status, Thresholds, Verdict
+from harness.verdict import Comparison, EndpointStats, Latency, Limits, Thresholds, Verdict, scope_status
 
 
 @dataclass(frozen=True)

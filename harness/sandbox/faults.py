@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from harness.errors import HarnessError
 from harness.sandbox.routes import ENDPOINTS, GROUPS, ROUTES, normalize_endpoint

@@ -15,7 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import IO, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import IO
 
 from harness.errors import HarnessError
 
@@ -34,7 +35,7 @@ class SandboxProcess(subprocess.Popen):
     """
 
     def __init__(self, args: list[str]) -> None:
-        self.stderr_file: IO[bytes] = tempfile.TemporaryFile()
+        self.stderr_file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         super().__init__(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr_file)
 
     def stderr_tail(self, max_bytes: int = 65536) -> list[str]:

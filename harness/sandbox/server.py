@@ -65,6 +65,7 @@ def serve(host: str, port: int, app: Any, access_log: bool = False, out: TextIO 
             reason = exc.args[1] if len(exc.args) == 2 and isinstance(exc.args[1], str) else str(exc)
             raise HarnessError(f"sandbox cannot listen on {host}:{port}: {reason}") from None
         # The parent process reads this one line to learn the URL (port 0 picks a free port).
+        assert server.server_port is not None  # bound by start()
         print(f"{READY_PREFIX}{url_for(host, server.server_port)}", file=out or sys.stdout, flush=True)
         stopped.wait()
     finally:

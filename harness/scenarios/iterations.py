@@ -4,7 +4,7 @@ iteration is one stored key request."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from harness.arrivals.plan import KEY_REQUEST
 from harness.scenarios.auth import get_health

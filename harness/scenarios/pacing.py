@@ -43,7 +43,9 @@ def expected_class_counts(user_classes, user_count: int) -> dict[str, int]:
         return dict(counts)
     generator = _kl_generator(weighted)
     for _ in range(remaining):
-        counts[next(generator)] += 1
+        name = next(generator)
+        assert name is not None  # it yields None only for no class of weight above 0
+        counts[name] += 1
     return dict(counts)
 
 

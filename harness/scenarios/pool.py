@@ -37,8 +37,9 @@ class ArrivalUser(ApiUser):
     def on_stop(self) -> None:
         # Stopped between taking an arrival and beginning it (a rebalance moves pool users
         # between workers): hand it back rather than lose it.
-        if self._arrival is not None:
-            arrivals_of(self.environment).pool.give_back(self._arrival)
+        runtime = arrivals_of(self.environment)
+        if self._arrival is not None and runtime is not None:  # an arrival came from the runtime
+            runtime.pool.give_back(self._arrival)
             self._arrival = None
 
     def context(self) -> dict:
@@ -51,7 +52,9 @@ class ArrivalUser(ApiUser):
         arrival, self._arrival = self._arrival, None
         if arrival is None:  # the first task runs before the first wait
             return
-        pool = arrivals_of(self.environment).pool
+        runtime = arrivals_of(self.environment)
+        assert runtime is not None  # the arrival came from it (wait_time)
+        pool = runtime.pool
         self._lateness_ms = max(0.0, (time.time() - arrival.due) * 1000.0)
         number = self._iterations[arrival.api] = self._iterations.get(arrival.api, 0) + 1
         pool.busy += 1

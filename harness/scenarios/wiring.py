@@ -11,9 +11,9 @@ from locust.runners import STATE_INIT, STATE_STOPPED
 from harness.arrivals.plan import LoadPlan
 from harness.arrivals.runtime import HELLO, MESSAGE, ArrivalRuntime, attach, plan_from_options
 from harness.errors import HarnessError
+from harness.runner_role import Role, role_of
 from harness.scenarios import pacing
 from harness.scenarios.pool import ArrivalUser
-from harness.runner_role import Role, role_of
 
 log = logging.getLogger("harness.scenarios")
 

@@ -11,8 +11,16 @@ Code outside the package imports only from here.
 """
 
 from harness.verdict.decide.abort import decide as decide_abort, evaluate_run
-from harness.verdict.decide.compare import change_text, interval_text, level_text, regression_limit, value_text
+from harness.verdict.decide.compare import (
+    change_text,
+    interval_text,
+    level_text,
+    regression_limit,
+    value_text,
+)
 from harness.verdict.decide.evaluate import evaluate, generation_target_in_force
+from harness.verdict.decide.sequential import looks as abort_looks
+from harness.verdict.decide.window import latency_limits
 from harness.verdict.judge import judge
 from harness.verdict.model import (
     COMPARED,
@@ -59,9 +67,9 @@ from harness.verdict.rules.thresholds import (
 __all__ = [
     "COMPARED", "RETIRED_REGRESSION_KEYS", "AbortOutcome", "AbortRecord", "ApiLoad", "Breach", "Check",
     "Comparison", "Completeness", "EndpointStats", "Latency", "Limits", "Measurements", "Stats", "Thresholds",
-    "Verdict", "WindowFigures", "abort_dict", "abort_event_line", "abort_line", "baseline_dict", "change_text",
+    "Verdict", "WindowFigures", "abort_dict", "abort_event_line", "abort_line", "abort_looks", "baseline_dict", "change_text",
     "choose_baseline", "comparison_dict", "decide_abort", "evaluate", "evaluate_run", "generation_target_in_force",
-    "interval_text", "judge", "latency_dict", "level_text", "load_baseline", "load_dict", "load_thresholds",
+    "interval_text", "judge", "latency_dict", "latency_limits", "level_text", "load_baseline", "load_dict", "load_thresholds",
     "measure", "measure_window", "parse_thresholds", "peak_users", "read_abort", "regression_limit", "run_bounds",
     "scope_status", "stats_dict", "summary_error_fields", "thresholds_as_points", "utc_ns_text", "utc_text",
     "value_text", "was_aborted", "write_outputs",

@@ -4,30 +4,31 @@ and ``run``. Storing it in InfluxDB (``run_summary``, the verdict event) is the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from harness.influx.client import InfluxClient
 from harness.verdict.decide.abort import evaluate_run
-from harness.verdict.reads.abort import read_abort
-from harness.verdict.reads.baseline import choose_baseline, load_baseline
 from harness.verdict.decide.compare import preload
-from harness.verdict.reads.measure import measure
 from harness.verdict.model import Verdict
 from harness.verdict.outputs import write_outputs
+from harness.verdict.reads.abort import read_abort
+from harness.verdict.reads.baseline import choose_baseline, load_baseline
+from harness.verdict.reads.measure import measure
 from harness.verdict.rules.thresholds import Thresholds
 
 
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
           generation_target: float | None, baseline: str | None = None, baseline_force: bool = False,
-          runs_rp: str = "runs", extra_warnings: list[str] = ()) -> tuple[Verdict, dict[str, Path]]:
+          runs_rp: str = "runs", extra_warnings: Sequence[str] = ()) -> tuple[Verdict, dict[str, Path]]:
     """``baseline``: RUN_ID, last-pass or last-N-pass (docs/baselines.md); ``baseline_force``
     compares with it even when its load differs."""
     if baseline:
         preload()
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
                        runs_rp=runs_rp, window_s=thresholds.load.window_s, windows=thresholds.regression.windows)
-    measured = replace(measured, abort=read_abort(client, run_id, runs_rp))
+    measured = replace(measured, abort=read_abort(client, run_id, runs_rp, thresholds, measured.window_ns))
     measured.warnings.extend(extra_warnings)
     baseline_stats = None
     if baseline:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -51,7 +51,8 @@ class Stats:
     spread: dict[str, Spread] = field(default_factory=dict, compare=False)
 
     def value(self, statistic: str) -> float | None:
-        return getattr(self, statistic)
+        value: float | None = getattr(self, statistic)
+        return value
 
 
 def summary_error_fields(stats: Stats) -> dict[str, float | int]:
@@ -66,7 +67,7 @@ def summary_error_fields(stats: Stats) -> dict[str, float | int]:
     return out
 
 
-def spread_from_fields(row: dict) -> dict[str, Spread]:
+def spread_from_fields(row: dict[str, Any]) -> dict[str, Spread]:
     return {s: Spread(float(row[f"{s}_se"]), int(row[f"{s}_windows"])) for s in COMPARED
             if row.get(f"{s}_se") is not None and row.get(f"{s}_windows") is not None}
 
@@ -238,7 +239,7 @@ class Baseline:
     apis: dict[str, Stats] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, measured: Measurements, spec: str | None = None) -> "Baseline":
+    def of(cls, measured: Measurements, spec: str | None = None) -> Baseline:
         """One measured run as a baseline."""
         return cls(BaselineInfo(spec or measured.run_id, (measured.run_id,)), dict(measured.endpoints),
                    dict(measured.apis))
@@ -339,7 +340,7 @@ def baseline_values(verdict: Verdict) -> dict[str, dict[str, float]]:
     return out
 
 
-def regression_limits(verdict: Verdict) -> list[dict]:
+def regression_limits(verdict: Verdict) -> list[dict[str, Any]]:
     """The regression lines as ``threshold`` rows (like ``thresholds_as_points``): metric
     ``p95_regression`` etc., value = baseline + minimum effect (success rate: minus)."""
     return [{"scope": c.scope, "api": c.api, "endpoint": c.endpoint, "metric": f"{c.statistic}_regression",
@@ -365,7 +366,7 @@ class Samples:
         return len(self.t_ns)
 
     @classmethod
-    def joined(cls, parts: list["Samples"]) -> "Samples":
+    def joined(cls, parts: list[Samples]) -> Samples:
         """Several scopes' samples as one, in time order (an API group from its endpoints)."""
         t = np.concatenate([p.t_ns for p in parts])
         order = np.argsort(t, kind="stable")  # timsort: linear on already-sorted runs
@@ -379,6 +380,10 @@ class WindowFigures:
     end_ns: int
     measured: Measurements  # endpoints and API groups over the window
     cpu: dict[str, tuple[float, int]]  # worker → (lowest CPU % in the window, samples)
+    # (scope, latency limit in ms) → requests of the scope slower than that limit in the window:
+    # the count the exact test of a pXX limit needs (decide/sequential.py).
+    slow: dict[tuple[str, float], int] = field(default_factory=dict)
+    slow_limits: tuple[float, ...] = ()  # the limits counted: a scope absent from ``slow`` had none slower
 
     @property
     def duration_s(self) -> float:
@@ -395,6 +400,49 @@ class WindowFigures:
             stats = m.endpoints.get(scope)
         return stats.requests if stats is not None else 0
 
+    def bad(self, scope: str, metric: str, limit: float) -> int | None:
+        """The count an exact test of the check needs: the scope's failures (success_rate) or its
+        requests slower than ``limit`` (pXX); None when the window read did not count them."""
+        if metric == "success_rate":
+            m = self.measured
+            stats = m.apis.get(scope[4:]) if scope.startswith("api:") else m.endpoints.get(scope)
+            return stats.failures if stats is not None else 0
+        if limit in self.slow_limits:
+            return self.slow.get((scope, limit), 0)
+        return None
+
+
+# An exact test as JSON fields: in verdict.json and in the abort's ``breaches`` field.
+TestFields = dict[str, float | int | str | bool]
+
+
+@dataclass(frozen=True)
+class ExactTest:
+    """One scope's check over one stretch of points, tested exactly (decide/sequential.py)."""
+
+    scope: str
+    metric: str  # success_rate, p50, p95 or p99
+    n: int  # requests
+    count: int  # failures (success_rate) or requests slower than the limit (pXX)
+    p0: float  # the chance of such a request when the limit just holds
+    p_value: float  # P(X ≥ count) for X ~ Binomial(n, p0)
+    level: float  # the test rejects when p_value ≤ level
+    test: str = "exact one-sided binomial"
+
+    @property
+    def rejected(self) -> bool:
+        return self.p_value <= self.level
+
+    def text(self) -> str:
+        what = "failed" if self.metric == "success_rate" else "slower than the limit"
+        sign = "≤" if self.rejected else ">"
+        return f"{self.count} of {self.n} {what}, p = {self.p_value:.2g} {sign} {self.level:.2g}"
+
+    def as_dict(self) -> TestFields:
+        return {"test": self.test, "scope": self.scope, "metric": self.metric, "n": self.n, "count": self.count,
+                "null_probability": self.p0, "p_value": self.p_value, "level": self.level,
+                "rejected": self.rejected}
+
 
 AbortKind = Literal["fail", "inconclusive"]
 
@@ -409,6 +457,7 @@ class Breach:
     observed: float | None
     requests: int  # requests of the scope in the window (CPU samples for a worker)
     message: str
+    test: TestFields | None = None  # ExactTest.as_dict() for success_rate and pXX; None for max, rps, cpu
 
 
 @dataclass(frozen=True)
@@ -420,6 +469,10 @@ class AbortRecord:
     end_ns: int
     breaches: tuple[Breach, ...]  # target limits first
     exact: WindowFigures | None = None  # the same window, re-read from the complete stored points
+    judged: WindowFigures | None = None  # counts over the whole judged run (for the confirmation)
+    look: int = 1  # which look of the run decided (1 = the first window judged)
+    looks: int | None = None  # the looks the run could make (None: no run time, so no end known)
+    alpha: float = 0.01  # abort.alpha in force
 
     @property
     def test_start_ns(self) -> int:
@@ -434,17 +487,20 @@ class AbortRecord:
     def text(self) -> str:
         first = self.breaches[0]
         more = f" (and {len(self.breaches) - 1} more)" if len(self.breaches) > 1 else ""
-        return (f"aborted at t={self.at_s:.0f}s: {first.message} over {self.window_text()} "
-                f"({count_text(first.metric, first.requests)}){more}")
+        # A tested check's message already says its count of requests ("12 of 24 failed, p = …").
+        count = "" if first.test else f" ({count_text(first.metric, first.requests)})"
+        return f"aborted at t={self.at_s:.0f}s: {first.message} over {self.window_text()}{count}{more}"
 
 
 @dataclass(frozen=True)
 class AbortOutcome:
     record: AbortRecord
-    confirmed: bool  # a check that stopped the run fails on the complete points of its window too
+    confirmed: bool  # a check that stopped the run is confirmed on data that did not trigger it
     exact: tuple[Check, ...]  # the stopping checks, judged on the complete points of the window
     whole_run: tuple[Check, ...]  # the same scopes and metrics over the whole judged run
     check: Check  # the "run / abort" check the verdict carries
+    # The exact tests on the judged run's points outside the triggering window, per tested breach.
+    confirmation: tuple[ExactTest, ...] = ()
 
 
 def count_text(metric: str, n: int) -> str:

@@ -18,9 +18,15 @@ from __future__ import annotations
 import importlib
 import math
 import threading
+from typing import Any
 
-from harness.verdict.decide.estimate import MIN_REQUESTS_PER_RATE_WINDOW, MIN_WINDOWS, PERCENTILES, TAIL_PER_WINDOW
-from harness.verdict.model import COMPARED, Baseline, Comparison, Measurements, Stats
+from harness.verdict.decide.estimate import (
+    MIN_REQUESTS_PER_RATE_WINDOW,
+    MIN_WINDOWS,
+    PERCENTILES,
+    TAIL_PER_WINDOW,
+)
+from harness.verdict.model import COMPARED, Baseline, Comparison, Decision, Measurements, Stats
 from harness.verdict.rules.thresholds import Regression, Thresholds
 
 _UNITS = {"success_rate": "%"}
@@ -52,7 +58,9 @@ def regression_limit(thresholds: Thresholds, statistic: str, baseline: float | N
 def scopes_in_both(measured: Measurements, baseline: Baseline) -> list[tuple[str, str, str, Stats, Stats]]:
     """(scope, api, endpoint, run's stats, baseline's stats) for every endpoint and API group
     with requests in both."""
-    out = []
+    out: list[tuple[str, str, str, Stats, Stats]] = []
+    now: Stats
+    then: Stats
     for key in sorted(set(measured.endpoints) & set(baseline.endpoints)):
         now, then = measured.endpoints[key], baseline.endpoints[key]
         if now.requests and then.requests:
@@ -79,7 +87,7 @@ def _compare_one(r: Regression, alpha: float, scope: str, api: str, endpoint: st
     current, base = now.value(statistic), then.value(statistic)
     confidence = 1 - 2 * alpha
     words, unit = _WORDS.get(statistic, statistic), _UNITS.get(statistic, "ms")
-    common = dict(scope=scope, api=api, endpoint=endpoint, statistic=statistic, baseline=base, current=current,
+    common: dict[str, Any] = dict(scope=scope, api=api, endpoint=endpoint, statistic=statistic, baseline=base, current=current,
                   confidence=confidence)
     if current is None or base is None:
         return Comparison(**common, change=None, change_percent=None, low=None, high=None,
@@ -107,6 +115,7 @@ def _compare_one(r: Regression, alpha: float, scope: str, api: str, endpoint: st
         low, high = change - half, change + half
     worse = -1.0 if statistic == "success_rate" else 1.0  # which way a change is a regression
     bounds = sorted((worse * low, worse * high))
+    decision: Decision
     interval = (f"{level_text(confidence)} interval {_signed(low)} … {_signed(high)} {_unit_of_change(unit)}, minimum "
                 f"effect {_num(effect)} {_unit_of_change(unit)}")
     if bounds[0] > effect:

@@ -11,6 +11,7 @@ of being counted as independent evidence, as it would be by a plain bootstrap of
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def percentiles(values: np.ndarray, wanted: dict[str, float] = PERCENTILES) -> d
     index = {name: rank_index(len(values), p) for name, p in wanted.items()}
     present = sorted({i for i in index.values() if i is not None})
     if not present:
-        return {name: None for name in wanted}
+        return dict.fromkeys(wanted)
     part = np.partition(values, present)  # O(n): only the ranks asked for end up in place
     return {name: None if i is None else float(part[i]) for name, i in index.items()}
 
@@ -74,7 +75,7 @@ def spread(values: np.ndarray, failed: np.ndarray, max_windows: int) -> dict[str
 
 def _windows(ordered: np.ndarray, k: int) -> list[np.ndarray]:
     """``k`` consecutive slices of (nearly) equal count; none when k is 0."""
-    edges = (np.arange(k + 1) * len(ordered)) // k if k else []
+    edges: np.ndarray | list[int] = (np.arange(k + 1) * len(ordered)) // k if k else []
     return [ordered[a:b] for a, b in zip(edges[:-1], edges[1:])]
 
 
@@ -84,10 +85,11 @@ def _standard_error(per_window: list[float]) -> Spread:
 
 def _one_percentile(values: np.ndarray, p: float) -> float:
     i = rank_index(len(values), p)
+    assert i is not None  # a window holds values, and p is 50, 95 or 99
     return float(np.partition(values, i)[i])
 
 
-def stats_of(samples: Samples, duration_s: float, max_windows: int, field: str = "response_time") -> dict:
+def stats_of(samples: Samples, duration_s: float, max_windows: int, field: str = "response_time") -> dict[str, Any]:
     """Stats' fields for one scope from its samples of one latency field (kwargs for Stats or
     EndpointStats). Points without that field count as requests but not in its percentiles."""
     values, failed = samples.values[field], samples.failed

@@ -10,12 +10,23 @@ from __future__ import annotations
 from dataclasses import replace
 
 from harness.apis import API_GROUPS, api_for
+from harness.suggest import closest_match
 from harness.verdict.decide.compare import compare
 from harness.verdict.decide.load import is_generator_limit, load_checks
 from harness.verdict.decide.numbers import at_least as _at_least, at_most as _at_most, num as _num
-from harness.verdict.model import (Baseline, Check, Comparison, Completeness, Latency, Measurements, Stats,
-                                   Verdict)
-from harness.verdict.rules.thresholds import Limits, Thresholds, closest_match
+from harness.verdict.model import (
+    AbortOutcome,
+    Baseline,
+    Check,
+    Comparison,
+    Completeness,
+    Latency,
+    Measurements,
+    Stats,
+    Verdict,
+    VerdictName,
+)
+from harness.verdict.rules.thresholds import Limits, Thresholds
 
 # Limit key → (metric/Stats attribute, words in messages, unit, "min" or "max").
 _LIMITS = {
@@ -29,7 +40,7 @@ _LIMITS = {
 
 
 def evaluate(thresholds: Thresholds, measured: Measurements,
-             baseline: Baseline | Measurements | None = None, abort=None) -> Verdict:
+             baseline: Baseline | Measurements | None = None, abort: AbortOutcome | None = None) -> Verdict:
     """The verdict's three questions in order: was the load as asked (and if not, whose limit was
     hit), did the target hold its limits, did it regress against a baseline.
 
@@ -72,6 +83,7 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
     generator = [c.message for c in checks if is_generator_limit(c)]
     failed = [c.message for c in checks if c.passed is False]
     unjudged = [c.message for c in checks if c.passed is None and not is_generator_limit(c)]
+    verdict: VerdictName
     if errors:
         verdict = "error"
     elif generator:
@@ -189,7 +201,7 @@ def _regression_checks(comparisons: list[Comparison]) -> list[Check]:
     """A check per decided comparison: a regression fails the run; an inconclusive comparison is
     no check at all (too little data to answer "did it regress?" is not a failure of the target)."""
     return [Check(c.scope, f"{c.statistic}_vs_baseline", c.limit, c.current, c.decision != "regressed",
-                  "regression", c.reason) for c in comparisons if c.decision != "inconclusive"]
+                  "regression", c.reason) for c in comparisons if c.decision != "inconclusive" and c.limit is not None]
 # Checks of how much load the run produced: a lost worker's missing share says nothing about the target.
 _LOAD_METRICS = {"throughput", "rps", "arrival_rate"}
 

@@ -13,15 +13,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from harness.verdict.model import ApiLoad, Check, LoadWindow, Measurements
 from harness.verdict.decide.numbers import at_least, at_most, num
+from harness.verdict.decide.poisson_band import ALPHA as POISSON_ALPHA, band as poisson_band, window_level
+from harness.verdict.model import ApiLoad, Check, LoadWindow, Measurements
 from harness.verdict.rules.thresholds import Limits, Thresholds
 
 GENERATOR = "load generator"  # the scope of every check that blames the load generator
 # Little's law gives the pool a rate needs on average; arrivals are not that even.
 POOL_HEADROOM = 1.25
-# A Poisson count beyond 4 standard deviations of its mean happens once in ~16,000 windows.
-POISSON_SIGMAS = 4
 
 
 @dataclass(frozen=True)
@@ -57,20 +56,22 @@ def latency_limit(limits: Limits | None) -> float | None:
 
 def _arrival_check(thresholds: Thresholds, measured: Measurements, load: ApiLoad) -> Check:
     scope, tolerance, window_s = f"api:{load.api}", thresholds.load.tolerance, thresholds.load.window_s
+    # Poisson arrivals: the run's error budget is spread over every window of every API judged.
+    level = window_level(sum(len(api.windows) for api in measured.load.values())) if load.poisson else None
     if not load.windows:
         return Check(scope, "arrival_rate", load.target_per_s, None, None, "load",
                      f"{scope}: no full {num(window_s)} s window of arrivals after the warm-up: "
                      f"the arrival rate of {num(load.target_per_s)}/s cannot be verified")
-    off = [w for w in load.windows if _off(w, tolerance, load.poisson)]
+    off = [w for w in load.windows if _off(w, tolerance, level)]
     if not off:
         rates = [w.achieved_per_s for w in load.windows]
         return Check(scope, "arrival_rate", load.target_per_s, _worst_rate(load.windows), True, "load",
                      f"{scope}: {num(min(rates))}–{num(max(rates))} arrivals/s in every {num(window_s)} s "
-                     f"window, within {_band(load.target_per_s, tolerance, load.poisson)}")
+                     f"window, within {_band(load.target_per_s, tolerance, level)}")
     causes = [(w, _arrival_cause(thresholds, measured, load, w)) for w in off]
     # The load generator's limit is named first: until it is lifted the run says nothing of the target.
     window, cause = next(((w, c) for w, c in causes if c.generator), causes[0])
-    what = f"{_window_text(window, tolerance, load.poisson)}: {cause.text}"
+    what = f"{_window_text(window, tolerance, level)}: {cause.text}"
     if cause.generator:
         return Check(GENERATOR, "arrival_rate", window.target_per_s, window.achieved_per_s, None, "load",
                      f"{GENERATOR}: {scope} {what}")
@@ -95,25 +96,24 @@ def counts_check(load: ApiLoad) -> Check | None:
                  f"{stored} key requests ({load.defining}) in the judged windows: its arrival counts cannot be trusted")
 
 
-def _allowed(w: LoadWindow, tolerance: float, poisson: bool) -> float:
-    """How many arrivals a window may be off by: the tolerance, never less than one arrival (a window
-    edge can fall either side of one), and for Poisson arrivals at least 4 standard deviations of
-    the count the rate asked for (a random count varies by √asked)."""
+def _bounds(w: LoadWindow, tolerance: float, level: float | None) -> tuple[float, float]:
+    """The lowest and highest arrivals per second the window may have: the tolerance, never less
+    than one arrival (a window edge can fall either side of one), and for Poisson arrivals
+    (``level`` given) never tighter than the exact Poisson band of the count asked at that level
+    (poisson_band.py: a random count at a low rate is skewed, so no ±kσ band is exact)."""
     asked = w.target_per_s * w.duration_s
     allowed = max(tolerance * asked, 1.0)
-    return max(allowed, POISSON_SIGMAS * math.sqrt(asked)) if poisson else allowed
+    low, high = asked - allowed, asked + allowed
+    exact = poisson_band(asked, level) if level is not None else None
+    if exact is not None:
+        low, high = min(low, exact[0]), max(high, exact[1])
+    return max(low, 0.0) / w.duration_s, high / w.duration_s
 
 
-def _bounds(w: LoadWindow, tolerance: float, poisson: bool) -> tuple[float, float]:
-    """The lowest and highest arrivals per second the window may have."""
-    asked, allowed = w.target_per_s * w.duration_s, _allowed(w, tolerance, poisson)
-    return max(asked - allowed, 0.0) / w.duration_s, (asked + allowed) / w.duration_s
-
-
-def _off(w: LoadWindow, tolerance: float, poisson: bool) -> bool:
+def _off(w: LoadWindow, tolerance: float, level: float | None) -> bool:
     """Outside the band, or too many arrivals late or dropped. A window above the band only
     because late arrivals caught up is the window that made them late, judged there."""
-    low, high = _bounds(w, tolerance, poisson)
+    low, high = _bounds(w, tolerance, level)
     on_time = (w.iterations - w.late) / w.duration_s
     over = not at_most(on_time if w.late else w.achieved_per_s, high)
     held = w.late + w.dropped > max(tolerance * w.scheduled, 1)
@@ -160,11 +160,11 @@ def _worst_rate(windows: list[LoadWindow]) -> float:
         .achieved_per_s
 
 
-def _window_text(w: LoadWindow, tolerance: float, poisson: bool) -> str:
+def _window_text(w: LoadWindow, tolerance: float, level: float | None) -> str:
     when = f"in {num(w.start_s)}–{num(w.end_s)} s"
     rate = w.achieved_per_s
-    low, high = _bounds(w, tolerance, poisson)
-    band = _band(w.target_per_s, tolerance, poisson)
+    low, high = _bounds(w, tolerance, level)
+    band = _band(w.target_per_s, tolerance, level)
     if not at_least(rate, low):
         return f"{num(rate)} arrivals/s < {num(low)}/s ({band}) {when}"
     if not at_most(rate, high):
@@ -265,8 +265,9 @@ def _users(n: int | None) -> str:
     return "users" if not n else f"{n} user" + ("" if n == 1 else "s")
 
 
-def _band(target: float, tolerance: float, poisson: bool = False) -> str:
-    random = f", or {POISSON_SIGMAS} σ of a Poisson count" if poisson else ""
+def _band(target: float, tolerance: float, level: float | None = None) -> str:
+    random = (f", or the exact Poisson band ({num(POISSON_ALPHA * 100)} % of runs over all windows)"
+              if level is not None else "")
     return f"target {num(target)}/s ± {num(tolerance * 100)} %{random}"
 
 

@@ -4,12 +4,22 @@ points, after an abort (the figures are read by reads/window.py). One judge, two
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from harness.influx.datamodel import USERS_INTERVAL_S
 from harness.verdict.decide.evaluate import evaluate
 from harness.verdict.model import CPU, Check, WindowFigures
 from harness.verdict.rules.thresholds import Thresholds
+
+
+def latency_limits(thresholds: Thresholds, checks: tuple[str, ...]) -> tuple[float, ...]:
+    """Every latency limit a checked percentile has in some scope: the window read counts the
+    requests slower than each (one COUNT with a WHERE on the field per limit: cheap)."""
+    keys = [f"max_{c}_ms" for c in checks if c in ("p50", "p95", "p99")]
+    values = {getattr(limits, k) for limits in thresholds.apis.values() for k in keys}
+    values |= {override.get(k) for override in thresholds.endpoints.values() for k in keys}
+    return tuple(sorted(float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)))
 
 
 def window_checks(thresholds: Thresholds, checks: tuple[str, ...], figures: WindowFigures) -> list[Check]:

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from harness.influx.datamodel import EVENT_ABORT, event_line as _event_line
+from harness.verdict.decide.abort import CONFIRMED_ON
 from harness.verdict.model import AbortOutcome, AbortRecord, Check
 
 
@@ -20,10 +22,12 @@ def event_line(run_id: str, test_env: str, record: AbortRecord) -> str:
                        extra_fields={"at_s": float(record.at_s), "kind": record.kind,
                                      "check": f"{first.scope} {first.metric}",
                                      "window_start": int(record.start_ns), "window_end": int(record.end_ns),
-                                     "breaches": json.dumps([asdict(b) for b in record.breaches])})
+                                     "breaches": json.dumps([asdict(b) for b in record.breaches]),
+                                     "look": int(record.look), "looks": int(record.looks or 0),
+                                     "alpha": float(record.alpha)})
 
 
-def abort_dict(outcome: AbortOutcome | None, utc) -> dict[str, Any] | None:
+def abort_dict(outcome: AbortOutcome | None, utc: Callable[[int], str]) -> dict[str, Any] | None:
     """verdict.json's ``abort``: when, which checks, the window's figures live and on complete data."""
     if outcome is None:
         return None
@@ -34,6 +38,8 @@ def abort_dict(outcome: AbortOutcome | None, utc) -> dict[str, Any] | None:
         "confirmed": outcome.confirmed, "message": outcome.check.message,
         "window": {"start": utc(r.start_ns), "end": utc(r.end_ns), "duration_s": (r.end_ns - r.start_ns) / 1e9},
         "live": [asdict(b) for b in r.breaches],
+        "looks": {"look": r.look, "of": r.looks, "alpha": r.alpha},
+        "confirmation": {"data": CONFIRMED_ON, "tests": [t.as_dict() for t in outcome.confirmation]},
         "exact": [_check_dict(c, r.exact.requests(c.scope) if r.exact is not None else None) for c in outcome.exact],
         "whole_run": [_check_dict(c) for c in outcome.whole_run],
     }
@@ -51,7 +57,7 @@ def abort_line(outcome: AbortOutcome) -> str:
     """One line for the summary's and the report's run facts."""
     r = outcome.record
     checks = ", ".join(dict.fromkeys(f"{b.scope} {b.metric}" for b in r.breaches))
-    how = ("confirmed by the complete stored points" if outcome.confirmed
-           else "NOT confirmed by the complete stored points")
+    on = CONFIRMED_ON if outcome.confirmation else "the complete stored points"
+    how = f"confirmed on {on}" if outcome.confirmed else f"NOT confirmed on {on}"
     what = "the target failed" if r.kind == "fail" else "the load generator was at its limit (inconclusive)"
     return f"at t={r.at_s:.0f} s: {what}: {checks} over {r.window_text()}; {how}"

@@ -23,9 +23,9 @@ def render(verdict: Verdict) -> bytes:
     counts = {"tests": str(tests), "failures": str(failures), "errors": str(1 if errors else 0),
               "skipped": str(skipped), "time": f"{m.duration_s:.3f}"}
 
-    root = ET.Element("testsuites", name="load test", **counts)
-    suite = ET.SubElement(root, "testsuite", name=f"load test {verdict.run_id}",
-                          timestamp=utc_text(m.start), **counts)
+    root = ET.Element("testsuites", {"name": "load test", **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": f"load test {verdict.run_id}",
+                                              "timestamp": utc_text(m.start), **counts})
     properties = ET.SubElement(suite, "properties")
     for name, value in [("run_id", verdict.run_id), ("test_env", m.test_env),
                         ("verdict", verdict.verdict), ("exit_code", str(int(verdict.exit_code))),
@@ -45,4 +45,5 @@ def render(verdict: Verdict) -> bytes:
         ET.SubElement(suite, "system-out").text = "\n".join(f"warning: {w}" for w in verdict.warnings)
 
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml + b"\n"

@@ -6,12 +6,13 @@ warnings and completeness. Numbers are rounded for reading; verdict.json keeps t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 
-from harness.verdict.outputs.abort import abort_line
 from harness.verdict.decide.compare import change_text, interval_text, level_text, value_text
 from harness.verdict.decide.evaluate import generation_target_in_force
 from harness.verdict.model import Check, Latency, Stats, Verdict, scope_status
+from harness.verdict.outputs.abort import abort_line
 from harness.verdict.outputs.verdict_json import utc_text
 from harness.verdict.rules.thresholds import Thresholds
 
@@ -142,7 +143,7 @@ def _scheduled_cells(latency: Latency | None) -> list[str]:
     return [_ms(None), _ms(None)] if latency is None else [_ms(latency.p95), _ms(latency.p99)]
 
 
-def _row(label: str, api: str, s: Stats, status: str, scheduled: list[str] = ()) -> str:
+def _row(label: str, api: str, s: Stats, status: str, scheduled: Sequence[str] = ()) -> str:
     cells = [label, api, str(s.requests), str(s.failures), _rate(s.success_rate),
              _ms(s.p50), _ms(s.p95), _ms(s.p99), _ms(s.max), *scheduled, _num(s.rps, 2), status]
     return "| " + " | ".join(cells) + " |"

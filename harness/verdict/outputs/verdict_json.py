@@ -8,9 +8,18 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from harness.verdict.outputs.abort import abort_dict
 from harness.verdict.decide.evaluate import generation_target_in_force
-from harness.verdict.model import ApiLoad, BaselineInfo, Comparison, Latency, LoadWindow, Measurements, Stats, Verdict
+from harness.verdict.model import (
+    ApiLoad,
+    BaselineInfo,
+    Comparison,
+    Latency,
+    LoadWindow,
+    Measurements,
+    Stats,
+    Verdict,
+)
+from harness.verdict.outputs.abort import abort_dict
 from harness.verdict.rules.thresholds import Thresholds
 
 SCHEMA_VERSION = 1

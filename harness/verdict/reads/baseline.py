@@ -12,13 +12,21 @@ from __future__ import annotations
 import math
 import re
 import statistics
+from typing import Any
 
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_string
 from harness.influx.datamodel import run_data_source
+from harness.verdict.model import (
+    COMPARED,
+    Baseline,
+    BaselineInfo,
+    EndpointStats,
+    Spread,
+    Stats,
+    spread_from_fields,
+)
 from harness.verdict.reads.measure import measure
-from harness.verdict.model import (COMPARED, Baseline, BaselineInfo, EndpointStats, Spread, Stats,
-                                   spread_from_fields)
 from harness.verdict.rules.thresholds import Thresholds
 
 # Fields of the ``run`` point that describe the offered load; two runs are compared only when
@@ -41,7 +49,7 @@ def parse_spec(spec: str) -> int | None:
     return n
 
 
-def run_load(client: InfluxClient, runs_rp: str, run_id: str) -> dict | None:
+def run_load(client: InfluxClient, runs_rp: str, run_id: str) -> dict[str, Any] | None:
     """The load fields of a run's ``run`` point; None when the run has none (not started by
     ``harness run``)."""
     series = client.query(f"SELECT * FROM {run_data_source(runs_rp, 'run')} WHERE \"run_id\" = {quote_string(run_id)}")
@@ -51,7 +59,7 @@ def run_load(client: InfluxClient, runs_rp: str, run_id: str) -> dict | None:
     return {key: row[key] for key in LOAD_FIELDS if row.get(key) is not None}
 
 
-def load_difference(mine: dict | None, theirs: dict | None) -> str | None:
+def load_difference(mine: dict[str, Any] | None, theirs: dict[str, Any] | None) -> str | None:
     """"users 40 here, 20 in the baseline; …" for the load fields both runs have; None if equal."""
     if not mine or not theirs:
         return None
@@ -62,13 +70,13 @@ def load_difference(mine: dict | None, theirs: dict | None) -> str | None:
     return "; ".join(differ) or None
 
 
-def _same(a, b) -> bool:
+def _same(a: object, b: object) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
     return a == b
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -99,7 +107,8 @@ def choose_baseline(client: InfluxClient, spec: str, *, run_id: str, test_env: s
         chosen = candidates[:wanted]
         difference = load_difference(mine, run_load(client, runs_rp, chosen[0]))
         return _info(spec, chosen, wanted, forced=True, load_difference=difference)
-    chosen, first_difference = [], None
+    chosen = []
+    first_difference: tuple[str, str] | None = None
     for candidate in candidates:
         difference = load_difference(mine, run_load(client, runs_rp, candidate))
         if difference is None:
@@ -109,6 +118,7 @@ def choose_baseline(client: InfluxClient, spec: str, *, run_id: str, test_env: s
         elif first_difference is None:
             first_difference = (candidate, difference)
     if not chosen:
+        assert first_difference is not None  # candidates is not empty and none was chosen
         other, difference = first_difference
         return BaselineInfo(spec, (), unusable=f"--baseline {spec}: no passing run of test env {test_env!r} had this "
                                                f"run's load (newest, {other}: {difference}): not compared; "
@@ -116,13 +126,13 @@ def choose_baseline(client: InfluxClient, spec: str, *, run_id: str, test_env: s
     return _info(spec, chosen, wanted)
 
 
-def _info(spec: str, chosen: list[str], wanted: int, **more) -> BaselineInfo:
+def _info(spec: str, chosen: list[str], wanted: int, **more: Any) -> BaselineInfo:
     note = (f"--baseline {spec}: only {len(chosen)} passing run(s) with this load are stored: comparing with "
             f"{'it' if len(chosen) == 1 else 'their median'}") if len(chosen) < wanted else None
     return BaselineInfo(spec, tuple(chosen), method="median" if len(chosen) > 1 else "run", note=note, **more)
 
 
-def _explicit(client: InfluxClient, spec: str, runs_rp: str, mine: dict | None, force: bool) -> BaselineInfo:
+def _explicit(client: InfluxClient, spec: str, runs_rp: str, mine: dict[str, Any] | None, force: bool) -> BaselineInfo:
     where = f'"run_id" = {quote_string(spec)}'
     known = (client.query(f'SELECT last("requests") FROM {run_data_source(runs_rp, "run_summary")} WHERE {where}')
              or client.query(f'SELECT last("response_time") FROM "request" WHERE {where}'))
@@ -179,19 +189,20 @@ def stored_stats(client: InfluxClient, run_id: str,
                           f"{quote_string(run_id)} AND \"scope\" != 'run'")
     if not series:
         return None
-    rows: dict[tuple[str, str], dict] = {}
+    rows: dict[tuple[Any, Any], dict[str, Any]] = {}
     columns = series[0]["columns"]
     for values in series[0]["values"]:
-        row = dict(zip(columns, values))
+        row: dict[str, Any] = dict(zip(columns, values))
         key = (row.get("scope"), row.get("endpoint"))
         # A run judged again with another verdict has a second row per scope: a passing one wins.
         if key not in rows or row.get("verdict") == "pass":
             rows[key] = row
     if not rows or any(row.get("spreads") is None for row in rows.values()):
         return None
-    endpoints, apis = {}, {}
+    endpoints: dict[str, EndpointStats] = {}
+    apis: dict[Any, Stats] = {}
     for (scope, endpoint), row in rows.items():
-        numbers = {f: row.get(f) for f in _STAT_FIELDS}
+        numbers: dict[str, Any] = {f: row.get(f) for f in _STAT_FIELDS}
         numbers.update(requests=int(numbers["requests"] or 0), failures=int(numbers["failures"] or 0),
                        rps=float(numbers["rps"] or 0.0), spread=spread_from_fields(row))
         if scope == "endpoint":
@@ -201,15 +212,15 @@ def stored_stats(client: InfluxClient, run_id: str,
     return endpoints, apis
 
 
-def _median(runs: list[Stats]) -> dict:
+def _median(runs: list[Stats]) -> dict[str, Any]:
     """One scope over several runs: each statistic's median; its standard error the larger of the
     runs' own errors combined and the spread between the runs (which also holds run-to-run
     noise), times sqrt(pi/2) for the median of three or more."""
-    out = dict(requests=sum(s.requests for s in runs), failures=sum(s.failures for s in runs),
+    out: dict[str, Any] = dict(requests=sum(s.requests for s in runs), failures=sum(s.failures for s in runs),
                max=_median_of([s.max for s in runs]), rps=_median_of([s.rps for s in runs]))
     spread: dict[str, Spread] = {}
     for statistic in COMPARED:
-        values = [s.value(statistic) for s in runs if s.value(statistic) is not None]
+        values = [v for s in runs if (v := s.value(statistic)) is not None]
         out[statistic] = _median_of(values)
         errors = [s.spread[statistic] for s in runs if statistic in s.spread]
         if len(errors) == len(runs) == len(values):
@@ -225,7 +236,7 @@ def _median(runs: list[Stats]) -> dict:
     return out
 
 
-def _median_of(values: list) -> float | None:
+def _median_of(values: list[Any]) -> float | None:
     present = [v for v in values if v is not None]
     return float(statistics.median(present)) if present else None
 

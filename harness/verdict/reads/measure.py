@@ -8,20 +8,28 @@ the live checks' short windows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 
 from harness.apis import endpoint_key
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_string
-from harness.influx.datamodel import (EVENT_SPAWN_COMPLETE, EVENT_STOPPING, EVENTS, RUN, peak_users_statement,
-                                      run_data_source)
+from harness.influx.datamodel import (
+    EVENT_SPAWN_COMPLETE,
+    EVENT_STOPPING,
+    EVENTS,
+    RUN,
+    peak_users_statement,
+    run_data_source,
+)
 from harness.verdict.decide.estimate import percentiles, stats_of
+from harness.verdict.model import Completeness, EndpointStats, Latency, Measurements, Samples, Stats
 from harness.verdict.reads.measure_load import SCHEDULED, arrival_span, read_load, read_plan
-from harness.verdict.model import Completeness, EndpointStats, Latency, Measurements, Stats
-from harness.verdict.reads.samples import LATENCY_FIELDS, Samples, read_samples
+from harness.verdict.reads.samples import LATENCY_FIELDS, read_samples
 from harness.verdict.rules.thresholds import Regression
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
@@ -31,7 +39,7 @@ READ_PARTS = 2
 
 
 
-def _rows(series: list[dict]) -> list[tuple[dict, dict]]:
+def _rows(series: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(tags, {column: value}) per row of every series."""
     out = []
     for s in series:
@@ -47,14 +55,14 @@ def run_bounds(client: InfluxClient, run_id: str) -> tuple[int, int, int]:
         f'SELECT first("response_time") FROM "request" WHERE {where}; '
         f'SELECT last("response_time") FROM "request" WHERE {where}; '
         f'SELECT count("response_time") FROM "request" WHERE {where}')
-    values = [r["series"][0]["values"][0] if r.get("series") else None for r in results]
+    values: list[Any] = [r["series"][0]["values"][0] if r.get("series") else None for r in results]
     if values[0] is None:
         raise HarnessError(f"run {run_id!r} has no request points in database "
                            f"{client.settings.database!r} at {client.settings.url}")
     return int(values[0][0]), int(values[1][0]), int(values[2][1])
 
 
-def _stats(row: dict, duration_s: float) -> dict:
+def _stats(row: dict[str, Any], duration_s: float) -> dict[str, Any]:
     requests, failures = int(row["requests"]), int(row.get("failures") or 0)
     return dict(requests=requests, failures=failures,
                 success_rate=100.0 * (requests - failures) / requests if requests else None,
@@ -98,7 +106,9 @@ def read_completeness(client: InfluxClient, run_id: str, stored: int,
     rows = _rows(stats.get("series", []))
     if not rows:
         return None
-    total = lambda key: sum(int(r.get(key) or 0) for _, r in rows)  # noqa: E731
+    def total(key: str) -> int:
+        return sum(int(r.get(key) or 0) for _, r in rows)
+
     quarantined = _rows(quarantine.get("series", []))
     return Completeness(seen=max(total("seen"), counted or 0), stored=stored, dropped=total("dropped"),
                         spooled=total("spooled"), workers=len(rows),
@@ -106,13 +116,13 @@ def read_completeness(client: InfluxClient, run_id: str, stored: int,
                         quarantined=int(quarantined[0][1]["sum"] or 0) if quarantined else 0)
 
 
-def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict]:
+def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict[str, Any]]:
     """Each statement as its own request, all at once, one result each.
 
     On InfluxDB 1.x every percentile() is a full pass over the run's points; sent together in
     one request they run one after another, sent apart they use every core InfluxDB has
     (bench/README.md: 6.6x the raw percentile query in one request, 3.2x apart)."""
-    def one(statement: str) -> dict:
+    def one(statement: str) -> dict[str, Any]:
         # A client (and so a requests session) per thread: sessions are not thread-safe.
         return InfluxClient(client.settings).query_results(statement)[0]
 
@@ -120,9 +130,9 @@ def _concurrently(client: InfluxClient, statements: list[str]) -> list[dict]:
         return list(pool.map(one, statements))
 
 
-def _merge(results: list[dict], key) -> dict[tuple, dict]:
+def _merge(results: list[dict[str, Any]], key: Callable[[dict[str, Any]], tuple[Any, ...]]) -> dict[tuple[Any, ...], dict[str, Any]]:
     """Rows of several results, joined by their tags."""
-    merged: dict[tuple, dict] = {}
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     for result in results:
         for tags, row in _rows(result.get("series", [])):
             merged.setdefault(key(tags), {"tags": tags}).update(row)
@@ -220,7 +230,7 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
             created = _ok_count(client, window, GENERATION_CREATE, rate_start)
         generation_rate = created / max((load_end_ns - rate_start) / 1e9, 1e-9)
     peak = peak_users(client, run_id, first_ns, end_ns + 1)
-    arrival = {}
+    arrival: dict[str, Any] = {}
     if span is not None:
         from harness.arrivals.plan import KEY_REQUEST
 
@@ -244,7 +254,8 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         peak_users=peak, start_ns=start_ns, end_ns=end_ns, **arrival)
 
 
-def _scopes(samples: dict[tuple[str, str, str], Samples], duration_s: float, windows: int, scheduled: bool):
+def _scopes(samples: dict[tuple[str, str, str], Samples], duration_s: float, windows: int, scheduled: bool,
+            ) -> tuple[dict[str, EndpointStats], dict[str, Stats], dict[str, Latency], dict[str, Latency]]:
     """Stats per endpoint and API group, and the latency from the scheduled start where asked."""
     endpoints: dict[str, EndpointStats] = {}
     by_api: dict[str, list[Samples]] = {}

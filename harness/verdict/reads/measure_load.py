@@ -15,12 +15,17 @@ each, up to the stop request. In each:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from harness.apis import endpoint_key
 from harness.influx.client import InfluxClient, QueryError, quote_string
 from harness.influx.datamodel import EVENT_ARRIVALS_START, EVENTS, run_data_source
 from harness.verdict.model import ApiLoad, Latency, LoadWindow
+
+if TYPE_CHECKING:  # imported where used: the CLI need not load the arrival model
+    from harness.arrivals.plan import LoadPlan
 
 SECOND_NS = 1_000_000_000
 HALF_SECOND_NS = SECOND_NS // 2
@@ -35,7 +40,7 @@ class ArrivalSpan:
     last_ns: int
 
 
-def _rows(result: dict) -> list[tuple[dict, dict]]:
+def _rows(result: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [(s.get("tags") or {}, dict(zip(s["columns"], values)))
             for s in result.get("series", []) for values in s.get("values", [])]
 
@@ -61,7 +66,7 @@ def arrival_span(client: InfluxClient, run_id: str, runs_rp: str = "runs") -> Ar
     return ArrivalSpan(epoch_ns=epoch, last_ns=int(last_rows[0][1]["time"]))
 
 
-def read_plan(client: InfluxClient, run_id: str, runs_rp: str = "runs"):
+def read_plan(client: InfluxClient, run_id: str, runs_rp: str = "runs") -> LoadPlan | None:
     """The load asked for: the ``load_plan`` point the listener wrote at the test's start, else the
     ``run`` point ``harness run`` wrote; None when neither holds one."""
     from harness.arrivals.plan import LoadPlan
@@ -79,7 +84,7 @@ def read_plan(client: InfluxClient, run_id: str, runs_rp: str = "runs"):
 
 
 def read_load(client: InfluxClient, run_id: str, *, first_ns: int, start_ns: int, load_end_ns: int,
-              span: ArrivalSpan, window_s: float, key_requests: dict[str, tuple[str, str]], plan=None,
+              span: ArrivalSpan, window_s: float, key_requests: dict[str, tuple[str, str]], plan: LoadPlan | None = None,
               pool_users: int | None = None) -> dict[str, ApiLoad]:
     """Every full window from ``start_ns`` up to ``load_end_ns`` (the stop request), for every API
     the plan gives a rate (or, without a plan, that stored arrivals). ``first_ns`` (the run's first
@@ -161,7 +166,8 @@ def _slowest_in_flight(seconds: list[tuple[int, float]], start_ns: int, end_ns: 
     return max(held) if held else None
 
 
-def read_scheduled_latency(client: InfluxClient, where: str, concurrently) -> tuple[dict[str, Latency],
+def read_scheduled_latency(client: InfluxClient, where: str,
+                           concurrently: Callable[[InfluxClient, list[str]], list[dict[str, Any]]]) -> tuple[dict[str, Latency],
                                                                                     dict[str, Latency]]:
     """p50, p95, p99 and max of ``scheduled_response_time`` per endpoint and per API group, exact
     (InfluxDB's PERCENTILE over every raw point), for the requests that carry it."""
@@ -173,8 +179,8 @@ def read_scheduled_latency(client: InfluxClient, where: str, concurrently) -> tu
 
     by_endpoint, by_api = '"api", "method", "name"', '"api"'
     results = concurrently(client, statements(by_endpoint) + statements(by_api))
-    endpoints: dict[str, dict] = {}
-    apis: dict[str, dict] = {}
+    endpoints: dict[str, dict[str, Any]] = {}
+    apis: dict[str, dict[str, Any]] = {}
     for i, result in enumerate(results):
         for tags, row in _rows(result):
             if i < 3:
@@ -182,7 +188,7 @@ def read_scheduled_latency(client: InfluxClient, where: str, concurrently) -> tu
             else:
                 apis.setdefault(tags["api"], {}).update(row)
 
-    def latency(row: dict) -> Latency | None:
+    def latency(row: dict[str, Any]) -> Latency | None:
         if row.get("max") is None:
             return None
         return Latency(p50=row.get("p50"), p95=row.get("p95"), p99=row.get("p99"), max=row["max"])

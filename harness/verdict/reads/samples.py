@@ -7,8 +7,9 @@ statistic (bench/README.md, "Check over 1,000,000 points").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def samples_statement(run_id: str, start_ns: int, end_ns: int, fields: tuple[str
             f"AND time >= {int(start_ns)} AND time <= {int(end_ns)} GROUP BY {groups}")
 
 
-def _numeric_series(client: InfluxClient, statement: str, columns: int) -> Iterator[tuple[dict, np.ndarray]]:
+def _numeric_series(client: InfluxClient, statement: str, columns: int) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
     kind, blocks = client.query_chunked(statement)
     if "msgpack" in kind:
         return numeric_series(blocks, statement)
@@ -38,8 +39,8 @@ def _numeric_series(client: InfluxClient, statement: str, columns: int) -> Itera
             for s in json_series(blocks, statement))
 
 
-def _read_part(client: InfluxClient, statement: str, columns: int) -> dict[tuple, list[np.ndarray]]:
-    pieces: dict[tuple, list[np.ndarray]] = {}
+def _read_part(client: InfluxClient, statement: str, columns: int) -> dict[tuple[Any, ...], list[np.ndarray]]:
+    pieces: dict[tuple[Any, ...], list[np.ndarray]] = {}
     for tags, rows in _numeric_series(client, statement, columns):
         key = (*(tags.get(t, "") for t in ENDPOINT_TAGS), tags.get("result") == "fail")
         pieces.setdefault(key, []).append(rows)
@@ -60,7 +61,7 @@ def read_samples(client: InfluxClient, run_id: str, start_ns: int, end_ns: int,
             # A client (a requests session) per thread: sessions are not thread-safe.
             results = list(pool.map(lambda sql: _read_part(InfluxClient(client.settings), sql, 1 + len(fields)),
                                     statements))
-    pieces: dict[tuple, list[np.ndarray]] = {}
+    pieces: dict[tuple[Any, ...], list[np.ndarray]] = {}
     for result in results:  # in time order, so each series' chunks stay in time order
         for key, chunks in result.items():
             pieces.setdefault(key, []).extend(chunks)

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import yaml
 
@@ -143,7 +143,7 @@ class Thresholds:
         }
 
 
-def load_thresholds(path: Path) -> Thresholds:
+def load_thresholds(path: str | Path) -> Thresholds:
     """Read and validate a thresholds file; any problem is a one-line HarnessError."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -201,9 +201,9 @@ def thresholds_as_points(
     for api, limits in thresholds.apis.items():
         rows += _rows(f"api:{api}", api, "", limits)
     for key, override in thresholds.endpoints.items():
-        api = (endpoint_apis or {}).get(key)
-        if api is not None:
-            rows += _rows(key, api, key, thresholds.limits_for(key, api) or Limits())
+        group = (endpoint_apis or {}).get(key)
+        if group is not None:
+            rows += _rows(key, group, key, thresholds.limits_for(key, group) or Limits())
         else:
             rows += _rows(key, "", key, replace(Limits(), **override))
     target = generation_target if generation_target is not None else thresholds.generation.target_per_s
@@ -232,7 +232,7 @@ class _Parser:
     def fail(self, message: str) -> HarnessError:
         return HarnessError(f"{self.source}: {message}")
 
-    def mapping(self, value: Any, place: str, what: str) -> dict:
+    def mapping(self, value: Any, place: str, what: str) -> dict[str, Any]:
         if value is None:
             return {}
         if not isinstance(value, dict):
@@ -240,14 +240,22 @@ class _Parser:
                             f"not {_show(value)}")
         return value
 
-    def known_keys(self, mapping: dict, allowed: list[str], where: str) -> None:
+    def known_keys(self, mapping: dict[str, Any], allowed: list[str], where: str) -> None:
         for key in mapping:
             if key not in allowed:
                 close = closest_match(str(key), allowed)
                 hint = f" (did you mean '{close}'?)" if close else ""
                 raise self.fail(f"unknown key '{key}' {where}{hint}")
 
-    def number(self, mapping: dict, key: str, default: float | None, prefix: str, *,
+    @overload
+    def number(self, mapping: dict[str, Any], key: str, default: float, prefix: str, *, low: float | None = None,
+               high: float | None = None, nullable: Literal[False] = False) -> float: ...
+
+    @overload
+    def number(self, mapping: dict[str, Any], key: str, default: float | None, prefix: str, *, low: float | None = None,
+               high: float | None = None, nullable: bool = False) -> float | None: ...
+
+    def number(self, mapping: dict[str, Any], key: str, default: float | None, prefix: str, *,
                low: float | None = None, high: float | None = None,
                nullable: bool = False) -> float | None:
         if key not in mapping:
@@ -263,7 +271,7 @@ class _Parser:
             raise self.fail(f"{place} is {value} but must be {low} or more")
         return float(value)
 
-    def whole(self, mapping: dict, key: str, default: int, prefix: str) -> int:
+    def whole(self, mapping: dict[str, Any], key: str, default: int, prefix: str) -> int:
         value = mapping.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise self.fail(f"{prefix}{key} must be a whole number, 0 or more, not {_show(value)}")
@@ -359,7 +367,7 @@ class _Parser:
             windows=windows,
         )
 
-    def _rate(self, mapping: dict, key: str, default: float) -> float:
+    def _rate(self, mapping: dict[str, Any], key: str, default: float) -> float:
         value = self.number(mapping, key, default, "regression.", low=0, high=1)
         if not 0 < value < 1:
             raise self.fail(f"regression.{key} is {value} but must be above 0 and below 1, e.g. 0.05")
