@@ -5,12 +5,16 @@ then runs Locust (FastHttpUser, or HttpUser with ``--user-class http``; no wait,
 headless, one process) alternately without and with ``import harness.listener`` (A/B/A/B…),
 so drift on a shared machine hits both variants alike. Locust runs pinned to CPU 1; the
 target, influxd and this script share CPU 0. Rate = Locust's own request count
-(``--json-file``) / the span from its first to its last request. The goal is
-median(with) / median(without) >= 0.97.
+(``--json-file``) / the span from its first to its last request. The goal is a ratio of
+requests per Locust CPU-second (the requests/s of a saturated Locust, whatever share of its core
+other work on the machine takes) of at least 0.97; req/s ratios are printed beside it.
 A microbenchmark of the hot path (bench/listener_hotpath.py) follows; ``--py-spy PATH``
-adds one profiled with-listener round. Everything stays on 127.0.0.1; every run is bounded.
+adds one profiled with-listener round. ``--points sketches`` (or ``both``) runs the listener in
+that recording mode; ``--points requests,sketches`` alternates plain Locust with each mode in
+turn, side by side. Every with-listener round checks that InfluxDB stored exactly Locust's count
+(request points, or the sketches' summed counts). Everything stays on 127.0.0.1; every run is bounded.
 
-    python bench/bench_listener.py --rounds 4 --seconds 12 [--user-class fast] [--py-spy PATH]
+    python bench/bench_listener.py --rounds 4 --seconds 12 [--user-class fast] [--points requests] [--py-spy PATH]
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from harness.influx.local import LocalInfluxd
 BENCH = Path(__file__).resolve().parent
 LOCUSTFILES = {"without": BENCH / "locustfile_plain.py", "with": BENCH / "locustfile_listener.py"}
 GOAL_RATIO = 0.97
+SATURATED_PCT = 90  # Locust's CPU share from which a round counts as saturated on its own
 DATABASE = "bench_listener"
 STEADY_FROM_S = 3.0  # Locust's imports and spawning are over by then
 
@@ -84,12 +89,13 @@ def start_target(log_dir: Path) -> tuple[subprocess.Popen, str]:
 
 
 def locust_command(variant: str, host: str, seconds: float, users: int, json_base: Path,
-                   influx_url: str, run_id: str) -> list[str]:
+                   influx_url: str, run_id: str, points: str = "requests") -> list[str]:
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES[variant]), "--headless",
            "-u", str(users), "-r", str(users), "-t", f"{seconds:g}s", "--host", host,
            "--json-file", str(json_base), "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "0"]
     if variant == "with":
-        cmd += ["--influx-url", influx_url, "--influx-db", DATABASE, "--run-id", run_id, "--test-env", "bench"]
+        cmd += ["--influx-url", influx_url, "--influx-db", DATABASE, "--run-id", run_id, "--test-env", "bench",
+                "--influx-points", points]
     return cmd
 
 
@@ -112,11 +118,11 @@ def _sample_until_exit(proc: subprocess.Popen, procs: dict[str, psutil.Process],
 
 
 def run_round(variant: str, index: int, host: str, args, work: Path, influx_url: str,
-              watched: dict[str, psutil.Process]) -> Round:
-    result = Round(variant, index)
-    run_id = f"bench-listener-{os.getpid()}-{index}"
-    json_base = work / f"{variant}-{index}"
-    cmd = locust_command(variant, host, args.seconds, args.users, json_base, influx_url, run_id)
+              watched: dict[str, psutil.Process], points: str = "requests") -> Round:
+    result = Round(variant if variant == "without" else f"with ({points})", index)
+    run_id = f"bench-listener-{os.getpid()}-{index}-{points}"
+    json_base = work / f"{variant}-{index}-{points}"
+    cmd = locust_command(variant, host, args.seconds, args.users, json_base, influx_url, run_id, points)
     with open(work / f"locust-{variant}-{index}.log", "wb") as log:
         # Locust alone on CPU 1: its core is the resource under test.
         # cwd: the temporary folder, so nothing the listener keeps on disk (its spool, should
@@ -148,7 +154,8 @@ def run_round(variant: str, index: int, host: str, args, work: Path, influx_url:
         setattr(result, f"{name}_cpu_pct", pct)
     if variant == "with":
         client = InfluxClient(InfluxSettings(url=influx_url, database=DATABASE))
-        stored = client.query(f'SELECT count("response_time") FROM "request" WHERE "run_id" = {quote_string(run_id)}')
+        what = 'count("response_time") FROM "request"' if points != "sketches" else 'sum("count") FROM "request_sketch"'
+        stored = client.query(f'SELECT {what} WHERE "run_id" = {quote_string(run_id)}')
         result.stored = int(stored[0]["values"][0][1]) if stored else 0
     return result
 
@@ -198,22 +205,36 @@ def report(rounds: list[Round], micro_results: dict[str, float] | None, loadavg:
         print(f"| {r.index} | {r.variant} listener | {r.requests} | {r.failures} | {r.seconds:.2f} | {r.rps:.0f} "
               f"| {r.locust_cpu_pct:.0f} | {r.per_cpu_s:.0f} | {r.target_cpu_pct:.0f} | {r.influxd_cpu_pct:.0f} "
               f"| {stored} |")
-    by = {v: [r for r in rounds if r.variant == v] for v in ("without", "with")}
-    without, with_ = _median(by["without"], "rps"), _median(by["with"], "rps")
-    ratio = with_ / without
+    variants = list(dict.fromkeys(r.variant for r in rounds if r.variant != "without"))
+    by = {v: [r for r in rounds if r.variant == v] for v in ["without", *variants]}
+    without = _median(by["without"], "rps")
+    met = True
     print()
     print(f"median req/s without listener: {without:.0f}")
-    print(f"median req/s with listener:    {with_:.0f}")
-    verdict = "met" if ratio >= GOAL_RATIO else "MISSED"
-    print(f"ratio with / without:          {ratio:.3f} (goal >= {GOAL_RATIO}: {verdict})")
-    print("pairwise ratios (round i):     "
-          + ", ".join(f"{w.rps / wo.rps:.3f}" for wo, w in zip(by["without"], by["with"])))
-    cpu_ratio = _median(by["with"], "per_cpu_s") / _median(by["without"], "per_cpu_s")
-    print("per Locust CPU-second, "
-          f"with / without: {cpu_ratio:.3f} (medians {_median(by['with'], 'per_cpu_s'):.0f} / "
-          f"{_median(by['without'], 'per_cpu_s'):.0f})")
-    cost_us = 1e6 / _median(by["with"], "per_cpu_s") - 1e6 / _median(by["without"], "per_cpu_s")
-    print(f"listener CPU per request:      {cost_us:.1f} µs (difference of the median Locust CPU-µs per request)")
+    for variant in variants:
+        with_ = _median(by[variant], "rps")
+        ratio = with_ / without
+        print()
+        print(f"{variant} listener: median req/s {with_:.0f}")
+        print(f"  ratio with / without:        {ratio:.3f}")
+        print("  pairwise ratios (round i):   "
+              + ", ".join(f"{w.rps / wo.rps:.3f}" for wo, w in zip(by["without"], by[variant])))
+        cpu_ratio = _median(by[variant], "per_cpu_s") / _median(by["without"], "per_cpu_s")
+        # At saturation Locust's requests/s is its requests per CPU-second: this ratio is the
+        # saturated one even when other work on a shared machine takes part of Locust's core
+        # (then req/s measures that share, not the listener), so the goal is judged on it.
+        verdict = "met" if cpu_ratio >= GOAL_RATIO else "MISSED"
+        met = met and cpu_ratio >= GOAL_RATIO
+        print("  per Locust CPU-second (= req/s at saturation), "
+              f"with / without: {cpu_ratio:.3f} (medians {_median(by[variant], 'per_cpu_s'):.0f} / "
+              f"{_median(by['without'], 'per_cpu_s'):.0f}; goal >= {GOAL_RATIO}: {verdict})")
+        full = [r for r in by[variant] if r.locust_cpu_pct >= SATURATED_PCT]
+        base = [r for r in by["without"] if r.locust_cpu_pct >= SATURATED_PCT]
+        if full and base:
+            print(f"  rounds with Locust at >= {SATURATED_PCT} % of its core: req/s with / without "
+                  f"{_median(full, 'rps') / _median(base, 'rps'):.3f} ({len(full)} / {len(base)} rounds)")
+        cost_us = 1e6 / _median(by[variant], "per_cpu_s") - 1e6 / _median(by["without"], "per_cpu_s")
+        print(f"  listener CPU per request:    {cost_us:.1f} µs (difference of the median Locust CPU-µs per request)")
     print(f"max target CPU %:              {max(r.target_cpu_pct for r in rounds):.0f} (its own core)")
     print(f"load average before / after:   {loadavg[0]} / {loadavg[1]}")
     if micro_results:
@@ -231,8 +252,12 @@ def report(rounds: list[Round], micro_results: dict[str, float] | None, loadavg:
               f"{m['batch_per_point_min_us']:.2f} | |")
         print(f"| writer per point: add + seal into a batch body + bytes to send (5,000 lines, no gzip) | "
               f"{m['writer_per_point_min_us']:.2f} | |")
+        print(f"| SketchRecorder.record (sketch mode's hook: three appends) | {m['sketch_record_ok_min_us']:.2f} | "
+              f"{m['sketch_record_ok_median_us']:.2f} |")
+        print(f"| sketch fold per request, once a second (10,000 requests, 8 series) | "
+              f"{m['sketch_fold_per_request_min_us']:.2f} | |")
         print(f"Point / record: {m['point_ok_min_us'] / m['record_ok_min_us']:.1f}× (best of 7)")
-    return ratio >= GOAL_RATIO
+    return met
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="Locust's FastHttpUser (default) or the requests-based HttpUser")
     parser.add_argument("--skip-micro", action="store_true", help="only the A/B rounds")
     parser.add_argument("--py-spy", metavar="PATH", help="also profile one with-listener round with this py-spy")
+    parser.add_argument("--points", default="requests",
+                        help="the listener's recording modes, comma-separated, each alternating with plain Locust "
+                             "(requests, sketches, both)")
     args = parser.parse_args(argv)
     args.rounds = max(3, args.rounds)
     args.seconds = min(max(args.seconds, 5.0), 30.0)
@@ -259,9 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         target, host = start_target(work)
         try:
             watched = {"target": psutil.Process(target.pid), "influxd": psutil.Process(influxd.running_pid())}
+            modes = [m.strip() for m in args.points.split(",") if m.strip()]
             for index in range(1, args.rounds + 1):
-                for variant in ("without", "with"):
-                    r = run_round(variant, index, host, args, work, influx_url, watched)
+                for variant, points in [("without", "requests")] + [("with", m) for m in modes]:
+                    r = run_round(variant, index, host, args, work, influx_url, watched, points)
                     print(f"round {index} {variant:7s} listener: {r.rps:7.0f} req/s "
                           f"(locust CPU {r.locust_cpu_pct:.0f} %, target CPU {r.target_cpu_pct:.0f} %)",
                           file=sys.stderr, flush=True)

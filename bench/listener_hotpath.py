@@ -25,6 +25,7 @@ from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.writer import BatchWriter
 from harness.listener.influx_listener import InfluxListener
 from harness.listener.recorder import RequestRecorder
+from harness.listener.sketch_recorder import SketchRecorder
 
 def micro() -> dict[str, float]:
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
@@ -86,6 +87,23 @@ def micro() -> dict[str, float]:
     runs = timeit.repeat(seal_and_take, number=20, repeat=5)
     results["writer_per_point_min_us"] = min(runs) / 20 / len(batch) * 1e6
     results["line_bytes"] = float(len(ours))
+    # Sketch mode: the hook's three appends, then the flusher's fold per request (one second of
+    # 10,000 requests over 8 series, lognormal times), timed apart.
+    sketches = SketchRecorder(run_id, "local", worker)
+    runs = timeit.repeat(lambda: sketches.record("GET", "/health", rt, 2, None, t0, response), number=100_000,
+                         repeat=7)
+    sketches.take()
+    results["sketch_record_ok_min_us"] = min(runs) / 100_000 * 1e6
+    results["sketch_record_ok_median_us"] = statistics.median(runs) / 100_000 * 1e6
+    fold = []
+    for repeat in range(5):
+        for i in range(10_000):
+            sketches.record("GET", f"/e{i % 8}", rng.lognormvariate(1.0, 0.5), 2, None, t0 + repeat + i * 1e-4,
+                            response)
+        started = timeit.default_timer()
+        sketches.take()
+        fold.append((timeit.default_timer() - started) / 10_000 * 1e6)
+    results["sketch_fold_per_request_min_us"] = min(fold)
     return results
 
 

@@ -84,13 +84,17 @@ def locust_environment(settings: Settings, seed_manifest: Path | None,
     return env
 
 
-def progress_line(client: InfluxClient, run_id: str, elapsed_s: float, total_s: float) -> str:
+def progress_line(client: InfluxClient, run_id: str, elapsed_s: float, total_s: float,
+                  points: str = "requests") -> str:
     where = f'"run_id" = {quote_string(run_id)}'
+    # Sketch mode: the per-second points' counts (a second is written once it is folded, so the
+    # last five seconds lag by one).
+    counted = 'sum("count") FROM "request_sketch"' if points == "sketches" else 'count("response_time") FROM "request"'
     try:
         results = client.query_results(
-            f'SELECT count("response_time") FROM "request" WHERE {where}; '
-            f'SELECT count("response_time") FROM "request" WHERE {where} AND "result" = \'fail\'; '
-            f'SELECT count("response_time") FROM "request" WHERE {where} AND time > now() - 5s; '
+            f'SELECT {counted} WHERE {where}; '
+            f'SELECT {counted} WHERE {where} AND "result" = \'fail\'; '
+            f'SELECT {counted} WHERE {where} AND time > now() - 5s; '
             # Each process writes its count every second: the sum over processes of each one's
             # latest count, not of every point in a window (which counted some twice, some never).
             f'SELECT sum("users") FROM (SELECT last("users") AS "users" FROM "users" WHERE {where} '
@@ -105,7 +109,7 @@ def progress_line(client: InfluxClient, run_id: str, elapsed_s: float, total_s: 
 
 
 def run_locust(cmd: list[str], env: dict[str, str], log_path: Path, client: InfluxClient, run_id: str,
-               total_s: float, interval_s: float = 2.0) -> tuple[int, bool]:
+               total_s: float, interval_s: float = 2.0, points: str = "requests") -> tuple[int, bool]:
     """Run Locust to its end, printing progress; returns (exit code, interrupted).
 
     SIGINT/SIGTERM to the harness are passed on as SIGTERM, on which Locust stops its users,
@@ -135,9 +139,9 @@ def run_locust(cmd: list[str], env: dict[str, str], log_path: Path, client: Infl
                 elapsed = time.monotonic() - started
                 # On a terminal, one line rewritten in place; in CI logs, a line every 10 s.
                 if tty:
-                    print("\r" + progress_line(client, run_id, elapsed, total_s), end="", flush=True)
+                    print("\r" + progress_line(client, run_id, elapsed, total_s, points), end="", flush=True)
                 elif elapsed - last_printed >= 10:
-                    print(progress_line(client, run_id, elapsed, total_s), flush=True)
+                    print(progress_line(client, run_id, elapsed, total_s, points), flush=True)
                     last_printed = elapsed
             if tty:
                 print()

@@ -119,6 +119,15 @@ def _switch(text: str) -> bool:
     raise _Bad("is not true or false")
 
 
+INFLUX_POINTS = ("requests", "sketches", "both")
+
+
+def _points(text: str) -> str:
+    if text not in INFLUX_POINTS:
+        raise _Bad(f"is not one of {', '.join(INFLUX_POINTS)}")
+    return text
+
+
 def _run_id(text: str) -> str:
     if not text:
         return text  # a new one per run (per test in Locust's web UI)
@@ -164,6 +173,7 @@ class Param:
     blank_is_value: bool = False  # "" is a value (INFLUX_RUNS_RP: the default policy), not "not set"
     switch: bool = False  # on/off; the flag alone means on
     flag_name: str = ""  # when the flag is not the kebab-cased env name (--rate for RATES)
+    web_ui: bool = False  # also a field of Locust's web UI start form (a LOCUST setting)
     repeatable: bool = False  # a flag given many times; its values join with ","
 
     @property
@@ -221,6 +231,10 @@ PARAMS: tuple[Param, ...] = (
     Param("influx_max_pending", "INFLUX_MAX_PENDING", _whole, "100000",
           "points held in memory while InfluxDB is away; older batches go to the spool", _at_least(0),
           used_by=(RUN, LOCUST)),
+    Param("influx_points", "INFLUX_POINTS", _points, "requests",
+          "what the listener stores: requests (one point per request, exact), sketches (per endpoint, status and "
+          "second: exact counts, percentiles within 1 per cent; cost grows with endpoints, not requests) or both",
+          used_by=(RUN, LOCUST), web_ui=True),
     Param("influx_disable", "INFLUX_DISABLE", _switch, "false", "run Locust without the InfluxDB listener",
           used_by=(LOCUST,), switch=True),
     # Text, not a Path: Locust sends its options to the workers with msgpack.
@@ -284,6 +298,7 @@ class Settings:
     influx_batch_size: int
     influx_flush_timeout: float
     influx_max_pending: int
+    influx_points: str
     influx_disable: bool
     thresholds_file: str
     out_dir: Path

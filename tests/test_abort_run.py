@@ -281,3 +281,20 @@ def wait_for_state(ui: str, states: tuple[str, ...], failure: str, timeout_s: fl
     while requests.get(ui + "/stats/requests", timeout=5).json()["state"] not in states:
         assert time.monotonic() < deadline, failure
         time.sleep(0.2)
+
+
+def test_live_checks_stop_a_doomed_sketch_run_too(influxd, tmp_path):
+    """--influx-points sketches: the live checks judge the workers' per-second sketches, and the
+    checker confirms the abort on them."""
+    client = fresh_db(influxd, "t_abort_sketches")
+    (tmp_path / "abort.yaml").write_text(FAST)
+    proc, elapsed = harness_run(influxd, "t_abort_sketches", tmp_path / "out", tmp_path / "abort.yaml", "--run-id",
+                                "doomed-sketches", "--run-time", f"{RUN_TIME_S}s", "--fault", "payments:error_rate=0.5",
+                                "--influx-points", "sketches")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
+    abort = verdict["abort"]
+    assert verdict["source"]["points"] == "sketches"
+    assert abort["kind"] == "fail" and abort["confirmed"] is True and "payments" in abort["check"]
+    assert elapsed < RUN_TIME_S, elapsed
+    assert not client.query('SELECT count("response_time") FROM "request" WHERE "run_id" = \'doomed-sketches\'')

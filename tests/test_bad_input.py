@@ -46,6 +46,20 @@ def test_unknown_run_at_check(influxd, tmp_path):
     assert_one_line(proc, "never-ran", "no request points")
 
 
+def test_an_unknown_recording_mode_is_refused_before_anything_starts(tmp_path):
+    proc = harness("run", "--influx-points", "all", "--influx-url", "http://127.0.0.1:9", "--out", str(tmp_path))
+    assert_one_line(proc, "--influx-points", "'all' is not one of requests, sketches, both")
+
+
+def test_asking_for_sketches_a_requests_run_did_not_store(influxd, influx_db, tmp_path):
+    influx_db.create_database()
+    influx_db.write(b'request,run_id=only-requests,api=auth,method=GET,name=/health,result=ok,status=200,'
+                    b'test_env=t,worker=w response_time=1.5,response_length=2i 1767225600000000000\n')
+    proc = harness("check", "--run-id", "only-requests", "--from", "sketches", "--influx-url", influxd.url,
+                   "--influx-db", influx_db.settings.database, "--out", str(tmp_path))
+    assert_one_line(proc, "only-requests", "stored no sketches", "--from requests")
+
+
 @pytest.mark.parametrize("text,needles", [
     ("apis: [1, 2\n", ["baselines", "YAML"]),
     ("warmup_s: -3\n", ["warmup_s"]),

@@ -382,9 +382,30 @@ def is_arrival_query(item: dq.DashboardQuery) -> bool:
     return item.dashboard == "loadtest-live" and item.kind == "panel" and item.title in arrival_panel_titles()
 
 
+SKETCH_ROW = "Sketch mode (--influx-points sketches): the fleet's merged series"
+
+
+def sketch_panel_titles() -> set[str]:
+    """The live dashboard's sketch-backed twins: they answer for sketch-mode runs."""
+    titles, inside = set(), False
+    for panel, _ in dq.panels(load_dashboards()["loadtest-live"]):
+        if panel["type"] == "row":
+            inside = panel["title"] == SKETCH_ROW
+        elif inside:
+            titles.add(panel["title"])
+    return titles
+
+
+def is_sketch_query(item: dq.DashboardQuery) -> bool:
+    return item.dashboard == "loadtest-live" and item.kind == "panel" and item.title in sketch_panel_titles()
+
+
+
+
 @pytest.mark.influx
 @pytest.mark.slow
-@pytest.mark.parametrize("item", [i for i in static_queries() if not is_arrival_query(i)], ids=lambda item: item.label)
+@pytest.mark.parametrize("item", [i for i in static_queries() if not is_arrival_query(i) and not is_sketch_query(i)],
+                         ids=lambda item: item.label)
 def test_every_query_answers_with_the_runs_data(recorded_run, item):
     assert not recorded_run.raw_deleted, "ran after the raw points were deleted"
     for value, query in dq.expand(item, recorded_run.context(item.dashboard)):
@@ -648,3 +669,72 @@ def test_the_stalled_arrival_run_fails_naming_payments_with_both_latencies(arriv
     cells = [c.strip() for c in row.split("|")]
     assert f"{post['p99']:.1f}" in cells and f"{post['scheduled']['p99']:.1f}" in cells
     assert verdict["load"]["apis"]["payments"]["late"] > 0
+
+
+# -- sketch mode's twins against a real sketch-mode run (two workers, arrival model, failures) -------
+
+SKETCH_RUN_ID = "20260101T000200Z-dash.sketches"
+
+
+@pytest.fixture(scope="module")
+def sketch_run(influxd, tmp_path_factory):
+    """A real 20-second arrival-model run recorded with ``--influx-points sketches`` on two worker
+    processes, payments failing 30 %: no request point is stored, every twin has something to show."""
+    db = "t_dashboards_sketches"
+    client = InfluxClient(InfluxSettings(url=influxd.url, database=db))
+    client.query_results(f'DROP DATABASE "{db}"', method="POST", epoch="")
+    out = tmp_path_factory.mktemp("sketch-run")
+    run = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--run-id", SKETCH_RUN_ID, "--rate",
+                          "generation=5", "--rate", "payments=10", "--users", "20", "--run-time", "20s",
+                          "--processes", "2", "--influx-points", "sketches", "--fault", "payments:error_rate=0.3",
+                          "--influx-url", influxd.url, "--influx-db", db, "--out", str(out)],
+                         capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert run.returncode == 1, f"the faulty run must fail:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+    assert not client.query(f"SELECT count(\"response_time\") FROM \"request\" WHERE \"run_id\" = '{SKETCH_RUN_ID}'")
+    verdict = json.loads((out / "verdict.json").read_text())
+    start_ns = client.query(f"SELECT \"title\" FROM \"runs\".\"events\" WHERE \"run_id\" = '{SKETCH_RUN_ID}' "
+                            "AND \"type\" = 'start'")[0]["values"][0][0]
+    return RecordedRun(client, verdict, start_ns // 1_000_000, Thresholds(), "runs", run_id=SKETCH_RUN_ID)
+
+
+TWINS = {"Requests": "Requests (sketches)", "Failures": "Failures (sketches)", "p95": "p95, worst second (sketches)",
+         "Requests/s": "Requests/s (sketches)", "p95 by endpoint — $api": "p95 by endpoint (sketches)",
+         "Success rate by endpoint — $api": "Success rate by endpoint (sketches)",
+         "Requests/s by endpoint — $api": "Requests/s by endpoint (sketches)",
+         "Generations created/s": "Generations created/s (sketches)",
+         "Failures/s by status": "Failures/s by status (sketches)",
+         "Failures by status and error (latest 1000)": "Failures by status and error (sketches, latest 1000 seconds)",
+         "Arrivals/s: asked, offered, achieved — by API": "Key requests/s — by API (sketches)",
+         "p95 from the scheduled start and service-time p95 — by endpoint":
+             "p95 from the scheduled start and service-time p95 — by endpoint (sketches)"}
+
+
+def test_every_panel_reading_request_points_has_a_sketch_twin():
+    request_panels = {i.title for i in static_queries() if i.dashboard == "loadtest-live" and i.kind == "panel"
+                      and re.search(r'FROM\s+"request"\s', i.query)}
+    assert request_panels == set(TWINS)
+    assert set(TWINS.values()) == sketch_panel_titles()
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+@pytest.mark.parametrize("item", [i for i in static_queries() if i.dashboard == "loadtest-live"
+                                  and (is_sketch_query(i) or i.kind == "variable")], ids=lambda item: item.label)
+def test_every_sketch_panel_answers_with_a_sketch_runs_data(sketch_run, item):
+    # The twins' own queries (A) and the variables must show the run; the limit and baseline lines
+    # they share with their request twins must answer (this run has limits but no baseline).
+    for value, query in dq.expand(item, sketch_run.context(item.dashboard)):
+        results = sketch_run.results(query)  # an InfluxDB error raises QueryError here
+        if item.ref in ("A", "") or "limit" in query and "baseline" not in query:
+            assert has_values(results), f"{item.label} {value} returned no data:\n{query}"
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_sketch_twins_show_the_runs_counts_and_failures(sketch_run):
+    (requests,) = series_of(sketch_run, "loadtest-live", "Requests (sketches)", "A")
+    stored = sketch_run.client.query(f"SELECT sum(\"count\") FROM \"request_sketch\" "
+                                     f"WHERE \"run_id\" = '{SKETCH_RUN_ID}'")[0]["values"][0][1]
+    assert non_null(requests) == [stored]  # the fleet's merged series holds every worker's requests
+    by_status = series_of(sketch_run, "loadtest-live", "Failures/s by status (sketches)", "A")
+    assert any(s["tags"]["name"] == "/api/v1/payments" and s["tags"]["status"] == "500" for s in by_status)

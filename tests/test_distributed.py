@@ -40,11 +40,13 @@ def test_master_and_two_workers_store_exactly_what_the_master_counted(influxd, i
     assert {"start", "stop"} <= {row[2] for row in events[0]["values"]}
 
 
+@pytest.mark.parametrize("points", ["requests", "sketches"])
 def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influxd, influx_db, sandbox,
-                                                                           locust_cluster, tmp_path):
+                                                                           locust_cluster, tmp_path, points):
     db = influx_db.settings.database
     locust_cluster.start("-u", "20", "-r", "20", "-t", "16s", "--host", sandbox, "--influx-url", influxd.url,
-                         "--influx-db", db, "--run-id", "lost-worker", "--stop-timeout", "5")
+                         "--influx-db", db, "--run-id", "lost-worker", "--stop-timeout", "5",
+                         "--influx-points", points)
     time.sleep(9)  # both workers running and flushing by now
     # No final flush, no final count: as an OOM kill or a lost host.
     locust_cluster.workers[1].send_signal(signal.SIGKILL)
@@ -53,7 +55,8 @@ def test_a_worker_killed_mid_run_makes_the_verdict_inconclusive_naming_it(influx
     # Locust's master names the worker that stopped answering; the verdict must name the same one.
     missing = re.findall(r"Worker (\S+) failed to send heartbeat", master_err)
     assert len(missing) == 1, master_err[-3000:]
-    tagged = [v for _, v in influx_db.query('SHOW TAG VALUES FROM "request" WITH KEY = "worker"')[0]["values"]]
+    measurement = "request" if points == "requests" else "request_sketch"
+    tagged = [v for _, v in influx_db.query(f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "worker"')[0]["values"]]
     assert missing[0] in tagged and len(tagged) == 2
 
     # The repository's limits without its one endpoint limit (GET /health): a starved machine may

@@ -226,11 +226,14 @@ def test_comparisons_in_verdict_json_and_the_summary(tmp_path):
     paths = write_outputs(verdict, tmp_path, thresholds)
     doc = json.loads(paths["verdict_json"].read_text())
     assert doc["baseline"] == {"spec": "base-7", "run_ids": ["base-7"], "method": "run", "forced": False,
-                               "load_difference": None, "unusable": None, "note": None}
+                               "load_difference": None, "unusable": None, "note": None,
+                               "unit": "run", "runs": 1, "interval": "run-to-run floor", "run_to_run_percent": 5.0,
+                               "false_positive_rate": 0.05, "multiple_testing": "holm", "tests": 16}
     assert len(doc["comparisons"]) == 4 * 4  # two endpoints and two groups, four statistics each
     p50 = next(c for c in doc["comparisons"] if (c["scope"], c["statistic"]) == (PAY, "p50"))
     assert p50["decision"] == "regressed" and p50["change"] == pytest.approx(50.0)
     assert p50["low"] < 50 < p50["high"] and p50["limit"] == pytest.approx(base.endpoints[PAY].p50 * 1.1)
+    assert p50["runs"] == 1 and p50["run_to_run_percent"] == 5.0 and 0 <= p50["p_value"] < 0.05 / 16
     assert doc["endpoints"][PAY]["spread"]["p95"] == {"se": 0.5, "windows": 10}
     summary = paths["summary_md"].read_text()
     assert "### Against the baseline" in summary and "Compared with run `base-7` (base-7): 1 regressed" in summary
@@ -238,7 +241,11 @@ def test_comparisons_in_verdict_json_and_the_summary(tmp_path):
     assert len(rows) == 16
     row = next(line for line in rows if line.startswith(f"| `{PAY}` | p50 |"))
     assert re.fullmatch(rf"\| `{PAY}` \| p50 \| 104.1 ms \| 154.1 ms \| \+50 ms \(\+48 %\) "
-                        r"\| \+4[0-9.]+ … \+5[0-9.]+ ms \| ❌ regressed \|", row), row
+                        r"\| \+29.8 … \+70.2 ms \| ❌ regressed \|", row), row  # ± z(1 − 0.05/16) · 7.4 ms: the floor dominates
+    # What the intervals were built from, in words: the unit, the floor, how many statistics.
+    assert ("The run is the unit: intervals hold an assumed run-to-run variation of 5 % "
+            "(regression.run_to_run_percent; one baseline run cannot measure it)") in summary
+    assert "Holm over the 16 statistics with an interval" in summary
 
 
 def test_an_unusable_baseline_is_said_in_one_line_in_the_summary(tmp_path):

@@ -218,9 +218,11 @@ def test_the_comparison_with_a_baseline_is_a_table_and_a_line_on_the_charts(infl
     assert cells[:5] == ["POST /api/v1/payments", "p50", "30 ms", "50 ms", "+20 ms (+66.7 %)"]
     assert cells[5] == f"−{abs(found.low):.1f} … +{found.high:.1f} ms" and cells[6] == found.decision == "inconclusive"
     assert "not-judged" in p50.classes() and p50.find_all("td")[6].attrs["title"] == found.reason
-    health = rows[("GET /health", "p50")]  # the same 10–14 ms every second in both runs
-    assert [c.all_text() for c in health.find_all("td")][2:] == ["12 ms", "12 ms", "+0 ms (+0 %)", "+0 … +0 ms",
-                                                                 "no change"]
+    health = rows[("GET /health", "p50")]  # the same 10–14 ms every second in both runs: no spread at all
+    assert [c.all_text() for c in health.find_all("td")][2:] == ["12 ms", "12 ms", "+0 ms (+0 %)", "—",
+                                                                 "inconclusive"]
+    assert "no spread in this run" in health.find_all("td")[6].attrs["title"]
+    assert "The run is the unit" in dom.all_text()
     assert rows[("GET /health", "p95")].find_all("td")[6].all_text() == "inconclusive"  # 275 requests: 300 needed
     doc = json.loads(paths["report_json"].read_text())
     assert doc["baseline"]["run_ids"] == ["rep-base"]

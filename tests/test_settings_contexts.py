@@ -35,6 +35,7 @@ SAMPLES = {
     "INFLUX_BATCH_SIZE": "250",
     "INFLUX_FLUSH_TIMEOUT": "2.5",
     "INFLUX_MAX_PENDING": "1000",
+    "INFLUX_POINTS": "sketches",
     "THRESHOLDS_FILE": "mine.yaml",
     "OUT_DIR": "reports",
     "GENERATION_TARGET_PER_S": "2.5",

@@ -39,7 +39,9 @@ def test_built_in_generation_and_regression_defaults():
     assert (t.generation.target_per_s, t.generation.min_throughput_ratio) == (10.0, 0.95)
     assert (t.warmup_s, t.min_samples, t.max_cpu_percent) == (5.0, 20, 90.0)
     assert (t.regression.min_effect_percent, t.regression.min_effect_ms, t.regression.max_success_rate_drop,
-            t.regression.false_positive_rate, t.regression.windows) == (10.0, 2.0, 1.0, 0.05, 10)
+            t.regression.false_positive_rate, t.regression.windows, t.regression.run_to_run_percent) == (
+        10.0, 2.0, 1.0, 0.05, 10, 5.0)
+    assert parse_thresholds({"regression": {"run_to_run_percent": 8}}).regression.run_to_run_percent == 8.0
 
 
 def test_repo_file_loads_with_the_briefs_numbers():
@@ -134,6 +136,11 @@ def test_endpoint_of_an_unlimited_group_without_override_has_no_limits():
     ("regression: {false_positive_rate: 1}\n",
      "regression.false_positive_rate is 1.0 but must be above 0 and below 1, e.g. 0.05"),
     ("regression: {windows: 4}\n", "regression.windows is 4 but must be 5 or more"),
+    ("regression: {run_to_run_percent: -2}\n", "regression.run_to_run_percent is -2 but must be between 0 and 100"),
+    ("regression: {run_to_run_percent: 5%}\n", "regression.run_to_run_percent must be a number, not '5%'"),
+    ("regression: {run_to_run_percent: .inf}\n", "regression.run_to_run_percent must be a number, not inf"),
+    ("regression: {run_to_run: 5}\n",
+     "unknown key 'run_to_run' in regression (did you mean 'run_to_run_percent'?)"),
     ("generation: {max_throughput_ratio: 0.9}\n",
      "generation.max_throughput_ratio is 0.9 but must be 1 or more"),
     ("load: {window: 10}\n", "unknown key 'window' in load (did you mean 'window_s'?)"),

@@ -82,3 +82,33 @@ def test_the_web_ui_runs_the_arrival_model_and_switches_models_between_tests(inf
     users_requests = influx_db.query(f'SELECT count("response_time") FROM "request" WHERE "run_id" = \'{users_run}\' '
                                      f'GROUP BY "api"')
     assert {s["tags"]["api"] for s in users_requests} >= {"auth", "generation"}
+
+
+def test_the_start_form_chooses_what_each_test_stores(influxd, influx_db):
+    """``influx_points`` is a field of the web UI's start form: one test with sketches, the next
+    with request points, in one Locust process."""
+    sandbox, host = start_subprocess(port=0)
+    port = free_port()
+    ui = f"http://127.0.0.1:{port}"
+    locust = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1",
+                               "--web-port", str(port), "--host", host, "--influx-url", influxd.url,
+                               "--influx-db", influx_db.settings.database],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(ui + "/")
+        assert "influx_points" in requests.get(ui + "/", timeout=10).text  # the form offers it
+        for points in ("sketches", "requests"):
+            started = requests.post(ui + "/swarm", data={"user_count": 5, "spawn_rate": 5, "host": host,
+                                                         "influx_points": points}, timeout=10)
+            assert started.status_code == 200 and started.json()["success"], started.text
+            time.sleep(4)
+            assert requests.post(ui + "/stop", timeout=10).status_code == 200
+            time.sleep(2)  # test_stop: the listener's final flush
+    finally:
+        locust.terminate()
+        locust.wait(timeout=30)
+        stop_subprocess(sandbox)
+    runs = {measurement: [v for _, v in series["values"]] for measurement in ("request", "request_sketch")
+            for series in influx_db.query(f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "run_id"')}
+    assert len(runs["request_sketch"]) == 1 and len(runs["request"]) == 1, runs
+    assert runs["request_sketch"] != runs["request"]

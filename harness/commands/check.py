@@ -11,7 +11,7 @@ from harness.influx.datamodel import RUN, run_data_source
 from harness.influx.options import client_from, settings_from
 from harness.rundata import RunRecord, store_verdict, threshold_rows, thresholds_json
 from harness.settings import CHECK, add_arguments
-from harness.verdict import judge, load_thresholds
+from harness.verdict import SOURCES, judge, load_thresholds
 
 
 def register(subparsers) -> None:
@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for verdict.json, junit.xml, summary.md (default OUT_DIR/RUN_ID)")
     parser.add_argument("--no-store", action="store_true", help="do not write run_summary and the verdict event")
+    parser.add_argument("--from", dest="source", choices=SOURCES, default=None,
+                        help="judge from the request points or the sketches (a run that recorded both has both; "
+                             "default: the request points when the run has them)")
     add_arguments(parser, CHECK)
     parser.set_defaults(func=run)
 
@@ -56,7 +59,7 @@ def run(args) -> int:
     target = generation_target(settings, thresholds)
     verdict, paths = judge(client, run_id, thresholds, args.out or settings.out_dir / run_id,
                            generation_target=target, baseline=args.baseline, baseline_force=args.baseline_force,
-                           runs_rp=settings.influx_runs_rp)
+                           runs_rp=settings.influx_runs_rp, source=args.source)
     if not args.no_store:
         store_verdict(client, settings.influx_runs_rp, verdict)
         record_plain_run(client, settings.influx_runs_rp, verdict, thresholds, target)

@@ -168,7 +168,7 @@ def run(args) -> int:
         log_path = out_dir / "locust.log"
         code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir),
                                        locust_environment(settings, manifest, target), log_path, client, run_id,
-                                       settings.run_time_s)
+                                       settings.run_time_s, points=settings.influx_points)
         # The live checks end Locust with 2 when they stopped it on the load generator's own CPU.
         aborted = code == 2 and settings.abort_on_fail and was_aborted(client, run_id, runs_rp)
         if code not in (0, 1) and not interrupted and not aborted:

@@ -43,6 +43,10 @@ VERDICT = "verdict"
 
 # -- measurements --------------------------------------------------------------------------------
 REQUEST = Measurement("request", RAW, (RUN_ID, TEST_ENV, API, NAME, METHOD, RESULT, STATUS, WORKER))
+# Sketch mode (--influx-points sketches, docs/sketches.md): per process, series and second; and the
+# fleet's merged series per endpoint and second (harness/influx/sketch.py has the fields).
+REQUEST_SKETCH = Measurement("request_sketch", RAW, (RUN_ID, TEST_ENV, API, NAME, METHOD, RESULT, STATUS, WORKER))
+REQUEST_SKETCH_FLEET = Measurement("request_sketch_fleet", RAW, (RUN_ID, TEST_ENV, API, NAME, METHOD))
 USERS = Measurement("users", RAW, (RUN_ID, TEST_ENV, WORKER))
 ARRIVALS = Measurement("arrivals", RAW, (RUN_ID, TEST_ENV, WORKER, API))
 LISTENER_STATS = Measurement("listener_stats", RAW, (RUN_ID, TEST_ENV, WORKER))
@@ -54,7 +58,7 @@ THRESHOLD = Measurement("threshold", RUNS, (RUN_ID, TEST_ENV, SCOPE, API, ENDPOI
 BASELINE = Measurement("baseline", RUNS, (RUN_ID, TEST_ENV, SCOPE, API, ENDPOINT, METRIC))
 RUN_SUMMARY = Measurement("run_summary", RUNS, (RUN_ID, TEST_ENV, VERDICT, SCOPE, API, ENDPOINT))
 
-MEASUREMENTS: tuple[Measurement, ...] = (REQUEST, USERS, ARRIVALS, LISTENER_STATS, QUARANTINE, EVENTS, RUN,
+MEASUREMENTS: tuple[Measurement, ...] = (REQUEST, REQUEST_SKETCH, REQUEST_SKETCH_FLEET, USERS, ARRIVALS, LISTENER_STATS, QUARANTINE, EVENTS, RUN,
                                          LOAD_PLAN, THRESHOLD, BASELINE, RUN_SUMMARY)
 NAMES = frozenset(m.name for m in MEASUREMENTS)
 

@@ -40,9 +40,11 @@ from harness.influx.lineprotocol import make_line
 from harness.influx.schema import ensure_database
 from harness.influx.spool import Spool, spooled_dirs, worker_spool_dir
 from harness.influx.writer import BatchWriter
+from harness.listener.fleet import REPORT_KEY, FleetSketches, from_wire, to_wire
 from harness.listener.loop_lag import LoopLag
 from harness.listener.options import test_env
 from harness.listener.recorder import RequestRecorder
+from harness.listener.sketch_recorder import SketchRecorder
 from harness.runid import new_run_id, validate_run_id
 from harness.runner_role import Role, role_of
 
@@ -68,7 +70,9 @@ class InfluxListener:
         self.writer = BatchWriter(self.client, int(options.influx_max_pending), batch_size=self.batch_size,
                                   create_database=lambda: ensure_database(self.client, self.runs_rp))
         self.user_given_run_id = options.run_id or ""
-        self.recorder: RequestRecorder | None = None
+        self.recorder: RequestRecorder | SketchRecorder | BothRecorder | None = None
+        self.points = getattr(options, "influx_points", "requests") or "requests"
+        self.fleet: FleetSketches | None = None  # master and local runner in sketch mode: the merged series
         self.run_id = ""
         self.test_started_ns = 0
         self.drain_deadline: float | None = None  # one bounded final flush per test, however often asked
@@ -109,7 +113,11 @@ class InfluxListener:
         elif self.role is Role.WORKER:
             self.worker = self.env.runner.client_id
         self.test_env = test_env(self.options)
-        self.recorder = RequestRecorder(self.run_id, self.test_env, self.worker)
+        self.points = getattr(self.options, "influx_points", "requests") or "requests"
+        self.recorder = make_recorder(self.points, self.run_id, self.test_env, self.worker,
+                                      lambda: _arrival_origin_ns(self.env))
+        self.fleet = FleetSketches(self.run_id, self.test_env) \
+            if self.points != "requests" and self.role in (Role.MASTER, Role.LOCAL) else None
         self.writer.begin(Spool(worker_spool_dir(Path(self.options.influx_spool_dir), self.client.settings.database,
                                                  self.run_id, self.worker)),
                           {"run_id": self.run_id, "worker": self.worker})
@@ -211,6 +219,25 @@ class InfluxListener:
                 lines.append(self._stats_line(self.recorder.seen, final))
                 self.final_seen = self.recorder.seen if final else None
             self.writer.add(lines)
+            if self.role is Role.LOCAL and self.fleet is not None and not isinstance(self.recorder, RequestRecorder):
+                self.fleet.add(self.recorder.take_deltas())
+        if self.fleet is not None:
+            lines = self.fleet.take()
+            if lines:
+                self.writer.add(lines)
+
+    def on_report_to_master(self, data: dict, **_kwargs) -> None:
+        """Worker, sketch mode: what was folded since the last report rides with Locust's stats
+        report to the master, which merges the fleet's series (harness/listener/fleet.py)."""
+        recorder = self.recorder
+        if recorder is None or isinstance(recorder, RequestRecorder):
+            return
+        self._collect()  # fold the requests up to this report, so the master's seconds are current
+        data[REPORT_KEY] = to_wire(recorder.take_deltas())
+
+    def on_worker_report(self, client_id: str, data: dict, **_kwargs) -> None:
+        if self.fleet is not None and data.get(REPORT_KEY):
+            self.fleet.add(from_wire(data[REPORT_KEY]))
 
     def flush(self) -> bool:
         self._collect()
@@ -301,6 +328,50 @@ class InfluxListener:
         log.info("InfluxDB listener [%s]: run %s: seen %d requests, wrote %d points, retried %d, dropped %d, "
                  "spooled %d, quarantined %d", self.worker, self.run_id, seen, counts.written, counts.retried,
                  counts.dropped, self.writer.spooled_points, counts.quarantined)
+
+
+class BothRecorder:
+    """``--influx-points both``: every request as a point and in the sketches, so one run can be
+    judged from either (``harness check --from``)."""
+
+    def __init__(self, requests: RequestRecorder, sketches: SketchRecorder):
+        self.requests, self.sketches = requests, sketches
+        self.lines = requests.lines
+
+    @property
+    def seen(self) -> int:
+        return self.requests.seen
+
+    def record(self, *args) -> int:
+        self.sketches.record(*args)
+        return self.requests.record(*args)
+
+    def take(self) -> list[str]:
+        lines = self.requests.take()
+        self.lines = self.requests.lines
+        return lines + self.sketches.take()
+
+    def take_deltas(self):
+        return self.sketches.take_deltas()
+
+
+def make_recorder(points: str, run_id: str, test_env: str, worker: str, origin=lambda: 0):
+    if points == "sketches":
+        return SketchRecorder(run_id, test_env, worker, origin)
+    if points == "both":
+        return BothRecorder(RequestRecorder(run_id, test_env, worker), SketchRecorder(run_id, test_env, worker, origin))
+    return RequestRecorder(run_id, test_env, worker)
+
+
+def _arrival_origin_ns(environment) -> int:
+    """Where sketch seconds start: at the arrival model's epoch (its fraction of a second), so the
+    verdict's windows, whole seconds from the first arrival, hold whole seconds; else 0."""
+    arrivals = getattr(environment, "harness_arrivals", None)
+    if arrivals is None:
+        return 0
+    engine = getattr(arrivals, "engine", None)
+    epoch = arrivals.epoch or (engine.epoch if engine is not None else None)  # master/local; worker
+    return int(epoch * 1e9) if epoch else 0
 
 
 def preflight(listener: InfluxListener) -> None:

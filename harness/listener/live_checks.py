@@ -51,6 +51,7 @@ class CheckedListener(Protocol):
     run_id: str
     test_env: str
     test_started_ns: int  # this test's start, set by the listener's test_start (registered first)
+    points: str  # what it stores (--influx-points): the live checks read sketches in sketch mode
 
     @property
     def role(self) -> Role: ...
@@ -136,7 +137,7 @@ class LiveChecks:
         try:
             with gevent.Timeout(self.budget_s):
                 figures = measure_window(self.client, run_id, start_ns, end_ns, self.rule.checks, test_env,
-                                         self.limits)
+                                         self.limits, "sketches" if self.listener.points == "sketches" else "requests")
         except gevent.Timeout:
             self.skipped += 1
             log.warning("live checks: InfluxDB did not answer within %g s; this window is skipped", self.budget_s)

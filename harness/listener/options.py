@@ -21,7 +21,7 @@ def add_arguments(parser) -> None:
         # commands do, so the same words work in `harness run`, plain `locust` and the environment.
         kind = {"nargs": "?", "const": True, "type": _converter(p), "default": p.value(p.default)} if p.switch \
             else {"type": _converter(p), "default": p.default}
-        parser.add_argument(p.flag, env_var=p.env, help=f"{p.help} [env {p.env}]", include_in_web_ui=False, **kind)
+        parser.add_argument(p.flag, env_var=p.env, help=f"{p.help} [env {p.env}]", include_in_web_ui=p.web_ui, **kind)
 
 
 def _converter(p: Param):

@@ -60,6 +60,10 @@ def install(events) -> None:
         events.test_stopping.add_listener(listener.on_test_stopping)
         events.test_stop.add_listener(listener.on_test_stop)
         events.quitting.add_listener(listener.on_quitting)
+        if role == "worker":
+            events.report_to_master.add_listener(listener.on_report_to_master)
+        elif role == "master":
+            events.worker_report.add_listener(listener.on_worker_report)
         # After the listener's own handlers, so a test's run id and start are set when checks begin.
         live_checks.install(events, environment, listener)
         early.hand_over(listener.on_test_start, listener.on_request)

@@ -10,6 +10,7 @@ from harness.influx.client import InfluxClient
 from harness.report import csv_out, html, report_json
 from harness.report.parameters import read_parameters
 from harness.report.series import read_series
+from harness.report.sketch_series import read_sketch_series
 from harness.report.view import build_view
 from harness.verdict import Thresholds, Verdict
 
@@ -23,7 +24,8 @@ def write_report(client: InfluxClient, verdict: Verdict, thresholds: Thresholds,
     ``out_dir``; returns {"report_html"|"report_json"|"endpoints_csv"|"series_csv": path}.
 
     Raises HarnessError (one line) when InfluxDB cannot be read or the folder cannot be written."""
-    series = read_series(client, verdict.run_id)
+    series = read_sketch_series(client, verdict.run_id) if verdict.measurements.source == "sketches" \
+        else read_series(client, verdict.run_id)
     view = build_view(verdict, thresholds, series, read_parameters(client, verdict.run_id, runs_rp))
     contents = {"report_html": html.render(view), "report_json": report_json.render(view),
                 "endpoints_csv": csv_out.endpoints_csv(view), "series_csv": csv_out.series_csv(view)}

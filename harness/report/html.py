@@ -21,7 +21,8 @@ from harness.verdict import (
     change_text,
     generation_target_in_force,
     interval_text,
-    level_text,
+    levels_text,
+    run_unit_text,
     scope_status,
     utc_text,
     value_text,
@@ -53,7 +54,8 @@ def _headline(view: ReportView) -> str:
     v, m = view.verdict, view.verdict.measurements
     facts = [f"run <code>{escape(v.run_id)}</code>", f"environment {escape(m.test_env or '—')}",
              f"judged {_time(m.start)} → {_time(m.end)} ({num(m.duration_s, 1)} s "
-             f"after a {num(m.warmup_s, 1)} s warm-up)", f"exit code {int(v.exit_code)}"]
+             f"after a {num(m.warmup_s, 1)} s warm-up)", f"exit code {int(v.exit_code)}",
+             f"source: {escape(m.source)} ({escape(m.accuracy)})"]
     if v.baseline_run_id:
         facts.append(f"baseline <code>{escape(v.baseline_run_id)}</code>")
     if v.abort is not None:
@@ -173,8 +175,8 @@ def _baseline(view: ReportView) -> str:
     if v.baseline.unusable:
         return f'<h2>Against the baseline</h2><p id="baseline-unusable">{escape(v.baseline.unusable)}</p>'
     runs = ", ".join(f"<code>{escape(r)}</code>" for r in v.baseline.run_ids)
-    how = "the median of runs" if v.baseline.method == "median" else "run"
-    level = level_text(v.comparisons[0].confidence) if v.comparisons else "—"
+    how = "the mean of runs" if v.baseline.method == "mean" else "run"
+    level = levels_text(v.comparisons)
     rows = "".join(
         f'<tr class="{_DECISION_CSS[c.decision]}" data-scope="{escape(c.scope)}" data-statistic="{c.statistic}">'
         f"<td><code>{escape(c.scope)}</code></td><td>{escape(c.statistic)}</td>"
@@ -185,7 +187,7 @@ def _baseline(view: ReportView) -> str:
         for c in v.comparisons)
     return (f"<h2>Against the baseline</h2><p>Compared with {how} {runs} ({escape(v.baseline.spec)}); intervals "
             f"are {level} confidence intervals of the change; a statistic regressed when its whole interval lies "
-            f"beyond the minimum effect.</p>"
+            f"beyond the minimum effect. {escape(run_unit_text(v.comparisons, view.thresholds.regression))}</p>"
             '<table id="baseline"><thead><tr><th>Scope</th><th>Statistic</th><th class="n">Baseline</th>'
             '<th class="n">This run</th><th class="n">Change</th><th class="n">Interval</th><th>Decision</th>'
             f"</tr></thead><tbody>{rows or '<tr><td colspan=7>nothing in common to compare</td></tr>'}</tbody></table>")

@@ -42,7 +42,7 @@ def document(view: ReportView) -> dict[str, Any]:
         "verdict": v.verdict,
         "exit_code": int(v.exit_code),
         "baseline_run_id": v.baseline_run_id,
-        "baseline": None if v.baseline is None else baseline_dict(v.baseline),
+        "baseline": None if v.baseline is None else baseline_dict(v.baseline, v.comparisons, view.thresholds),
         "comparisons": [comparison_dict(c) for c in v.comparisons],
         "reasons": list(v.reasons),
         "warnings": list(v.warnings),
@@ -50,6 +50,7 @@ def document(view: ReportView) -> dict[str, Any]:
                    "judged_start": utc_ns_text(m.window_ns[0]), "judged_end": utc_ns_text(m.window_ns[1]),
                    "warmup_s": finite(m.warmup_s), "judged_s": finite(m.duration_s)},
         "interval_s": s.interval_s,
+        "source": {"points": m.source, "accuracy": m.accuracy},
         "checks": [{"scope": c.scope, "metric": c.metric, "threshold": finite(c.threshold),
                     "observed": finite(c.observed), "passed": c.passed, "kind": c.kind, "message": c.message}
                    for c in v.checks],

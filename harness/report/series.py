@@ -85,7 +85,8 @@ def _rows(result: dict) -> list[tuple[dict, dict]]:
 
 def read_series(client: InfluxClient, run_id: str) -> RunSeries:
     """Every endpoint's requests, failures and p95 per interval, plus all endpoints together
-    and the users running; raises HarnessError when the run has no request points."""
+    and the users running; raises HarnessError when the run has no request points (a sketch run's
+    series: harness/report/sketch_series.py)."""
     first_ns, last_ns, _ = run_bounds(client, run_id)
     interval = choose_interval((last_ns - first_ns) / 1e9)
     interval_us = interval * 1_000_000

@@ -2,8 +2,8 @@
 
 - ``model``: every type the verdict passes around;
 - ``rules``: baselines.yaml parsed and validated (thresholds, the abort rule);
-- ``decide``: pure decisions from what was read (evaluate, load, compare, estimate, abort);
-- ``reads``: every InfluxQL query and raw-value read (measure, samples, baseline, window, abort);
+- ``decide``: pure decisions from what was read (evaluate, load, compare, estimate, sketch_stats, abort);
+- ``reads``: every InfluxQL query and raw-value read (measure, samples, sketches, baseline, window, abort);
 - ``outputs``: verdict.json, junit.xml, summary.md, the abort's text and JSON;
 - ``judge``: reads → decide → outputs for one stored run.
 
@@ -15,11 +15,14 @@ from harness.verdict.decide.compare import (
     change_text,
     interval_text,
     level_text,
+    levels_text,
     regression_limit,
+    run_unit_text,
     value_text,
 )
 from harness.verdict.decide.evaluate import evaluate, generation_target_in_force
 from harness.verdict.decide.sequential import looks as abort_looks
+from harness.verdict.decide.sketch_stats import SOURCES, SketchScope
 from harness.verdict.decide.window import latency_limits
 from harness.verdict.judge import judge
 from harness.verdict.model import (
@@ -54,6 +57,7 @@ from harness.verdict.outputs.verdict_json import (
 from harness.verdict.reads.abort import read_abort, was_aborted
 from harness.verdict.reads.baseline import choose_baseline, load_baseline
 from harness.verdict.reads.measure import measure, peak_users, run_bounds
+from harness.verdict.reads.sketches import read_sketches, sketch_bounds
 from harness.verdict.reads.window import measure_window
 from harness.verdict.rules.thresholds import (
     RETIRED_REGRESSION_KEYS,
@@ -65,12 +69,14 @@ from harness.verdict.rules.thresholds import (
 )
 
 __all__ = [
-    "COMPARED", "RETIRED_REGRESSION_KEYS", "AbortOutcome", "AbortRecord", "ApiLoad", "Breach", "Check",
-    "Comparison", "Completeness", "EndpointStats", "Latency", "Limits", "Measurements", "Stats", "Thresholds",
-    "Verdict", "WindowFigures", "abort_dict", "abort_event_line", "abort_line", "abort_looks", "baseline_dict", "change_text",
-    "choose_baseline", "comparison_dict", "decide_abort", "evaluate", "evaluate_run", "generation_target_in_force",
-    "interval_text", "judge", "latency_dict", "latency_limits", "level_text", "load_baseline", "load_dict", "load_thresholds",
-    "measure", "measure_window", "parse_thresholds", "peak_users", "read_abort", "regression_limit", "run_bounds",
-    "scope_status", "stats_dict", "summary_error_fields", "thresholds_as_points", "utc_ns_text", "utc_text",
-    "value_text", "was_aborted", "write_outputs",
+    "AbortOutcome", "AbortRecord", "ApiLoad", "Breach", "COMPARED", "Check", "Comparison", "Completeness",
+    "EndpointStats", "Latency", "Limits", "Measurements", "RETIRED_REGRESSION_KEYS", "SOURCES",
+    "SketchScope", "Stats", "Thresholds", "Verdict", "WindowFigures", "abort_dict", "abort_event_line",
+    "abort_line", "abort_looks", "baseline_dict", "change_text", "choose_baseline", "comparison_dict",
+    "decide_abort", "evaluate", "evaluate_run", "generation_target_in_force", "interval_text", "judge",
+    "latency_dict", "latency_limits", "level_text", "levels_text", "load_baseline", "load_dict",
+    "load_thresholds", "measure", "measure_window", "parse_thresholds", "peak_users", "read_abort",
+    "read_sketches", "regression_limit", "run_bounds", "run_unit_text", "scope_status", "sketch_bounds",
+    "stats_dict", "summary_error_fields", "thresholds_as_points", "utc_ns_text", "utc_text", "value_text",
+    "was_aborted", "write_outputs",
 ]

@@ -21,14 +21,18 @@ from harness.verdict.rules.thresholds import Thresholds
 
 def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
           generation_target: float | None, baseline: str | None = None, baseline_force: bool = False,
-          runs_rp: str = "runs", extra_warnings: Sequence[str] = ()) -> tuple[Verdict, dict[str, Path]]:
+          runs_rp: str = "runs", extra_warnings: Sequence[str] = (),
+          source: str | None = None) -> tuple[Verdict, dict[str, Path]]:
     """``baseline``: RUN_ID, last-pass or last-N-pass (docs/baselines.md); ``baseline_force``
-    compares with it even when its load differs."""
+    compares with it even when its load differs; ``source``: ``requests`` or ``sketches`` (default:
+    the request points when the run has them)."""
     if baseline:
         preload()
     measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
-                       runs_rp=runs_rp, window_s=thresholds.load.window_s, windows=thresholds.regression.windows)
-    measured = replace(measured, abort=read_abort(client, run_id, runs_rp, thresholds, measured.window_ns))
+                       runs_rp=runs_rp, window_s=thresholds.load.window_s, windows=thresholds.regression.windows,
+                       source=source)
+    measured = replace(measured, abort=read_abort(client, run_id, runs_rp, thresholds, measured.window_ns,
+                                                  measured.source))
     measured.warnings.extend(extra_warnings)
     baseline_stats = None
     if baseline:

@@ -205,6 +205,10 @@ class Measurements:
     scheduled_apis: dict[str, Latency] = field(default_factory=dict)
     peak_users: int | None = None  # users running at once, summed over workers
     abort: AbortRecord | None = None  # when the live checks stopped the run early
+    # Where the latencies came from: "requests" (every request's point, exact percentiles) or
+    # "sketches" (per-second sketches, percentiles within their stated accuracy), and that accuracy.
+    source: str = "requests"
+    accuracy: str = ""
 
     @property
     def total_requests(self) -> int:
@@ -223,7 +227,7 @@ class BaselineInfo:
 
     spec: str  # as asked: a run id, "last-pass" or "last-N-pass"
     run_ids: tuple[str, ...]  # the runs used, newest first; empty when none was found
-    method: str = "run"  # "run" (one run) or "median" (median of the runs' values)
+    method: str = "run"  # "run" (one run) or "mean" (mean of the runs' values)
     forced: bool = False  # --baseline-force: compared although the load differs
     load_difference: str | None = None  # e.g. "users 20 vs 40"; None when the load matches
     unusable: str | None = None  # one line: why nothing was compared; None when compared
@@ -231,12 +235,25 @@ class BaselineInfo:
 
 
 @dataclass(frozen=True)
+class BaselineRun:
+    """One baseline run's own numbers: a baseline of several runs keeps each, since the spread between
+    them is the run-to-run variation a new run is judged against."""
+
+    run_id: str
+    endpoints: dict[str, EndpointStats] = field(default_factory=dict)
+    apis: dict[str, Stats] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Baseline:
-    """What a run is compared with: the baseline's values and spreads per endpoint and API group."""
+    """What a run is compared with: the baseline's values per endpoint and API group (for several
+    runs, the mean of their values) and each run's own numbers."""
 
     info: BaselineInfo
     endpoints: dict[str, EndpointStats] = field(default_factory=dict)
     apis: dict[str, Stats] = field(default_factory=dict)
+    # Each baseline run's numbers; empty when built from one run's stats (``endpoints``/``apis`` are it).
+    runs: tuple[BaselineRun, ...] = ()
 
     @classmethod
     def of(cls, measured: Measurements, spec: str | None = None) -> Baseline:
@@ -244,12 +261,18 @@ class Baseline:
         return cls(BaselineInfo(spec or measured.run_id, (measured.run_id,)), dict(measured.endpoints),
                    dict(measured.apis))
 
+    def scope_runs(self, endpoint: str, api: str) -> list[Stats]:
+        """One scope (an endpoint key, or "" and its API group) in each baseline run that has it."""
+        runs = self.runs or (BaselineRun("", self.endpoints, self.apis),)
+        found = [r.endpoints.get(endpoint) if endpoint else r.apis.get(api) for r in runs]
+        return [s for s in found if s is not None]
+
     @property
     def label(self) -> str:
         ids = self.info.run_ids
         if len(ids) == 1:
             return f"run {ids[0]}"
-        return f"the median of runs {', '.join(ids)}"
+        return f"the mean of runs {', '.join(ids)}"
 
 
 @dataclass(frozen=True)
@@ -272,6 +295,11 @@ class Comparison:
     limit: float | None  # the line beyond which the value counts as a regression
     decision: Decision
     reason: str  # one line
+    # What the interval was built from: the baseline runs it used and, with fewer than 3, the
+    # run-to-run floor assumed (percent; None: the baseline runs' own spread, a prediction interval).
+    runs: int = 1
+    run_to_run_percent: float | None = None
+    p_value: float | None = None  # of "no regression beyond the minimum effect"; None without an interval
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from harness.apis import API_GROUPS, api_for
 from harness.suggest import closest_match
-from harness.verdict.decide.compare import compare
+from harness.verdict.decide.compare import compare, hint_text
 from harness.verdict.decide.load import is_generator_limit, load_checks
 from harness.verdict.decide.numbers import at_least as _at_least, at_most as _at_most, num as _num
 from harness.verdict.model import (
@@ -257,6 +257,9 @@ def _baseline_warnings(measured: Measurements, baseline: Baseline, comparisons: 
                         f"--baseline-force")
     warnings += ([f"{key} was called in {label} but not in this run" for key in sorted(then - now)]
                  + [f"{key} has no baseline in {label}: no regression check for it" for key in sorted(now - then)])
+    hint = hint_text(comparisons)
+    if hint:
+        warnings.append(hint)
     unsure = [c for c in comparisons if c.decision == "inconclusive"]
     if unsure:
         scopes = sorted({c.scope for c in unsure})

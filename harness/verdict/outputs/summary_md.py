@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 
-from harness.verdict.decide.compare import change_text, interval_text, level_text, value_text
+from harness.verdict.decide.compare import change_text, interval_text, levels_text, run_unit_text, value_text
 from harness.verdict.decide.evaluate import generation_target_in_force
 from harness.verdict.model import Check, Latency, Stats, Verdict, scope_status
 from harness.verdict.outputs.abort import abort_line
@@ -29,6 +29,7 @@ def render(verdict: Verdict, thresholds: Thresholds) -> str:
               f"| Environment | {_cell(m.test_env)} |",
               f"| Window | {utc_text(m.start)} → {utc_text(m.end)} "
               f"({_num(m.duration_s, 1)} s judged, after a {_num(m.warmup_s, 1)} s warm-up) |",
+              f"| Source | {_cell(m.source)}: {_cell(m.accuracy)} |",
               f"| Exit code | {int(verdict.exit_code)} |"]
     if verdict.baseline_run_id:
         lines.append(f"| Baseline | `{_cell(verdict.baseline_run_id)}` |")
@@ -50,7 +51,7 @@ def render(verdict: Verdict, thresholds: Thresholds) -> str:
         lines.append("")
     lines += _load_table(verdict, thresholds)
     lines += _stats_table(verdict)
-    lines += _comparison_table(verdict)
+    lines += _comparison_table(verdict, thresholds)
     if verdict.warnings:
         lines += ["### Warnings", ""] + [f"- {w}" for w in verdict.warnings] + [""]
     lines += [_completeness_line(verdict), ""]
@@ -91,7 +92,7 @@ DECISIONS = {"regressed": "❌ regressed", "improved": "✅ improved", "no chang
              "inconclusive": "⚠️ inconclusive"}
 
 
-def _comparison_table(verdict: Verdict) -> list[str]:
+def _comparison_table(verdict: Verdict, thresholds: Thresholds) -> list[str]:
     """Per endpoint and group, each statistic against the baseline (docs/baselines.md)."""
     info = verdict.baseline
     if info is None:
@@ -102,10 +103,9 @@ def _comparison_table(verdict: Verdict) -> list[str]:
     comparisons = verdict.comparisons
     counts = ", ".join(f"{sum(c.decision == d for c in comparisons)} {d}" for d in DECISIONS)
     runs = ", ".join(f"`{_cell(r)}`" for r in info.run_ids)
-    how = "the median of runs " if info.method == "median" else "run "
-    confidence = level_text(comparisons[0].confidence) if comparisons else "—"
-    lines += [f"Compared with {how}{runs} ({info.spec}): {counts}. Intervals are {confidence} confidence "
-              f"intervals of the change.", "",
+    how = "the mean of runs " if info.method == "mean" else "run "
+    lines += [f"Compared with {how}{runs} ({info.spec}): {counts}. Intervals are {levels_text(comparisons)} "
+              f"confidence intervals of the change. {run_unit_text(comparisons, thresholds.regression)}", "",
               "| Scope | Statistic | Baseline | This run | Change | Interval | Decision |",
               "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
     lines += [f"| `{_cell(c.scope)}` | {c.statistic} | {value_text(c.baseline, c.statistic)} "

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from harness.verdict.decide.evaluate import generation_target_in_force
+from harness.verdict.decide.run_unit import MIN_RUNS_FOR_SPREAD
 from harness.verdict.model import (
     ApiLoad,
     BaselineInfo,
@@ -42,6 +44,7 @@ def document(verdict: Verdict, thresholds: Thresholds) -> dict[str, Any]:
         "exit_code": int(verdict.exit_code),
         "baseline_run_id": verdict.baseline_run_id,
         "window": judged_window_dict(m),
+        "source": {"points": m.source, "accuracy": m.accuracy},
         "checks": [{"scope": k.scope, "metric": k.metric, "threshold": _finite(k.threshold),
                     "observed": _finite(k.observed), "passed": k.passed, "kind": k.kind,
                     "message": k.message} for k in verdict.checks],
@@ -63,7 +66,8 @@ def document(verdict: Verdict, thresholds: Thresholds) -> dict[str, Any]:
             "spooled": c.spooled, "workers": c.workers, "lost_workers": list(c.lost_workers),
             "quarantined": c.quarantined},
         "cpu_max_percent": _finite(m.cpu_max_percent),
-        "baseline": None if verdict.baseline is None else baseline_dict(verdict.baseline),
+        "baseline": None if verdict.baseline is None else baseline_dict(verdict.baseline, verdict.comparisons,
+                                                                        thresholds),
         "comparisons": [comparison_dict(c) for c in verdict.comparisons],
         "abort": abort_dict(verdict.abort, lambda ns: utc_text(datetime.fromtimestamp(ns / 1e9, timezone.utc))),
         "reasons": list(verdict.reasons),
@@ -80,9 +84,20 @@ def judged_window_dict(m: Measurements) -> dict[str, Any]:
             "duration_s": _finite(m.duration_s), "warmup_s": _finite(m.warmup_s)}
 
 
-def baseline_dict(b: BaselineInfo) -> dict[str, Any]:
+def baseline_dict(b: BaselineInfo, comparisons: Sequence[Comparison] = (),
+                  thresholds: Thresholds | None = None) -> dict[str, Any]:
+    """Which runs, and how they were used: the unit of comparison is the run; with 3 or more baseline
+    runs their own spread gives a prediction interval, with fewer the run-to-run floor is assumed."""
+    r = (thresholds or Thresholds()).regression
+    runs = len(b.run_ids)
     return {"spec": b.spec, "run_ids": list(b.run_ids), "method": b.method, "forced": b.forced,
-            "load_difference": b.load_difference, "unusable": b.unusable, "note": b.note}
+            "load_difference": b.load_difference, "unusable": b.unusable, "note": b.note,
+            "unit": "run", "runs": runs,
+            "interval": "prediction" if runs >= MIN_RUNS_FOR_SPREAD else "run-to-run floor",
+            "run_to_run_percent": None if runs >= MIN_RUNS_FOR_SPREAD else _finite(r.run_to_run_percent),
+            "false_positive_rate": _finite(r.false_positive_rate),
+            "multiple_testing": "holm",
+            "tests": sum(c.low is not None for c in comparisons)}
 
 
 def comparison_dict(c: Comparison) -> dict[str, Any]:
@@ -90,7 +105,8 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
             "baseline": _finite(c.baseline), "current": _finite(c.current), "change": _finite(c.change),
             "change_percent": _finite(c.change_percent), "low": _finite(c.low), "high": _finite(c.high),
             "confidence": _finite(c.confidence), "min_effect": _finite(c.min_effect), "limit": _finite(c.limit),
-            "decision": c.decision, "reason": c.reason}
+            "decision": c.decision, "reason": c.reason, "runs": c.runs,
+            "run_to_run_percent": _finite(c.run_to_run_percent), "p_value": _finite(c.p_value)}
 
 
 def stats_dict(s: Stats) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def was_aborted(client: InfluxClient, run_id: str, runs_rp: str) -> bool:
 
 
 def read_abort(client: InfluxClient, run_id: str, runs_rp: str, thresholds: Thresholds | None = None,
-               judged_ns: tuple[int, int] | None = None) -> AbortRecord | None:
+               judged_ns: tuple[int, int] | None = None, source: str = "requests") -> AbortRecord | None:
     """The run's abort, with its window read again from the stored points and the counts of the
     judged run ``judged_ns`` (for the confirmation); None if it ran its course."""
     series = _abort_events(client, run_id, runs_rp, '"at_s", "kind", "window_start", "window_end", "breaches", '
@@ -53,10 +53,11 @@ def read_abort(client: InfluxClient, run_id: str, runs_rp: str, thresholds: Thre
     if thresholds is not None:
         limits |= set(latency_limits(thresholds, checks))
     test_env = row.get("test_env") or ""
-    exact = measure_window(client, run_id, record.start_ns, record.end_ns, checks, test_env, tuple(sorted(limits)))
+    exact = measure_window(client, run_id, record.start_ns, record.end_ns, checks, test_env, tuple(sorted(limits)),
+                          source)
     judged = None
     if judged_ns is not None:
         # Counts only (no percentile pass over the whole run): requests, failures, slow requests.
         judged = measure_window(client, run_id, judged_ns[0], judged_ns[1], ("success_rate",), test_env,
-                                tuple(sorted(limits)))
+                                tuple(sorted(limits)), source)
     return replace(record, exact=exact, judged=judged)

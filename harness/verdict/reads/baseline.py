@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import math
 import re
-import statistics
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.influx.client import InfluxClient, quote_string
 from harness.influx.datamodel import run_data_source
+from harness.verdict.decide.run_unit import baseline_of
 from harness.verdict.model import (
-    COMPARED,
     Baseline,
     BaselineInfo,
+    BaselineRun,
     EndpointStats,
-    Spread,
     Stats,
     spread_from_fields,
 )
@@ -128,8 +127,8 @@ def choose_baseline(client: InfluxClient, spec: str, *, run_id: str, test_env: s
 
 def _info(spec: str, chosen: list[str], wanted: int, **more: Any) -> BaselineInfo:
     note = (f"--baseline {spec}: only {len(chosen)} passing run(s) with this load are stored: comparing with "
-            f"{'it' if len(chosen) == 1 else 'their median'}") if len(chosen) < wanted else None
-    return BaselineInfo(spec, tuple(chosen), method="median" if len(chosen) > 1 else "run", note=note, **more)
+            f"{'it' if len(chosen) == 1 else 'their mean'}") if len(chosen) < wanted else None
+    return BaselineInfo(spec, tuple(chosen), method="mean" if len(chosen) > 1 else "run", note=note, **more)
 
 
 def _explicit(client: InfluxClient, spec: str, runs_rp: str, mine: dict[str, Any] | None, force: bool) -> BaselineInfo:
@@ -155,16 +154,12 @@ def resolve_baseline_runs(client: InfluxClient, spec: str, test_env: str, runs_r
 
 
 def load_baseline(client: InfluxClient, info: BaselineInfo, thresholds: Thresholds, runs_rp: str) -> Baseline:
-    """The chosen runs' values and spreads; several runs are combined by their median."""
+    """The chosen runs' values and spreads: each run's own (their spread is the run-to-run variation,
+    ``run_unit.py``) and, for several runs, the mean of their values."""
     if not info.run_ids:
         return Baseline(info)
-    runs = [_run_stats(client, run_id, thresholds, runs_rp) for run_id in info.run_ids]
-    if len(runs) == 1:
-        return Baseline(info, *runs[0])
-    endpoints = {key: EndpointStats(key=key, api=runs[0][0][key].api, **_median([r[0][key] for r in runs]))
-                 for key in set.intersection(*(set(r[0]) for r in runs))}
-    apis = {api: Stats(**_median([r[1][api] for r in runs])) for api in set.intersection(*(set(r[1]) for r in runs))}
-    return Baseline(info, endpoints, apis)
+    return baseline_of(info, [BaselineRun(run_id, *_run_stats(client, run_id, thresholds, runs_rp))
+                              for run_id in info.run_ids])
 
 
 def _run_stats(client: InfluxClient, run_id: str, thresholds: Thresholds,
@@ -210,33 +205,3 @@ def stored_stats(client: InfluxClient, run_id: str,
         elif scope == "api":
             apis[row.get("api")] = Stats(**numbers)
     return endpoints, apis
-
-
-def _median(runs: list[Stats]) -> dict[str, Any]:
-    """One scope over several runs: each statistic's median; its standard error the larger of the
-    runs' own errors combined and the spread between the runs (which also holds run-to-run
-    noise), times sqrt(pi/2) for the median of three or more."""
-    out: dict[str, Any] = dict(requests=sum(s.requests for s in runs), failures=sum(s.failures for s in runs),
-               max=_median_of([s.max for s in runs]), rps=_median_of([s.rps for s in runs]))
-    spread: dict[str, Spread] = {}
-    for statistic in COMPARED:
-        values = [v for s in runs if (v := s.value(statistic)) is not None]
-        out[statistic] = _median_of(values)
-        errors = [s.spread[statistic] for s in runs if statistic in s.spread]
-        if len(errors) == len(runs) == len(values):
-            n = len(runs)
-            within = sum(e.se ** 2 for e in errors) / n / n
-            between = statistics.variance(values) / n
-            factor = math.pi / 2 if n >= 3 else 1.0
-            if within >= between:
-                spread[statistic] = Spread(math.sqrt(factor * within), sum(e.windows - 1 for e in errors) + 1)
-            else:
-                spread[statistic] = Spread(math.sqrt(factor * between), n)
-    out["spread"] = spread
-    return out
-
-
-def _median_of(values: list[Any]) -> float | None:
-    present = [v for v in values if v is not None]
-    return float(statistics.median(present)) if present else None
-

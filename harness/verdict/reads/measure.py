@@ -26,13 +26,16 @@ from harness.influx.datamodel import (
     peak_users_statement,
     run_data_source,
 )
+from harness.verdict.decide import sketch_stats as sks
 from harness.verdict.decide.estimate import percentiles, stats_of
 from harness.verdict.model import Completeness, EndpointStats, Latency, Measurements, Samples, Stats
+from harness.verdict.reads import sketches as sk
 from harness.verdict.reads.measure_load import SCHEDULED, arrival_span, read_load, read_plan
 from harness.verdict.reads.samples import LATENCY_FIELDS, read_samples
 from harness.verdict.rules.thresholds import Regression
 
 GENERATION_CREATE = ("POST", "/api/v1/generations")
+SECOND_NS = 1_000_000_000
 # The raw values are read as this many time slices at once: InfluxDB 1.x encodes one answer on
 # one core, so two requests use both (bench/README.md, "Check over 1,000,000 points").
 READ_PARTS = 2
@@ -179,39 +182,96 @@ def window_stats(client: InfluxClient, window: str, duration_s: float, *,
     return endpoints, apis
 
 
+def sketch_window_stats(client: InfluxClient, run_id: str, start_ns: int, end_ns: int, duration_s: float,
+                        limits: tuple[float, ...] = ()
+                        ) -> tuple[dict[str, EndpointStats], dict[str, Stats], dict[tuple[str, float], int]]:
+    """``window_stats`` from the sketches of the seconds starting in the window (no spread: a live
+    check judges absolute limits), and per endpoint and API group the requests slower than each of
+    ``limits`` (to the sketch's accuracy: ``sketch_stats.slower_than``)."""
+    scopes = sk.read_sketches(client, run_id, start_ns, end_ns, parts=1)
+    endpoints, apis, _, _ = _sketch_scopes(scopes, duration_s, 0, False)
+    slow: dict[tuple[str, float], int] = {}
+    by_api: dict[str, list[sks.SketchScope]] = {}
+    for (api, method, name), scope in scopes.items():
+        by_api.setdefault(api, []).append(scope)
+        for limit in limits:
+            slow[(endpoint_key(method, name), limit)] = sks.slower_than(scope, limit)
+    for api, parts in by_api.items():
+        for limit in limits:
+            slow[(f"api:{api}", limit)] = sum(sks.slower_than(scope, limit) for scope in parts)
+    return endpoints, apis, slow
+
+
 def judged_window(first_ns: int, last_ns: int, warmup_s: float,
-                  arrivals_ns: int | None = None) -> tuple[int, int, list[str]]:
+                  arrivals_ns: int | None = None, grid: bool = False) -> tuple[int, int, list[str]]:
     """(start, end) in ns, both included: from the first request (the first arrival in the arrival
     model, whose pool signs in before) + the warm-up to the last request; the whole run when it was
-    not longer than the warm-up (with a warning)."""
+    not longer than the warm-up (with a warning).
+
+    ``grid`` (the run stored sketches, one per second): the start moves on to the next second's
+    start (seconds count from the first arrival in the arrival model), so the window holds whole
+    seconds and both sources judge exactly the same requests (``harness check --from``)."""
     begin = arrivals_ns if arrivals_ns is not None else first_ns
     start_ns = begin + int(warmup_s * 1e9)
     if arrivals_ns is not None:
         # InfluxDB's GROUP BY time() offsets are whole microseconds: windows start on one.
         start_ns -= start_ns % 1000
+    if grid:
+        origin = (arrivals_ns or 0) % SECOND_NS // 1000 * 1000
+        start_ns = -((origin - start_ns) // SECOND_NS) * SECOND_NS + origin
     if start_ns >= last_ns:
         return begin, last_ns, [f"the run lasted {(last_ns - first_ns) / 1e9:.1f} s, not longer than the "
                                 f"{warmup_s:g} s warm-up: judging the whole run"]
     return start_ns, last_ns, []
 
 
+def choose_source(client: InfluxClient, run_id: str, source: str | None) -> tuple[str, bool]:
+    """The source the verdict reads (``requests`` when the run stored request points, else
+    ``sketches``, unless asked) and whether the run stored sketches."""
+    sketched = sk.has_sketches(client, run_id)
+    has_requests = bool(client.query(f'SELECT last("response_time") FROM "request" '
+                                     f'WHERE "run_id" = {quote_string(run_id)}'))
+    chosen = source or ("requests" if has_requests or not sketched else "sketches")
+    if chosen == "sketches" and not sketched:
+        raise HarnessError(f"run {run_id!r} stored no sketches (it was recorded with --influx-points requests): "
+                           f"use --from requests")
+    if chosen == "requests" and not has_requests and sketched:
+        raise HarnessError(f"run {run_id!r} stored no request points (it was recorded with --influx-points "
+                           f"sketches): use --from sketches")
+    return chosen, sketched
+
+
 def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_target: float | None = None,
-            runs_rp: str = "runs", window_s: float = 10.0, windows: int = Regression.windows) -> Measurements:
+            runs_rp: str = "runs", window_s: float = 10.0, windows: int = Regression.windows,
+            source: str | None = None) -> Measurements:
     """Every endpoint and API group gets requests, failures, success rate, p50, p95, p99, max and
     rps, and the per-window spread of p50/p95/p99/success rate over at most ``windows`` windows,
-    all from one read of the raw values.
+    all from one read of the raw values (or of the sketches: ``source``, default the raw values
+    when the run has them).
 
     A run that stored ``arrivals`` points is in the arrival model: its judged window starts at the
     first arrival plus the warm-up (the pool signs in before), and it also gets its arrivals per
     ``window_s`` window and its latency from the scheduled start."""
-    first_ns, last_ns, stored = run_bounds(client, run_id)
+    source, sketched = choose_source(client, run_id, source)
+    if source == "sketches":
+        bounds = sk.sketch_bounds(client, run_id)
+        if bounds is None:
+            raise HarnessError(f"run {run_id!r} has no sketch points in database {client.settings.database!r}")
+        first_ns, last_ns, stored = bounds
+    else:
+        first_ns, last_ns, stored = run_bounds(client, run_id)
     span = arrival_span(client, run_id, runs_rp)
-    start_ns, end_ns, warnings = judged_window(first_ns, last_ns, warmup_s, span.epoch_ns if span else None)
+    start_ns, end_ns, warnings = judged_window(first_ns, last_ns, warmup_s, span.epoch_ns if span else None,
+                                               grid=sketched)
     duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
     window = f'"run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns}'
-    fields = LATENCY_FIELDS + ((SCHEDULED,) if span is not None and SCHEDULED not in LATENCY_FIELDS else ())
-    samples = read_samples(client, run_id, start_ns, end_ns, fields=fields, parts=READ_PARTS)
-    endpoints, apis, scheduled, scheduled_apis = _scopes(samples, duration_s, windows, SCHEDULED in fields)
+    if source == "sketches":
+        scopes = sk.read_sketches(client, run_id, start_ns, end_ns, scheduled=span is not None)
+        endpoints, apis, scheduled, scheduled_apis = _sketch_scopes(scopes, duration_s, windows, span is not None)
+    else:
+        fields = LATENCY_FIELDS + ((SCHEDULED,) if span is not None and SCHEDULED not in LATENCY_FIELDS else ())
+        samples = read_samples(client, run_id, start_ns, end_ns, fields=fields, parts=READ_PARTS)
+        endpoints, apis, scheduled, scheduled_apis = _scopes(samples, duration_s, windows, SCHEDULED in fields)
     cpu = client.query_results(f'SELECT max("cpu_percent") FROM "users" WHERE "run_id" = {quote_string(run_id)}')[0]
 
     # Iterations stop when the users are told to stop; the requests of the last ones go on for
@@ -224,10 +284,12 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         # asked for yet, so the rate counts from the later of the warm-up's end and the spawn's.
         spawned = event_time(client, run_id, runs_rp, EVENT_SPAWN_COMPLETE)
         rate_start = spawned if spawned is not None and start_ns < spawned < load_end_ns else start_ns
+        if sketched and rate_start != start_ns:  # whole seconds, so both sources count the same requests
+            rate_start = -(-rate_start // SECOND_NS) * SECOND_NS
         if rate_start == start_ns:
             created = create.requests - create.failures
         else:
-            created = _ok_count(client, window, GENERATION_CREATE, rate_start)
+            created = _ok_count(client, window, GENERATION_CREATE, rate_start, source)
         generation_rate = created / max((load_end_ns - rate_start) / 1e9, 1e-9)
     peak = peak_users(client, run_id, first_ns, end_ns + 1)
     arrival: dict[str, Any] = {}
@@ -239,10 +301,10 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         arrival = dict(load_model="arrival", scheduled=scheduled, scheduled_apis=scheduled_apis,
                        load=read_load(client, run_id, first_ns=first_ns, start_ns=start_ns, load_end_ns=arrivals_end_ns,
                                       span=span, window_s=window_s, key_requests=KEY_REQUEST,
-                                      plan=read_plan(client, run_id, runs_rp), pool_users=peak))
+                                      plan=read_plan(client, run_id, runs_rp), pool_users=peak, source=source))
 
     cpu_rows = _rows(cpu.get("series", []))
-    test_env = _test_env(client, run_id)
+    test_env = _test_env(client, run_id, sk.MEASUREMENT if source == "sketches" else "request")
     return Measurements(
         run_id=run_id, test_env=test_env,
         start=datetime.fromtimestamp(start_ns / 1e9, timezone.utc),
@@ -251,7 +313,8 @@ def measure(client: InfluxClient, run_id: str, *, warmup_s: float, generation_ta
         generation_rate=generation_rate, generation_target=generation_target,
         completeness=read_completeness(client, run_id, stored, counted_by_harness(client, run_id, runs_rp)),
         cpu_max_percent=cpu_rows[0][1]["max"] if cpu_rows else None, warnings=warnings,
-        peak_users=peak, start_ns=start_ns, end_ns=end_ns, **arrival)
+        peak_users=peak, start_ns=start_ns, end_ns=end_ns, source=source, accuracy=sks.accuracy_note(source),
+        **arrival)
 
 
 def _scopes(samples: dict[tuple[str, str, str], Samples], duration_s: float, windows: int, scheduled: bool,
@@ -282,13 +345,35 @@ def _scheduled(scope: Samples) -> Latency | None:
     return Latency(p50=p["p50"], p95=p["p95"], p99=p["p99"], max=float(values.max()))
 
 
-def _ok_count(client: InfluxClient, window: str, endpoint: tuple[str, str], from_ns: int) -> int:
+def _ok_count(client: InfluxClient, window: str, endpoint: tuple[str, str], from_ns: int,
+              source: str = "requests") -> int:
     """Successful requests of one endpoint in the judged window from ``from_ns`` on."""
     method, name = endpoint
-    rows = _rows(client.query(f'SELECT count("response_time") FROM "request" WHERE {window} AND time >= {from_ns} '
+    what = f'sum("count") FROM "{sk.MEASUREMENT}"' if source == "sketches" else 'count("response_time") FROM "request"'
+    rows = _rows(client.query(f'SELECT {what} WHERE {window} AND time >= {from_ns} '
                               f'AND "method" = {quote_string(method)} AND "name" = {quote_string(name)} '
-                              f'AND "result" = \'ok\''))
-    return int(rows[0][1]["count"]) if rows else 0
+                              f"AND \"result\" = 'ok'"))
+    return int(rows[0][1]["sum" if source == "sketches" else "count"] or 0) if rows else 0
+
+
+def _sketch_scopes(
+    scopes: dict[tuple[str, str, str], sks.SketchScope], duration_s: float, windows: int, scheduled: bool
+) -> tuple[dict[str, EndpointStats], dict[str, Stats], dict[str, Latency], dict[str, Latency]]:
+    """``_scopes`` from sketches: stats per endpoint and API group, the scheduled latency where asked."""
+    endpoints: dict[str, EndpointStats] = {}
+    by_api: dict[str, list[sks.SketchScope]] = {}
+    for (api, method, name), scope in scopes.items():
+        key = endpoint_key(method, name)
+        endpoints[key] = EndpointStats(key=key, api=api, **sks.stats_from_sketches(scope, duration_s, windows))
+        by_api.setdefault(api, []).append(scope)
+    groups = {api: parts[0] if len(parts) == 1 else sks.SketchScope.joined(parts) for api, parts in by_api.items()}
+    apis = {api: Stats(**sks.stats_from_sketches(scope, duration_s, windows)) for api, scope in groups.items()}
+    if not scheduled:
+        return endpoints, apis, {}, {}
+    by_key = {endpoint_key(method, name): scope for (_, method, name), scope in scopes.items()}
+    return (endpoints, apis,
+            {k: lat for k, scope in by_key.items() if (lat := sks.scheduled_latency(scope)) is not None},
+            {k: lat for k, scope in groups.items() if (lat := sks.scheduled_latency(scope)) is not None})
 
 
 def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) -> int | None:
@@ -298,8 +383,8 @@ def peak_users(client: InfluxClient, run_id: str, start_ns: int, end_ns: int) ->
     return int(series[0]["values"][0][1]) if series and series[0]["values"][0][1] is not None else None
 
 
-def _test_env(client: InfluxClient, run_id: str) -> str:
-    series = client.query(f'SHOW TAG VALUES FROM "request" WITH KEY = "test_env" '
+def _test_env(client: InfluxClient, run_id: str, measurement: str = "request") -> str:
+    series = client.query(f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "test_env" '
                           f'WHERE "run_id" = {quote_string(run_id)}', epoch="")
     values = [row[1] for s in series for row in s.get("values", [])]
     return values[0] if values else ""

@@ -85,7 +85,7 @@ def read_plan(client: InfluxClient, run_id: str, runs_rp: str = "runs") -> LoadP
 
 def read_load(client: InfluxClient, run_id: str, *, first_ns: int, start_ns: int, load_end_ns: int,
               span: ArrivalSpan, window_s: float, key_requests: dict[str, tuple[str, str]], plan: LoadPlan | None = None,
-              pool_users: int | None = None) -> dict[str, ApiLoad]:
+              pool_users: int | None = None, source: str = "requests") -> dict[str, ApiLoad]:
     """Every full window from ``start_ns`` up to ``load_end_ns`` (the stop request), for every API
     the plan gives a rate (or, without a plan, that stored arrivals). ``first_ns`` (the run's first
     request) is where window times are counted from; ``pool_users`` is the pool (all workers)."""
@@ -101,6 +101,13 @@ def read_load(client: InfluxClient, run_id: str, *, first_ns: int, start_ns: int
 
     keys = " OR ".join(f'("method" = {quote_string(m)} AND "name" = {quote_string(n)})'
                        for m, n in key_requests.values())
+    # Sketch runs: the same counts and maxima from the per-second points (their seconds start on the
+    # first arrival's grid, so the windows hold whole seconds).
+    sketched = source == "sketches"
+    counted = 'sum("count") AS "requests" FROM "request_sketch"' if sketched else \
+        'count("response_time") AS "requests" FROM "request"'
+    slowest_of = 'max("max") AS "slowest" FROM "request_sketch"' if sketched else \
+        'max("response_time") AS "slowest" FROM "request"'
     arrivals, generator, requests, answers, workers = client.query_results(
         f'SELECT sum("target_per_s") AS "target_sum", count("target_per_s") AS "points", '
         f'sum("scheduled") AS "scheduled", sum("started") AS "started", sum("late") AS "late", '
@@ -108,10 +115,10 @@ def read_load(client: InfluxClient, run_id: str, *, first_ns: int, start_ns: int
         f'WHERE {run} AND {shifted} GROUP BY {group(start_ns + HALF_SECOND_NS)}, "api" fill(none); '
         f'SELECT max("cpu_percent") AS "cpu", max("loop_lag_ms") AS "lag" FROM "users" '
         f'WHERE {run} AND {shifted} GROUP BY {group(start_ns + HALF_SECOND_NS)} fill(none); '
-        f'SELECT count("response_time") AS "requests" FROM "request" WHERE {run} AND {exact} AND ({keys}) '
+        f'SELECT {counted} WHERE {run} AND {exact} AND ({keys}) '
         f'GROUP BY {group(start_ns)}, "method", "name" fill(0); '
         # Answers started up to a window's end can hold users in it, from however far back.
-        f'SELECT max("response_time") AS "slowest" FROM "request" WHERE {run} AND time >= {first_ns} '
+        f'SELECT {slowest_of} WHERE {run} AND time >= {first_ns} '
         f'AND time < {end_ns} GROUP BY time(1s), "api" fill(none); '
         f'SHOW TAG VALUES FROM "arrivals" WITH KEY = "worker" WHERE {run}')
 

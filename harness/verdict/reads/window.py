@@ -13,11 +13,11 @@ from harness.apis import endpoint_key
 from harness.influx.client import InfluxClient, quote_string
 from harness.influx.datamodel import REQUEST, USERS
 from harness.verdict.model import CPU, Measurements, WindowFigures
-from harness.verdict.reads.measure import window_stats
+from harness.verdict.reads.measure import sketch_window_stats, window_stats
 
 
 def measure_window(client: InfluxClient, run_id: str, start_ns: int, end_ns: int, checks: tuple[str, ...],
-                   test_env: str = "", limits: tuple[float, ...] = ()) -> WindowFigures:
+                   test_env: str = "", limits: tuple[float, ...] = (), source: str = "requests") -> WindowFigures:
     """The stored points of ``[start_ns, end_ns]``, with only the percentiles ``checks`` name: an
     exact percentile is a pass over the window's points, so a check that is not asked for costs
     nothing. The statements go in one request: a short window is cheap, and one request is what a
@@ -26,8 +26,12 @@ def measure_window(client: InfluxClient, run_id: str, start_ns: int, end_ns: int
     percentiles = tuple(int(c[1:]) for c in checks if c in ("p50", "p95", "p99"))
     where = f'"run_id" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns}'
     duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
-    endpoints, apis = window_stats(client, where, duration_s, endpoint_percentiles=percentiles,
-                                   api_percentiles=percentiles, concurrent=False)
+    slow: dict[tuple[str, float], int] = {}
+    if source == "sketches":  # the workers' per-second points: whole seconds starting in the window
+        endpoints, apis, slow = sketch_window_stats(client, run_id, start_ns, end_ns, duration_s, limits)
+    else:
+        endpoints, apis = window_stats(client, where, duration_s, endpoint_percentiles=percentiles,
+                                       api_percentiles=percentiles, concurrent=False)
     cpu: dict[str, tuple[float, int]] = {}
     if CPU in checks:
         for series in client.query(f'SELECT min("cpu_percent"), count("cpu_percent") FROM "{USERS.name}" '
@@ -35,7 +39,8 @@ def measure_window(client: InfluxClient, run_id: str, start_ns: int, end_ns: int
             _, lowest, samples = series["values"][0]
             if lowest is not None:
                 cpu[series["tags"]["worker"]] = (float(lowest), int(samples))
-    slow = _slow_counts(client, where, limits) if limits else {}
+    if limits and source != "sketches":
+        slow = _slow_counts(client, where, limits)
     measured = Measurements(
         run_id=run_id, test_env=test_env,
         start=datetime.fromtimestamp(start_ns / 1e9, timezone.utc),

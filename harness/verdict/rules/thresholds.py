@@ -81,6 +81,10 @@ class Regression:
     max_success_rate_drop: float = 1.0  # percentage points: the minimum effect on success rate
     false_positive_rate: float = 0.05  # chance that a run with no real change is called regressed
     windows: int = 10  # most consecutive windows a run's spread is computed from
+    # How much healthy runs differ from run to run, in percent of a latency (of the failure rate for
+    # the success rate): assumed when the baseline has fewer than 3 runs, which cannot measure it.
+    # Measured on the sandbox (bench/README.md, "Run-to-run variation").
+    run_to_run_percent: float = 5.0
 
     def min_effect(self, statistic: str, baseline: float) -> float:
         if statistic == "success_rate":
@@ -365,6 +369,8 @@ class _Parser:
                                               low=0, high=100),
             false_positive_rate=self._rate(given, "false_positive_rate", d.false_positive_rate),
             windows=windows,
+            run_to_run_percent=self.number(given, "run_to_run_percent", d.run_to_run_percent, "regression.",
+                                           low=0, high=100),
         )
 
     def _rate(self, mapping: dict[str, Any], key: str, default: float) -> float:
