@@ -28,8 +28,14 @@ load-test: setup
 	$(BIN)/harness influxdb start
 	$(BIN)/harness run $(ARGS)
 
+# The suite in parallel (pytest-xdist): most of its time is real Locust runs waiting on the clock, so
+# it gains from more workers than cores. Each worker starts its own influxd on a free port and data
+# directory; --dist loadfile keeps a module (and its module-scoped runs) on one worker, and the
+# modules with the most real runs go first (tests/conftest.py). TEST_WORKERS=0 runs it serially.
+TEST_WORKERS ?= 3
+
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: setup
 	$(BIN)/python bench/run_all.py

@@ -3,22 +3,7 @@ count in every full window from the first arrival to the stop, and the stored co
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 from harness.influx.client import InfluxClient
-from tests.helpers import ROOT
-
-# Settings a developer's shell may hold that would change what a test run asks for.
-_SCRUB = ("INFLUX_", "TARGET_HOST", "RUN_TIME", "USERS", "RATES", "ARRIVALS", "RATE_PROFILE", "MAX_LATENESS",
-          "SPAWN_RATE", "PROCESSES")
-
-
-def harness(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
 
 
 def event_ns(client: InfluxClient, run_id: str, kind: str) -> int:

@@ -17,8 +17,8 @@ from harness.verdict.outputs import summary_md, verdict_json
 from harness.verdict.outputs.abort import abort_line
 from harness.verdict.rules.abort_rule import AbortRule
 from harness.verdict.rules.thresholds import parse_thresholds
-from tests.test_evaluate import ep, run
-from tests.test_settings import parse_flags
+from tests.helpers import parse_flags
+from tests.measurements import ep, run
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S  # the test's start

@@ -24,10 +24,7 @@ from harness.sandbox.process import start_subprocess, stop_subprocess
 from harness.verdict.model import AbortRecord, Breach
 from harness.verdict.outputs.abort import event_line
 from tests import dashboard_queries as dq
-from tests.helpers import LOCUSTFILE, ROOT, stored_count
-from tests.test_dashboards import load_dashboards
-from tests.test_run import harness
-from tests.test_web_ui import wait_for
+from tests.helpers import LOCUSTFILE, ROOT, harness, load_dashboards, stored_count, wait_for
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
@@ -182,7 +179,7 @@ def test_failures_within_the_limit_never_abort_though_windows_look_worse_than_it
     assert "alpha 0.01 over 9 looks" in log
 
 
-def test_a_master_stops_on_its_workers_cpu_as_inconclusive(influxd, tmp_path):
+def test_a_master_stops_on_its_workers_cpu_as_inconclusive(influxd, sandbox, locust_cluster, tmp_path):
     """Plain ``locust`` as a master and two workers: only the master judges, from what the workers
     stored. A load generator above max_cpu_percent (1 % here, so any busy Locust is) for the
     whole window stops the test; Locust exits 2 and the checker says INCONCLUSIVE, never FAIL."""
@@ -190,28 +187,15 @@ def test_a_master_stops_on_its_workers_cpu_as_inconclusive(influxd, tmp_path):
     thresholds = tmp_path / "cpu.yaml"
     thresholds.write_text("warmup_s: 1\nmax_cpu_percent: 1\n"
                           "abort: {after_s: 7, window_s: 4, every_s: 1, checks: [success_rate, cpu]}\n")
-    sandbox, host = start_subprocess(port=0)
-    port = free_port()
-    locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
-    try:
-        master = subprocess.Popen(
-            locust + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--headless",
-                      "--expect-workers", "2", "-u", "20", "-r", "20", "-t", "60s", "--host", host,
-                      "--influx-url", influxd.url, "--influx-db", "t_abort_cpu", "--run-id", "cpu",
-                      "--json-file", str(tmp_path / "stats"), "--stop-timeout", "5", "--abort-on-fail",
-                      "--thresholds-file", str(thresholds)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        workers = [subprocess.Popen(locust + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
-                                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                   for _ in range(2)]
-        _, master_log = master.communicate(timeout=120)
-        worker_logs = [worker.communicate(timeout=60)[1] for worker in workers]
-    finally:
-        for proc in [master, *workers]:
-            if proc.poll() is None:
-                proc.kill()
-        stop_subprocess(sandbox)
-    assert master.returncode == 2, master_log[-3000:]
+    # 100 users: psutil counts CPU in 10 ms ticks, and 10 users a worker on a quiet machine spend
+    # about one tick a second (1 %), so a window whose every sample is above 1 % was luck.
+    locust_cluster.start("-u", "100", "-r", "100", "-t", "60s", "--host", sandbox,
+                         "--influx-url", influxd.url, "--influx-db", "t_abort_cpu", "--run-id", "cpu",
+                         "--json-file", str(tmp_path / "stats"), "--stop-timeout", "5", "--abort-on-fail",
+                         "--thresholds-file", str(thresholds))
+    code = locust_cluster.wait()
+    master_log, worker_logs = locust_cluster.master_log, locust_cluster.worker_logs
+    assert code == 2, master_log[-3000:]
     assert master_log.count("live checks: aborted at t=") == 1, master_log[-3000:]
     assert "load generator's CPU stayed above 1 %" in master_log
     assert not any("live checks" in log for log in worker_logs)

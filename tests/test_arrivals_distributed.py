@@ -5,17 +5,12 @@ full 10 s window still holds the rate."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from harness.influx.client import QueryError
-from harness.influx.local import free_port
-from harness.sandbox.process import start_subprocess, stop_subprocess
 from tests.arrival_checks import arrival_totals, event_ns, window_rates
-from tests.helpers import LOCUSTFILE, ROOT
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
@@ -34,50 +29,26 @@ def _arrivals_start(client, run_id: str, timeout_s: float = 60) -> float:
     raise AssertionError("the arrivals never started")
 
 
-def test_master_and_workers_joining_and_leaving_keep_the_rate(influxd, influx_db, tmp_path):
-    sandbox, host = start_subprocess(port=0)
-    port = free_port()
-    locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
-
-    logs = []
-
-    def worker():
-        logs.append(tmp_path / f"worker{len(logs) + 1}.log")
-        with open(logs[-1], "w") as log:  # a file never fills up and blocks the worker, as a pipe could
-            return subprocess.Popen(locust + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
-                                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, text=True)
-
-    procs = []
-    try:
-        # Only the master is told the rate; the workers learn everything from it.
-        master = subprocess.Popen(
-            locust + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--headless",
-                      "--expect-workers", "2", "-u", "30", "-r", "30", "-t", "33s", "--host", host,
-                      "--rate", "generation=10", "--run-id", "arrivals-dist", "--influx-url", influxd.url,
-                      "--influx-db", influx_db.settings.database, "--stop-timeout", "5"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        procs = [master, worker(), worker()]
-        start = _arrivals_start(influx_db, "arrivals-dist")
-        time.sleep(max(0.0, start + 8 - time.time()))
-        procs.append(worker())  # joins in the first window
-        time.sleep(max(0.0, start + 19 - time.time()))
-        procs[1].send_signal(signal.SIGTERM)  # one of the first two leaves in the second window
-        _, master_err = master.communicate(timeout=120)
-        for proc in procs[1:]:
-            proc.wait(timeout=60)
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-        stop_subprocess(sandbox)
-    assert master.returncode == 0, master_err[-3000:]
+def test_master_and_workers_joining_and_leaving_keep_the_rate(influxd, influx_db, sandbox, locust_cluster):
+    # Only the master is told the rate; the workers learn everything from it.
+    locust_cluster.start("-u", "30", "-r", "30", "-t", "33s", "--host", sandbox,
+                         "--rate", "generation=10", "--run-id", "arrivals-dist", "--influx-url", influxd.url,
+                         "--influx-db", influx_db.settings.database, "--stop-timeout", "5")
+    start = _arrivals_start(influx_db, "arrivals-dist")
+    time.sleep(max(0.0, start + 8 - time.time()))
+    locust_cluster.add_worker()  # joins in the first window
+    time.sleep(max(0.0, start + 19 - time.time()))
+    locust_cluster.workers[0].send_signal(signal.SIGTERM)  # one of the first two leaves in the second window
+    code = locust_cluster.wait()
+    master_err = locust_cluster.master_log
+    assert code == 0, master_err[-3000:]
 
     rates = window_rates(influx_db, "arrivals-dist", "POST", "/api/v1/generations")
     assert len(rates) == 3, rates
     shares = influx_db.query('SELECT "target_per_s", "scheduled" FROM "arrivals" WHERE "run_id" = \'arrivals-dist\' '
                              'AND "api" = \'generation\' GROUP BY "worker"', epoch="s")
     assert all(9.5 <= rate <= 10.5 for rate in rates), (rates, shares, master_err[-3000:],
-                                                        [log.read_text()[-2000:] for log in logs])
+                                                        [log[-2000:] for log in locust_cluster.worker_logs])
     assert {round(row[1], 3) for s in shares for row in s["values"]} >= {5.0, 3.333}  # over two, then three
     workers = influx_db.query('SHOW TAG VALUES FROM "arrivals" WITH KEY = "worker" '
                               'WHERE "run_id" = \'arrivals-dist\'')[0]["values"]

@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from harness.sandbox.process import running_sandbox
-from tests.arrival_checks import arrival_totals, event_ns, harness, window_rates
+from tests.arrival_checks import arrival_totals, event_ns, window_rates
+from tests.helpers import harness
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_run import harness
+from tests.helpers import assert_one_line, harness
 
 pytestmark = pytest.mark.influx
-
-
-def assert_one_line(proc, *needles: str) -> None:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    err = proc.stderr.strip()
-    assert err.count("\n") == 0, err
-    assert "Traceback" not in proc.stderr
-    for needle in needles:
-        assert needle in err, err
 
 
 def test_right_password_passes_preflight(influxd_with_auth, tmp_path):

@@ -30,11 +30,8 @@ from harness.verdict.judge import judge
 from harness.verdict.model import Verdict
 from harness.verdict.rules.thresholds import Thresholds, load_thresholds
 from tests import dashboard_queries as dq
-from tests.conftest import require
+from tests.helpers import DASHBOARD_FILES, ROOT, load_dashboards, require
 
-ROOT = Path(__file__).resolve().parent.parent
-DASHBOARD_FILES = {"loadtest-live": ROOT / "dashboards" / "load-test-live.json",
-                   "loadtest-history": ROOT / "dashboards" / "load-test-history.json"}
 DATASOURCE = {"type": "influxdb", "uid": "loadtest-influxdb"}
 COMPOSE = ROOT / "docker-compose.monitoring.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -45,10 +42,6 @@ OLDER_RUN_ID = "20251231T000000Z-dash.0"
 ARRIVAL_RUN_ID = "20260101T000100Z-dash.arrivals"
 ARRIVAL_ROW = "Arrival model: offered load and latency from the scheduled start"
 MIN_SCHEMA_VERSION = 39  # Grafana 10.3+; Grafana migrates older dashboards on load
-
-
-def load_dashboards() -> dict[str, dict]:
-    return {uid: json.loads(path.read_text(encoding="utf-8")) for uid, path in DASHBOARD_FILES.items()}
 
 
 def walk(node, path="$"):

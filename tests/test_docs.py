@@ -71,7 +71,7 @@ def test_every_option_named_in_the_docs_exists(doc):
                                         text=True, cwd=ROOT).stdout])
     problems = []
     for line in code_lines(doc.read_text()):
-        if re.match(r"(influx|docker|kubectl|kustomize|pip|apt-get|chromium|check-jsonschema|curl)\b", line):
+        if re.match(r"(influx|docker|kubectl|kustomize|pip|apt-get|chromium|check-jsonschema|curl|ruff|mypy|pytest)\b", line):
             continue  # other programs' command lines; their options are theirs
         flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]+)", line)) - OTHER_TOOLS
         match = re.search(r"\bharness (\w+)", line)

@@ -10,21 +10,14 @@ import threading
 import time
 
 import pytest
+import requests
 
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.local import LocalInfluxd, find_influxd
 from harness.sandbox.process import start_subprocess, stop_subprocess
-from tests.conftest import create_admin, require
-from tests.helpers import ROOT, run_locust, stored_count
+from tests.helpers import ROOT, create_admin, harness, require, run_locust, stored_count
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
-
-
-@pytest.fixture
-def sandbox():
-    proc, url = start_subprocess(port=0)
-    yield url
-    stop_subprocess(proc)
 
 
 @pytest.fixture
@@ -76,14 +69,22 @@ def test_sigterm_mid_run_stores_what_was_sent(influxd, influx_db, tmp_path):
     assert status[0]["values"][-1][1] == "interrupted"
 
 
+def databases(url: str) -> set[str]:
+    try:
+        answer = requests.get(f"{url}/query", params={"q": "SHOW DATABASES"}, timeout=2).json()
+    except (requests.RequestException, ValueError):
+        return set()
+    return {row[0] for result in answer.get("results", []) for series in result.get("series", [])
+            for row in series.get("values", [])}
+
+
 def spool_bytes(root) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def flush(spool, url: str, *credentials: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", "flush", "--spool-dir", str(spool),
-                           "--influx-url", url, "--influx-db", "down", *credentials],
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return harness("flush", "--spool-dir", str(spool), "--influx-url", url, "--influx-db", "down", *credentials,
+                   timeout=timeout)
 
 
 def test_influxdb_down_for_the_whole_run_then_flush_only_deletes_what_influxdb_stored(own_influxd, sandbox,
@@ -91,7 +92,11 @@ def test_influxdb_down_for_the_whole_run_then_flush_only_deletes_what_influxdb_s
     port, spool = own_influxd.port, tmp_path / "spool"
 
     def outage():
-        time.sleep(2.5)  # after the listener's preflight, before the first users' requests are flushed
+        # Once the listener's preflight has created the database, before its first flush (a second
+        # later): waiting for that, not a fixed time, holds on a machine slow to start Locust.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "down" not in databases(own_influxd.url):
+            time.sleep(0.05)
         own_influxd.stop()
 
     thread = threading.Thread(target=outage)
@@ -151,9 +156,8 @@ def test_lines_influxdb_refuses_during_a_run_are_quarantined_and_counted(influxd
     assert "field type conflict" in quarantine.read_text()
     assert stored_count(influx_db, "conflict") + len(kept) == total  # nothing lost: stored or kept
 
-    check = subprocess.run([sys.executable, "-m", "harness.cli", "check", "--run-id", "conflict", "--influx-url",
-                            influxd.url, "--influx-db", db, "--out", str(tmp_path / "check"), "--no-store"],
-                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+    check = harness("check", "--run-id", "conflict", "--influx-url", influxd.url, "--influx-db", db,
+                    "--out", str(tmp_path / "check"), "--no-store", timeout=120)
     verdict = json.loads((tmp_path / "check" / "verdict.json").read_text())
     assert verdict["completeness"]["quarantined"] == len(kept), check.stdout
     assert f"InfluxDB refused {len(kept)} request points one by one" in check.stdout

@@ -2,74 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
-
 import pytest
 
 from harness.exitcodes import ExitCode
 from harness.verdict.decide.evaluate import evaluate
-from harness.verdict.model import (
-    Baseline,
-    BaselineInfo,
-    Completeness,
-    EndpointStats,
-    Measurements,
-    Spread,
-    Stats,
-)
+from harness.verdict.model import Baseline, BaselineInfo, Completeness, Spread
 from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
-
-START = datetime(2025, 1, 1, 12, 0, 5, tzinfo=timezone.utc)
-END = datetime(2025, 1, 1, 12, 1, 0, tzinfo=timezone.utc)
-API_OF = {"POST /api/v1/auth/login": "auth", "GET /health": "auth",
-          "POST /api/v1/generations": "generation", "POST /api/v1/payments": "payments",
-          "GET /metrics": "other"}
-
-
-def ep(key: str, requests: int = 100, success: float = 100.0, p95: float = 100.0,
-       api: str | None = None, **more) -> EndpointStats:
-    failures = round(requests * (100 - success) / 100)
-    values: dict[str, Any] = dict(p50=p95 / 2, p99=p95 * 1.2, max=p95 * 1.5, rps=requests / 55)
-    values.update(more)
-    return EndpointStats(key=key, api=api or API_OF[key], requests=requests, failures=failures,
-                         success_rate=success if requests else None, p95=p95 if requests else None,
-                         **values)
-
-
-def group(*endpoints: EndpointStats, **more) -> Stats:
-    requests = sum(e.requests for e in endpoints)
-    failures = sum(e.failures for e in endpoints)
-    values: dict[str, Any] = dict(requests=requests, failures=failures,
-                  success_rate=100 * (requests - failures) / requests if requests else None,
-                  p50=max(e.p50 for e in endpoints if e.p50 is not None), p95=max(e.p95 or 0 for e in endpoints),
-                  p99=max(e.p99 for e in endpoints if e.p99 is not None),
-                  max=max(e.max for e in endpoints if e.max is not None),
-                  rps=sum(e.rps for e in endpoints))
-    values.update(more)
-    return Stats(**values)
-
-
-def run(*endpoints: EndpointStats, apis: dict | None = None, complete: bool = True,
-        run_id: str = "r1", **more) -> Measurements:
-    if apis is None:
-        by_api: dict[str, list] = {}
-        for e in endpoints:
-            by_api.setdefault(e.api, []).append(e)
-        apis = {name: group(*members) for name, members in by_api.items()}
-    total = sum(e.requests for e in endpoints)
-    values: dict[str, Any] = dict(generation_rate=10.0,
-                  completeness=Completeness(seen=total, stored=total, dropped=0, spooled=0,
-                                            workers=1) if complete else None)
-    values.update(more)
-    return Measurements(run_id=run_id, test_env="test", start=START, end=END, duration_s=55.0,
-                        warmup_s=5.0, endpoints={e.key: e for e in endpoints}, apis=apis,
-                        **values)
-
-
-def checks_of(verdict, scope=None, metric=None):
-    return [c for c in verdict.checks
-            if (scope is None or c.scope == scope) and (metric is None or c.metric == metric)]
+from tests.measurements import API_OF, checks_of, ep, group, run
 
 
 @pytest.mark.parametrize("key, success, p95, expected", [

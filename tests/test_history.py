@@ -9,8 +9,7 @@ import pytest
 from harness.history.changepoints import MIN_SEGMENT, level_shifts
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.lineprotocol import make_line
-from tests.test_bad_input import assert_one_line
-from tests.test_run import harness
+from tests.helpers import assert_one_line, harness
 
 ENV = "nightly"
 RUNS = 14

@@ -4,37 +4,13 @@ latency limits judge the time from the scheduled start unless the thresholds say
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from harness.exitcodes import ExitCode
 from harness.verdict.decide.evaluate import evaluate
-from harness.verdict.model import ApiLoad, Latency, LoadWindow
+from harness.verdict.model import Latency
 from harness.verdict.rules.thresholds import Thresholds, parse_thresholds
-from tests.test_evaluate import checks_of, ep, run
-
-
-def window(start_s: float = 5.0, target: float = 40.0, started: int | None = None, late: int = 0,
-           dropped: int = 0, scheduled: int | None = None, **more) -> LoadWindow:
-    planned = round(target * 10)
-    values: dict[str, Any] = dict(pool_users=10, cpu_max_percent=40.0, loop_lag_max_ms=2.0,
-                  slowest_in_flight_ms=20.0, max_lag_ms=0.0)
-    values.update(more)
-    return LoadWindow(start_s=start_s, end_s=start_s + 10, target_per_s=target,
-                      scheduled=planned if scheduled is None else scheduled,
-                      started=planned if started is None else started, late=late, dropped=dropped, **values)
-
-
-def arrival_run(*windows: LoadWindow, api: str = "payments", endpoints=None, poisson: bool = False, **more):
-    load = ApiLoad(api=api, target_per_s=windows[0].target_per_s if windows else 40.0, windows=list(windows),
-                   scheduled=sum(w.scheduled for w in windows), started=sum(w.started for w in windows),
-                   late=sum(w.late for w in windows), dropped=sum(w.dropped for w in windows),
-                   max_lag_ms=max((w.max_lag_ms for w in windows if w.max_lag_ms is not None), default=None),
-                   poisson=poisson,
-                   defining="POST /api/v1/payments")
-    endpoints = endpoints or [ep("POST /api/v1/payments", requests=1000)]
-    return run(*endpoints, load_model="arrival", load={api: load}, generation_rate=None, **more)
+from tests.measurements import arrival_run, checks_of, window
 
 
 @pytest.mark.parametrize("started, expected", [

@@ -257,7 +257,7 @@ def test_an_unusable_baseline_is_said_in_one_line_in_the_summary(tmp_path):
     assert json.loads(paths["verdict_json"].read_text())["comparisons"] == []
 def arrival_verdict(thresholds: Thresholds):
     from harness.verdict.model import Latency
-    from tests.test_load import arrival_run, window
+    from tests.measurements import arrival_run, window
 
     stalled = window(15, late=110, slowest_in_flight_ms=2950.0, max_lag_ms=2950.0, requests=400)
     m = arrival_run(window(5, started=398, requests=398), stalled,

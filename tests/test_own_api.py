@@ -11,8 +11,7 @@ import sys
 import pytest
 
 from harness.sandbox.process import start_subprocess, stop_subprocess
-from tests.helpers import ROOT, stored_count
-from tests.test_run import harness
+from tests.helpers import ROOT, harness, stored_count
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 

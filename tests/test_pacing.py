@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from harness.scenarios import pacing
-from tests.arrival_checks import event_ns, harness, window_rates
-from tests.helpers import ROOT
+from tests.arrival_checks import event_ns, window_rates
+from tests.helpers import ROOT, harness
 
 # Locust monkey-patches the standard library when imported, which must happen before anything
 # else imports ssl: so the comparison with Locust's own dispatcher runs in a fresh interpreter.

@@ -6,7 +6,7 @@ import pytest
 
 from harness.influx.local import free_port
 from harness.sandbox.process import start_subprocess, stop_subprocess
-from tests.helpers import run_locust, stored_count
+from tests.helpers import harness, run_locust, stored_count
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
@@ -83,15 +83,10 @@ def test_unreachable_influxdb_is_one_line_error(sandbox, tmp_path):
 
 
 def test_check_records_a_plain_locust_run_for_the_dashboards(influxd, influx_db, sandbox, tmp_path):
-    import subprocess
-    import sys
-
-    from tests.helpers import ROOT
     proc, total = run_locust(sandbox, influxd.url, influx_db.settings.database, "plain", run_time="6s")
     assert proc.returncode == 0
-    check = subprocess.run([sys.executable, "-m", "harness.cli", "check", "--run-id", "plain", "--influx-url",
-                            influxd.url, "--influx-db", influx_db.settings.database, "--out", str(tmp_path)],
-                           capture_output=True, text=True, timeout=60, cwd=ROOT)
+    check = harness("check", "--run-id", "plain", "--influx-url", influxd.url, "--influx-db",
+                    influx_db.settings.database, "--out", str(tmp_path), timeout=60)
     assert check.returncode in (0, 1, 2) and check.stdout.startswith("verdict: "), check.stdout + check.stderr
     status = influx_db.query('SELECT "status", "verdict" FROM "runs"."run" WHERE "run_id" = \'plain\'')
     assert status[0]["values"][0][1:] == ["checked", check.stdout.split()[1].lower()]

@@ -12,8 +12,9 @@ from harness.report import write_report
 from harness.rundata import store_verdict
 from harness.verdict.judge import judge
 from harness.verdict.rules.thresholds import Thresholds
-from tests.test_measure_load import RUN, write_run
-from tests.test_report import parse_html
+from tests.arrival_points import RUN, write_run
+from tests.helpers import chromium
+from tests.html_dom import parse_html
 
 
 @pytest.fixture
@@ -108,8 +109,6 @@ def test_run_summary_keeps_the_load_and_latency_from_the_scheduled_start(influx_
 @pytest.mark.influx
 @pytest.mark.browser
 def test_the_arrival_charts_render_in_a_browser(report, chromium_path, tmp_path):
-    from tests.test_report_browser import chromium
-
     result = chromium(chromium_path, tmp_path / "profile", "--dump-dom", report["paths"]["report_html"].as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     dom = parse_html(result.stdout)

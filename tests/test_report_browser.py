@@ -5,7 +5,6 @@ console errors, and a screenshot to look at."""
 from __future__ import annotations
 
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,20 +13,12 @@ from harness.report import write_report
 from harness.sandbox.process import start_subprocess, stop_subprocess
 from harness.verdict.judge import judge
 from harness.verdict.rules.thresholds import Thresholds
-from tests.helpers import run_locust
-from tests.test_report import external_references, parse_html
+from tests.helpers import chromium, run_locust
+from tests.html_dom import external_references, parse_html
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow, pytest.mark.browser]
 
 RUN = "report-browser"
-
-
-def chromium(path: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    # Every name resolves to nothing: a page that tried to fetch anything would show it broken.
-    return subprocess.run([path, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                           "--no-first-run", "--disable-component-update", "--disable-sync",
-                           "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=90)
 
 
 def png_size(path: Path) -> tuple[int, int]:

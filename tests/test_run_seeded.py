@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
 from harness.sandbox.process import start_subprocess, stop_subprocess
-from tests.helpers import ROOT
+from tests.helpers import harness
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
 
 def run(influxd, db, host, tmp_path, *extra):
-    env = dict(os.environ, HARNESS_STATE_DIR=str(tmp_path / "state"))
-    return subprocess.run([sys.executable, "-m", "harness.cli", "run", "--users", "10", "--spawn-rate", "10",
-                           "--run-time", "6s", "--target-host", host, "--seed-users", "15", "--influx-url", influxd.url,
-                           "--influx-db", db, "--generation-target-per-s", "0", "--out", str(tmp_path / "out"), *extra],
-                          capture_output=True, text=True, timeout=180, cwd=ROOT, env=env)
+    return harness("run", "--users", "10", "--spawn-rate", "10", "--run-time", "6s", "--target-host", host,
+                   "--seed-users", "15", "--influx-url", influxd.url, "--influx-db", db,
+                   "--generation-target-per-s", "0", "--out", str(tmp_path / "out"), *extra,
+                   timeout=180, env={"HARNESS_STATE_DIR": str(tmp_path / "state")})
 
 
 def login(host, user) -> int:

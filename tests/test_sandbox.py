@@ -347,14 +347,18 @@ def test_start_subprocess_reports_a_loopback_url_on_a_free_port(url):
     assert host == "127.0.0.1" and int(port) > 0
 
 
+@pytest.mark.slow  # a wall-clock timing
 def test_keep_alive_requests_are_not_delayed_by_nagle(url, http):
     http.get(f"{url}/health")  # open the connection first
-    started = time.perf_counter()
+    took_ms = []
     for _ in range(50):
+        started = time.perf_counter()
         assert http.get(f"{url}/health").status_code == 200
-    average_ms = (time.perf_counter() - started) / 50 * 1000
-    # Without TCP_NODELAY each answer waits ~40 ms for a delayed ACK.
-    assert average_ms < 15, f"{average_ms:.1f} ms per keep-alive request"
+        took_ms.append((time.perf_counter() - started) * 1000)
+    # Without TCP_NODELAY every answer waits ~40 ms for a delayed ACK; the median ignores the few
+    # requests a loaded machine holds up.
+    median_ms = sorted(took_ms)[len(took_ms) // 2]
+    assert median_ms < 15, f"median {median_ms:.1f} ms per keep-alive request"
 
 
 def _sandbox_cli(*args: str, timeout: float = 15) -> subprocess.CompletedProcess:

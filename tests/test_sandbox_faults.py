@@ -148,6 +148,7 @@ def test_error_rate_fraction_stays_in_a_sane_band():
     assert 60 <= failures <= 120, failures
 
 
+@pytest.mark.slow  # wall-clock timings of a real server
 def test_latency_is_added_to_its_scope_only():
     with running_sandbox(faults=["GET /health:latency_ms=200"]) as url, requests.Session() as http:
         http.post(f"{url}/api/v1/auth/login", json={"email": "warm@example.com", "password": "x"})
@@ -163,6 +164,7 @@ def test_latency_is_added_to_its_scope_only():
     assert max(fast) < 150, fast
 
 
+@pytest.mark.slow  # wall-clock timings of a real server
 def test_jitter_adds_up_to_its_bound():
     with (running_sandbox(faults=["auth:latency_ms=50,jitter_ms=100"], extra_args=["--seed", "3"]) as url,
           requests.Session() as http):
@@ -224,6 +226,7 @@ def test_stall_keys_are_checked_like_the_others():
         parse_spec("all:stall_at_s=15,stall_s=-1")
 
 
+@pytest.mark.slow  # wall-clock timings of a real server
 def test_a_real_sandbox_stalls_its_scope_counted_from_its_first_request():
     with running_sandbox(faults=["POST /api/v1/auth/login:stall_at_s=1,stall_s=1.5"]) as url, \
             requests.Session() as http:

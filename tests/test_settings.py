@@ -11,14 +11,9 @@ import pytest
 from harness import settings
 from harness.errors import HarnessError
 from harness.settings import PARAMS, Settings, add_arguments, read_env_file, resolve
+from tests.helpers import parse_flags
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def parse_flags(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return parser.parse_args(list(argv))
 
 
 def env_file(tmp_path: Path, text: str) -> Path:

@@ -12,7 +12,7 @@ import pytest
 
 from harness.influx.client import InfluxClient, InfluxSettings
 from harness.influx.sketch import RELATIVE_ACCURACY
-from tests.arrival_checks import harness
+from tests.helpers import harness
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.arrival_checks import harness
+from tests.helpers import harness
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 

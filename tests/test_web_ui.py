@@ -12,21 +12,9 @@ import requests
 
 from harness.influx.local import free_port
 from harness.sandbox.process import start_subprocess, stop_subprocess
-from tests.helpers import LOCUSTFILE, ROOT
+from tests.helpers import LOCUSTFILE, ROOT, wait_for
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
-
-
-def wait_for(url: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer")
 
 
 def test_each_test_started_from_the_web_ui_gets_a_new_run_id(influxd, influx_db):

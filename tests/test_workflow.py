@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import require
-from tests.helpers import ROOT
+from tests.helpers import ROOT, require
 
 WORKFLOW = ROOT / ".github" / "workflows" / "load-testing.yml"
 

@@ -43,21 +43,24 @@ def test_write_failures_are_sorted_by_who_is_to_blame(status, body, kind):
     assert "\n" not in str(error)
 
 
-def unreachable_writer(tmp_path, max_pending=10, spool=True, batch_size=5000):
+def unreachable_writer(tmp_path, max_pending=10, spool=True, batch_size=5000, clock=time.monotonic):
     client = InfluxClient(InfluxSettings(url="http://127.0.0.1:9", database="x", timeout_s=1))
     return BatchWriter(client, max_pending, batch_size=batch_size,
-                       spool=Spool(tmp_path / "spool") if spool else None)
+                       spool=Spool(tmp_path / "spool") if spool else None, clock=clock)
 
 
 def test_retry_after_is_honoured_and_backoff_grows(tmp_path):
-    writer = unreachable_writer(tmp_path)
+    now = 1000.0  # the writer's clock stands still: the delays are exact on any machine
+    writer = unreachable_writer(tmp_path, clock=lambda: now)
     writer._back_off(7.0)
-    assert 6.9 < writer.backoff_until - time.monotonic() <= 7.0
+    assert writer.backoff_until - now == 7.0
+    writer.add(["m f=1 1"])
+    assert writer.flush() is False and writer.counts.retried == 0  # no attempt while backing off
     delays = []
     for _ in range(8):
         writer._back_off(None)
-        delays.append(writer.backoff_until - time.monotonic())
-    assert delays[-1] <= 30.0 and delays[-1] >= 15.0 - 0.1  # capped at 30 s, full jitter down to half
+        delays.append(writer.backoff_until - now)
+    assert 15.0 <= delays[-1] <= 30.0  # capped at 30 s, full jitter down to half
 
 
 def test_network_errors_keep_the_batch_and_count_a_retry(tmp_path):

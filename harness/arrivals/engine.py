@@ -78,7 +78,7 @@ class ArrivalEngine:
                 behind = 0
                 if wake.wait(delay):
                     wake.clear()  # a new split: recompute this arrival under it
-                    continue
+                continue  # look again: handed over only once the clock says it is due, never before
             else:
                 behind += 1
                 if behind >= CATCH_UP_BATCH:  # catching up after a stall: let the users run too

@@ -64,7 +64,8 @@ class WriteCounts:
 class BatchWriter:
     def __init__(self, client: InfluxClient, max_pending_points: int, *, batch_size: int = 5000,
                  spool: Spool | None = None, create_database: Callable[[], object] | None = None,
-                 record_tags: dict[str, str] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 record_tags: dict[str, str] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.spool = spool
         self.max_pending_points = max_pending_points
@@ -80,6 +81,7 @@ class BatchWriter:
         self._busy = False
         self._create_database = create_database
         self._sleep = sleep  # time.sleep yields to other greenlets once gevent patched it
+        self._clock = clock  # backoff and drain deadlines (tests pass their own)
 
     # -- handing lines over (any greenlet) ------------------------------------------------
     def add(self, lines: list[str], retention_policy: str = "") -> None:
@@ -110,7 +112,7 @@ class BatchWriter:
         self._busy = True
         try:
             self._seal()
-            if time.monotonic() < self.backoff_until:
+            if self._clock() < self.backoff_until:
                 return self.idle
             for _ in range(3):  # lines added, and quarantine records made, while writes were away
                 if not self._replay_spool() or not self._send_pending():
@@ -125,9 +127,9 @@ class BatchWriter:
     def drain(self, timeout_s: float) -> int:
         """The final flush: retry until ``timeout_s`` has passed or InfluxDB refused, then move
         what is left to the spool. Returns the points moved there."""
-        deadline = time.monotonic() + timeout_s
+        deadline = self._clock() + timeout_s
         while not self.flush():
-            now = time.monotonic()
+            now = self._clock()
             if self.refused is not None or now >= deadline or self._busy:
                 break
             # The run is over and only this waits: retry sooner than a long backoff would.
@@ -304,7 +306,7 @@ class BatchWriter:
         # come back in lockstep; Retry-After from the server wins.
         self._backoff_s = min(30.0, max(0.5, self._backoff_s * 2))
         delay = retry_after if retry_after is not None else random.uniform(0.5 * self._backoff_s, self._backoff_s)
-        self.backoff_until = time.monotonic() + delay
+        self.backoff_until = self._clock() + delay
 
     def _note_error(self, exc: WriteError) -> None:
         seen = self.counts.errors_by_kind.get(exc.kind, 0)
