@@ -60,9 +60,22 @@ JUDGED = re.compile(r"live checks: (\d+) windows judged, (\d+) skipped, ([\d.]+)
 # -- part 1: one check against InfluxDB ------------------------------------------------------------
 def write_run(url: str, run_id: str, minutes: int) -> None:
     points = RUN_RATE * minutes * 60
-    out = subprocess.run([sys.executable, str(BENCH / "bench_check.py"), "--points", str(points),
-                          "--span-s", str(minutes * 60), "--write-only", url, run_id],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "bench_check.py"),
+            "--points",
+            str(points),
+            "--span-s",
+            str(minutes * 60),
+            "--write-only",
+            url,
+            run_id,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if out.returncode:
         raise SystemExit(f"writing {run_id} failed: {out.stderr.strip().splitlines()[-1:]}")
 
@@ -75,7 +88,9 @@ def influx_part(influxd: LocalInfluxd, url: str, repeat: int) -> list[dict]:
         run_id = f"bench-abort-{minutes}min"
         write_run(url, run_id, minutes)
         where = f'"run_id" = {quote_string(run_id)}'
-        last_ns = int(client.query(f'SELECT last("response_time") FROM "request" WHERE {where}')[0]["values"][0][0])
+        last_ns = int(
+            client.query(f'SELECT last("response_time") FROM "request" WHERE {where}')[0]["values"][0][0]
+        )
         end_ns = last_ns - int(SETTLE_S * 1e9)
         start_ns = end_ns - int(WINDOW_S * 1e9)
         for label, checks in (("success_rate, p95", AbortRule().checks), ("every check", ABORT_CHECKS)):
@@ -84,24 +99,41 @@ def influx_part(influxd: LocalInfluxd, url: str, repeat: int) -> list[dict]:
             for _ in range(repeat):
                 began = time.perf_counter()
                 # As the master does: with the counts of requests slower than each latency limit.
-                figures = measure_window(client, run_id, start_ns, end_ns, checks, "bench",
-                                         latency_limits(thresholds, checks))
+                figures = measure_window(
+                    client, run_id, start_ns, end_ns, checks, "bench", latency_limits(thresholds, checks)
+                )
                 decide(thresholds, checks, figures, start_ns - 60 * 10**9, end_ns)
                 times.append(time.perf_counter() - began)
             in_window = figures.measured.total_requests
-            rows.append({"run": f"{minutes} min", "points": RUN_RATE * minutes * 60, "what": f"live check: {label}",
-                         "window_points": in_window, "median_s": statistics.median(times), "runs": times,
-                         "influxd_cpu_s": (_cpu_s(influx_proc) - cpu_before) / repeat,
-                         "own_cpu_s": (time.process_time() - own_before) / repeat})
+            rows.append(
+                {
+                    "run": f"{minutes} min",
+                    "points": RUN_RATE * minutes * 60,
+                    "what": f"live check: {label}",
+                    "window_points": in_window,
+                    "median_s": statistics.median(times),
+                    "runs": times,
+                    "influxd_cpu_s": (_cpu_s(influx_proc) - cpu_before) / repeat,
+                    "own_cpu_s": (time.process_time() - own_before) / repeat,
+                }
+            )
         times, cpu_before, own_before = [], _cpu_s(influx_proc), time.process_time()
         for _ in range(3):
             began = time.perf_counter()
             measure(client, run_id, warmup_s=5.0)
             times.append(time.perf_counter() - began)
-        rows.append({"run": f"{minutes} min", "points": RUN_RATE * minutes * 60, "what": "measure() of the whole run",
-                     "window_points": None, "median_s": statistics.median(times), "runs": times,
-                     "influxd_cpu_s": (_cpu_s(influx_proc) - cpu_before) / 3,
-                     "own_cpu_s": (time.process_time() - own_before) / 3})
+        rows.append(
+            {
+                "run": f"{minutes} min",
+                "points": RUN_RATE * minutes * 60,
+                "what": "measure() of the whole run",
+                "window_points": None,
+                "median_s": statistics.median(times),
+                "runs": times,
+                "influxd_cpu_s": (_cpu_s(influx_proc) - cpu_before) / 3,
+                "own_cpu_s": (time.process_time() - own_before) / 3,
+            }
+        )
     return rows
 
 
@@ -111,22 +143,62 @@ def locust_round(variant: str, index: int, host: str, url: str, args, work: Path
     run_id = f"bench-abort-{os.getpid()}-{index}-{variant.replace(' ', '')}"
     json_base = work / f"stats-{index}-{variant.replace(' ', '')}"
     users = max(1, round(args.rate / 10))
-    cmd = [sys.executable, "-m", "locust", "-f", str(BENCH / "locustfile_abort.py"), "--headless",
-           "-u", str(users), "-r", str(users), "-t", f"{args.seconds}s", "--host", host,
-           "--influx-url", url, "--influx-db", DATABASE, "--run-id", run_id, "--test-env", "bench",
-           "--json-file", str(json_base), "--only-summary", "--loglevel", "INFO", "--stop-timeout", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(BENCH / "locustfile_abort.py"),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{args.seconds}s",
+        "--host",
+        host,
+        "--influx-url",
+        url,
+        "--influx-db",
+        DATABASE,
+        "--run-id",
+        run_id,
+        "--test-env",
+        "bench",
+        "--json-file",
+        str(json_base),
+        "--only-summary",
+        "--loglevel",
+        "INFO",
+        "--stop-timeout",
+        "0",
+    ]
     if every_s is not None:
         thresholds = work / f"abort-{every_s:g}.yaml"
-        thresholds.write_text(f"warmup_s: 0\nabort: {{after_s: 0, window_s: {WINDOW_S:g}, every_s: {every_s:g}}}\n")
+        thresholds.write_text(
+            f"warmup_s: 0\nabort: {{after_s: 0, window_s: {WINDOW_S:g}, every_s: {every_s:g}}}\n"
+        )
         cmd += ["--abort-on-fail", "--thresholds-file", str(thresholds)]
     log_path = work / f"locust-{index}-{variant.replace(' ', '')}.log"
     env = dict(os.environ, BENCH_USER_RATE=str(args.rate / users))
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=work,
-                                env=env, preexec_fn=lambda: _pin(1))
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=work,
+            env=env,
+            preexec_fn=lambda: _pin(1),
+        )
     try:
-        samples = _sample_until_exit(proc, {"locust": psutil.Process(proc.pid)}, args.seconds + 60,
-                                     f"Locust ({variant}, round {index})")["locust"]
+        samples = _sample_until_exit(
+            proc,
+            {"locust": psutil.Process(proc.pid)},
+            args.seconds + 60,
+            f"Locust ({variant}, round {index})",
+        )["locust"]
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -136,7 +208,9 @@ def locust_round(variant: str, index: int, host: str, url: str, args, work: Path
         raise SystemExit(f"Locust ({variant}, round {index}) exited {proc.returncode}; see {log_path}")
     counted = sum(e["num_requests"] for e in json.loads(json_base.with_suffix(".json").read_text()))
     client = InfluxClient(InfluxSettings(url=url, database=DATABASE))
-    stored = client.query(f'SELECT count("response_time") FROM "request" WHERE "run_id" = {quote_string(run_id)}')
+    stored = client.query(
+        f'SELECT count("response_time") FROM "request" WHERE "run_id" = {quote_string(run_id)}'
+    )
     stored_n = int(stored[0]["values"][0][1]) if stored else 0
     if stored_n != counted:
         raise SystemExit(f"round {index} ({variant}): {stored_n} points stored, Locust counted {counted}")
@@ -144,8 +218,15 @@ def locust_round(variant: str, index: int, host: str, url: str, args, work: Path
     cpu_pct = 100 * (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0])
     judged = JUDGED.search(log_text)
     checks, skipped, spent = (int(judged[1]), int(judged[2]), float(judged[3])) if judged else (0, 0, 0.0)
-    return {"variant": variant, "round": index, "requests": counted, "cpu_pct": cpu_pct, "checks": checks,
-            "skipped": skipped, "spent_s": spent}
+    return {
+        "variant": variant,
+        "round": index,
+        "requests": counted,
+        "cpu_pct": cpu_pct,
+        "checks": checks,
+        "skipped": skipped,
+        "spent_s": spent,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,8 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-locust", action="store_true", help="part 1 only")
     parser.add_argument("--skip-influx", action="store_true", help="part 2 only")
     args = parser.parse_args(argv)
-    if not (1 <= args.rounds <= 5 and 45 <= args.seconds <= 180 and 50 <= args.rate <= 2000
-            and 3 <= args.repeat <= 20):
+    if not (
+        1 <= args.rounds <= 5
+        and 45 <= args.seconds <= 180
+        and 50 <= args.rate <= 2000
+        and 3 <= args.repeat <= 20
+    ):
         parser.error("--rounds 1–5, --seconds 45–180, --rate 50–2000, --repeat 3–20")
     loadavg = [" ".join(Path("/proc/loadavg").read_text().split()[:3])]
     with tempfile.TemporaryDirectory(prefix="bench-abort-") as tmp:
@@ -183,22 +268,34 @@ def main(argv: list[str] | None = None) -> int:
     loadavg.append(" ".join(Path("/proc/loadavg").read_text().split()[:3]))
 
     print(f"load average: start {loadavg[0]} / after part 1 {loadavg[1]} / end {loadavg[-1]}")
-    print(f"\nPart 1: one live check over the trailing {WINDOW_S:g} s ({RUN_RATE} points/s), {args.repeat} times; "
-          f"measure() of the whole run 3 times\n")
-    print("| run | points | what | points in window | median s | runs (s) | influxd CPU s per call "
-          "| caller CPU ms per call |")
+    print(
+        f"\nPart 1: one live check over the trailing {WINDOW_S:g} s ({RUN_RATE} points/s), {args.repeat} times; "
+        f"measure() of the whole run 3 times\n"
+    )
+    print(
+        "| run | points | what | points in window | median s | runs (s) | influxd CPU s per call "
+        "| caller CPU ms per call |"
+    )
     print("|---|---:|---|---:|---:|---|---:|---:|")
     for r in influx_rows:
-        print(f"| {r['run']} | {r['points']:,} | {r['what']} | {r['window_points'] or '—'} | {r['median_s']:.3f} "
-              f"| {', '.join(f'{t:.3f}' for t in r['runs'])} | {r['influxd_cpu_s']:.3f} | {1000 * r['own_cpu_s']:.1f} |")
+        print(
+            f"| {r['run']} | {r['points']:,} | {r['what']} | {r['window_points'] or '—'} | {r['median_s']:.3f} "
+            f"| {', '.join(f'{t:.3f}' for t in r['runs'])} | {r['influxd_cpu_s']:.3f} | {1000 * r['own_cpu_s']:.1f} |"
+        )
     if rounds:
-        print(f"\nPart 2: Locust at {args.rate:g} req/s for {args.seconds} s, CPU from t={MEASURE_FROM_S:g} s\n")
-        print("| round | live checks | requests | Locust CPU % | checks | skipped | s in checks | ms per check |")
+        print(
+            f"\nPart 2: Locust at {args.rate:g} req/s for {args.seconds} s, CPU from t={MEASURE_FROM_S:g} s\n"
+        )
+        print(
+            "| round | live checks | requests | Locust CPU % | checks | skipped | s in checks | ms per check |"
+        )
         print("|---:|---|---:|---:|---:|---:|---:|---:|")
         for r in rounds:
             per = f"{1000 * r['spent_s'] / r['checks']:.1f}" if r["checks"] else "—"
-            print(f"| {r['round']} | {r['variant']} | {r['requests']} | {r['cpu_pct']:.1f} | {r['checks']} "
-                  f"| {r['skipped']} | {r['spent_s']:.2f} | {per} |")
+            print(
+                f"| {r['round']} | {r['variant']} | {r['requests']} | {r['cpu_pct']:.1f} | {r['checks']} "
+                f"| {r['skipped']} | {r['spent_s']:.2f} | {per} |"
+            )
         print()
         for variant in VARIANTS:
             cpu = statistics.median(r["cpu_pct"] for r in rounds if r["variant"] == variant)

@@ -45,8 +45,11 @@ SWEEP_SECONDS = 22  # two full 10 s windows after the arrivals begin
 def schedule_cost_us(kind: str, arrivals: int = 200_000) -> float:
     splits = [Split(0.0, ("a", "b"))]
     curve = RateCurve([(30, 0, 1e6), (1e6, 1e6, 1e6)])  # a ramp, then a hold: the general path
-    schedule = (PoissonSchedule(curve, "a", splits, random.Random(1)) if kind == "poisson"
-                else ConstantSchedule(curve, "a", splits))
+    schedule = (
+        PoissonSchedule(curve, "a", splits, random.Random(1))
+        if kind == "poisson"
+        else ConstantSchedule(curve, "a", splits)
+    )
     started = time.process_time()
     for _ in range(arrivals):
         schedule.peek()
@@ -84,9 +87,13 @@ def handover_cost_us(seconds: float = 2.0, users: int = 50) -> tuple[float, int]
 
 # -- 2. precision with real Locust -----------------------------------------------------------------
 def start_target(work: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, str(BENCH / "static_target.py"), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=open(work / "target.log", "wb"),  # noqa: SIM115 - the child keeps it
-                            stdin=subprocess.DEVNULL, preexec_fn=lambda: _pin(0))
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCH / "static_target.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=open(work / "target.log", "wb"),  # noqa: SIM115 - the child keeps it
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: _pin(0),
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline().decode().strip()
     if not line.startswith("static target listening on "):
@@ -100,19 +107,56 @@ def _pin(cpu: int) -> None:
         os.sched_setaffinity(0, {cpu})
 
 
-def run_locust(rate: float, processes: int, seconds: float, host: str, influx_url: str, work: Path,
-               run_id: str) -> None:
-    cmd = [sys.executable, "-m", "locust", "-f", str(BENCH / "locustfile_arrivals.py"), "--headless",
-           "-u", str(POOL), "-r", str(POOL), "-t", f"{seconds:g}s", "--host", host, "--rate", f"auth={rate:g}",
-           "--influx-url", influx_url, "--influx-db", DATABASE, "--run-id", run_id, "--test-env", "bench",
-           "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2"]
+def run_locust(
+    rate: float, processes: int, seconds: float, host: str, influx_url: str, work: Path, run_id: str
+) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(BENCH / "locustfile_arrivals.py"),
+        "--headless",
+        "-u",
+        str(POOL),
+        "-r",
+        str(POOL),
+        "-t",
+        f"{seconds:g}s",
+        "--host",
+        host,
+        "--rate",
+        f"auth={rate:g}",
+        "--influx-url",
+        influx_url,
+        "--influx-db",
+        DATABASE,
+        "--run-id",
+        run_id,
+        "--test-env",
+        "bench",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--stop-timeout",
+        "2",
+    ]
     if processes > 1:
         cmd += ["--processes", str(processes)]
     pin = (lambda: _pin(1)) if processes == 1 else None
-    env = {k: v for k, v in os.environ.items() if k not in ("RATES", "ARRIVALS", "RATE_PROFILE", "MAX_LATENESS")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("RATES", "ARRIVALS", "RATE_PROFILE", "MAX_LATENESS")
+    }
     with open(work / f"{run_id}.log", "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=work,
-                                preexec_fn=pin, env=env)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=work,
+            preexec_fn=pin,
+            env=env,
+        )
         try:
             proc.wait(timeout=seconds + 90)
         finally:
@@ -132,39 +176,66 @@ def measure(client: InfluxClient, run_id: str, rate: float, span_s: float) -> di
     end_ns = min(int(stop[0]["values"][0][0]), start_ns + int(span_s * 1e9))
     span = (end_ns - start_ns) / 1e9
     step = int(WINDOW_S * 1e9)
-    statements = [f'SELECT count("response_time") FROM "request" WHERE {where} AND "name" = \'/health\' '
-                  f'AND time >= {start_ns} AND time < {end_ns}']
-    statements += [f'SELECT count("response_time") FROM "request" WHERE {where} AND "name" = \'/health\' '
-                   f'AND time >= {a} AND time < {a + step}' for a in range(start_ns, end_ns - step + 1, step)]
-    statements.append(f'SELECT sum("scheduled"), sum("late"), sum("dropped"), max("max_lag_ms") FROM "arrivals" '
-                      f'WHERE {where} AND time >= {start_ns} AND time <= {end_ns + step // 10}')
-    statements.append(f'SELECT max("loop_lag_ms"), mean("cpu_percent") FROM "users" WHERE {where} '
-                      f'AND time >= {start_ns} AND time <= {end_ns}')
+    statements = [
+        f'SELECT count("response_time") FROM "request" WHERE {where} AND "name" = \'/health\' '
+        f"AND time >= {start_ns} AND time < {end_ns}"
+    ]
+    statements += [
+        f'SELECT count("response_time") FROM "request" WHERE {where} AND "name" = \'/health\' '
+        f"AND time >= {a} AND time < {a + step}"
+        for a in range(start_ns, end_ns - step + 1, step)
+    ]
+    statements.append(
+        f'SELECT sum("scheduled"), sum("late"), sum("dropped"), max("max_lag_ms") FROM "arrivals" '
+        f"WHERE {where} AND time >= {start_ns} AND time <= {end_ns + step // 10}"
+    )
+    statements.append(
+        f'SELECT max("loop_lag_ms"), mean("cpu_percent") FROM "users" WHERE {where} '
+        f"AND time >= {start_ns} AND time <= {end_ns}"
+    )
     results = client.query_results("; ".join(statements))
     value = lambda r, i=1: (r["series"][0]["values"][0][i] if r.get("series") else 0) or 0  # noqa: E731
     total = value(results[0])
     windows = [value(r) / WINDOW_S for r in results[1:-2]]
     arrivals, users = results[-2], results[-1]
     scheduled = value(arrivals, 1)
-    return {"rate": rate, "seconds": round(span, 2), "achieved_per_s": round(total / span, 3),
-            "achieved_ratio": round(total / (rate * span), 5),
-            "window_min": min(windows) if windows else None, "window_max": max(windows) if windows else None,
-            "scheduled": scheduled, "late": value(arrivals, 2), "dropped": value(arrivals, 3),
-            "max_lag_ms": round(value(arrivals, 4), 1), "max_loop_lag_ms": round(value(users, 1), 1),
-            "mean_cpu_pct": round(value(users, 2), 1)}
+    return {
+        "rate": rate,
+        "seconds": round(span, 2),
+        "achieved_per_s": round(total / span, 3),
+        "achieved_ratio": round(total / (rate * span), 5),
+        "window_min": min(windows) if windows else None,
+        "window_max": max(windows) if windows else None,
+        "scheduled": scheduled,
+        "late": value(arrivals, 2),
+        "dropped": value(arrivals, 3),
+        "max_lag_ms": round(value(arrivals, 4), 1),
+        "max_loop_lag_ms": round(value(users, 1), 1),
+        "mean_cpu_pct": round(value(users, 2), 1),
+    }
 
 
 def sustained(m: dict) -> bool:
     lo, hi = m["rate"] * 0.98, m["rate"] * 1.02
-    return (m["window_min"] is not None and lo <= m["window_min"] and m["window_max"] <= hi
-            and m["dropped"] == 0 and m["late"] <= 0.01 * max(m["scheduled"], 1))
+    return (
+        m["window_min"] is not None
+        and lo <= m["window_min"]
+        and m["window_max"] <= hi
+        and m["dropped"] == 0
+        and m["late"] <= 0.01 * max(m["scheduled"], 1)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="measured span of the long runs (20–120)")
-    parser.add_argument("--sweep", type=float, nargs="+", default=[500, 1000, 2000, 3000, 4000],
-                        help="rates tried (one process, short runs) to find the highest sustained one")
+    parser.add_argument(
+        "--sweep",
+        type=float,
+        nargs="+",
+        default=[500, 1000, 2000, 3000, 4000],
+        help="rates tried (one process, short runs) to find the highest sustained one",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     args.seconds = min(max(args.seconds, 20.0), 120.0)
@@ -173,9 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     handover_us, handed = handover_cost_us()
     results["cost_us"]["handover"] = round(handover_us, 2)
     results["cost_us"]["handover_arrivals"] = handed
-    print(f"cost per arrival: schedule constant {results['cost_us']['constant']} µs, poisson "
-          f"{results['cost_us']['poisson']} µs; scheduler + pool hand-over {handover_us:.1f} µs "
-          f"({handed} arrivals)", file=sys.stderr, flush=True)
+    print(
+        f"cost per arrival: schedule constant {results['cost_us']['constant']} µs, poisson "
+        f"{results['cost_us']['poisson']} µs; scheduler + pool hand-over {handover_us:.1f} µs "
+        f"({handed} arrivals)",
+        file=sys.stderr,
+        flush=True,
+    )
 
     with tempfile.TemporaryDirectory(prefix="bench-arrivals-") as tmp:
         work = Path(tmp)
@@ -226,12 +301,17 @@ def _pin_influxd(influxd: LocalInfluxd) -> None:
 
 
 def _table(results: dict) -> str:
-    lines = ["| processes | target/s | seconds | achieved/s | achieved/target | 10 s windows min–max /s | late | "
-             "dropped | max lag ms | max loop lag ms |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| processes | target/s | seconds | achieved/s | achieved/target | 10 s windows min–max /s | late | "
+        "dropped | max lag ms | max loop lag ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for m in results.get("long", []):
-        lines.append(f"| {m['processes']} | {m['rate']:g} | {m['seconds']} | {m['achieved_per_s']} | "
-                     f"{m['achieved_ratio']} | {m['window_min']:g}–{m['window_max']:g} | {m['late']} | "
-                     f"{m['dropped']} | {m['max_lag_ms']} | {m['max_loop_lag_ms']} |")
+        lines.append(
+            f"| {m['processes']} | {m['rate']:g} | {m['seconds']} | {m['achieved_per_s']} | "
+            f"{m['achieved_ratio']} | {m['window_min']:g}–{m['window_max']:g} | {m['late']} | "
+            f"{m['dropped']} | {m['max_lag_ms']} | {m['max_loop_lag_ms']} |"
+        )
     return "\n".join(lines)
 
 

@@ -24,7 +24,9 @@ from bench.calibration.table import markdown
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions and shorter runs (test suite)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer repetitions and shorter runs (test suite)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", nargs="+", choices=MODULES, default=list(MODULES))
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
@@ -41,9 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         args.markdown.write_text(table + "\n")
     bad = [r for r in rows if r.exceeds_nominal]
     for r in bad:
-        print(f"miscalibrated: {r.decision} — {r.scenario}: {r.hits}/{r.reps} false positives, "
-              f"95 % interval from {100 * r.interval[0]:.1f} % above the nominal {100 * r.nominal:.1f} %",
-              file=sys.stderr)
+        print(
+            f"miscalibrated: {r.decision} — {r.scenario}: {r.hits}/{r.reps} false positives, "
+            f"95 % interval from {100 * r.interval[0]:.1f} % above the nominal {100 * r.nominal:.1f} %",
+            file=sys.stderr,
+        )
     return 1 if bad else 0
 
 

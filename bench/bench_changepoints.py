@@ -33,7 +33,9 @@ TOLERANCE = 2  # runs
 SHIFTS = (0.10, 0.25, 0.50, 1.00)  # relative level change
 
 
-def history(rng: np.random.Generator, runs: int, shifts: int, size: float, cv: float) -> tuple[np.ndarray, list[int]]:
+def history(
+    rng: np.random.Generator, runs: int, shifts: int, size: float, cv: float
+) -> tuple[np.ndarray, list[int]]:
     """A run history and the indices where its level changes (first run of the new level)."""
     while True:
         points = sorted(rng.choice(np.arange(6, runs - 5), size=shifts, replace=False)) if shifts else []
@@ -75,7 +77,11 @@ def _ruptures(ruptures, series, model, penalty) -> list[int]:
     from harness.history.changepoints import MIN_SEGMENT, noise
 
     sigma = noise(series) or 1e-9
-    ends = ruptures.Pelt(model=model, min_size=MIN_SEGMENT, jump=1).fit(series).predict(pen=penalty(sigma, len(series)))
+    ends = (
+        ruptures.Pelt(model=model, min_size=MIN_SEGMENT, jump=1)
+        .fit(series)
+        .predict(pen=penalty(sigma, len(series)))
+    )
     return [int(e) for e in ends[:-1]]
 
 
@@ -92,7 +98,13 @@ def e_divisive(series: np.ndarray) -> list[int]:
     return sorted(int(p) for p in detect(series, pvalue=0.01, permutations=100))
 
 
-DETECTORS = {"ruptures-l1": harness_history, "ruptures-l1+min10%": harness_history_min10, "ruptures-l2": ruptures_l2, "otava": otava, "e-divisive": e_divisive}
+DETECTORS = {
+    "ruptures-l1": harness_history,
+    "ruptures-l1+min10%": harness_history_min10,
+    "ruptures-l2": ruptures_l2,
+    "otava": otava,
+    "e-divisive": e_divisive,
+}
 
 
 @dataclass
@@ -122,11 +134,15 @@ class Score:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--detector", action="append", choices=sorted(DETECTORS))
     parser.add_argument("--runs", type=int, default=40, help="runs per history")
     parser.add_argument("--repeat", type=int, default=100, help="histories per shift size and shift count")
-    parser.add_argument("--cv", type=float, action="append", help="noise, coefficient of variation (0.05, 0.15)")
+    parser.add_argument(
+        "--cv", type=float, action="append", help="noise, coefficient of variation (0.05, 0.15)"
+    )
     parser.add_argument("--seed", type=int, default=20261202)
     args = parser.parse_args(argv)
     names = args.detector or sorted(DETECTORS)
@@ -157,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                         score.add(truth, detect(series), time.perf_counter() - t0)
                 precision = score.correct / score.reported if score.reported else float("nan")
                 ms = 1000 * float(np.mean(score.seconds + quiet.seconds))
-                print(f"| {name} | {cv:g} | +{size:.0%} | {score.found / score.true:.2f} | {precision:.2f} | "
-                      f"{quiet.alarms / quiet.quiet:.2f} | {ms:.1f} |")
+                print(
+                    f"| {name} | {cv:g} | +{size:.0%} | {score.found / score.true:.2f} | {precision:.2f} | "
+                    f"{quiet.alarms / quiet.quiet:.2f} | {ms:.1f} |"
+                )
     return 0
 
 

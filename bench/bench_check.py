@@ -103,12 +103,25 @@ def write_points(url: str, run_id: str, points: int, batch: int, seed: int, span
                 response_time = rng.lognormvariate(math.log(median), 0.6)
                 if rng.random() < FAILURE_RATE:
                     status, exc = rng.choice(FAILURES)
-                    recorder.record(method, name, response_time, 0,
-                                    type(exc)(*[str(a).format(name=name) for a in exc.args]), t,
-                                    SimpleNamespace(status_code=status))
+                    recorder.record(
+                        method,
+                        name,
+                        response_time,
+                        0,
+                        type(exc)(*[str(a).format(name=name) for a in exc.args]),
+                        t,
+                        SimpleNamespace(status_code=status),
+                    )
                 else:
-                    recorder.record(method, name, response_time, rng.randint(80, 2000), None, t,
-                                    SimpleNamespace(status_code=ok_status))
+                    recorder.record(
+                        method,
+                        name,
+                        response_time,
+                        rng.randint(80, 2000),
+                        None,
+                        t,
+                        SimpleNamespace(status_code=ok_status),
+                    )
                 t += rng.expovariate(1.0 / gap)
             lines = recorder.take()
             generate_s += time.perf_counter() - began
@@ -117,12 +130,30 @@ def write_points(url: str, run_id: str, points: int, batch: int, seed: int, span
             write_s += time.perf_counter() - began
             lines_written += len(lines)
         # What the listener adds beside the requests: users every second, its counts at the end.
-        extra = [make_line("users", {"run_id": run_id, "test_env": "bench", "worker": worker},
-                           {"users": 25, "cpu_percent": rng.uniform(40, 70)}, int((start + s) * 1e9) + w)
-                 for s in range(int(span_s) + 1)]
-        extra.append(make_line("listener_stats", {"run_id": run_id, "test_env": "bench", "worker": worker},
-                               {"seen": recorder.seen, "written": recorder.seen, "retried": 0, "dropped": 0,
-                                "pending": 0, "final": True}, int(start * 1e9)))
+        extra = [
+            make_line(
+                "users",
+                {"run_id": run_id, "test_env": "bench", "worker": worker},
+                {"users": 25, "cpu_percent": rng.uniform(40, 70)},
+                int((start + s) * 1e9) + w,
+            )
+            for s in range(int(span_s) + 1)
+        ]
+        extra.append(
+            make_line(
+                "listener_stats",
+                {"run_id": run_id, "test_env": "bench", "worker": worker},
+                {
+                    "seen": recorder.seen,
+                    "written": recorder.seen,
+                    "retried": 0,
+                    "dropped": 0,
+                    "pending": 0,
+                    "final": True,
+                },
+                int(start * 1e9),
+            )
+        )
         client.write(("\n".join(extra) + "\n").encode())
     return {"request_points": lines_written, "generate_s": generate_s, "write_s": write_s}
 
@@ -142,11 +173,18 @@ def percentile_passes(where: str) -> list[str]:
     p99 by endpoint, p95 by API group) plus count/max and failures, as concurrent requests."""
     endpoint, api = 'GROUP BY "api", "method", "name"', 'GROUP BY "api"'
     counts = 'count("response_time") AS "requests", max("response_time") AS "max"'
-    return ([f'SELECT {counts}, percentile("response_time", 50) FROM "request" WHERE {where} {endpoint}']
-            + [f'SELECT percentile("response_time", {p}) FROM "request" WHERE {where} {endpoint}' for p in (95, 99)]
-            + [f'SELECT {counts} FROM "request" WHERE {where} {api}',
-               f'SELECT percentile("response_time", 95) FROM "request" WHERE {where} {api}',
-               f'SELECT count("response_time") FROM "request" WHERE {where} AND "result" = \'fail\' {endpoint}'])
+    return (
+        [f'SELECT {counts}, percentile("response_time", 50) FROM "request" WHERE {where} {endpoint}']
+        + [
+            f'SELECT percentile("response_time", {p}) FROM "request" WHERE {where} {endpoint}'
+            for p in (95, 99)
+        ]
+        + [
+            f'SELECT {counts} FROM "request" WHERE {where} {api}',
+            f'SELECT percentile("response_time", 95) FROM "request" WHERE {where} {api}',
+            f'SELECT count("response_time") FROM "request" WHERE {where} AND "result" = \'fail\' {endpoint}',
+        ]
+    )
 
 
 def run_plan(settings: InfluxSettings, statements: list[str]) -> None:
@@ -162,16 +200,20 @@ def agreement(client: InfluxClient, run_id: str, doc: dict) -> tuple[int, float]
     where = f'"run_id" = {quote_string(run_id)} AND {window}'
     checked, worst = 0, 0.0
     for group, scopes in (('"api", "method", "name"', doc["endpoints"]), ('"api"', doc["apis"])):
-        series = client.query(f'SELECT count("response_time"), percentile("response_time", 50), '
-                              f'percentile("response_time", 95), percentile("response_time", 99) '
-                              f'FROM "request" WHERE {where} GROUP BY {group}')
+        series = client.query(
+            f'SELECT count("response_time"), percentile("response_time", 50), '
+            f'percentile("response_time", 95), percentile("response_time", 99) '
+            f'FROM "request" WHERE {where} GROUP BY {group}'
+        )
         for s in series:
             t = s["tags"]
             key = f"{t['method']} {t['name']}" if "name" in t else t["api"]
             row = s["values"][0]
             if row[1] != scopes[key]["requests"]:
-                raise SystemExit(f"{key}: {row[1]} points in the printed window, the verdict counted "
-                                 f"{scopes[key]['requests']}")
+                raise SystemExit(
+                    f"{key}: {row[1]} points in the printed window, the verdict counted "
+                    f"{scopes[key]['requests']}"
+                )
             for value, name in zip(row[2:], ("p50", "p95", "p99")):
                 worst = max(worst, abs(value - scopes[key][name]))
                 checked += 1
@@ -180,9 +222,24 @@ def agreement(client: InfluxClient, run_id: str, doc: dict) -> tuple[int, float]
 
 def write_run(url: str, run_id: str, args) -> dict:
     began = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--points", str(args.points), "--batch", str(args.batch),
-                          "--seed", str(args.seed + (0 if run_id.endswith("base") else 1)), "--write-only", url, run_id],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--points",
+            str(args.points),
+            "--batch",
+            str(args.batch),
+            "--seed",
+            str(args.seed + (0 if run_id.endswith("base") else 1)),
+            "--write-only",
+            url,
+            run_id,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if out.returncode:
         raise SystemExit(f"writing the points failed: {out.stderr.strip().splitlines()[-1:]}")
     wrote = json.loads(out.stdout.strip().splitlines()[-1])
@@ -192,7 +249,9 @@ def write_run(url: str, run_id: str, args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=1_000_000, help="request points to write (max 2,000,000)")
+    parser.add_argument(
+        "--points", type=int, default=1_000_000, help="request points to write (max 2,000,000)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of each timing (min 3)")
     parser.add_argument("--batch", type=int, default=20_000, help="lines per write (10k–50k)")
     parser.add_argument("--seed", type=int, default=1)
@@ -228,9 +287,13 @@ def main(argv: list[str] | None = None) -> int:
             write_run(url, base_id, args)
             client = InfluxClient(InfluxSettings(url=url, database=DATABASE, timeout_s=60))
             where = f'"run_id" = {quote_string(run_id)}'
-            stored = int(client.query(f'SELECT count("response_time") FROM "request" WHERE {where}')[0]["values"][0][1])
+            stored = int(
+                client.query(f'SELECT count("response_time") FROM "request" WHERE {where}')[0]["values"][0][1]
+            )
             if stored != args.points:
-                raise SystemExit(f"{stored} of {args.points} points stored: timestamps collided or writes failed")
+                raise SystemExit(
+                    f"{stored} of {args.points} points stored: timestamps collided or writes failed"
+                )
             thresholds = load_thresholds(BASELINES)
             target = thresholds.generation.target_per_s
             base, _ = judge(client, base_id, thresholds, work / "out-base", generation_target=target)
@@ -241,15 +304,35 @@ def main(argv: list[str] | None = None) -> int:
             start_ns, end_ns, _ = judged_window(first_ns, last_ns, thresholds.warmup_s)
             window_where = f"{where} AND time >= {start_ns} AND time <= {end_ns}"
             raw_sql = f'SELECT percentile("response_time", 95) FROM "request" WHERE {where} GROUP BY "name"'
-            check_cmd = [sys.executable, "-m", "harness.cli", "check", "--run-id", run_id, "--baseline", base_id,
-                         "--no-store", "--out", str(work / "out-cli"), "--influx-url", url, "--influx-db", DATABASE,
-                         "--thresholds-file", str(BASELINES)]
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUX_", "THRESHOLDS_", "OUT_DIR"))}
+            check_cmd = [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "check",
+                "--run-id",
+                run_id,
+                "--baseline",
+                base_id,
+                "--no-store",
+                "--out",
+                str(work / "out-cli"),
+                "--influx-url",
+                url,
+                "--influx-db",
+                DATABASE,
+                "--thresholds-file",
+                str(BASELINES),
+            ]
+            env = {
+                k: v for k, v in os.environ.items() if not k.startswith(("INFLUX_", "THRESHOLDS_", "OUT_DIR"))
+            }
             results: list[subprocess.CompletedProcess] = []
 
             def cli() -> None:
                 # cwd: an empty folder, so no .env.load-testing from the caller's checkout applies
-                results.append(subprocess.run(check_cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp))
+                results.append(
+                    subprocess.run(check_cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp)
+                )
 
             def read() -> None:
                 samples.append(read_samples(client, run_id, start_ns, end_ns, parts=READ_PARTS))
@@ -260,17 +343,30 @@ def main(argv: list[str] | None = None) -> int:
                     stats_of(part, (end_ns - start_ns) / 1e9, thresholds.regression.windows)
                     by_api.setdefault(api, []).append(part)
                 for parts in by_api.values():
-                    stats_of(parts[0] if len(parts) == 1 else Samples.joined(parts), 1.0, thresholds.regression.windows)
+                    stats_of(
+                        parts[0] if len(parts) == 1 else Samples.joined(parts),
+                        1.0,
+                        thresholds.regression.windows,
+                    )
 
             samples: list = []
             timings: dict[str, list[float]] = {label: [] for label in TIMED}
-            steps = {"raw": lambda: client.query(raw_sql), "check": cli,
-                     "judge": lambda: judge(client, run_id, thresholds, work / "out-judge", generation_target=target,
-                                            baseline=base_id),
-                     "read": read, "compute": compute,
-                     "passes": lambda: run_plan(client.settings, percentile_passes(window_where)),
-                     "startup": lambda: subprocess.run([sys.executable, "-m", "harness.cli", "check", "--help"],
-                                                       capture_output=True, timeout=60, cwd=tmp)}
+            steps = {
+                "raw": lambda: client.query(raw_sql),
+                "check": cli,
+                "judge": lambda: judge(
+                    client, run_id, thresholds, work / "out-judge", generation_target=target, baseline=base_id
+                ),
+                "read": read,
+                "compute": compute,
+                "passes": lambda: run_plan(client.settings, percentile_passes(window_where)),
+                "startup": lambda: subprocess.run(
+                    [sys.executable, "-m", "harness.cli", "check", "--help"],
+                    capture_output=True,
+                    timeout=60,
+                    cwd=tmp,
+                ),
+            }
             for _ in range(args.repeat):  # interleaved, so a busy neighbour slows every kind alike
                 for label, step in steps.items():
                     timings[label] += timed(step, 1)
@@ -282,21 +378,33 @@ def main(argv: list[str] | None = None) -> int:
     loadavg.append(" ".join(Path("/proc/loadavg").read_text().split()[:3]))
 
     raw_m = statistics.median(timings["raw"])
-    print(f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {sys.version.split()[0]}, "
-          f"influxd {_influxd_version()}")
-    print(f"points: {args.points} request points per run ({WORKERS} workers, {len(ENDPOINTS)} endpoints, "
-          f"{FAILURE_RATE:.0%} failures, {SPAN_S:.0f} s) + {WORKERS * (int(SPAN_S) + 1)} users + "
-          f"{WORKERS} listener_stats; two runs (baseline, run); one written in batches of {args.batch} in "
-          f"{wrote['total_s']:.1f} s; stored {stored}")
-    print(f"load average: start {loadavg[0]} / after writing {loadavg[1]} / after timing {loadavg[2]} "
-          f"/ end {loadavg[3]}")
+    print(
+        f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {sys.version.split()[0]}, "
+        f"influxd {_influxd_version()}"
+    )
+    print(
+        f"points: {args.points} request points per run ({WORKERS} workers, {len(ENDPOINTS)} endpoints, "
+        f"{FAILURE_RATE:.0%} failures, {SPAN_S:.0f} s) + {WORKERS * (int(SPAN_S) + 1)} users + "
+        f"{WORKERS} listener_stats; two runs (baseline, run); one written in batches of {args.batch} in "
+        f"{wrote['total_s']:.1f} s; stored {stored}"
+    )
+    print(
+        f"load average: start {loadavg[0]} / after writing {loadavg[1]} / after timing {loadavg[2]} "
+        f"/ end {loadavg[3]}"
+    )
     comparisons = doc["comparisons"]
-    print(f"check verdict: {doc['verdict']} (CLI exit codes {sorted({r.returncode for r in results})}); "
-          f"{len(comparisons)} comparisons with the baseline: "
-          + ", ".join(f"{sum(c['decision'] == d for c in comparisons)} {d}"
-                      for d in ("regressed", "no change", "improved", "inconclusive")))
-    print(f"percentiles against InfluxDB's PERCENTILE over the printed window: {checked} values, largest "
-          f"difference {worst:.6f} ms; every scope's count equal")
+    print(
+        f"check verdict: {doc['verdict']} (CLI exit codes {sorted({r.returncode for r in results})}); "
+        f"{len(comparisons)} comparisons with the baseline: "
+        + ", ".join(
+            f"{sum(c['decision'] == d for c in comparisons)} {d}"
+            for d in ("regressed", "no change", "improved", "inconclusive")
+        )
+    )
+    print(
+        f"percentiles against InfluxDB's PERCENTILE over the printed window: {checked} values, largest "
+        f"difference {worst:.6f} ms; every scope's count equal"
+    )
     print()
     print("| what | median | runs (s) | × raw query |")
     print("|---|---:|---|---:|")
@@ -305,8 +413,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {TIMED[label]} | {m:.2f} s | {', '.join(f'{r:.2f}' for r in runs)} | {m / raw_m:.2f} |")
     ratio = statistics.median(timings["check"]) / raw_m
     print()
-    print(f"check / raw query: {ratio:.2f}× (subprocess), {statistics.median(timings['judge']) / raw_m:.2f}× "
-          f"(in-process); goal <= {GOAL_FACTOR:g}×: {'met' if ratio <= GOAL_FACTOR else 'MISSED'}")
+    print(
+        f"check / raw query: {ratio:.2f}× (subprocess), {statistics.median(timings['judge']) / raw_m:.2f}× "
+        f"(in-process); goal <= {GOAL_FACTOR:g}×: {'met' if ratio <= GOAL_FACTOR else 'MISSED'}"
+    )
     return 0 if ratio <= GOAL_FACTOR and worst <= 0.01 else 1
 
 

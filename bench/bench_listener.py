@@ -77,9 +77,12 @@ def _cpu_s(proc: psutil.Process) -> float:
 
 
 def start_target(log_dir: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, str(BENCH / "static_target.py"), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=open(log_dir / "target.log", "wb"),  # noqa: SIM115 - the child keeps it
-                            stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCH / "static_target.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=open(log_dir / "target.log", "wb"),  # noqa: SIM115 - the child keeps it
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline().decode().strip()
     if not line.startswith("static target listening on "):
@@ -88,19 +91,58 @@ def start_target(log_dir: Path) -> tuple[subprocess.Popen, str]:
     return proc, line.rsplit(" ", 1)[1]
 
 
-def locust_command(variant: str, host: str, seconds: float, users: int, json_base: Path,
-                   influx_url: str, run_id: str, points: str = "requests") -> list[str]:
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES[variant]), "--headless",
-           "-u", str(users), "-r", str(users), "-t", f"{seconds:g}s", "--host", host,
-           "--json-file", str(json_base), "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "0"]
+def locust_command(
+    variant: str,
+    host: str,
+    seconds: float,
+    users: int,
+    json_base: Path,
+    influx_url: str,
+    run_id: str,
+    points: str = "requests",
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILES[variant]),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds:g}s",
+        "--host",
+        host,
+        "--json-file",
+        str(json_base),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--stop-timeout",
+        "0",
+    ]
     if variant == "with":
-        cmd += ["--influx-url", influx_url, "--influx-db", DATABASE, "--run-id", run_id, "--test-env", "bench",
-                "--influx-points", points]
+        cmd += [
+            "--influx-url",
+            influx_url,
+            "--influx-db",
+            DATABASE,
+            "--run-id",
+            run_id,
+            "--test-env",
+            "bench",
+            "--influx-points",
+            points,
+        ]
     return cmd
 
 
-def _sample_until_exit(proc: subprocess.Popen, procs: dict[str, psutil.Process], limit_s: float,
-                       what: str) -> dict[str, list[tuple[float, float]]]:
+def _sample_until_exit(
+    proc: subprocess.Popen, procs: dict[str, psutil.Process], limit_s: float, what: str
+) -> dict[str, list[tuple[float, float]]]:
     """(seconds since start, CPU seconds) of each watched process, every 0.5 s until proc exits."""
     started = time.monotonic()
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in procs}
@@ -117,8 +159,16 @@ def _sample_until_exit(proc: subprocess.Popen, procs: dict[str, psutil.Process],
     return samples
 
 
-def run_round(variant: str, index: int, host: str, args, work: Path, influx_url: str,
-              watched: dict[str, psutil.Process], points: str = "requests") -> Round:
+def run_round(
+    variant: str,
+    index: int,
+    host: str,
+    args,
+    work: Path,
+    influx_url: str,
+    watched: dict[str, psutil.Process],
+    points: str = "requests",
+) -> Round:
     result = Round(variant if variant == "without" else f"with ({points})", index)
     run_id = f"bench-listener-{os.getpid()}-{index}-{points}"
     json_base = work / f"{variant}-{index}-{points}"
@@ -127,11 +177,21 @@ def run_round(variant: str, index: int, host: str, args, work: Path, influx_url:
         # Locust alone on CPU 1: its core is the resource under test.
         # cwd: the temporary folder, so nothing the listener keeps on disk (its spool, should
         # influxd go away) lands in the caller's checkout.
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=work, preexec_fn=lambda: _pin(1))
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=work,
+            preexec_fn=lambda: _pin(1),
+        )
     try:
-        samples = _sample_until_exit(proc, dict(watched, locust=psutil.Process(proc.pid)),
-                                     args.seconds + 60, f"Locust ({variant}, round {index})")
+        samples = _sample_until_exit(
+            proc,
+            dict(watched, locust=psutil.Process(proc.pid)),
+            args.seconds + 60,
+            f"Locust ({variant}, round {index})",
+        )
     finally:
         if proc.poll() is None:  # interrupted: SIGTERM lets Locust stop its users and its listener
             proc.terminate()
@@ -150,11 +210,17 @@ def run_round(variant: str, index: int, host: str, args, work: Path, influx_url:
     # CPU over the steady part only: after imports and spawning, before the stop.
     for name, series in samples.items():
         steady = [(t, c) for t, c in series if STEADY_FROM_S <= t <= args.seconds]
-        pct = 100 * (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) if len(steady) > 1 else 0.0
+        pct = (
+            100 * (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) if len(steady) > 1 else 0.0
+        )
         setattr(result, f"{name}_cpu_pct", pct)
     if variant == "with":
         client = InfluxClient(InfluxSettings(url=influx_url, database=DATABASE))
-        what = 'count("response_time") FROM "request"' if points != "sketches" else 'sum("count") FROM "request_sketch"'
+        what = (
+            'count("response_time") FROM "request"'
+            if points != "sketches"
+            else 'sum("count") FROM "request_sketch"'
+        )
         stored = client.query(f'SELECT {what} WHERE "run_id" = {quote_string(run_id)}')
         result.stored = int(stored[0]["values"][0][1]) if stored else 0
     return result
@@ -177,18 +243,42 @@ PROFILE_PARTS = [  # (label, frame prefix): a sample counts for a part when its 
 def profile_round(py_spy: str, host: str, args, work: Path, influx_url: str) -> list[tuple[str, float]]:
     """Share of py-spy samples (200 Hz, whole process life) in each part of the listener."""
     out = work / "profile.txt"
-    cmd = [py_spy, "record", "--nonblocking", "-r", "200", "--format", "raw", "-o", str(out), "--",
-           *locust_command("with", host, args.seconds, args.users, work / "profile", influx_url, "bench-profile")]
-    subprocess.run(cmd, cwd=work, preexec_fn=lambda: _pin(1), capture_output=True, timeout=args.seconds + 90,
-                   check=True)
+    cmd = [
+        py_spy,
+        "record",
+        "--nonblocking",
+        "-r",
+        "200",
+        "--format",
+        "raw",
+        "-o",
+        str(out),
+        "--",
+        *locust_command(
+            "with", host, args.seconds, args.users, work / "profile", influx_url, "bench-profile"
+        ),
+    ]
+    subprocess.run(
+        cmd, cwd=work, preexec_fn=lambda: _pin(1), capture_output=True, timeout=args.seconds + 90, check=True
+    )
     stacks = []
     for line in out.read_text().splitlines():
         frames, _, count = line.rpartition(" ")
         stacks.append((frames.split(";"), int(count)))
     total = sum(n for _, n in stacks)
-    shares = [(label, 100 * sum(n for frames, n in stacks if any(prefix in f if prefix.endswith("/") else
-                                                                  f.startswith(prefix) for f in frames)) / total)
-              for label, prefix in PROFILE_PARTS]
+    shares = [
+        (
+            label,
+            100
+            * sum(
+                n
+                for frames, n in stacks
+                if any(prefix in f if prefix.endswith("/") else f.startswith(prefix) for f in frames)
+            )
+            / total,
+        )
+        for label, prefix in PROFILE_PARTS
+    ]
     return [("samples", float(total))] + shares
 
 
@@ -197,14 +287,18 @@ def _median(rounds: list[Round], attr: str) -> float:
 
 
 def report(rounds: list[Round], micro_results: dict[str, float] | None, loadavg: list[str]) -> bool:
-    print("| round | variant | requests | failures | seconds | req/s | locust CPU % | req per locust CPU-s "
-          "| target CPU % | influxd CPU % | points stored |")
+    print(
+        "| round | variant | requests | failures | seconds | req/s | locust CPU % | req per locust CPU-s "
+        "| target CPU % | influxd CPU % | points stored |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rounds:
         stored = "—" if r.stored is None else f"{r.stored} ({'all' if r.stored == r.requests else 'MISSING'})"
-        print(f"| {r.index} | {r.variant} listener | {r.requests} | {r.failures} | {r.seconds:.2f} | {r.rps:.0f} "
-              f"| {r.locust_cpu_pct:.0f} | {r.per_cpu_s:.0f} | {r.target_cpu_pct:.0f} | {r.influxd_cpu_pct:.0f} "
-              f"| {stored} |")
+        print(
+            f"| {r.index} | {r.variant} listener | {r.requests} | {r.failures} | {r.seconds:.2f} | {r.rps:.0f} "
+            f"| {r.locust_cpu_pct:.0f} | {r.per_cpu_s:.0f} | {r.target_cpu_pct:.0f} | {r.influxd_cpu_pct:.0f} "
+            f"| {stored} |"
+        )
     variants = list(dict.fromkeys(r.variant for r in rounds if r.variant != "without"))
     by = {v: [r for r in rounds if r.variant == v] for v in ["without", *variants]}
     without = _median(by["without"], "rps")
@@ -217,24 +311,32 @@ def report(rounds: list[Round], micro_results: dict[str, float] | None, loadavg:
         print()
         print(f"{variant} listener: median req/s {with_:.0f}")
         print(f"  ratio with / without:        {ratio:.3f}")
-        print("  pairwise ratios (round i):   "
-              + ", ".join(f"{w.rps / wo.rps:.3f}" for wo, w in zip(by["without"], by[variant])))
+        print(
+            "  pairwise ratios (round i):   "
+            + ", ".join(f"{w.rps / wo.rps:.3f}" for wo, w in zip(by["without"], by[variant]))
+        )
         cpu_ratio = _median(by[variant], "per_cpu_s") / _median(by["without"], "per_cpu_s")
         # At saturation Locust's requests/s is its requests per CPU-second: this ratio is the
         # saturated one even when other work on a shared machine takes part of Locust's core
         # (then req/s measures that share, not the listener), so the goal is judged on it.
         verdict = "met" if cpu_ratio >= GOAL_RATIO else "MISSED"
         met = met and cpu_ratio >= GOAL_RATIO
-        print("  per Locust CPU-second (= req/s at saturation), "
-              f"with / without: {cpu_ratio:.3f} (medians {_median(by[variant], 'per_cpu_s'):.0f} / "
-              f"{_median(by['without'], 'per_cpu_s'):.0f}; goal >= {GOAL_RATIO}: {verdict})")
+        print(
+            "  per Locust CPU-second (= req/s at saturation), "
+            f"with / without: {cpu_ratio:.3f} (medians {_median(by[variant], 'per_cpu_s'):.0f} / "
+            f"{_median(by['without'], 'per_cpu_s'):.0f}; goal >= {GOAL_RATIO}: {verdict})"
+        )
         full = [r for r in by[variant] if r.locust_cpu_pct >= SATURATED_PCT]
         base = [r for r in by["without"] if r.locust_cpu_pct >= SATURATED_PCT]
         if full and base:
-            print(f"  rounds with Locust at >= {SATURATED_PCT} % of its core: req/s with / without "
-                  f"{_median(full, 'rps') / _median(base, 'rps'):.3f} ({len(full)} / {len(base)} rounds)")
+            print(
+                f"  rounds with Locust at >= {SATURATED_PCT} % of its core: req/s with / without "
+                f"{_median(full, 'rps') / _median(base, 'rps'):.3f} ({len(full)} / {len(base)} rounds)"
+            )
         cost_us = 1e6 / _median(by[variant], "per_cpu_s") - 1e6 / _median(by["without"], "per_cpu_s")
-        print(f"  listener CPU per request:    {cost_us:.1f} µs (difference of the median Locust CPU-µs per request)")
+        print(
+            f"  listener CPU per request:    {cost_us:.1f} µs (difference of the median Locust CPU-µs per request)"
+        )
     print(f"max target CPU %:              {max(r.target_cpu_pct for r in rounds):.0f} (its own core)")
     print(f"load average before / after:   {loadavg[0]} / {loadavg[1]}")
     if micro_results:
@@ -243,19 +345,29 @@ def report(rounds: list[Round], micro_results: dict[str, float] | None, loadavg:
         print(f"hot path per request (µs, best of 7 / median of 7; line of {m['line_bytes']:.0f} bytes):")
         print("| what | best µs | median µs |")
         print("|---|---:|---:|")
-        for key, label in (("record_ok", "RequestRecorder.record (ok, cached prefix)"),
-                           ("record_fail", "RequestRecorder.record (failure, error string)"),
-                           ("on_request_ok", "InfluxListener.on_request (ok: record + its own checks)"),
-                           ("point_ok", "influxdb_client Point → to_line_protocol (same line)")):
+        for key, label in (
+            ("record_ok", "RequestRecorder.record (ok, cached prefix)"),
+            ("record_fail", "RequestRecorder.record (failure, error string)"),
+            ("on_request_ok", "InfluxListener.on_request (ok: record + its own checks)"),
+            ("point_ok", "influxdb_client Point → to_line_protocol (same line)"),
+        ):
             print(f"| {label} | {m[key + '_min_us']:.2f} | {m[key + '_median_us']:.2f} |")
-        print(f"| flusher per point: join + encode + gzip(1) of a 5,000-line batch (varied values) | "
-              f"{m['batch_per_point_min_us']:.2f} | |")
-        print(f"| writer per point: add + seal into a batch body + bytes to send (5,000 lines, no gzip) | "
-              f"{m['writer_per_point_min_us']:.2f} | |")
-        print(f"| SketchRecorder.record (sketch mode's hook: three appends) | {m['sketch_record_ok_min_us']:.2f} | "
-              f"{m['sketch_record_ok_median_us']:.2f} |")
-        print(f"| sketch fold per request, once a second (10,000 requests, 8 series) | "
-              f"{m['sketch_fold_per_request_min_us']:.2f} | |")
+        print(
+            f"| flusher per point: join + encode + gzip(1) of a 5,000-line batch (varied values) | "
+            f"{m['batch_per_point_min_us']:.2f} | |"
+        )
+        print(
+            f"| writer per point: add + seal into a batch body + bytes to send (5,000 lines, no gzip) | "
+            f"{m['writer_per_point_min_us']:.2f} | |"
+        )
+        print(
+            f"| SketchRecorder.record (sketch mode's hook: three appends) | {m['sketch_record_ok_min_us']:.2f} | "
+            f"{m['sketch_record_ok_median_us']:.2f} |"
+        )
+        print(
+            f"| sketch fold per request, once a second (10,000 requests, 8 series) | "
+            f"{m['sketch_fold_per_request_min_us']:.2f} | |"
+        )
         print(f"Point / record: {m['point_ok_min_us'] / m['record_ok_min_us']:.1f}× (best of 7)")
     return met
 
@@ -265,13 +377,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4, help="rounds per variant, alternating (min 3)")
     parser.add_argument("--seconds", type=float, default=12.0, help="Locust run time per round (5–30)")
     parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--user-class", choices=("fast", "http"), default="fast",
-                        help="Locust's FastHttpUser (default) or the requests-based HttpUser")
+    parser.add_argument(
+        "--user-class",
+        choices=("fast", "http"),
+        default="fast",
+        help="Locust's FastHttpUser (default) or the requests-based HttpUser",
+    )
     parser.add_argument("--skip-micro", action="store_true", help="only the A/B rounds")
-    parser.add_argument("--py-spy", metavar="PATH", help="also profile one with-listener round with this py-spy")
-    parser.add_argument("--points", default="requests",
-                        help="the listener's recording modes, comma-separated, each alternating with plain Locust "
-                             "(requests, sketches, both)")
+    parser.add_argument(
+        "--py-spy", metavar="PATH", help="also profile one with-listener round with this py-spy"
+    )
+    parser.add_argument(
+        "--points",
+        default="requests",
+        help="the listener's recording modes, comma-separated, each alternating with plain Locust "
+        "(requests, sketches, both)",
+    )
     args = parser.parse_args(argv)
     args.rounds = max(3, args.rounds)
     args.seconds = min(max(args.seconds, 5.0), 30.0)
@@ -291,9 +412,12 @@ def main(argv: list[str] | None = None) -> int:
             for index in range(1, args.rounds + 1):
                 for variant, points in [("without", "requests")] + [("with", m) for m in modes]:
                     r = run_round(variant, index, host, args, work, influx_url, watched, points)
-                    print(f"round {index} {variant:7s} listener: {r.rps:7.0f} req/s "
-                          f"(locust CPU {r.locust_cpu_pct:.0f} %, target CPU {r.target_cpu_pct:.0f} %)",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"round {index} {variant:7s} listener: {r.rps:7.0f} req/s "
+                        f"(locust CPU {r.locust_cpu_pct:.0f} %, target CPU {r.target_cpu_pct:.0f} %)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     rounds.append(r)
             profile = profile_round(args.py_spy, host, args, work, influx_url) if args.py_spy else None
         finally:
@@ -303,17 +427,26 @@ def main(argv: list[str] | None = None) -> int:
     loadavg.append(" ".join(Path("/proc/loadavg").read_text().split()[:3]))
     micro_results = None
     if not args.skip_micro:
-        out = subprocess.run([sys.executable, str(BENCH / "listener_hotpath.py")], capture_output=True, text=True,
-                             timeout=300, check=True)
+        out = subprocess.run(
+            [sys.executable, str(BENCH / "listener_hotpath.py")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
         micro_results = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {sys.version.split()[0]}, "
-          f"Locust {_version('locust')}, {args.users} users "
-          f"({'FastHttpUser' if args.user_class == 'fast' else 'HttpUser'}), {args.seconds:g} s per round")
+    print(
+        f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {sys.version.split()[0]}, "
+        f"Locust {_version('locust')}, {args.users} users "
+        f"({'FastHttpUser' if args.user_class == 'fast' else 'HttpUser'}), {args.seconds:g} s per round"
+    )
     print()
     met = report(rounds, micro_results, loadavg)
     if profile:
         print()
-        print(f"py-spy, one more with-listener round ({profile[0][1]:.0f} samples at 200 Hz over the process's life):")
+        print(
+            f"py-spy, one more with-listener round ({profile[0][1]:.0f} samples at 200 Hz over the process's life):"
+        )
         print("| part of the Locust process | % of samples |")
         print("|---|---:|")
         for label, pct in profile[1:]:
@@ -330,6 +463,7 @@ def _cpu_model() -> str:
 
 def _version(package: str) -> str:
     from importlib.metadata import version
+
     return version(package)
 
 

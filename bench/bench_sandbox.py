@@ -126,7 +126,9 @@ def run_case(
     request = _request_bytes(case, f"{address[0]}:{address[1]}", token)
     started = time.perf_counter()
     deadline = started + seconds
-    workers = [gevent.spawn(_connection_loop, address, request, deadline, result) for _ in range(case.connections)]
+    workers = [
+        gevent.spawn(_connection_loop, address, request, deadline, result) for _ in range(case.connections)
+    ]
     gevent.joinall(workers, raise_error=True)
     result.seconds = time.perf_counter() - started
     result.server_cpu_s = _cpu_s(server) - cpu_before
@@ -143,7 +145,10 @@ def _login(address: tuple[str, int]) -> tuple[str, str]:
     login = requests.post(f"{base}/api/v1/auth/login", json=user, timeout=5)
     token = login.json()["access_token"]
     task = requests.post(
-        f"{base}/api/v1/generations", json={"prompt": "bench"}, headers={"Authorization": f"Bearer {token}"}, timeout=5
+        f"{base}/api/v1/generations",
+        json={"prompt": "bench"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
     )
     return token, task.json()["task_id"]
 
@@ -157,7 +162,9 @@ def _pin(pid: int, cpu: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each case (max 30)")
-    parser.add_argument("--connections", type=int, default=16, help="keep-alive connections for the concurrent cases")
+    parser.add_argument(
+        "--connections", type=int, default=16, help="keep-alive connections for the concurrent cases"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a Markdown table")
     args = parser.parse_args(argv)
     seconds = min(max(args.seconds, 0.5), MAX_SECONDS)
@@ -173,7 +180,13 @@ def main(argv: list[str] | None = None) -> int:
         cases = [
             Case("GET /health", "GET", "/health", 1),
             Case("GET /health", "GET", "/health", args.connections),
-            Case("GET /api/v1/generations/[id]", "GET", f"/api/v1/generations/{task_id}", args.connections, auth=True),
+            Case(
+                "GET /api/v1/generations/[id]",
+                "GET",
+                f"/api/v1/generations/{task_id}",
+                args.connections,
+                auth=True,
+            ),
             Case("POST /api/v1/payments", "POST", "/api/v1/payments", args.connections, payment, auth=True),
         ]
         server = psutil.Process(proc.pid)

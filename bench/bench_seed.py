@@ -30,8 +30,7 @@ def measure(users: int, concurrency: int, latency_ms: int, workdir: Path) -> tup
     try:
         manifest_path = workdir / f"bench-c{concurrency}.json"
         start = time.perf_counter()
-        manifest = seed_users(url, "bench", users, manifest_path, seed=1,
-                              concurrency=concurrency)
+        manifest = seed_users(url, "bench", users, manifest_path, seed=1, concurrency=concurrency)
         seeded = time.perf_counter() - start
         start = time.perf_counter()
         report = cleanup(url, manifest_path, concurrency=concurrency)
@@ -68,8 +67,10 @@ def main() -> int:
     if at_default is None or args.users < 1000:
         return 0
     met = at_default <= GOAL_S
-    print(f"goal (1,000 users in <= {GOAL_S:g} s at default concurrency {DEFAULT_CONCURRENCY}): "
-          + ("met" if met else "missed"))
+    print(
+        f"goal (1,000 users in <= {GOAL_S:g} s at default concurrency {DEFAULT_CONCURRENCY}): "
+        + ("met" if met else "missed")
+    )
     return 0 if met else 1
 
 

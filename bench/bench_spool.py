@@ -42,7 +42,9 @@ def mb(n_bytes: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=300.0, help="how long Locust runs with InfluxDB down")
+    parser.add_argument(
+        "--seconds", type=float, default=300.0, help="how long Locust runs with InfluxDB down"
+    )
     parser.add_argument("--users", type=int, default=50)
     args = parser.parse_args(argv)
     os.environ["BENCH_USER_CLASS"] = "fast"
@@ -60,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         samples: list[tuple[float, float]] = []
         try:
             with open(work / "locust.log", "wb") as log:
-                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=work,
-                                        preexec_fn=lambda: _pin(1))
+                proc = subprocess.Popen(
+                    cmd, stdout=log, stderr=subprocess.STDOUT, cwd=work, preexec_fn=lambda: _pin(1)
+                )
             time.sleep(2.0)  # the listener's start-up check needs InfluxDB; then it goes away
             influxd.stop()
             p = psutil.Process(proc.pid)
@@ -82,31 +85,58 @@ def main(argv: list[str] | None = None) -> int:
 
         LocalInfluxd(influxd.root, port=port).start()
         began = time.monotonic()
-        flush = subprocess.run([sys.executable, "-m", "harness.cli", "flush", "--spool-dir", str(spool),
-                                "--influx-url", url, "--influx-db", DATABASE],
-                               capture_output=True, text=True, cwd=work, timeout=1800)
+        flush = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "flush",
+                "--spool-dir",
+                str(spool),
+                "--influx-url",
+                url,
+                "--influx-db",
+                DATABASE,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=work,
+            timeout=1800,
+        )
         flush_s = time.monotonic() - began
         client = InfluxClient(InfluxSettings(url=url, database=DATABASE, timeout_s=120))
-        series = client.query(f"SELECT count(\"response_time\") FROM \"request\" WHERE \"run_id\" = '{run_id}'")
+        series = client.query(f'SELECT count("response_time") FROM "request" WHERE "run_id" = \'{run_id}\'')
         stored = int(series[0]["values"][0][1]) if series else 0
         influxd.stop()
 
     at_30 = next((rss for t, rss in samples if t >= 30), samples[0][1])
     growth = mb(samples[-1][1] - at_30)
     flushed_points = int(flush.stdout.split()[1]) if flush.returncode == 0 else 0
-    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; {args.users} FastHttpUsers, "
-          f"{args.seconds:g} s with InfluxDB down")
+    print(
+        f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; {args.users} FastHttpUsers, "
+        f"{args.seconds:g} s with InfluxDB down"
+    )
     print(f"requests Locust counted: {counted} ({counted / args.seconds:.0f}/s)")
-    print(f"Locust RSS: {mb(samples[0][1]):.1f} MB at start, {mb(at_30):.1f} MB at 30 s, "
-          f"{mb(max(r for _, r in samples)):.1f} MB max, {mb(samples[-1][1]):.1f} MB at the end")
-    print(f"growth after 30 s: {growth:.1f} MB (goal < {GROWTH_GOAL_MB:g} MB: "
-          f"{'met' if growth < GROWTH_GOAL_MB else 'MISSED'})")
-    print(f"spool: {len(spooled_files)} files, {mb(spooled_bytes):.1f} MB gzip "
-          f"({spooled_bytes / max(counted, 1):.1f} bytes a point)")
-    print(f"harness flush: {flush_s:.1f} s, {flushed_points} points → {flushed_points / flush_s:.0f} points/s"
-          + ("" if flush.returncode == 0 else f" (FAILED: {flush.stderr.strip()})"))
+    print(
+        f"Locust RSS: {mb(samples[0][1]):.1f} MB at start, {mb(at_30):.1f} MB at 30 s, "
+        f"{mb(max(r for _, r in samples)):.1f} MB max, {mb(samples[-1][1]):.1f} MB at the end"
+    )
+    print(
+        f"growth after 30 s: {growth:.1f} MB (goal < {GROWTH_GOAL_MB:g} MB: "
+        f"{'met' if growth < GROWTH_GOAL_MB else 'MISSED'})"
+    )
+    print(
+        f"spool: {len(spooled_files)} files, {mb(spooled_bytes):.1f} MB gzip "
+        f"({spooled_bytes / max(counted, 1):.1f} bytes a point)"
+    )
+    print(
+        f"harness flush: {flush_s:.1f} s, {flushed_points} points → {flushed_points / flush_s:.0f} points/s"
+        + ("" if flush.returncode == 0 else f" (FAILED: {flush.stderr.strip()})")
+    )
     print(f"stored after replay: {stored} of {counted} ({'exact' if stored == counted else 'NOT EXACT'})")
-    print("RSS every 30 s (s: MB): " + ", ".join(f"{t:.0f}: {mb(r):.1f}" for t, r in samples if int(t) % 30 < 2))
+    print(
+        "RSS every 30 s (s: MB): " + ", ".join(f"{t:.0f}: {mb(r):.1f}" for t, r in samples if int(t) % 30 < 2)
+    )
     return 0 if growth < GROWTH_GOAL_MB and stored == counted and flush.returncode == 0 else 1
 
 

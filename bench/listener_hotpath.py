@@ -27,6 +27,7 @@ from harness.listener.influx_listener import InfluxListener
 from harness.listener.recorder import RequestRecorder
 from harness.listener.sketch_recorder import SketchRecorder
 
+
 def micro() -> dict[str, float]:
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})  # the core Locust gets in bench_listener.py
@@ -37,15 +38,28 @@ def micro() -> dict[str, float]:
     ours = recorder.take()[0]
 
     def point_line() -> str:
-        return (Point("request").tag("api", "auth").tag("method", "GET").tag("name", "/health")
-                .tag("result", "ok").tag("run_id", run_id).tag("status", 200).tag("test_env", "local")
-                .tag("worker", worker).field("response_length", 2).field("response_time", rt)
-                .time(int(t0 * 1_000_000) * 1000, WritePrecision.NS).to_line_protocol())
+        return (
+            Point("request")
+            .tag("api", "auth")
+            .tag("method", "GET")
+            .tag("name", "/health")
+            .tag("result", "ok")
+            .tag("run_id", run_id)
+            .tag("status", 200)
+            .tag("test_env", "local")
+            .tag("worker", worker)
+            .field("response_length", 2)
+            .field("response_time", rt)
+            .time(int(t0 * 1_000_000) * 1000, WritePrecision.NS)
+            .to_line_protocol()
+        )
 
     if point_line() != ours:
         raise SystemExit(f"Point and the recorder disagree:\n  {point_line()}\n  {ours}")
 
-    listener: Any = SimpleNamespace(recorder=recorder, batch_size=5000, flush_now=Event())  # stands in for self
+    listener: Any = SimpleNamespace(
+        recorder=recorder, batch_size=5000, flush_now=Event()
+    )  # stands in for self
     error = ConnectionRefusedError(111, "Connection refused")
 
     def per_call_us(fn, number: int) -> tuple[float, float]:
@@ -57,8 +71,12 @@ def micro() -> dict[str, float]:
     cases = {
         "record_ok": (lambda: recorder.record("GET", "/health", rt, 2, None, t0, response), 100_000),
         "record_fail": (lambda: recorder.record("GET", "/health", rt, 0, error, t0, None), 100_000),
-        "on_request_ok": (lambda: InfluxListener.on_request(listener, "GET", "/health", rt, 2, None, start_time=t0,
-                                                            response=response, context={}), 100_000),
+        "on_request_ok": (
+            lambda: InfluxListener.on_request(
+                listener, "GET", "/health", rt, 2, None, start_time=t0, response=response, context={}
+            ),
+            100_000,
+        ),
         "point_ok": (point_line, 20_000),
     }
     for name, (fn, number) in cases.items():
@@ -70,8 +88,9 @@ def micro() -> dict[str, float]:
     for i in range(5000):
         recorder.record("GET", "/health", rng.lognormvariate(1.0, 0.5), 2, None, t0 + i * 9.3e-5, response)
     batch = recorder.take()
-    runs = timeit.repeat(lambda: gzip.compress(("\n".join(batch) + "\n").encode("utf-8"), compresslevel=1),
-                         number=20, repeat=5)
+    runs = timeit.repeat(
+        lambda: gzip.compress(("\n".join(batch) + "\n").encode("utf-8"), compresslevel=1), number=20, repeat=5
+    )
     results["batch_per_point_min_us"] = min(runs) / 20 / len(batch) * 1e6
     # The writer's own share before the POST: hand the batch over, seal it into a batch body
     # (join + encode into the newest batch) and take the bytes it would send.
@@ -90,16 +109,18 @@ def micro() -> dict[str, float]:
     # Sketch mode: the hook's three appends, then the flusher's fold per request (one second of
     # 10,000 requests over 8 series, lognormal times), timed apart.
     sketches = SketchRecorder(run_id, "local", worker)
-    runs = timeit.repeat(lambda: sketches.record("GET", "/health", rt, 2, None, t0, response), number=100_000,
-                         repeat=7)
+    runs = timeit.repeat(
+        lambda: sketches.record("GET", "/health", rt, 2, None, t0, response), number=100_000, repeat=7
+    )
     sketches.take()
     results["sketch_record_ok_min_us"] = min(runs) / 100_000 * 1e6
     results["sketch_record_ok_median_us"] = statistics.median(runs) / 100_000 * 1e6
     fold = []
     for repeat in range(5):
         for i in range(10_000):
-            sketches.record("GET", f"/e{i % 8}", rng.lognormvariate(1.0, 0.5), 2, None, t0 + repeat + i * 1e-4,
-                            response)
+            sketches.record(
+                "GET", f"/e{i % 8}", rng.lognormvariate(1.0, 0.5), 2, None, t0 + repeat + i * 1e-4, response
+            )
         started = timeit.default_timer()
         sketches.take()
         fold.append((timeit.default_timer() - started) / 10_000 * 1e6)

@@ -10,9 +10,16 @@ from locust import FastHttpUser, constant_throughput, task
 import harness.listener  # noqa: F401
 
 # (method, name) as bench_check.py's endpoints; the static target answers a bodiless POST too.
-ENDPOINTS = [("GET", "/health"), ("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/login"),
-             ("POST", "/api/v1/generations"), ("GET", "/api/v1/generations/[id]"), ("GET", "/api/v1/generations"),
-             ("POST", "/api/v1/payments"), ("GET", "/api/v1/payments")]
+ENDPOINTS = [
+    ("GET", "/health"),
+    ("POST", "/api/v1/auth/register"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/generations"),
+    ("GET", "/api/v1/generations/[id]"),
+    ("GET", "/api/v1/generations"),
+    ("POST", "/api/v1/payments"),
+    ("GET", "/api/v1/payments"),
+]
 
 
 class Paced(FastHttpUser):

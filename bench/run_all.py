@@ -74,8 +74,12 @@ def run_one(path: Path, timeout_s: float) -> tuple[str, int | None, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds each benchmark may take (default 600)")
-    parser.add_argument("--only", nargs="+", default=[], metavar="NAME", help="e.g. listener check (bench_NAME.py)")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds each benchmark may take (default 600)"
+    )
+    parser.add_argument(
+        "--only", nargs="+", default=[], metavar="NAME", help="e.g. listener check (bench_NAME.py)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print each command, run nothing")
     args = parser.parse_args(argv)
     found = benchmarks(args.only)

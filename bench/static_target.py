@@ -18,8 +18,9 @@ import sys
 from gevent import socket
 from gevent.server import StreamServer
 
-RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
-            b"Connection: keep-alive\r\n\r\nok")
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
+)
 END_OF_HEAD = b"\r\n\r\n"
 
 
@@ -34,7 +35,7 @@ def handle(sock: socket.socket, _address) -> None:
             pending += chunk
             answered = pending.count(END_OF_HEAD)
             if answered:
-                pending = pending[pending.rindex(END_OF_HEAD) + 4:]
+                pending = pending[pending.rindex(END_OF_HEAD) + 4 :]
                 sock.sendall(RESPONSE * answered)
     except OSError:  # the client went away mid-answer: nothing to clean up but the socket
         return

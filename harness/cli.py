@@ -12,7 +12,18 @@ from harness.exitcodes import ExitCode
 from seed.errors import SeedError
 
 # Sub-command modules under harness.commands; each has register(subparsers).
-COMMANDS = ["run", "check", "report", "history", "preflight", "flush", "influxdb", "sandbox", "seed", "settings"]
+COMMANDS = [
+    "run",
+    "check",
+    "report",
+    "history",
+    "preflight",
+    "flush",
+    "influxdb",
+    "sandbox",
+    "seed",
+    "settings",
+]
 # Names a command module registers besides its own (``seed`` also registers ``cleanup``).
 ALSO_REGISTERS = {"cleanup": "seed"}
 

@@ -45,38 +45,81 @@ def arrival_arguments(settings: Settings) -> list[str]:
 def listener_settings(settings: Settings, run_id: str) -> list[tuple[Param, str]]:
     """Every listener setting ``harness run`` took, with its value as text: handed to Locust, so a
     setting means the same in both (RUN_ID: the id this run uses)."""
-    return [(p, run_id if p.env == "RUN_ID" else as_text(getattr(settings, p.name)))
-            for p in params_for(LOCUST) if RUN in p.used_by]
+    return [
+        (p, run_id if p.env == "RUN_ID" else as_text(getattr(settings, p.name)))
+        for p in params_for(LOCUST)
+        if RUN in p.used_by
+    ]
 
 
 def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path) -> list[str]:
     # Secrets go in the environment (locust_environment), not on a command line that `ps` shows.
     # A switch is Locust's store_true: its flag alone when on, nothing when off.
-    listener_flags = [p.flag if p.switch else f"{p.flag}={text}"
-                      for p, text in listener_settings(settings, run_id)
-                      if not p.secret and (not p.switch or text == "true")]
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-           "-u", str(settings.users), "-r", f"{spawn_rate(settings):g}", "-t", f"{settings.run_time_s}s",
-           "--host", host, *listener_flags,
-           "--csv", str(out_dir / "locust"), "--html", str(out_dir / "locust.html"),
-           "--json-file", str(out_dir / "locust_stats"), "--only-summary", "--stop-timeout", "10",
-           "--loglevel", "INFO"]
+    listener_flags = [
+        p.flag if p.switch else f"{p.flag}={text}"
+        for p, text in listener_settings(settings, run_id)
+        if not p.secret and (not p.switch or text == "true")
+    ]
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(settings.users),
+        "-r",
+        f"{spawn_rate(settings):g}",
+        "-t",
+        f"{settings.run_time_s}s",
+        "--host",
+        host,
+        *listener_flags,
+        "--csv",
+        str(out_dir / "locust"),
+        "--html",
+        str(out_dir / "locust.html"),
+        "--json-file",
+        str(out_dir / "locust_stats"),
+        "--only-summary",
+        "--stop-timeout",
+        "10",
+        "--loglevel",
+        "INFO",
+    ]
     if settings.processes > 1:
         # Locust's master listens on *:5557 unless told otherwise: two runs on one machine would
         # take each other's worker processes (seen here: a third worker joined a --processes 2
         # run and mixed its points and user counts in). A free loopback port of its own instead.
         port = str(free_port())
-        cmd += ["--processes", str(settings.processes), "--master-bind-host", "127.0.0.1",
-                "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
+        cmd += [
+            "--processes",
+            str(settings.processes),
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            port,
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            port,
+        ]
     return cmd + arrival_arguments(settings)
 
 
-def locust_environment(settings: Settings, seed_manifest: Path | None,
-                       generation_target: float | None) -> dict[str, str]:
+def locust_environment(
+    settings: Settings, seed_manifest: Path | None, generation_target: float | None
+) -> dict[str, str]:
     secrets = {p.env: text for p, text in listener_settings(settings, settings.run_id) if p.secret}
     # TEST_ENV too: with locust-plugins installed, its own --test-env hides the listener's.
-    env = dict(os.environ, **secrets, TEST_ENV=settings.test_env,
-               GENERATION_TARGET_PER_S=str(generation_target or 0), PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        **secrets,
+        TEST_ENV=settings.test_env,
+        GENERATION_TARGET_PER_S=str(generation_target or 0),
+        PYTHONUNBUFFERED="1",
+    )
     for key in ("RATES", "ARRIVALS", "RATE_PROFILE", "MAX_LATENESS"):
         env.pop(key, None)  # the command line says what this run asked for; a stale variable must not
     for key in ("VERDICT", "TERMINATION_MESSAGE"):
@@ -86,32 +129,48 @@ def locust_environment(settings: Settings, seed_manifest: Path | None,
     return env
 
 
-def progress_line(client: InfluxClient, run_id: str, elapsed_s: float, total_s: float,
-                  points: str = "requests") -> str:
+def progress_line(
+    client: InfluxClient, run_id: str, elapsed_s: float, total_s: float, points: str = "requests"
+) -> str:
     where = f'"run_id" = {quote_string(run_id)}'
     # Sketch mode: the per-second points' counts (a second is written once it is folded, so the
     # last five seconds lag by one).
-    counted = 'sum("count") FROM "request_sketch"' if points == "sketches" else 'count("response_time") FROM "request"'
+    counted = (
+        'sum("count") FROM "request_sketch"'
+        if points == "sketches"
+        else 'count("response_time") FROM "request"'
+    )
     try:
         results = client.query_results(
-            f'SELECT {counted} WHERE {where}; '
-            f'SELECT {counted} WHERE {where} AND "result" = \'fail\'; '
-            f'SELECT {counted} WHERE {where} AND time > now() - 5s; '
+            f"SELECT {counted} WHERE {where}; "
+            f"SELECT {counted} WHERE {where} AND \"result\" = 'fail'; "
+            f"SELECT {counted} WHERE {where} AND time > now() - 5s; "
             # Each process writes its count every second: the sum over processes of each one's
             # latest count, not of every point in a window (which counted some twice, some never).
             f'SELECT sum("users") FROM (SELECT last("users") AS "users" FROM "users" WHERE {where} '
-            f'AND time > now() - {USERS_FRESH_S}s GROUP BY "worker")')
+            f'AND time > now() - {USERS_FRESH_S}s GROUP BY "worker")'
+        )
     except QueryError as exc:
         return f"[{elapsed_s:5.0f}/{total_s:.0f}s] InfluxDB query failed: {exc}"
     values = [r["series"][0]["values"][0][1] if r.get("series") else 0 for r in results]
     requests, failures, recent, users = (int(v or 0) for v in values)
     fail_pct = 100.0 * failures / requests if requests else 0.0
-    return (f"[{elapsed_s:5.0f}/{total_s:.0f}s] users {users:4d} | requests {requests:7d} | "
-            f"{recent / 5:7.1f} req/s | failures {fail_pct:5.1f} %")
+    return (
+        f"[{elapsed_s:5.0f}/{total_s:.0f}s] users {users:4d} | requests {requests:7d} | "
+        f"{recent / 5:7.1f} req/s | failures {fail_pct:5.1f} %"
+    )
 
 
-def run_locust(cmd: list[str], env: dict[str, str], log_path: Path, client: InfluxClient, run_id: str,
-               total_s: float, interval_s: float = 2.0, points: str = "requests") -> tuple[int, bool]:
+def run_locust(
+    cmd: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    client: InfluxClient,
+    run_id: str,
+    total_s: float,
+    interval_s: float = 2.0,
+    points: str = "requests",
+) -> tuple[int, bool]:
     """Run Locust to its end, printing progress; returns (exit code, interrupted).
 
     SIGINT/SIGTERM to the harness are passed on as SIGTERM, on which Locust stops its users,

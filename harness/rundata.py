@@ -45,8 +45,11 @@ def write_lines(client: InfluxClient, lines: list[str], runs_rp: str, run_id: st
     writer.drain(RETRY_S)
     if not writer.idle:
         cause = writer.refused or writer.counts.first_error
-        print(f"harness: warning: run data of run {run_id} is not stored yet ({cause}); it waits in "
-              f"{spool.directory}: run 'harness flush' when InfluxDB takes it", file=sys.stderr)
+        print(
+            f"harness: warning: run data of run {run_id} is not stored yet ({cause}); it waits in "
+            f"{spool.directory}: run 'harness flush' when InfluxDB takes it",
+            file=sys.stderr,
+        )
 
 
 @dataclass(frozen=True)
@@ -68,15 +71,30 @@ class RunRecord:
     def write_run(self, fields: dict, ts_ns: int) -> None:
         """The ``run`` point: parameters, git sha, version, status. Re-written with the same timestamp
         when the status changes, so the stored point is always the latest."""
-        self.write_lines([make_line(RUN.name, {"run_id": self.run_id, "test_env": self.test_env}, fields, ts_ns)])
+        self.write_lines(
+            [make_line(RUN.name, {"run_id": self.run_id, "test_env": self.test_env}, fields, ts_ns)]
+        )
 
     def write_thresholds(self, rows: list[dict], timestamps_ns: list[int]) -> None:
         """One ``threshold`` point per scope and metric at each timestamp (run start and end), so a
         dashboard can draw the limit as a line across the run."""
-        lines = [make_line(THRESHOLD.name, {"run_id": self.run_id, "test_env": self.test_env, "scope": row["scope"],
-                                            "api": row["api"], "endpoint": row["endpoint"], "metric": row["metric"]},
-                           {"value": float(row["value"])}, ts)
-                 for row in rows for ts in timestamps_ns]
+        lines = [
+            make_line(
+                THRESHOLD.name,
+                {
+                    "run_id": self.run_id,
+                    "test_env": self.test_env,
+                    "scope": row["scope"],
+                    "api": row["api"],
+                    "endpoint": row["endpoint"],
+                    "metric": row["metric"],
+                },
+                {"value": float(row["value"])},
+                ts,
+            )
+            for row in rows
+            for ts in timestamps_ns
+        ]
         if lines:
             self.write_lines(lines)
 
@@ -86,17 +104,28 @@ class RunRecord:
         chosen and read the way the verdict will (stored summaries, else raw points; the median of
         several runs), and the verdict rewrites the same points with what it compared. Returns the
         ``BaselineInfo``: nothing is written when no baseline is usable."""
-        info = choose_baseline(self.client, spec, run_id=self.run_id, test_env=self.test_env, runs_rp=self.runs_rp,
-                               force=force)
+        info = choose_baseline(
+            self.client, spec, run_id=self.run_id, test_env=self.test_env, runs_rp=self.runs_rp, force=force
+        )
         if info.unusable or not info.run_ids:
             return info
         baseline = load_baseline(self.client, info, thresholds, self.runs_rp)
-        scopes = ([(key, stats.api, key, stats) for key, stats in baseline.endpoints.items()]
-                  + [(f"api:{api}", api, "", stats) for api, stats in baseline.apis.items()])
-        rows = [{"scope": scope, "api": api, "endpoint": endpoint, "metric": statistic, "value": value,
-                 "limit": regression_limit(thresholds, statistic, value)}
-                for scope, api, endpoint, stats in scopes for statistic in COMPARED
-                if (value := stats.value(statistic)) is not None]
+        scopes = [(key, stats.api, key, stats) for key, stats in baseline.endpoints.items()] + [
+            (f"api:{api}", api, "", stats) for api, stats in baseline.apis.items()
+        ]
+        rows = [
+            {
+                "scope": scope,
+                "api": api,
+                "endpoint": endpoint,
+                "metric": statistic,
+                "value": value,
+                "limit": regression_limit(thresholds, statistic, value),
+            }
+            for scope, api, endpoint, stats in scopes
+            for statistic in COMPARED
+            if (value := stats.value(statistic)) is not None
+        ]
         if rows:
             self.write_lines(_baseline_lines(self.run_id, self.test_env, rows, info.run_ids, [start_ns]))
         return info
@@ -110,21 +139,48 @@ def threshold_rows(thresholds, endpoint_apis: dict[str, str], generation_target:
     event-loop lag limit (not checks of their own, but panels draw them from the run like the others)."""
     rows = thresholds_as_points(thresholds, endpoint_apis, generation_target)
     if thresholds.max_cpu_percent is not None:
-        rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "cpu_percent",
-                     "value": float(thresholds.max_cpu_percent)})
+        rows.append(
+            {
+                "scope": "run",
+                "api": "",
+                "endpoint": "",
+                "metric": "cpu_percent",
+                "value": float(thresholds.max_cpu_percent),
+            }
+        )
     if thresholds.load.max_loop_lag_ms is not None:  # the event-loop lag panel's line, likewise
-        rows.append({"scope": "run", "api": "", "endpoint": "", "metric": "loop_lag_ms",
-                     "value": float(thresholds.load.max_loop_lag_ms)})
+        rows.append(
+            {
+                "scope": "run",
+                "api": "",
+                "endpoint": "",
+                "metric": "loop_lag_ms",
+                "value": float(thresholds.load.max_loop_lag_ms),
+            }
+        )
     return rows
 
 
-def _summary_fields(stats: Stats, verdict: str, scheduled: Latency | None = None,
-                    compared: dict[str, Comparison] | None = None) -> dict:
+def _summary_fields(
+    stats: Stats,
+    verdict: str,
+    scheduled: Latency | None = None,
+    compared: dict[str, Comparison] | None = None,
+) -> dict:
     """One ``run_summary`` row; ``compared`` is statistic → Comparison for this scope (a run judged
     against a baseline): its baseline value and decision go beside the run's own value."""
-    fields: dict[str, Any] = {"requests": stats.requests, "failures": stats.failures, "success_rate": stats.success_rate,
-              "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max, "rps": stats.rps,
-              "verdict_text": verdict, **summary_error_fields(stats)}
+    fields: dict[str, Any] = {
+        "requests": stats.requests,
+        "failures": stats.failures,
+        "success_rate": stats.success_rate,
+        "p50": stats.p50,
+        "p95": stats.p95,
+        "p99": stats.p99,
+        "max": stats.max,
+        "rps": stats.rps,
+        "verdict_text": verdict,
+        **summary_error_fields(stats),
+    }
     if scheduled is not None:  # arrival model: latency from the scheduled start, beside the service time
         fields.update(p95_scheduled=scheduled.p95, p99_scheduled=scheduled.p99)
     for statistic, comparison in (compared or {}).items():
@@ -137,8 +193,12 @@ def _load_fields(load: ApiLoad | None) -> dict:
     """Arrival model, per API: the rate asked and achieved over the judged windows, late and dropped."""
     if load is None:
         return {}
-    return {"target_per_s": float(load.target_per_s), "achieved_per_s": load.achieved_per_s,
-            "late": load.late, "dropped": load.dropped}
+    return {
+        "target_per_s": float(load.target_per_s),
+        "achieved_per_s": load.achieved_per_s,
+        "late": load.late,
+        "dropped": load.dropped,
+    }
 
 
 def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_users: int | None) -> None:
@@ -152,40 +212,81 @@ def write_summary(client: InfluxClient, runs_rp: str, verdict: Verdict, peak_use
     lines = []
     stats: Stats
     for key, stats in m.endpoints.items():
-        lines.append(make_line(RUN_SUMMARY.name, {**base, "scope": "endpoint", "api": stats.api, "endpoint": key},
-                               _summary_fields(stats, verdict.verdict, m.scheduled.get(key), compared.get(key)),
-                               ts))
+        lines.append(
+            make_line(
+                RUN_SUMMARY.name,
+                {**base, "scope": "endpoint", "api": stats.api, "endpoint": key},
+                _summary_fields(stats, verdict.verdict, m.scheduled.get(key), compared.get(key)),
+                ts,
+            )
+        )
     for api, stats in m.apis.items():
-        lines.append(make_line(RUN_SUMMARY.name, {**base, "scope": "api", "api": api, "endpoint": f"api:{api}"},
-                               {**_summary_fields(stats, verdict.verdict, m.scheduled_apis.get(api),
-                                                  compared.get(f"api:{api}")),
-                                **_load_fields(m.load.get(api))}, ts))
+        lines.append(
+            make_line(
+                RUN_SUMMARY.name,
+                {**base, "scope": "api", "api": api, "endpoint": f"api:{api}"},
+                {
+                    **_summary_fields(
+                        stats, verdict.verdict, m.scheduled_apis.get(api), compared.get(f"api:{api}")
+                    ),
+                    **_load_fields(m.load.get(api)),
+                },
+                ts,
+            )
+        )
     total_requests = sum(s.requests for s in m.apis.values())
     total_failures = sum(s.failures for s in m.apis.values())
-    run_fields: dict[str, Any] = {"requests": total_requests, "failures": total_failures,
-                  "success_rate": 100.0 * (total_requests - total_failures) / total_requests if total_requests else None,
-                  "rps": total_requests / m.duration_s if m.duration_s else 0.0,
-                  "peak_users": peak_users, "generation_rate": m.generation_rate,
-                  "duration_s": m.duration_s, "verdict_text": verdict.verdict,
-                  "checks_failed": sum(1 for c in verdict.checks if c.passed is False),
-                  "load_model": m.load_model,
-                  **({"late": sum(a.late for a in m.load.values()), "dropped": sum(a.dropped for a in m.load.values())}
-                     if m.load_model == "arrival" else {})}
+    run_fields: dict[str, Any] = {
+        "requests": total_requests,
+        "failures": total_failures,
+        "success_rate": 100.0 * (total_requests - total_failures) / total_requests
+        if total_requests
+        else None,
+        "rps": total_requests / m.duration_s if m.duration_s else 0.0,
+        "peak_users": peak_users,
+        "generation_rate": m.generation_rate,
+        "duration_s": m.duration_s,
+        "verdict_text": verdict.verdict,
+        "checks_failed": sum(1 for c in verdict.checks if c.passed is False),
+        "load_model": m.load_model,
+        **(
+            {"late": sum(a.late for a in m.load.values()), "dropped": sum(a.dropped for a in m.load.values())}
+            if m.load_model == "arrival"
+            else {}
+        ),
+    }
     regressed = [c for c in verdict.comparisons if c.decision == "regressed"]
     if verdict.baseline is not None:
         run_fields["baseline_runs"] = ",".join(verdict.baseline.run_ids)
         run_fields["regressions"] = len(regressed)
-    lines.append(make_line(RUN_SUMMARY.name, {**base, "scope": "run", "api": "all", "endpoint": "run"}, run_fields, ts))
+    lines.append(
+        make_line(RUN_SUMMARY.name, {**base, "scope": "run", "api": "all", "endpoint": "run"}, run_fields, ts)
+    )
     text = f"{verdict.verdict.upper()}: " + ("; ".join(verdict.reasons[:5]) or "every check passed")
     lines.append(event_line(m.run_id, m.test_env, "verdict", f"Verdict: {verdict.verdict}", text, ts + 1))
     if regressed:
-        lines.append(event_line(m.run_id, m.test_env, "regression", _regression_title(regressed),
-                                "; ".join(c.reason for c in regressed), ts + 2))
+        lines.append(
+            event_line(
+                m.run_id,
+                m.test_env,
+                "regression",
+                _regression_title(regressed),
+                "; ".join(c.reason for c in regressed),
+                ts + 2,
+            )
+        )
     if verdict.comparisons:
         # The same points the run wrote at its start, now with the verdict's exact values.
-        start_ns = _first_threshold_ns(client, runs_rp, m.run_id) or int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
-        lines += _baseline_lines(m.run_id, m.test_env, _comparison_rows(verdict.comparisons),
-                                 verdict.baseline.run_ids if verdict.baseline else (), [start_ns, ts])
+        start_ns = _first_threshold_ns(client, runs_rp, m.run_id) or int(m.start.timestamp() * 1e9) - int(
+            m.warmup_s * 1e9
+        )
+        lines += _baseline_lines(
+            m.run_id,
+            m.test_env,
+            _comparison_rows(verdict.comparisons),
+            verdict.baseline.run_ids if verdict.baseline else (),
+            [start_ns, ts],
+        )
     write_lines(client, lines, runs_rp, m.run_id)
 
 
@@ -199,30 +300,62 @@ def _regression_title(regressed: list) -> str:
 
 
 def _comparison_rows(comparisons) -> list[dict]:
-    return [{"scope": c.scope, "api": c.api, "endpoint": c.endpoint, "metric": c.statistic,
-             "value": c.baseline, "limit": c.limit} for c in comparisons if c.baseline is not None]
+    return [
+        {
+            "scope": c.scope,
+            "api": c.api,
+            "endpoint": c.endpoint,
+            "metric": c.statistic,
+            "value": c.baseline,
+            "limit": c.limit,
+        }
+        for c in comparisons
+        if c.baseline is not None
+    ]
 
 
-def _baseline_lines(run_id: str, test_env: str, rows: list[dict], baseline_runs, timestamps_ns: list[int]) -> list[str]:
+def _baseline_lines(
+    run_id: str, test_env: str, rows: list[dict], baseline_runs, timestamps_ns: list[int]
+) -> list[str]:
     """Per scope and statistic, a ``baseline`` point (the baseline's value) and a ``threshold``
     point with metric ``<statistic>_regression`` (the regression limit), at each timestamp."""
     lines = []
     for row in rows:
-        tags = {"run_id": run_id, "test_env": test_env, "scope": row["scope"], "api": row["api"],
-                "endpoint": row["endpoint"], "metric": row["metric"]}
+        tags = {
+            "run_id": run_id,
+            "test_env": test_env,
+            "scope": row["scope"],
+            "api": row["api"],
+            "endpoint": row["endpoint"],
+            "metric": row["metric"],
+        }
         for ts in timestamps_ns:
-            lines.append(make_line(BASELINE.name, tags, {"value": float(row["value"]),
-                                                      "baseline_runs": ",".join(baseline_runs)}, ts))
+            lines.append(
+                make_line(
+                    BASELINE.name,
+                    tags,
+                    {"value": float(row["value"]), "baseline_runs": ",".join(baseline_runs)},
+                    ts,
+                )
+            )
             if row["limit"] is not None:
-                lines.append(make_line(THRESHOLD.name, {**tags, "metric": f"{row['metric']}_regression"},
-                                       {"value": float(row["limit"])}, ts))
+                lines.append(
+                    make_line(
+                        THRESHOLD.name,
+                        {**tags, "metric": f"{row['metric']}_regression"},
+                        {"value": float(row["limit"])},
+                        ts,
+                    )
+                )
     return lines
 
 
 def _first_threshold_ns(client: InfluxClient, runs_rp: str, run_id: str) -> int | None:
     """When the run's limit lines begin (``harness run`` writes them at its start)."""
-    series = client.query(f'SELECT first("value") FROM {run_data_source(runs_rp, THRESHOLD)} '
-                          f'WHERE "run_id" = {quote_string(run_id)}')
+    series = client.query(
+        f'SELECT first("value") FROM {run_data_source(runs_rp, THRESHOLD)} '
+        f'WHERE "run_id" = {quote_string(run_id)}'
+    )
     return int(series[0]["values"][0][0]) if series else None
 
 
@@ -237,8 +370,9 @@ def thresholds_json(thresholds) -> str:
     return json.dumps(thresholds.to_dict(), sort_keys=True)
 
 
-def record_plain_run(client: InfluxClient, runs_rp: str, verdict: Verdict, thresholds, target: float | None,
-                     description: str) -> None:
+def record_plain_run(
+    client: InfluxClient, runs_rp: str, verdict: Verdict, thresholds, target: float | None, description: str
+) -> None:
     """A run started with plain ``locust`` has no ``run`` or ``threshold`` points; write them when it
     is judged (``harness check``, ``locust --verdict``), so its dashboards draw limit lines and the
     history table lists it. Runs made by ``harness run`` already have both and are left as they are."""
@@ -249,8 +383,16 @@ def record_plain_run(client: InfluxClient, runs_rp: str, verdict: Verdict, thres
     start_ns = int(m.start.timestamp() * 1e9) - int(m.warmup_s * 1e9)
     end_ns = int(m.end.timestamp() * 1e9)
     record = RunRecord(client, runs_rp, m.run_id, m.test_env)
-    record.write_run({"status": "checked", "version": __version__, "thresholds": thresholds_json(thresholds),
-                      "warmup_s": float(thresholds.warmup_s), "verdict": verdict.verdict,
-                      "description": description}, start_ns)
+    record.write_run(
+        {
+            "status": "checked",
+            "version": __version__,
+            "thresholds": thresholds_json(thresholds),
+            "warmup_s": float(thresholds.warmup_s),
+            "verdict": verdict.verdict,
+            "description": description,
+        },
+        start_ns,
+    )
     endpoint_apis = {key: stats.api for key, stats in m.endpoints.items()}
     record.write_thresholds(threshold_rows(thresholds, endpoint_apis, target), [start_ns, end_ns])

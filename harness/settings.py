@@ -141,6 +141,7 @@ def _at_least(low: float) -> Callable[[float], None]:
     def check(value: float) -> None:
         if value < low:
             raise _Bad(f"must be {low:g} or more")
+
     return check
 
 
@@ -148,6 +149,7 @@ def _above(low: float) -> Callable[[float], None]:
     def check(value: float) -> None:
         if value <= low:
             raise _Bad(f"must be more than {low:g}")
+
     return check
 
 
@@ -156,7 +158,15 @@ def _above(low: float) -> Callable[[float], None]:
 RUN, CHECK, REPORT, FLUSH, PREFLIGHT, LOCUST = "run", "check", "report", "flush", "preflight", "locust"
 HISTORY = "history"
 COMMANDS = (RUN, CHECK, REPORT, FLUSH, PREFLIGHT, HISTORY)
-INFLUX = (RUN, CHECK, REPORT, FLUSH, PREFLIGHT, HISTORY, LOCUST)  # how to reach InfluxDB: wherever it is reached
+INFLUX = (
+    RUN,
+    CHECK,
+    REPORT,
+    FLUSH,
+    PREFLIGHT,
+    HISTORY,
+    LOCUST,
+)  # how to reach InfluxDB: wherever it is reached
 
 
 @dataclass(frozen=True)
@@ -200,75 +210,214 @@ PARAMS: tuple[Param, ...] = (
     Param("users", "USERS", _whole, "20", "peak number of simulated users", _at_least(1)),
     Param("spawn_rate", "SPAWN_RATE", _number, "10", "users started per second", _above(0)),
     Param("run_time_s", "RUN_TIME", _duration, "1m", "how long to run: 90, 30s, 5m, 1h30m"),
-    Param("run_id", "RUN_ID", _run_id, "",
-          "the run's id: the one harness run and Locust give a new run (empty: a new, time-sortable one "
-          "per run, per test in Locust's web UI), the stored run check and report judge",
-          used_by=(RUN, CHECK, REPORT, LOCUST)),
-    Param("test_env", "TEST_ENV", _text, "local", "name of the target environment (a tag on every point)",
-          used_by=(RUN, HISTORY, LOCUST)),
-    Param("target_host", "TARGET_HOST", _url_or_empty, "", "base URL of the API under test; empty starts the built-in sandbox",
-          used_by=(RUN, PREFLIGHT)),
+    Param(
+        "run_id",
+        "RUN_ID",
+        _run_id,
+        "",
+        "the run's id: the one harness run and Locust give a new run (empty: a new, time-sortable one "
+        "per run, per test in Locust's web UI), the stored run check and report judge",
+        used_by=(RUN, CHECK, REPORT, LOCUST),
+    ),
+    Param(
+        "test_env",
+        "TEST_ENV",
+        _text,
+        "local",
+        "name of the target environment (a tag on every point)",
+        used_by=(RUN, HISTORY, LOCUST),
+    ),
+    Param(
+        "target_host",
+        "TARGET_HOST",
+        _url_or_empty,
+        "",
+        "base URL of the API under test; empty starts the built-in sandbox",
+        used_by=(RUN, PREFLIGHT),
+    ),
     Param("influx_url", "INFLUX_URL", _url, "http://127.0.0.1:8086", "InfluxDB base URL", used_by=INFLUX),
-    Param("influx_db", "INFLUX_DB", _text, "loadtest", "InfluxDB database (1.x) or bucket mapped to it (2.x/3.x)",
-          used_by=INFLUX),
-    Param("influx_token", "INFLUX_TOKEN", _text, "", "InfluxDB 2.x/3.x token; prefer the environment, a flag shows in ps",
-          secret=True, used_by=INFLUX),
+    Param(
+        "influx_db",
+        "INFLUX_DB",
+        _text,
+        "loadtest",
+        "InfluxDB database (1.x) or bucket mapped to it (2.x/3.x)",
+        used_by=INFLUX,
+    ),
+    Param(
+        "influx_token",
+        "INFLUX_TOKEN",
+        _text,
+        "",
+        "InfluxDB 2.x/3.x token; prefer the environment, a flag shows in ps",
+        secret=True,
+        used_by=INFLUX,
+    ),
     Param("influx_user", "INFLUX_USER", _text, "", "InfluxDB 1.x user name", used_by=INFLUX),
-    Param("influx_password", "INFLUX_PASSWORD", _text, "", "InfluxDB 1.x password; prefer the environment, a flag shows in ps",
-          secret=True, used_by=INFLUX),
-    Param("influx_runs_rp", "INFLUX_RUNS_RP", _text, "runs",
-          "retention policy of the long-lived run data (run, threshold, run_summary, events); "
-          "empty: the database's default policy", used_by=(RUN, CHECK, REPORT, PREFLIGHT, HISTORY, LOCUST),
-          blank_is_value=True),
-    Param("influx_spool_dir", "INFLUX_SPOOL_DIR", _text, ".state/spool",
-          "where batches InfluxDB could not take wait for replay (harness flush, or the next harness run)",
-          used_by=(RUN, FLUSH, LOCUST), aliases=("--spool-dir",)),
-    Param("influx_batch_size", "INFLUX_BATCH_SIZE", _whole, "5000",
-          "points per write (a flush also happens every second)", _at_least(1), used_by=(RUN, LOCUST)),
-    Param("influx_flush_timeout", "INFLUX_FLUSH_TIMEOUT", _number, "30",
-          "seconds the listener's final flush waits for InfluxDB before it spools", _at_least(0),
-          used_by=(RUN, LOCUST)),
-    Param("influx_max_pending", "INFLUX_MAX_PENDING", _whole, "100000",
-          "points held in memory while InfluxDB is away; older batches go to the spool", _at_least(0),
-          used_by=(RUN, LOCUST)),
-    Param("influx_points", "INFLUX_POINTS", _points, "requests",
-          "what the listener stores: requests (one point per request, exact), sketches (per endpoint, status and "
-          "second: exact counts, percentiles within 1 per cent; cost grows with endpoints, not requests) or both",
-          used_by=(RUN, LOCUST), web_ui=True),
-    Param("influx_disable", "INFLUX_DISABLE", _switch, "false", "run Locust without the InfluxDB listener",
-          used_by=(LOCUST,), switch=True),
+    Param(
+        "influx_password",
+        "INFLUX_PASSWORD",
+        _text,
+        "",
+        "InfluxDB 1.x password; prefer the environment, a flag shows in ps",
+        secret=True,
+        used_by=INFLUX,
+    ),
+    Param(
+        "influx_runs_rp",
+        "INFLUX_RUNS_RP",
+        _text,
+        "runs",
+        "retention policy of the long-lived run data (run, threshold, run_summary, events); "
+        "empty: the database's default policy",
+        used_by=(RUN, CHECK, REPORT, PREFLIGHT, HISTORY, LOCUST),
+        blank_is_value=True,
+    ),
+    Param(
+        "influx_spool_dir",
+        "INFLUX_SPOOL_DIR",
+        _text,
+        ".state/spool",
+        "where batches InfluxDB could not take wait for replay (harness flush, or the next harness run)",
+        used_by=(RUN, FLUSH, LOCUST),
+        aliases=("--spool-dir",),
+    ),
+    Param(
+        "influx_batch_size",
+        "INFLUX_BATCH_SIZE",
+        _whole,
+        "5000",
+        "points per write (a flush also happens every second)",
+        _at_least(1),
+        used_by=(RUN, LOCUST),
+    ),
+    Param(
+        "influx_flush_timeout",
+        "INFLUX_FLUSH_TIMEOUT",
+        _number,
+        "30",
+        "seconds the listener's final flush waits for InfluxDB before it spools",
+        _at_least(0),
+        used_by=(RUN, LOCUST),
+    ),
+    Param(
+        "influx_max_pending",
+        "INFLUX_MAX_PENDING",
+        _whole,
+        "100000",
+        "points held in memory while InfluxDB is away; older batches go to the spool",
+        _at_least(0),
+        used_by=(RUN, LOCUST),
+    ),
+    Param(
+        "influx_points",
+        "INFLUX_POINTS",
+        _points,
+        "requests",
+        "what the listener stores: requests (one point per request, exact), sketches (per endpoint, status and "
+        "second: exact counts, percentiles within 1 per cent; cost grows with endpoints, not requests) or both",
+        used_by=(RUN, LOCUST),
+        web_ui=True,
+    ),
+    Param(
+        "influx_disable",
+        "INFLUX_DISABLE",
+        _switch,
+        "false",
+        "run Locust without the InfluxDB listener",
+        used_by=(LOCUST,),
+        switch=True,
+    ),
     # Text, not a Path: Locust sends its options to the workers with msgpack.
-    Param("thresholds_file", "THRESHOLDS_FILE", _text, "baselines.yaml", "limits the verdict checks",
-          used_by=(RUN, CHECK, REPORT, PREFLIGHT, HISTORY, LOCUST)),
-    Param("out_dir", "OUT_DIR", Path, "load_test_reports", "folder for verdict.json, junit.xml, summary.md and reports",
-          used_by=(RUN, CHECK, REPORT)),
-    Param("generation_target_per_s", "GENERATION_TARGET_PER_S", _number, "10", "generations per second the run aims at",
-          _at_least(0), used_by=(RUN, CHECK, REPORT)),
+    Param(
+        "thresholds_file",
+        "THRESHOLDS_FILE",
+        _text,
+        "baselines.yaml",
+        "limits the verdict checks",
+        used_by=(RUN, CHECK, REPORT, PREFLIGHT, HISTORY, LOCUST),
+    ),
+    Param(
+        "out_dir",
+        "OUT_DIR",
+        Path,
+        "load_test_reports",
+        "folder for verdict.json, junit.xml, summary.md and reports",
+        used_by=(RUN, CHECK, REPORT),
+    ),
+    Param(
+        "generation_target_per_s",
+        "GENERATION_TARGET_PER_S",
+        _number,
+        "10",
+        "generations per second the run aims at",
+        _at_least(0),
+        used_by=(RUN, CHECK, REPORT),
+    ),
     Param("seed_users", "SEED_USERS", _whole, "0", "test users to create before the run", _at_least(0)),
     Param("processes", "PROCESSES", _whole, "1", "Locust worker processes on this machine", _at_least(1)),
     Param("description", "DESCRIPTION", _text, "", "free text stored with the run"),
-    Param("grafana_url", "GRAFANA_URL", _url_or_empty, "",
-          "Grafana base URL; when set, harness run prints the live dashboard's address"),
-    Param("abort_on_fail", "ABORT_ON_FAIL", _switch, "false",
-          "stop the run early when a limit fails over the trailing window (baselines.yaml 'abort:')",
-          switch=True, used_by=(RUN, LOCUST)),
-    Param("rates", "RATES", _rates, "",
-          "arrival model: iterations per second of an API, API=PER_S (repeatable, or comma-separated in "
-          "the env); USERS is then the pool serving them. Empty: the users model",
-          flag_name="--rate", repeatable=True),
+    Param(
+        "grafana_url",
+        "GRAFANA_URL",
+        _url_or_empty,
+        "",
+        "Grafana base URL; when set, harness run prints the live dashboard's address",
+    ),
+    Param(
+        "abort_on_fail",
+        "ABORT_ON_FAIL",
+        _switch,
+        "false",
+        "stop the run early when a limit fails over the trailing window (baselines.yaml 'abort:')",
+        switch=True,
+        used_by=(RUN, LOCUST),
+    ),
+    Param(
+        "rates",
+        "RATES",
+        _rates,
+        "",
+        "arrival model: iterations per second of an API, API=PER_S (repeatable, or comma-separated in "
+        "the env); USERS is then the pool serving them. Empty: the users model",
+        flag_name="--rate",
+        repeatable=True,
+    ),
     Param("arrivals", "ARRIVALS", _arrival_kind, "constant", "spacing of arrivals: constant or poisson"),
-    Param("rate_profile", "RATE_PROFILE", _profile_path, "",
-          "arrival model with stages: YAML/JSON list of {duration, rates}, each ramping linearly from the last"),
-    Param("max_lateness_s", "MAX_LATENESS", _number, "10",
-          "seconds an arrival may wait for a free pool user before it is dropped (and counted)", _above(0)),
-    Param("verdict", "VERDICT", _switch, "false",
-          "plain locust: the master or local runner judges the run when Locust quits, as harness run does, and "
-          "exits 0 pass, 1 fail, 2 inconclusive or error (workers never judge)",
-          used_by=(LOCUST,), switch=True),
-    Param("termination_message", "TERMINATION_MESSAGE", _text, "",
-          "with --verdict: file that gets the verdict's one line and run id (Kubernetes' terminationMessagePath); "
-          "empty: /dev/termination-log when that file exists (Kubernetes makes it), else none",
-          used_by=(LOCUST,)),
+    Param(
+        "rate_profile",
+        "RATE_PROFILE",
+        _profile_path,
+        "",
+        "arrival model with stages: YAML/JSON list of {duration, rates}, each ramping linearly from the last",
+    ),
+    Param(
+        "max_lateness_s",
+        "MAX_LATENESS",
+        _number,
+        "10",
+        "seconds an arrival may wait for a free pool user before it is dropped (and counted)",
+        _above(0),
+    ),
+    Param(
+        "verdict",
+        "VERDICT",
+        _switch,
+        "false",
+        "plain locust: the master or local runner judges the run when Locust quits, as harness run does, and "
+        "exits 0 pass, 1 fail, 2 inconclusive or error (workers never judge)",
+        used_by=(LOCUST,),
+        switch=True,
+    ),
+    Param(
+        "termination_message",
+        "TERMINATION_MESSAGE",
+        _text,
+        "",
+        "with --verdict: file that gets the verdict's one line and run id (Kubernetes' terminationMessagePath); "
+        "empty: /dev/termination-log when that file exists (Kubernetes makes it), else none",
+        used_by=(LOCUST,),
+    ),
 )
 _BY_ENV = {p.env: p for p in PARAMS}
 # The env file is read by the harness commands; a Locust-only setting has no business there.
@@ -330,25 +479,40 @@ class Settings:
         out = {}
         for p in PARAMS:
             value = getattr(self, p.name)
-            out[p.env] = ("***" if value else "") if p.secret else (
-                str(value) if isinstance(value, Path) else value)
+            out[p.env] = (
+                ("***" if value else "") if p.secret else (str(value) if isinstance(value, Path) else value)
+            )
         return out
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str = RUN) -> None:
     """One ``--kebab-case`` flag per setting the command takes; default None so "not given" is
     not a value (``resolve`` then looks at the lower layers)."""
-    group = parser.add_argument_group("settings (flag > environment > env file > default; "
-                                      "all of them: harness settings)")
-    group.add_argument("--env-file", dest="env_file", default=None, type=Path, metavar="PATH",
-                       help=f"KEY=VALUE file of settings (default: {DEFAULT_ENV_FILE} if present)")
+    group = parser.add_argument_group(
+        "settings (flag > environment > env file > default; all of them: harness settings)"
+    )
+    group.add_argument(
+        "--env-file",
+        dest="env_file",
+        default=None,
+        type=Path,
+        metavar="PATH",
+        help=f"KEY=VALUE file of settings (default: {DEFAULT_ENV_FILE} if present)",
+    )
     for p in params_for(command):
         shown = "" if p.secret else f", default: {p.default or 'empty'}"
         switch: dict[str, Any] = {"nargs": "?", "const": "true"} if p.switch else {}
         if p.repeatable:
             switch = {"action": "append"}
-        group.add_argument(p.flag, *p.aliases, dest=p.dest, default=None, metavar=p.env,
-                           help=f"{p.help} (env {p.env}{shown})", **switch)
+        group.add_argument(
+            p.flag,
+            *p.aliases,
+            dest=p.dest,
+            default=None,
+            metavar=p.env,
+            help=f"{p.help} (env {p.env}{shown})",
+            **switch,
+        )
 
 
 def default_env_file(directory: Path | None = None) -> Path | None:
@@ -357,8 +521,7 @@ def default_env_file(directory: Path | None = None) -> Path | None:
     return path if path.is_file() else None
 
 
-def resolve(args: argparse.Namespace | None, environ: Mapping[str, str],
-            env_file: Path | None) -> Settings:
+def resolve(args: argparse.Namespace | None, environ: Mapping[str, str], env_file: Path | None) -> Settings:
     """Settings from defaults < env file < environment (known keys only) < flags.
 
     ``args.env_file`` (the --env-file flag), when given, replaces ``env_file``.
@@ -369,8 +532,14 @@ def resolve(args: argparse.Namespace | None, environ: Mapping[str, str],
         ({p.env: (p.default, "default") for p in PARAMS}, False),
         (read_env_file(env_file) if env_file is not None else {}, True),
         ({p.env: (environ[p.env], "environment") for p in PARAMS if p.env in environ}, True),
-        ({p.env: (_flag_text(getattr(args, p.dest)), "flag") for p in PARAMS
-          if args is not None and getattr(args, p.dest, None) is not None}, True),
+        (
+            {
+                p.env: (_flag_text(getattr(args, p.dest)), "flag")
+                for p in PARAMS
+                if args is not None and getattr(args, p.dest, None) is not None
+            },
+            True,
+        ),
     ]
     chosen: dict[str, tuple[str, str]] = {}
     for layer, blank_is_unset in layers:
@@ -390,8 +559,11 @@ def _parse(p: Param, text: str, source: str) -> Any:
     try:
         return p.value(text)
     except _Bad as exc:
-        where = {"flag": p.flag, "environment": f"{p.env} from the environment",
-                 "default": f"{p.env} built-in default"}.get(source, f"{p.env} from {source}")
+        where = {
+            "flag": p.flag,
+            "environment": f"{p.env} from the environment",
+            "default": f"{p.env} built-in default",
+        }.get(source, f"{p.env} from {source}")
         raise HarnessError(f"{where}: {bad_value(p, text, exc)}") from None
 
 
@@ -444,7 +616,7 @@ def _unquote(rest: str, where: str, key: str) -> str:
         end = rest.find(rest[0], 1)
         if end < 0:
             raise HarnessError(f"{where}: {key} has an opening {rest[0]} but no closing one")
-        tail = rest[end + 1:].strip()
+        tail = rest[end + 1 :].strip()
         if tail and not tail.startswith("#"):
             raise HarnessError(f"{where}: {key} has text after its closing quote: {tail!r}")
         return rest[1:end]

@@ -17,5 +17,7 @@ def closest_match(word: str, choices: list[str]) -> str | None:
     candidates = difflib.get_close_matches(word, choices, n=3)
     if not candidates:
         return None
-    return min(candidates, key=lambda c: (
-        -round(difflib.SequenceMatcher(None, word, c).ratio(), 6), sorted(c) != sorted(word)))
+    return min(
+        candidates,
+        key=lambda c: (-round(difflib.SequenceMatcher(None, word, c).ratio(), 6), sorted(c) != sorted(word)),
+    )

@@ -37,14 +37,8 @@ class CleanupReport:
     def summary(self) -> str:
         gone = f"{self.already_gone} already gone"
         if self.already_gone:
-            gone += (
-                f" ({self.users_already_gone} users, "
-                f"{self.subscriptions_already_gone} subscriptions)"
-            )
-        text = (
-            f"removed {self.users_removed} users, "
-            f"{self.subscriptions_removed} subscriptions; {gone}"
-        )
+            gone += f" ({self.users_already_gone} users, {self.subscriptions_already_gone} subscriptions)"
+        text = f"removed {self.users_removed} users, {self.subscriptions_removed} subscriptions; {gone}"
         if self.failures:
             text += f"; {len(self.failures)} users could not be removed"
         return text

@@ -62,13 +62,9 @@ class TargetClient:
     def _send(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
-            return self.session.request(
-                method, self.host + path, headers=headers, timeout=TIMEOUT, **kwargs
-            )
+            return self.session.request(method, self.host + path, headers=headers, timeout=TIMEOUT, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TargetUnreachable(
-                f"cannot reach {self.host}: {describe_connection_error(exc)}"
-            ) from None
+            raise TargetUnreachable(f"cannot reach {self.host}: {describe_connection_error(exc)}") from None
 
     def _json(self, resp: requests.Response, method: str, path: str, subject: str) -> dict:
         try:
@@ -96,8 +92,13 @@ class TargetClient:
 
     def register(self, email: str, password: str, name: str) -> str:
         """The new user's id."""
-        return self._create("/api/v1/auth/register", {"email": email, "password": password, "name": name},
-                            None, "user_id", email)
+        return self._create(
+            "/api/v1/auth/register",
+            {"email": email, "password": password, "name": name},
+            None,
+            "user_id",
+            email,
+        )
 
     def login(self, email: str, password: str) -> str | None:
         """A bearer token, or None when the target does not know these credentials (401)."""

@@ -166,7 +166,9 @@ class DataSeeder:
         except UnexpectedStatus as exc:
             if exc.status == 409:
                 raise UnexpectedStatus(
-                    "POST", "/api/v1/auth/register", 409,
+                    "POST",
+                    "/api/v1/auth/register",
+                    409,
                     f"already registered: run id {self.run_id!r} was seeded before; "
                     "clean that run up or choose another --run-id",
                     spec.email,
@@ -212,7 +214,12 @@ def seed_users(
 ) -> Manifest:
     """The API `harness run` calls before a test: seed and return the manifest (also on disk)."""
     seeder = DataSeeder(
-        host, run_id, users=users, manifest_path=manifest_path, seed=seed,
-        concurrency=concurrency, on_progress=on_progress,
+        host,
+        run_id,
+        users=users,
+        manifest_path=manifest_path,
+        seed=seed,
+        concurrency=concurrency,
+        on_progress=on_progress,
     )
     return seeder.run()

@@ -28,9 +28,27 @@ ALL = "$__all"
 # Grafana's escapeStringForRegex (packages/grafana-data/src/text/string.ts), used by the :regex format.
 _REGEX_SPECIALS = re.compile(r"([(\[{}\])\\|*+\-.?<>#&^$])")
 _VARIABLE = re.compile(r"\$\{(\w+)(?::(\w+))?\}|\$(\w+)|\[\[(\w+)(?::(\w+))?\]\]")
-_ROUND_INTERVALS_MS = [1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000,
-                       900_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000,
-                       86_400_000, 604_800_000]
+_ROUND_INTERVALS_MS = [
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    15_000,
+    30_000,
+    60_000,
+    120_000,
+    300_000,
+    600_000,
+    900_000,
+    1_800_000,
+    3_600_000,
+    7_200_000,
+    10_800_000,
+    21_600_000,
+    43_200_000,
+    86_400_000,
+    604_800_000,
+]
 
 
 @dataclass(frozen=True)
@@ -120,9 +138,17 @@ def queries(dashboard: dict) -> list[DashboardQuery]:
     for panel, repeat in panels(dashboard):
         for target in panel.get("targets", []):
             if not target.get("hide"):
-                found.append(DashboardQuery(uid, "panel", panel.get("title", ""), target.get("refId", ""),
-                                            target.get("query", ""), repeat,
-                                            duration_ms(panel.get("interval") or "0s")))
+                found.append(
+                    DashboardQuery(
+                        uid,
+                        "panel",
+                        panel.get("title", ""),
+                        target.get("refId", ""),
+                        target.get("query", ""),
+                        repeat,
+                        duration_ms(panel.get("interval") or "0s"),
+                    )
+                )
     return found
 
 
@@ -206,8 +232,12 @@ def saved_value(variable: dict) -> str | None:
     return None if value in (None, ALL) else str(value)
 
 
-def resolve_variables(dashboard: dict, context: Context, run_query: Callable[[str], list[dict]],
-                      choose: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+def resolve_variables(
+    dashboard: dict,
+    context: Context,
+    run_query: Callable[[str], list[dict]],
+    choose: dict[str, list[str]] | None = None,
+) -> dict[str, list[str]]:
     """Fill ``context.variables`` in dashboard order, each from its query answered by ``run_query``.
 
     ``choose`` selects values (as a user or a ``var-`` URL parameter would); otherwise a variable
@@ -225,10 +255,14 @@ def resolve_variables(dashboard: dict, context: Context, run_query: Callable[[st
         answered[name] = options
         include_all = variable.get("includeAll", False)
         saved = saved_value(variable)
-        selected = (choose.get(name) or ([saved] if saved in options else None)
-                    or ([ALL] if include_all else options[:1]))
-        context.variables[name] = Selection(options=options, selected=selected,
-                                            all_value=variable.get("allValue") or None)
+        selected = (
+            choose.get(name)
+            or ([saved] if saved in options else None)
+            or ([ALL] if include_all else options[:1])
+        )
+        context.variables[name] = Selection(
+            options=options, selected=selected, all_value=variable.get("allValue") or None
+        )
     return answered
 
 
@@ -246,14 +280,18 @@ def _sorted(options: list[str], sort: int) -> list[str]:
 def expand(item: DashboardQuery, context: Context) -> list[tuple[str, str]]:
     """(repeat value, filled-in query) for every copy Grafana would show of this query."""
     if item.min_interval_ms > context.time_range.min_interval_ms:
-        context = Context(replace(context.time_range, min_interval_ms=item.min_interval_ms), context.variables)
+        context = Context(
+            replace(context.time_range, min_interval_ms=item.min_interval_ms), context.variables
+        )
     if item.kind != "panel" or item.repeat is None:
         return [("", interpolate(item.query, context))]
     repeated = context.variables[item.repeat]
     copies = []
     for value in repeated.values:
-        scoped = Context(context.time_range, {**context.variables,
-                                              item.repeat: Selection(options=[value], selected=[value])})
+        scoped = Context(
+            context.time_range,
+            {**context.variables, item.repeat: Selection(options=[value], selected=[value])},
+        )
         copies.append((value, interpolate(item.query, scoped)))
     return copies
 
@@ -307,8 +345,11 @@ def main(argv: list[str] | None = None) -> int:
         for item in queries(dashboard):
             for value, query in expand(item, context) if item.kind != "variable" else [("", "")]:
                 if item.kind == "variable":
-                    query = interpolate(item.query, context) if all(n in context.variables for n, _ in
-                                                                    variable_references(item.query)) else ""
+                    query = (
+                        interpolate(item.query, context)
+                        if all(n in context.variables for n, _ in variable_references(item.query))
+                        else ""
+                    )
                 total += 1
                 try:
                     results = run_query(query) if query else []

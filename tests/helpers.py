@@ -21,14 +21,26 @@ from harness.influx.local import LocalInfluxd, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = ROOT / "harness" / "locustfile.py"
-DASHBOARD_FILES = {"loadtest-live": ROOT / "dashboards" / "load-test-live.json",
-                   "loadtest-history": ROOT / "dashboards" / "load-test-history.json"}
+DASHBOARD_FILES = {
+    "loadtest-live": ROOT / "dashboards" / "load-test-live.json",
+    "loadtest-history": ROOT / "dashboards" / "load-test-history.json",
+}
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # Settings a developer's shell may hold that would change what a test run asks for.
-_SCRUB = ("INFLUX_", "TARGET_HOST", "RUN_TIME", "USERS", "RATES", "ARRIVALS", "RATE_PROFILE", "MAX_LATENESS",
-          "SPAWN_RATE", "PROCESSES")
+_SCRUB = (
+    "INFLUX_",
+    "TARGET_HOST",
+    "RUN_TIME",
+    "USERS",
+    "RATES",
+    "ARRIVALS",
+    "RATE_PROFILE",
+    "MAX_LATENESS",
+    "SPAWN_RATE",
+    "PROCESSES",
+)
 
 
 def require(component: str, present: bool, hint: str) -> None:
@@ -44,8 +56,11 @@ def require(component: str, present: bool, hint: str) -> None:
 
 def create_admin(server: LocalInfluxd, password: str = "right") -> None:
     """With auth on, 1.x lets the very first admin be created without credentials."""
-    requests.post(f"{server.url}/query", data={"q": f"CREATE USER admin WITH PASSWORD '{password}' WITH ALL PRIVILEGES"},
-                  timeout=10).raise_for_status()
+    requests.post(
+        f"{server.url}/query",
+        data={"q": f"CREATE USER admin WITH PASSWORD '{password}' WITH ALL PRIVILEGES"},
+        timeout=10,
+    ).raise_for_status()
 
 
 # -- the harness CLI --------------------------------------------------------------------------
@@ -53,11 +68,19 @@ def harness_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
 
 
-def harness(*args: str, timeout: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def harness(
+    *args: str, timeout: float = 240, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """``harness ARGS`` as a user runs it, from the repository, without the developer's settings
     (plus ``env``)."""
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env={**harness_env(), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**harness_env(), **(env or {})},
+    )
 
 
 def assert_one_line(proc, *needles: str) -> None:
@@ -80,17 +103,53 @@ def parse_flags(*argv: str) -> argparse.Namespace:
 
 
 # -- Locust -----------------------------------------------------------------------------------
-def run_locust(host: str, influx_url: str, db: str, run_id: str, *, users: int = 30, run_time: str = "8s",
-               extra: Sequence[str] = (), env: dict[str, str] | None = None, timeout: float = 120):
+def run_locust(
+    host: str,
+    influx_url: str,
+    db: str,
+    run_id: str,
+    *,
+    users: int = 30,
+    run_time: str = "8s",
+    extra: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+):
     """Headless Locust with the listener; returns (completed process, total requests Locust counted).
 
     The count comes from Locust's --json-file (the master's, when there are workers)."""
     json_base = Path(tempfile.mkdtemp(prefix="locust-json-")) / "stats"
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(users),
-           "-r", str(users), "-t", run_time, "--host", host, "--influx-url", influx_url, "--influx-db", db,
-           "--run-id", run_id, "--json-file", str(json_base), "--only-summary", "--stop-timeout", "5", *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, cwd=ROOT)
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        run_time,
+        "--host",
+        host,
+        "--influx-url",
+        influx_url,
+        "--influx-db",
+        db,
+        "--run-id",
+        run_id,
+        "--json-file",
+        str(json_base),
+        "--only-summary",
+        "--stop-timeout",
+        "5",
+        *extra,
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT
+    )
     total = None
     json_file = json_base.with_suffix(".json")
     if json_file.exists():
@@ -114,23 +173,43 @@ class LocustCluster:
     def _locust(self, name: str, *args: str) -> subprocess.Popen:
         log = self.directory / f"{name}.log"
         with open(log, "w") as stderr:
-            proc = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *args], cwd=ROOT,
-                                    stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *args],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                text=True,
+            )
         self._logs[proc.pid] = log
         return proc
 
     def start(self, *master_args: str, workers: int = 2) -> LocustCluster:
         """A headless master expecting ``workers`` workers, then the workers."""
-        self.master = self._locust("master", "--master", "--master-bind-host", "127.0.0.1",
-                                   "--master-bind-port", str(self.port), "--headless",
-                                   "--expect-workers", str(workers), *master_args)
+        self.master = self._locust(
+            "master",
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(self.port),
+            "--headless",
+            "--expect-workers",
+            str(workers),
+            *master_args,
+        )
         for _ in range(workers):
             self.add_worker()
         return self
 
     def add_worker(self) -> subprocess.Popen:
-        worker = self._locust(f"worker{len(self.workers) + 1}", "--worker", "--master-host", "127.0.0.1",
-                              "--master-port", str(self.port))
+        worker = self._locust(
+            f"worker{len(self.workers) + 1}",
+            "--worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            str(self.port),
+        )
         self.workers.append(worker)
         return worker
 
@@ -162,7 +241,7 @@ class LocustCluster:
 
 
 def stored_count(client, run_id: str) -> int:
-    series = client.query(f"SELECT count(\"response_time\") FROM \"request\" WHERE \"run_id\" = '{run_id}'")
+    series = client.query(f'SELECT count("response_time") FROM "request" WHERE "run_id" = \'{run_id}\'')
     return int(series[0]["values"][0][1]) if series else 0
 
 
@@ -188,7 +267,21 @@ def load_dashboards() -> dict[str, dict]:
 def chromium(path: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
     """Headless Chromium where every name resolves to nothing: a page that tried to fetch anything
     would show it broken."""
-    return subprocess.run([path, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                           "--no-first-run", "--disable-component-update", "--disable-sync",
-                           "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=90)
+    return subprocess.run(
+        [
+            path,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={profile}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )

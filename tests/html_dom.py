@@ -18,7 +18,8 @@ class Node:
         for child in self.children:
             # Keyword names stand for attributes: data_endpoint= is data-endpoint, class_= is class.
             if (tag is None or child.tag == tag) and all(
-                    child.attrs.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items()):
+                child.attrs.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items()
+            ):
                 found.append(child)
             found += child.find_all(tag, **attrs)
         return found
@@ -64,5 +65,17 @@ def parse_html(text: str) -> Node:
 def external_references(text: str) -> list[str]:
     """Anything the page would fetch from the network."""
     lowered = text.lower()
-    return [marker for marker in ('src="http', "src='http", 'href="http', "href='http", "url(http", "@import",
-                                  'src="//', 'href="//') if marker in lowered]
+    return [
+        marker
+        for marker in (
+            'src="http',
+            "src='http",
+            'href="http',
+            "href='http",
+            "url(http",
+            "@import",
+            'src="//',
+            'href="//',
+        )
+        if marker in lowered
+    ]

@@ -41,8 +41,23 @@ def fresh_db(influxd, name: str) -> InfluxClient:
 
 def harness_run(influxd, db: str, out, thresholds, *extra: str):
     began = time.monotonic()
-    proc = harness("run", "--users", "20", "--spawn-rate", "20", "--influx-url", influxd.url, "--influx-db", db,
-                   "--out", str(out), "--thresholds-file", str(thresholds), "--abort-on-fail", *extra)
+    proc = harness(
+        "run",
+        "--users",
+        "20",
+        "--spawn-rate",
+        "20",
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        db,
+        "--out",
+        str(out),
+        "--thresholds-file",
+        str(thresholds),
+        "--abort-on-fail",
+        *extra,
+    )
     return proc, time.monotonic() - began
 
 
@@ -59,7 +74,12 @@ def live_annotation(client: InfluxClient, run_id: str, name: str) -> list[dict]:
     run_query = lambda q: client.query_results(q, epoch="ms")  # noqa: E731
     dq.resolve_variables(dashboard, context, run_query, {"run_id": [run_id]})
     ((_, query),) = dq.expand(item, context)
-    return [dict(zip(s["columns"], row)) for r in run_query(query) for s in r.get("series", []) for row in s["values"]]
+    return [
+        dict(zip(s["columns"], row))
+        for r in run_query(query)
+        for s in r.get("series", [])
+        for row in s["values"]
+    ]
 
 
 def seconds(text: str) -> float:
@@ -72,8 +92,18 @@ def doomed(influxd, tmp_path_factory):
     client = fresh_db(influxd, "t_abort_doomed")
     tmp = tmp_path_factory.mktemp("doomed")
     (tmp / "abort.yaml").write_text(FAST)
-    proc, elapsed = harness_run(influxd, "t_abort_doomed", tmp / "out", tmp / "abort.yaml", "--run-id", "doomed",
-                                "--run-time", f"{RUN_TIME_S}s", "--fault", "payments:error_rate=0.5")
+    proc, elapsed = harness_run(
+        influxd,
+        "t_abort_doomed",
+        tmp / "out",
+        tmp / "abort.yaml",
+        "--run-id",
+        "doomed",
+        "--run-time",
+        f"{RUN_TIME_S}s",
+        "--fault",
+        "payments:error_rate=0.5",
+    )
     return client, proc, elapsed, tmp / "out"
 
 
@@ -84,7 +114,10 @@ def test_a_doomed_run_stops_early_and_fails_naming_payments_and_the_abort(doomed
     abort = verdict["abort"]
     assert verdict["verdict"] == "fail" and abort["kind"] == "fail" and abort["confirmed"] is True
     assert "payments" in abort["check"] and abort["check"].endswith("success_rate")
-    assert verdict["reasons"][0].startswith("aborted at t=") and "payments: success rate" in verdict["reasons"][0]
+    assert (
+        verdict["reasons"][0].startswith("aborted at t=")
+        and "payments: success rate" in verdict["reasons"][0]
+    )
     assert abort["window"]["duration_s"] == 4.0 and abort["live"][0]["observed"] < 95
     assert abort["exact"][0]["passed"] is False and abort["exact"][0]["requests"] >= 20
     # Decided by the exact test, confirmed by the same test on the points outside the window.
@@ -96,7 +129,11 @@ def test_a_doomed_run_stops_early_and_fails_naming_payments_and_the_abort(doomed
     # Stopped at the first whole window (t≈7 s), not after its 60 s: the run's points span
     # the abort plus the users' stop, and the whole command took far less than the run time.
     assert 7 <= abort["at_s"] < 15, abort["at_s"]
-    judged_until = seconds(verdict["window"]["end"]) - seconds(verdict["window"]["start"]) + verdict["window"]["warmup_s"]
+    judged_until = (
+        seconds(verdict["window"]["end"])
+        - seconds(verdict["window"]["start"])
+        + verdict["window"]["warmup_s"]
+    )
     assert judged_until < 30, judged_until
     assert elapsed < RUN_TIME_S, elapsed
 
@@ -112,11 +149,15 @@ def test_the_stored_points_still_equal_locusts_count_after_an_abort(doomed):
 
 def test_the_abort_is_an_annotation_and_in_every_summary(doomed):
     client, _, _, out = doomed
-    status = client.query('SELECT last("status") FROM "runs"."run" WHERE "run_id" = \'doomed\'')[0]["values"][0][1]
+    status = client.query('SELECT last("status") FROM "runs"."run" WHERE "run_id" = \'doomed\'')[0]["values"][
+        0
+    ][1]
     assert status == "aborted"
     rows = live_annotation(client, "doomed", "Run events")
     aborts = [r for r in rows if r["title"] == "Run aborted"]
-    assert len(aborts) == 1 and aborts[0]["text"].startswith("aborted at t=") and "payments" in aborts[0]["text"]
+    assert (
+        len(aborts) == 1 and aborts[0]["text"].startswith("aborted at t=") and "payments" in aborts[0]["text"]
+    )
     assert aborts[0]["tags"] == "abort,local"
     assert "| Aborted | at t=" in (out / "summary.md").read_text()
     html = (out / "report.html").read_text()
@@ -127,7 +168,9 @@ def test_the_abort_is_an_annotation_and_in_every_summary(doomed):
 def test_a_healthy_run_with_live_checks_runs_its_full_time_and_passes(influxd, tmp_path):
     fresh_db(influxd, "t_abort_healthy")
     (tmp_path / "abort.yaml").write_text(FAST)
-    proc, elapsed = harness_run(influxd, "t_abort_healthy", tmp_path, tmp_path / "abort.yaml", "--run-time", "15s")
+    proc, elapsed = harness_run(
+        influxd, "t_abort_healthy", tmp_path, tmp_path / "abort.yaml", "--run-time", "15s"
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     assert verdict["verdict"] == "pass" and verdict["abort"] is None
@@ -144,8 +187,16 @@ def test_a_slow_api_is_stopped_on_its_count_of_requests_slower_than_the_p95_limi
     than the limit (an InfluxQL COUNT with a WHERE on the field) reject "at most 5 % are"."""
     fresh_db(influxd, "t_abort_slow")
     (tmp_path / "abort.yaml").write_text(FAST)
-    proc, elapsed = harness_run(influxd, "t_abort_slow", tmp_path, tmp_path / "abort.yaml", "--run-time", "60s",
-                                "--fault", "payments:latency_ms=400")
+    proc, elapsed = harness_run(
+        influxd,
+        "t_abort_slow",
+        tmp_path,
+        tmp_path / "abort.yaml",
+        "--run-time",
+        "60s",
+        "--fault",
+        "payments:latency_ms=400",
+    )
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     abort = json.loads((tmp_path / "verdict.json").read_text())["abort"]
     assert abort["check"] == "api:payments p95" and abort["confirmed"] is True
@@ -165,8 +216,16 @@ def test_failures_within_the_limit_never_abort_though_windows_look_worse_than_it
     what 95 % expects."""
     fresh_db(influxd, "t_abort_within")
     (tmp_path / "abort.yaml").write_text(FAST)
-    proc, _ = harness_run(influxd, "t_abort_within", tmp_path, tmp_path / "abort.yaml", "--run-time", "15s",
-                          "--fault", "payments:error_rate=0.03")
+    proc, _ = harness_run(
+        influxd,
+        "t_abort_within",
+        tmp_path,
+        tmp_path / "abort.yaml",
+        "--run-time",
+        "15s",
+        "--fault",
+        "payments:error_rate=0.03",
+    )
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     assert verdict["abort"] is None, verdict["reasons"]
     assert not any(r.startswith("aborted") for r in verdict["reasons"])
@@ -185,14 +244,35 @@ def test_a_master_stops_on_its_workers_cpu_as_inconclusive(influxd, sandbox, loc
     whole window stops the test; Locust exits 2 and the checker says INCONCLUSIVE, never FAIL."""
     client = fresh_db(influxd, "t_abort_cpu")
     thresholds = tmp_path / "cpu.yaml"
-    thresholds.write_text("warmup_s: 1\nmax_cpu_percent: 1\n"
-                          "abort: {after_s: 7, window_s: 4, every_s: 1, checks: [success_rate, cpu]}\n")
+    thresholds.write_text(
+        "warmup_s: 1\nmax_cpu_percent: 1\n"
+        "abort: {after_s: 7, window_s: 4, every_s: 1, checks: [success_rate, cpu]}\n"
+    )
     # 100 users: psutil counts CPU in 10 ms ticks, and 10 users a worker on a quiet machine spend
     # about one tick a second (1 %), so a window whose every sample is above 1 % was luck.
-    locust_cluster.start("-u", "100", "-r", "100", "-t", "60s", "--host", sandbox,
-                         "--influx-url", influxd.url, "--influx-db", "t_abort_cpu", "--run-id", "cpu",
-                         "--json-file", str(tmp_path / "stats"), "--stop-timeout", "5", "--abort-on-fail",
-                         "--thresholds-file", str(thresholds))
+    locust_cluster.start(
+        "-u",
+        "100",
+        "-r",
+        "100",
+        "-t",
+        "60s",
+        "--host",
+        sandbox,
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        "t_abort_cpu",
+        "--run-id",
+        "cpu",
+        "--json-file",
+        str(tmp_path / "stats"),
+        "--stop-timeout",
+        "5",
+        "--abort-on-fail",
+        "--thresholds-file",
+        str(thresholds),
+    )
     code = locust_cluster.wait()
     master_log, worker_logs = locust_cluster.master_log, locust_cluster.worker_logs
     assert code == 2, master_log[-3000:]
@@ -202,14 +282,27 @@ def test_a_master_stops_on_its_workers_cpu_as_inconclusive(influxd, sandbox, loc
     counted = sum(e["num_requests"] for e in json.loads((tmp_path / "stats.json").read_text()))
     assert stored_count(client, "cpu") == counted
 
-    check = harness("check", "--run-id", "cpu", "--influx-url", influxd.url, "--influx-db", "t_abort_cpu",
-                    "--thresholds-file", str(thresholds), "--out", str(tmp_path / "check"))
+    check = harness(
+        "check",
+        "--run-id",
+        "cpu",
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        "t_abort_cpu",
+        "--thresholds-file",
+        str(thresholds),
+        "--out",
+        str(tmp_path / "check"),
+    )
     assert check.returncode == 2, check.stdout + check.stderr
     verdict = json.loads((tmp_path / "check" / "verdict.json").read_text())
     assert verdict["verdict"] == "inconclusive" and verdict["abort"]["kind"] == "inconclusive"
     assert verdict["abort"]["check"].startswith("worker:") and verdict["abort"]["confirmed"] is True
-    assert verdict["reasons"][0].startswith("aborted at t=") and "the load generator, not the target" in \
-        verdict["reasons"][0]
+    assert (
+        verdict["reasons"][0].startswith("aborted at t=")
+        and "the load generator, not the target" in verdict["reasons"][0]
+    )
     assert verdict["completeness"]["missing"] == 0 and verdict["completeness"]["workers"] == 2
 
 
@@ -217,23 +310,67 @@ def test_an_abort_the_stored_points_do_not_confirm_is_reported_as_such(influx_db
     """The live check saw a bad window; the rest of the run is healthy (a synthetic run, written
     directly): the verdict says so and does not fail."""
     t0 = time.time_ns() - 60 * 1_000_000_000
-    tags = {"run_id": "unconfirmed", "test_env": "local", "worker": "w1", "api": "payments",
-            "name": "/api/v1/payments", "method": "POST", "status": 201}
-    lines = [make_line("request", {**tags, "result": "ok"}, {"response_time": 5.0, "response_length": 10},
-                       t0 + i * 100_000_000) for i in range(300)]
-    lines.append(make_line("listener_stats", {"run_id": "unconfirmed", "test_env": "local", "worker": "w1"},
-                           {"seen": 300, "written": 300, "retried": 0, "dropped": 0, "pending": 0, "spooled": 0,
-                            "final": True}, t0))
+    tags = {
+        "run_id": "unconfirmed",
+        "test_env": "local",
+        "worker": "w1",
+        "api": "payments",
+        "name": "/api/v1/payments",
+        "method": "POST",
+        "status": 201,
+    }
+    lines = [
+        make_line(
+            "request",
+            {**tags, "result": "ok"},
+            {"response_time": 5.0, "response_length": 10},
+            t0 + i * 100_000_000,
+        )
+        for i in range(300)
+    ]
+    lines.append(
+        make_line(
+            "listener_stats",
+            {"run_id": "unconfirmed", "test_env": "local", "worker": "w1"},
+            {
+                "seen": 300,
+                "written": 300,
+                "retried": 0,
+                "dropped": 0,
+                "pending": 0,
+                "spooled": 0,
+                "final": True,
+            },
+            t0,
+        )
+    )
     influx_db.create_database()
     influx_db.create_retention_policy("runs", "INF")
     influx_db.write(("\n".join(lines) + "\n").encode())
     breach = Breach("api:payments", "success_rate", 95.0, 40.0, 50, "api:payments: success rate 40 % < 95 %")
-    record = AbortRecord(at_s=20.0, time_ns=t0 + 20_000_000_000, kind="fail", start_ns=t0 + 14_000_000_000,
-                         end_ns=t0 + 18_000_000_000, breaches=(breach,))
+    record = AbortRecord(
+        at_s=20.0,
+        time_ns=t0 + 20_000_000_000,
+        kind="fail",
+        start_ns=t0 + 14_000_000_000,
+        end_ns=t0 + 18_000_000_000,
+        breaches=(breach,),
+    )
     influx_db.write((event_line("unconfirmed", "local", record) + "\n").encode(), retention_policy="runs")
     (tmp_path / "t.yaml").write_text("generation: {target_per_s: 0}\n")
-    proc = harness("check", "--run-id", "unconfirmed", "--influx-url", influxd.url, "--influx-db",
-                   influx_db.settings.database, "--thresholds-file", str(tmp_path / "t.yaml"), "--out", str(tmp_path))
+    proc = harness(
+        "check",
+        "--run-id",
+        "unconfirmed",
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        influx_db.settings.database,
+        "--thresholds-file",
+        str(tmp_path / "t.yaml"),
+        "--out",
+        str(tmp_path),
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     assert verdict["verdict"] == "inconclusive" and verdict["abort"]["confirmed"] is False
@@ -243,7 +380,8 @@ def test_an_abort_the_stored_points_do_not_confirm_is_reported_as_such(influx_db
         "aborted at t=20s: api:payments: success rate 40 % < 95 % over the 4 s window t=14–18 s as the live check "
         "saw it, but it is not confirmed on the 209 requests of the judged run outside that window: 0 of 209 "
         "failed, p = 1 > 0.01: the abort is not confirmed; over the whole judged run: api:payments: success rate "
-        "100 % ≥ 95 %"]
+        "100 % ≥ 95 %"
+    ]
     (test,) = verdict["abort"]["confirmation"]["tests"]
     assert (test["n"], test["count"], test["rejected"]) == (209, 0, False)
 
@@ -254,15 +392,38 @@ def test_in_the_web_ui_an_abort_stops_the_test_and_the_ui_stays_for_the_next(inf
     sandbox, host = start_subprocess(port=0, faults=["payments:error_rate=0.5"])
     port = free_port()
     ui = f"http://127.0.0.1:{port}"
-    locust = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1",
-                               "--web-port", str(port), "--host", host, "--influx-url", influxd.url,
-                               "--influx-db", influx_db.settings.database, "--abort-on-fail",
-                               "--thresholds-file", str(thresholds)],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    locust = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(port),
+            "--host",
+            host,
+            "--influx-url",
+            influxd.url,
+            "--influx-db",
+            influx_db.settings.database,
+            "--abort-on-fail",
+            "--thresholds-file",
+            str(thresholds),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(ui + "/")
         for _ in range(2):  # each test gets its own live checks
-            started = requests.post(ui + "/swarm", data={"user_count": 20, "spawn_rate": 20, "host": host}, timeout=10)
+            started = requests.post(
+                ui + "/swarm", data={"user_count": 20, "spawn_rate": 20, "host": host}, timeout=10
+            )
             assert started.status_code == 200 and started.json()["success"], started.text
             wait_for_state(ui, ("spawning", "running"), "the test did not start")
             wait_for_state(ui, ("stopped",), "the live checks did not stop the test")
@@ -288,13 +449,26 @@ def test_live_checks_stop_a_doomed_sketch_run_too(influxd, tmp_path):
     checker confirms the abort on them."""
     client = fresh_db(influxd, "t_abort_sketches")
     (tmp_path / "abort.yaml").write_text(FAST)
-    proc, elapsed = harness_run(influxd, "t_abort_sketches", tmp_path / "out", tmp_path / "abort.yaml", "--run-id",
-                                "doomed-sketches", "--run-time", f"{RUN_TIME_S}s", "--fault", "payments:error_rate=0.5",
-                                "--influx-points", "sketches")
+    proc, elapsed = harness_run(
+        influxd,
+        "t_abort_sketches",
+        tmp_path / "out",
+        tmp_path / "abort.yaml",
+        "--run-id",
+        "doomed-sketches",
+        "--run-time",
+        f"{RUN_TIME_S}s",
+        "--fault",
+        "payments:error_rate=0.5",
+        "--influx-points",
+        "sketches",
+    )
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
     abort = verdict["abort"]
     assert verdict["source"]["points"] == "sketches"
     assert abort["kind"] == "fail" and abort["confirmed"] is True and "payments" in abort["check"]
     assert elapsed < RUN_TIME_S, elapsed
-    assert not client.query('SELECT count("response_time") FROM "request" WHERE "run_id" = \'doomed-sketches\'')
+    assert not client.query(
+        'SELECT count("response_time") FROM "request" WHERE "run_id" = \'doomed-sketches\''
+    )

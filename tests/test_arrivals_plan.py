@@ -24,15 +24,18 @@ def test_no_rate_is_the_users_model():
     assert LoadPlan.from_fields({}).load_model == "users"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("checkout=5", "unknown API 'checkout' (use auth, generation, payments)"),
-    ("generation=-1", "rate of generation must be more than 0 per second, not -1"),
-    ("generation=0", "must be more than 0"),
-    ("generation=ten", "rate of generation 'ten' is not a number"),
-    ("generation", "'generation' is not API=PER_S"),
-    ("generation=1,generation=2", "generation is given twice"),
-    ("generation=inf", "must be more than 0"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("checkout=5", "unknown API 'checkout' (use auth, generation, payments)"),
+        ("generation=-1", "rate of generation must be more than 0 per second, not -1"),
+        ("generation=0", "must be more than 0"),
+        ("generation=ten", "rate of generation 'ten' is not a number"),
+        ("generation", "'generation' is not API=PER_S"),
+        ("generation=1,generation=2", "generation is given twice"),
+        ("generation=inf", "must be more than 0"),
+    ],
+)
 def test_bad_rates_are_one_line_errors(text, message):
     with pytest.raises(HarnessError, match=None) as info:
         parse_rates(text, "--rate")
@@ -50,18 +53,24 @@ def test_profile_file_ramps_and_holds(tmp_path):
     assert LoadPlan.from_fields(plan.to_fields()) == plan
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "expected a list of stages"),
-    ("- {duration: 10s}\n", "stage 1: expected exactly the keys duration and rates"),
-    ("- {duration: 10s, rates: {generation: 1}, extra: 1}\n", "stage 1: expected exactly the keys"),
-    ("- {duration: ten, rates: {generation: 1}}\n", "stage 1: duration 'ten' is not a duration"),
-    ("- {duration: -5, rates: {generation: 1}}\n", "stage 1: duration -5 is not a duration"),
-    ("- {duration: 5, rates: {generation: 1}}\n- {duration: 5, rates: {gen: 1}}\n", "stage 2: unknown API 'gen'"),
-    ("- {duration: 5, rates: {generation: -1}}\n", "rate of generation must be 0 or more"),
-    ("- {duration: 5, rates: [generation]}\n", "rates must be a mapping"),
-    ("- {duration: 5, rates: {generation: 0}}\n", "every rate is 0"),
-    ("[unclosed\n", "not valid YAML/JSON"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "expected a list of stages"),
+        ("- {duration: 10s}\n", "stage 1: expected exactly the keys duration and rates"),
+        ("- {duration: 10s, rates: {generation: 1}, extra: 1}\n", "stage 1: expected exactly the keys"),
+        ("- {duration: ten, rates: {generation: 1}}\n", "stage 1: duration 'ten' is not a duration"),
+        ("- {duration: -5, rates: {generation: 1}}\n", "stage 1: duration -5 is not a duration"),
+        (
+            "- {duration: 5, rates: {generation: 1}}\n- {duration: 5, rates: {gen: 1}}\n",
+            "stage 2: unknown API 'gen'",
+        ),
+        ("- {duration: 5, rates: {generation: -1}}\n", "rate of generation must be 0 or more"),
+        ("- {duration: 5, rates: [generation]}\n", "rates must be a mapping"),
+        ("- {duration: 5, rates: {generation: 0}}\n", "every rate is 0"),
+        ("[unclosed\n", "not valid YAML/JSON"),
+    ],
+)
 def test_bad_profiles_are_one_line_errors_naming_the_file(tmp_path, text, message):
     path = tmp_path / "profile.yaml"
     path.write_text(text)

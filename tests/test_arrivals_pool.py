@@ -42,8 +42,12 @@ def test_busy_pool_makes_arrivals_late_and_drops_those_past_the_bound():
     arrival = pool.take()
     assert arrival.due == 1001.5
     counts = pool.take_interval(["payments", "auth"])
-    assert (counts["payments"].scheduled, counts["payments"].late, counts["payments"].dropped,
-            counts["payments"].started) == (5, 5, 3, 1)
+    assert (
+        counts["payments"].scheduled,
+        counts["payments"].late,
+        counts["payments"].dropped,
+        counts["payments"].started,
+    ) == (5, 5, 3, 1)
     # the lag of the one still waiting (due 1002, now 1003.2) counts too
     assert abs(counts["payments"].max_lag_ms - 1700) < 1e-6
     assert counts["auth"].scheduled == 0  # an API with a rate gets a point even when all is 0

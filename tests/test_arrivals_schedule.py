@@ -29,7 +29,9 @@ def test_one_worker_constant_spacing():
 @pytest.mark.parametrize("workers", [2, 3, 7])
 def test_n_workers_share_exactly_and_interleave_evenly(workers):
     ids = tuple(f"w{i}" for i in range(workers))
-    per_worker = {w: arrivals_until(ConstantSchedule(RateCurve.constant(10), w, [Split(0, ids)]), 60) for w in ids}
+    per_worker = {
+        w: arrivals_until(ConstantSchedule(RateCurve.constant(10), w, [Split(0, ids)]), 60) for w in ids
+    }
     # worker i starts at offset i/rate, then every N/rate
     for i, w in enumerate(ids):
         assert per_worker[w][0] == pytest.approx(i / 10)
@@ -39,13 +41,17 @@ def test_n_workers_share_exactly_and_interleave_evenly(workers):
     assert len(combined) == 600  # nothing doubled, nothing missing
     assert max(abs(b - a - 0.1) for a, b in zip(combined, combined[1:])) < 1e-9
     # share_at is what each worker stores as target_per_s: they add up to the rate
-    assert sum(ConstantSchedule(RateCurve.constant(10), w, [Split(0, ids)]).share_at(5) for w in ids) == pytest.approx(10)
+    assert sum(
+        ConstantSchedule(RateCurve.constant(10), w, [Split(0, ids)]).share_at(5) for w in ids
+    ) == pytest.approx(10)
 
 
 def test_a_ramp_is_followed_exactly_by_the_combined_stream():
     curve = RateCurve([(60, 0, 10), (60, 10, 10)])  # 0 → 10/s over a minute, then hold
     ids = ("a", "b")
-    combined = sorted(t for w in ids for t in arrivals_until(ConstantSchedule(curve, w, [Split(0, ids)]), 120))
+    combined = sorted(
+        t for w in ids for t in arrivals_until(ConstantSchedule(curve, w, [Split(0, ids)]), 120)
+    )
     for start in range(0, 120, 10):
         in_window = sum(1 for t in combined if start <= t < start + 10)
         expected = curve.cumulative(start + 10) - curve.cumulative(start)
@@ -82,8 +88,9 @@ def test_a_worker_not_in_the_split_waits():
 def test_poisson_gaps_are_exponential_and_the_split_adds_up():
     rng = random.Random(7)
     ids = ("a", "b")
-    per_worker = {w: arrivals_until(PoissonSchedule(RateCurve.constant(50), w, [Split(0, ids)], rng), 200)
-                  for w in ids}
+    per_worker = {
+        w: arrivals_until(PoissonSchedule(RateCurve.constant(50), w, [Split(0, ids)], rng), 200) for w in ids
+    }
     for times in per_worker.values():  # each worker: Poisson at 25/s
         gaps = [b - a for a, b in zip(times, times[1:])]
         assert statistics.mean(gaps) == pytest.approx(1 / 25, rel=0.05)

@@ -14,10 +14,13 @@ SUCCESS = min_effect(Thresholds(), "success_rate")
 P95 = min_effect(Thresholds(), "p95")
 
 
-@pytest.mark.parametrize("dips", [
-    {30: 98.0, 32: 97.0},  # two one-run dips two runs apart
-    {35: 96.0, 37: 98.5, 20: 97.5, 23: 99.0},
-])
+@pytest.mark.parametrize(
+    "dips",
+    [
+        {30: 98.0, 32: 97.0},  # two one-run dips two runs apart
+        {35: 96.0, 37: 98.5, 20: 97.5, 23: 99.0},
+    ],
+)
 def test_one_run_dips_of_a_success_rate_at_100_percent_are_not_a_level_shift(dips):
     # Most successive differences are 0: the noise estimate is 0, and without a floor the penalty
     # collapsed and each pair of nearby dips was reported as a level of its own.

@@ -101,8 +101,9 @@ def test_every_panel_has_a_query(uid):
         targets = panel.get("targets", [])
         assert targets, f"panel {panel['title']!r} has no query"
         for target in targets:
-            assert target.get("rawQuery") is True and target.get("query", "").strip(), \
+            assert target.get("rawQuery") is True and target.get("query", "").strip(), (
                 f"panel {panel['title']!r} target {target.get('refId')} has no raw InfluxQL query"
+            )
 
 
 def _outside_literals(query: str) -> str:
@@ -113,11 +114,13 @@ def _outside_literals(query: str) -> str:
 @pytest.mark.parametrize("item", static_queries(), ids=lambda item: item.label)
 def test_query_quotes_identifiers_and_names_variable_formats(item):
     bare = _outside_literals(item.query)
-    assert not re.search(r"\bname\b", bare), "name is an InfluxQL keyword: write \"name\""
-    assert not re.search(r"\bFROM\s+(?![(\"])", item.query), "measurements are written quoted: FROM \"request\""
+    assert not re.search(r"\bname\b", bare), 'name is an InfluxQL keyword: write "name"'
+    assert not re.search(r"\bFROM\s+(?![(\"])", item.query), 'measurements are written quoted: FROM "request"'
     for name, fmt in dq.variable_references(item.query):
         # Without a format Grafana's escaping depends on its version; raw and regex never change.
-        assert fmt in ("raw", "regex"), f"${name} without a format: write ${{{name}:raw}} or ${{{name}:regex}}"
+        assert fmt in ("raw", "regex"), (
+            f"${name} without a format: write ${{{name}:raw}} or ${{{name}:regex}}"
+        )
 
 
 @pytest.mark.parametrize("uid", sorted(DASHBOARD_FILES))
@@ -156,10 +159,18 @@ def test_run_data_is_read_from_the_policy_variable_and_raw_data_from_the_default
 
 def test_live_dashboard_draws_limits_from_the_runs_threshold_points():
     dash = load_dashboards()["loadtest-live"]
-    limit_queries = {(panel["title"], t["refId"]): t["query"] for panel, _ in dq.panels(dash)
-                     for t in panel.get("targets", []) if '"${runs_rp:raw}"."threshold"' in t.get("query", "")}
+    limit_queries = {
+        (panel["title"], t["refId"]): t["query"]
+        for panel, _ in dq.panels(dash)
+        for t in panel.get("targets", [])
+        if '"${runs_rp:raw}"."threshold"' in t.get("query", "")
+    }
     titles = {title for title, _ in limit_queries}
-    assert {"p95 by endpoint — $api", "Success rate by endpoint — $api", "Load generator CPU by worker"} <= titles
+    assert {
+        "p95 by endpoint — $api",
+        "Success rate by endpoint — $api",
+        "Load generator CPU by worker",
+    } <= titles
 
 
 # -- provisioning ----------------------------------------------------------------------------------
@@ -204,8 +215,12 @@ def _compose() -> dict:
 def test_compose_file_validates_against_the_compose_spec():
     exe = shutil.which("check-jsonschema") or str(Path(sys.executable).with_name("check-jsonschema"))
     require("check-jsonschema", Path(exe).exists(), "pip install 'check-jsonschema>=0.29,<1'")
-    proc = subprocess.run([exe, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [exe, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -231,7 +246,9 @@ def test_compose_provisions_grafana_and_the_runs_bucket():
     assert '--name "${DOCKER_INFLUXDB_INIT_BUCKET}/runs"' in script and "--retention 0" in script
     assert compose["services"]["influxdb"]["environment"]["DOCKER_INFLUXDB_INIT_BUCKET"] == "loadtest"
     named = set(compose["volumes"])
-    used = {src for service in compose["services"].values() for src in _mounts(service) if not src.startswith(".")}
+    used = {
+        src for service in compose["services"].values() for src in _mounts(service) if not src.startswith(".")
+    }
     assert used and used <= named
 
 
@@ -242,8 +259,14 @@ def test_compose_profiles_run_the_sandbox_and_distributed_locust():
     master, worker = services["locust-master"], services["locust-worker"]
     assert master["profiles"] == worker["profiles"] == ["locust"]
     assert master["command"] == ["locust", "-f", "harness/locustfile.py", "--master"]
-    assert worker["command"] == ["locust", "-f", "harness/locustfile.py", "--worker", "--master-host",
-                                 "locust-master"]
+    assert worker["command"] == [
+        "locust",
+        "-f",
+        "harness/locustfile.py",
+        "--worker",
+        "--master-host",
+        "locust-master",
+    ]
     assert "ports" not in worker and "container_name" not in worker, "workers must be scalable"
     assert (ROOT / "Dockerfile").exists() and "pip install ." in (ROOT / "Dockerfile").read_text()
 
@@ -255,8 +278,11 @@ def test_compose_commits_no_secret_and_env_example_names_every_variable():
             if isinstance(value, str) and re.search(r"TOKEN|PASSWORD", key):
                 assert value.startswith("${"), f"{path}.{key} holds a literal secret"
     used = set(re.findall(r"\$\{(\w+)", text))
-    example = dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
-                   if line.strip() and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
     assert used <= set(example), f".env.example lacks {sorted(used - set(example))}"
     for key, value in example.items():
         if re.search(r"TOKEN|PASSWORD", key):
@@ -302,12 +328,17 @@ class RecordedRun:
 
 
 def has_values(results: list[dict]) -> bool:
-    return any(any(v is not None for v in row[1:]) for r in results for s in r.get("series", [])
-               for row in s.get("values", []))
+    return any(
+        any(v is not None for v in row[1:])
+        for r in results
+        for s in r.get("series", [])
+        for row in s.get("values", [])
+    )
 
 
-def series_of(run: RecordedRun, uid: str, title: str, ref: str, repeat: str = "",
-              time_range: dq.TimeRange | None = None) -> list[dict]:
+def series_of(
+    run: RecordedRun, uid: str, title: str, ref: str, repeat: str = "", time_range: dq.TimeRange | None = None
+) -> list[dict]:
     (item,) = [i for i in dq.queries(load_dashboards()[uid]) if i.title == title and i.ref == ref]
     (query,) = [q for value, q in dq.expand(item, run.context(uid, time_range)) if value == repeat]
     return [s for r in run.results(query) for s in r.get("series", [])]
@@ -337,32 +368,89 @@ def recorded_run(influxd, tmp_path_factory, request):
     def harness_run(run_id: str, *extra: str) -> subprocess.CompletedProcess:
         # The real thing: `harness run` writes the run, threshold, baseline, run_summary and
         # events points exactly as a user's run does.
-        return subprocess.run([sys.executable, "-m", "harness.cli", "run", "--run-id", run_id, "--users", "40",
-                               "--spawn-rate", "40", "--run-time", "10s", "--influx-url", influxd.url,
-                               "--influx-db", db, "--influx-runs-rp", runs_rp, "--thresholds-file", str(limits),
-                               "--out", str(tmp_path_factory.mktemp("run")), *extra],
-                              capture_output=True, text=True, timeout=180, cwd=ROOT)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "run",
+                "--run-id",
+                run_id,
+                "--users",
+                "40",
+                "--spawn-rate",
+                "40",
+                "--run-time",
+                "10s",
+                "--influx-url",
+                influxd.url,
+                "--influx-db",
+                db,
+                "--influx-runs-rp",
+                runs_rp,
+                "--thresholds-file",
+                str(limits),
+                "--out",
+                str(tmp_path_factory.mktemp("run")),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=ROOT,
+        )
 
     base = harness_run(BASE_RUN_ID)
     # Judged (10 s leave some endpoints with few requests: it may be inconclusive, exit 2).
-    assert "verdict: " in base.stdout, f"the baseline run broke:\n{base.stdout[-2000:]}\n{base.stderr[-2000:]}"
-    run = harness_run(RUN_ID, "--fault", "payments:error_rate=0.3", "--fault", "payments:latency_ms=15",
-                      "--baseline", BASE_RUN_ID)
+    assert "verdict: " in base.stdout, (
+        f"the baseline run broke:\n{base.stdout[-2000:]}\n{base.stderr[-2000:]}"
+    )
+    run = harness_run(
+        RUN_ID,
+        "--fault",
+        "payments:error_rate=0.3",
+        "--fault",
+        "payments:latency_ms=15",
+        "--baseline",
+        BASE_RUN_ID,
+    )
     assert run.returncode == 1, f"the faulty run must fail:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
     thresholds = load_thresholds(limits)
-    verdict, _ = judge(client, RUN_ID, thresholds, tmp_path_factory.mktemp("verdict"),
-                       generation_target=thresholds.generation.target_per_s, baseline=BASE_RUN_ID,
-                       runs_rp=runs_rp)
-    start_ns = client.query(f"SELECT \"title\" FROM {source(runs_rp, 'events')} WHERE \"run_id\" = '{RUN_ID}' "
-                            "AND \"type\" = 'start'")[0]["values"][0][0]
+    verdict, _ = judge(
+        client,
+        RUN_ID,
+        thresholds,
+        tmp_path_factory.mktemp("verdict"),
+        generation_target=thresholds.generation.target_per_s,
+        baseline=BASE_RUN_ID,
+        runs_rp=runs_rp,
+    )
+    start_ns = client.query(
+        f'SELECT "title" FROM {source(runs_rp, "events")} WHERE "run_id" = \'{RUN_ID}\' '
+        "AND \"type\" = 'start'"
+    )[0]["values"][0][0]
     # An older run's start, so the run list's order is tested too.
-    client.write((event_line(OLDER_RUN_ID, "local", "start", "Run started", "older run",
-                             start_ns - 3_600_000_000_000) + "\n").encode(), retention_policy=runs_rp)
+    client.write(
+        (
+            event_line(
+                OLDER_RUN_ID, "local", "start", "Run started", "older run", start_ns - 3_600_000_000_000
+            )
+            + "\n"
+        ).encode(),
+        retention_policy=runs_rp,
+    )
     # A change point as `harness history` stores it (its detection is tested in test_history.py).
-    summary = client.query(f"SELECT \"p95\" FROM {source(runs_rp, 'run_summary')} WHERE \"run_id\" = '{RUN_ID}' "
-                           "AND \"endpoint\" = 'POST /api/v1/payments'")[0]["values"][0]
-    point = ChangePoint("POST /api/v1/payments", "p95", Shift(1, 3.0, summary[1]),
-                        RunValue(summary[0], RUN_ID, summary[1]), RunValue(summary[0] - 1, BASE_RUN_ID, 3.0))
+    summary = client.query(
+        f'SELECT "p95" FROM {source(runs_rp, "run_summary")} WHERE "run_id" = \'{RUN_ID}\' '
+        "AND \"endpoint\" = 'POST /api/v1/payments'"
+    )[0]["values"][0]
+    point = ChangePoint(
+        "POST /api/v1/payments",
+        "p95",
+        Shift(1, 3.0, summary[1]),
+        RunValue(summary[0], RUN_ID, summary[1]),
+        RunValue(summary[0] - 1, BASE_RUN_ID, 3.0),
+    )
     store_change_points(client, runs_rp, "local", [point])
     return RecordedRun(client, verdict, start_ns // 1_000_000, thresholds, runs_rp)
 
@@ -400,12 +488,13 @@ def is_sketch_query(item: dq.DashboardQuery) -> bool:
     return item.dashboard == "loadtest-live" and item.kind == "panel" and item.title in sketch_panel_titles()
 
 
-
-
 @pytest.mark.influx
 @pytest.mark.slow
-@pytest.mark.parametrize("item", [i for i in static_queries() if not is_arrival_query(i) and not is_sketch_query(i)],
-                         ids=lambda item: item.label)
+@pytest.mark.parametrize(
+    "item",
+    [i for i in static_queries() if not is_arrival_query(i) and not is_sketch_query(i)],
+    ids=lambda item: item.label,
+)
 def test_every_query_answers_with_the_runs_data(recorded_run, item):
     assert not recorded_run.raw_deleted, "ran after the raw points were deleted"
     for value, query in dq.expand(item, recorded_run.context(item.dashboard)):
@@ -422,7 +511,9 @@ def test_run_list_shows_the_newest_run_first(recorded_run):
     # The run data's policy is found, not configured: "runs" when the database has it, otherwise
     # the default policy ("raw" where the harness created the database), the same on both dashboards.
     assert context.variables["runs_rp"].values == [recorded_run.runs_rp or "raw"]
-    assert recorded_run.context("loadtest-history").variables["runs_rp"].values == [recorded_run.runs_rp or "raw"]
+    assert recorded_run.context("loadtest-history").variables["runs_rp"].values == [
+        recorded_run.runs_rp or "raw"
+    ]
     assert options["test_env"] == ["local"]
     assert set(options["api"]) == {"auth", "generation", "payments"}
 
@@ -432,12 +523,19 @@ def test_run_list_shows_the_newest_run_first(recorded_run):
 def test_limit_lines_are_the_numbers_the_verdict_used(recorded_run):
     checks = {(c.scope, c.metric): c.threshold for c in recorded_run.verdict.checks}
     assert checks[("api:payments", "p95")] == 300.0 and checks[("api:payments", "success_rate")] == 95.0
-    for title, metric in (("p95 by endpoint — $api", "p95"), ("Success rate by endpoint — $api", "success_rate")):
-        lines = {s["tags"]["scope"]: set(non_null(s))
-                 for s in series_of(recorded_run, "loadtest-live", title, "B", "payments")}
+    for title, metric in (
+        ("p95 by endpoint — $api", "p95"),
+        ("Success rate by endpoint — $api", "success_rate"),
+    ):
+        lines = {
+            s["tags"]["scope"]: set(non_null(s))
+            for s in series_of(recorded_run, "loadtest-live", title, "B", "payments")
+        }
         assert lines["api:payments"] == {checks[("api:payments", metric)]}, title
-    history = {s["tags"]["api"]: set(non_null(s))
-               for s in series_of(recorded_run, "loadtest-history", "p95 per run by API", "B")}
+    history = {
+        s["tags"]["api"]: set(non_null(s))
+        for s in series_of(recorded_run, "loadtest-history", "p95 per run by API", "B")
+    }
     assert history["payments"] == {300.0} and history["auth"] == {200.0}
     throughput = series_of(recorded_run, "loadtest-live", "Generations created/s", "B")
     assert set(non_null(throughput[0])) == {checks[("api:generation", "throughput")]}
@@ -446,21 +544,31 @@ def test_limit_lines_are_the_numbers_the_verdict_used(recorded_run):
 
 
 def endpoint_comparisons(run: RecordedRun, statistic: str, api: str) -> dict:
-    return {c.scope: c for c in run.verdict.comparisons if c.statistic == statistic and c.api == api and c.endpoint}
+    return {
+        c.scope: c
+        for c in run.verdict.comparisons
+        if c.statistic == statistic and c.api == api and c.endpoint
+    }
 
 
 @pytest.mark.influx
 @pytest.mark.slow
-@pytest.mark.parametrize("title,statistic", [("p95 by endpoint — $api", "p95"),
-                                             ("Success rate by endpoint — $api", "success_rate")])
+@pytest.mark.parametrize(
+    "title,statistic",
+    [("p95 by endpoint — $api", "p95"), ("Success rate by endpoint — $api", "success_rate")],
+)
 def test_live_panels_draw_the_baseline_and_the_regression_limit_per_endpoint(recorded_run, title, statistic):
     expected = endpoint_comparisons(recorded_run, statistic, "payments")
     assert expected, "the run was not compared with its baseline"
-    baseline = {s["tags"]["scope"]: sorted(set(non_null(s))) for s in
-                series_of(recorded_run, "loadtest-live", title, "C", "payments")}
+    baseline = {
+        s["tags"]["scope"]: sorted(set(non_null(s)))
+        for s in series_of(recorded_run, "loadtest-live", title, "C", "payments")
+    }
     assert baseline == {scope: [pytest.approx(c.baseline)] for scope, c in expected.items()}
-    limits = {s["tags"]["scope"]: sorted(set(non_null(s))) for s in
-              series_of(recorded_run, "loadtest-live", title, "D", "payments")}
+    limits = {
+        s["tags"]["scope"]: sorted(set(non_null(s)))
+        for s in series_of(recorded_run, "loadtest-live", title, "D", "payments")
+    }
     assert limits == {scope: [pytest.approx(c.limit)] for scope, c in expected.items() if c.limit is not None}
 
 
@@ -479,17 +587,25 @@ def test_a_regressed_run_is_marked_on_both_dashboards(recorded_run):
 @pytest.mark.influx
 @pytest.mark.slow
 def test_history_shows_each_endpoints_p95_with_its_baseline(recorded_run):
-    expected = {c.scope: c.baseline for api in ("auth", "generation", "payments")
-                for c in endpoint_comparisons(recorded_run, "p95", api).values()}
-    shown = {s["tags"]["endpoint"]: non_null(s) for s in
-             series_of(recorded_run, "loadtest-history", "p95 per run by endpoint", "B")}
+    expected = {
+        c.scope: c.baseline
+        for api in ("auth", "generation", "payments")
+        for c in endpoint_comparisons(recorded_run, "p95", api).values()
+    }
+    shown = {
+        s["tags"]["endpoint"]: non_null(s)
+        for s in series_of(recorded_run, "loadtest-history", "p95 per run by endpoint", "B")
+    }
     assert shown == {scope: [pytest.approx(value)] for scope, value in expected.items()}
 
 
 def line_queries(uid: str = "loadtest-live") -> list[dq.DashboardQuery]:
     """Every panel query that draws a limit or a baseline as a line."""
-    return [item for item in dq.queries(load_dashboards()[uid]) if item.kind == "panel"
-            and re.search(r'\."(threshold|baseline)"', item.query)]
+    return [
+        item
+        for item in dq.queries(load_dashboards()[uid])
+        if item.kind == "panel" and re.search(r'\."(threshold|baseline)"', item.query)
+    ]
 
 
 @pytest.mark.influx
@@ -499,17 +615,21 @@ def test_limit_and_baseline_lines_span_a_range_that_starts_after_the_run_did(rec
     """A run longer than the time range: no threshold or baseline point lies inside the range, yet
     every line is drawn from its left edge to its right edge."""
     events = source(recorded_run.runs_rp, "events")
-    (stop,) = recorded_run.client.query(f"SELECT \"title\" FROM {events} WHERE \"run_id\" = '{RUN_ID}' "
-                                        "AND \"type\" = 'stop'", epoch="ms")
+    (stop,) = recorded_run.client.query(
+        f'SELECT "title" FROM {events} WHERE "run_id" = \'{RUN_ID}\' AND "type" = \'stop\'', epoch="ms"
+    )
     stop_ms = stop["values"][0][0]
     start_ms = recorded_run.start_ms
-    from_ms, to_ms = (start_ms + 3000, start_ms + 6000) if window.startswith("middle") else (stop_ms - 3000, stop_ms)
+    from_ms, to_ms = (
+        (start_ms + 3000, start_ms + 6000) if window.startswith("middle") else (stop_ms - 3000, stop_ms)
+    )
     assert from_ms > start_ms + 1000 and to_ms - from_ms >= 3000
     if window.startswith("middle"):
         for measurement in ("threshold", "baseline"):
             inside = recorded_run.client.query(
-                f"SELECT count(\"value\") FROM {source(recorded_run.runs_rp, measurement)} "
-                f"WHERE \"run_id\" = '{RUN_ID}' AND time >= {from_ms}ms AND time <= {to_ms}ms")
+                f'SELECT count("value") FROM {source(recorded_run.runs_rp, measurement)} '
+                f"WHERE \"run_id\" = '{RUN_ID}' AND time >= {from_ms}ms AND time <= {to_ms}ms"
+            )
             assert not inside, f"{measurement} points inside the range: the test would prove nothing"
     time_range = dq.TimeRange(from_ms, to_ms)
     queries = line_queries()
@@ -555,8 +675,9 @@ def test_annotations_mark_start_spawn_stop_and_verdict(recorded_run):
 def expired_run(recorded_run):
     """The same run after its raw points expired (deleted here); defined last so it runs last."""
     for measurement in ("request", "users"):
-        recorded_run.client.query_results(f"DELETE FROM \"{measurement}\" WHERE \"run_id\" = '{RUN_ID}'",
-                                          method="POST", epoch="")
+        recorded_run.client.query_results(
+            f'DELETE FROM "{measurement}" WHERE "run_id" = \'{RUN_ID}\'', method="POST", epoch=""
+        )
     recorded_run.raw_deleted = True
     return recorded_run
 
@@ -564,8 +685,9 @@ def expired_run(recorded_run):
 @pytest.mark.influx
 @pytest.mark.slow
 def test_history_answers_after_the_raw_points_are_gone(expired_run):
-    assert not has_values(expired_run.results(f"SELECT count(\"response_time\") FROM \"request\" "
-                                              f"WHERE \"run_id\" = '{RUN_ID}'"))
+    assert not has_values(
+        expired_run.results(f'SELECT count("response_time") FROM "request" WHERE "run_id" = \'{RUN_ID}\'')
+    )
     history = [i for i in static_queries() if i.dashboard == "loadtest-history"]
     assert len(history) >= 10
     context = expired_run.context("loadtest-history")
@@ -585,22 +707,49 @@ def arrival_run(influxd, tmp_path_factory):
     client = InfluxClient(InfluxSettings(url=influxd.url, database=db))
     client.query_results(f'DROP DATABASE "{db}"', method="POST", epoch="")
     out = tmp_path_factory.mktemp("arrival-run")
-    run = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--run-id", ARRIVAL_RUN_ID, "--rate",
-                          "payments=20", "--users", "5", "--run-time", "20s", "--fault",
-                          "all:stall_at_s=8,stall_s=2", "--influx-url", influxd.url, "--influx-db", db,
-                          "--out", str(out)], capture_output=True, text=True, timeout=180, cwd=ROOT)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            "--run-id",
+            ARRIVAL_RUN_ID,
+            "--rate",
+            "payments=20",
+            "--users",
+            "5",
+            "--run-time",
+            "20s",
+            "--fault",
+            "all:stall_at_s=8,stall_s=2",
+            "--influx-url",
+            influxd.url,
+            "--influx-db",
+            db,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
     assert run.returncode == 1, f"the stalled run must fail:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
     assert "api:payments" in run.stdout
     verdict = json.loads((out / "verdict.json").read_text())
     verdict["summary_md"] = (out / "summary.md").read_text()
-    start_ns = client.query(f"SELECT \"title\" FROM \"runs\".\"events\" WHERE \"run_id\" = '{ARRIVAL_RUN_ID}' "
-                            "AND \"type\" = 'start'")[0]["values"][0][0]
+    start_ns = client.query(
+        f'SELECT "title" FROM "runs"."events" WHERE "run_id" = \'{ARRIVAL_RUN_ID}\' AND "type" = \'start\''
+    )[0]["values"][0][0]
     return RecordedRun(client, verdict, start_ns // 1_000_000, Thresholds(), "runs", run_id=ARRIVAL_RUN_ID)
 
 
 @pytest.mark.influx
 @pytest.mark.slow
-@pytest.mark.parametrize("item", [i for i in static_queries() if is_arrival_query(i)], ids=lambda item: item.label)
+@pytest.mark.parametrize(
+    "item", [i for i in static_queries() if is_arrival_query(i)], ids=lambda item: item.label
+)
 def test_every_arrival_panel_answers_with_an_arrival_runs_data(arrival_run, item):
     for value, query in dq.expand(item, arrival_run.context(item.dashboard)):
         assert has_values(arrival_run.results(query)), f"{item.label} {value} returned no data:\n{query}"
@@ -608,8 +757,11 @@ def test_every_arrival_panel_answers_with_an_arrival_runs_data(arrival_run, item
 
 def test_the_arrival_row_has_the_panels_the_issue_asks_for():
     titles = arrival_panel_titles()
-    assert {"Arrivals/s: asked, offered, achieved — by API", "Late and dropped arrivals/s — by API",
-            "p95 from the scheduled start and service-time p95 — by endpoint"} <= titles
+    assert {
+        "Arrivals/s: asked, offered, achieved — by API",
+        "Late and dropped arrivals/s — by API",
+        "p95 from the scheduled start and service-time p95 — by endpoint",
+    } <= titles
 
 
 def _values_by_series(run: RecordedRun, title: str, ref: str) -> dict[str, dict[str, list]]:
@@ -617,8 +769,11 @@ def _values_by_series(run: RecordedRun, title: str, ref: str) -> dict[str, dict[
     out = {}
     for s in series_of(run, "loadtest-live", title, ref):
         name = " ".join(str(v) for v in (s.get("tags") or {}).values())
-        out[name] = {col: [row[i] for row in s["values"] if row[i] is not None]
-                     for i, col in enumerate(s["columns"]) if col != "time"}
+        out[name] = {
+            col: [row[i] for row in s["values"] if row[i] is not None]
+            for i, col in enumerate(s["columns"])
+            if col != "time"
+        }
     return out
 
 
@@ -626,25 +781,35 @@ def _values_by_series(run: RecordedRun, title: str, ref: str) -> dict[str, dict[
 @pytest.mark.slow
 def test_arrival_panels_show_the_runs_numbers(arrival_run):
     client = arrival_run.client
-    arrivals = _values_by_series(arrival_run, "Arrivals/s: asked, offered, achieved — by API", "A")["payments"]
+    arrivals = _values_by_series(arrival_run, "Arrivals/s: asked, offered, achieved — by API", "A")[
+        "payments"
+    ]
     # The target line: 20/s asked in every full bucket (a bucket's sum of the workers' per-second shares).
     asked = arrivals["asked"]
     assert sorted(asked)[len(asked) // 2] == 20
     # The key requests drawn are the stored ones, every one of them.
     interval_s = dq.duration_ms("2s") / 1000
     keyed = _values_by_series(arrival_run, "Arrivals/s: asked, offered, achieved — by API", "B")["payments"]
-    (stored,) = client.query(f"SELECT count(\"scheduled_response_time\") FROM \"request\" WHERE \"run_id\" = "
-                             f"'{ARRIVAL_RUN_ID}' AND \"method\" = 'POST' AND \"name\" = '/api/v1/payments'")
+    (stored,) = client.query(
+        f'SELECT count("scheduled_response_time") FROM "request" WHERE "run_id" = '
+        f"'{ARRIVAL_RUN_ID}' AND \"method\" = 'POST' AND \"name\" = '/api/v1/payments'"
+    )
     assert round(sum(keyed["key requests"]) * interval_s) == stored["values"][0][1]
     late = _values_by_series(arrival_run, "Late and dropped arrivals/s — by API", "A")["payments"]
     assert sum(late["late"]) > 0, "the stall made arrivals wait"
     # Latency from the scheduled start saw the stall; the service time of the same requests saw less.
-    latency = _values_by_series(arrival_run, "p95 from the scheduled start and service-time p95 — by endpoint", "A")
+    latency = _values_by_series(
+        arrival_run, "p95 from the scheduled start and service-time p95 — by endpoint", "A"
+    )
     post = latency["POST /api/v1/payments"]
     assert max(post["p95 from scheduled start"]) >= 1000
     assert max(post["p95 from scheduled start"]) > max(post["p95 service time"])
-    limits = _values_by_series(arrival_run, "p95 from the scheduled start and service-time p95 — by endpoint", "B")
-    assert set(limits["api:payments"]["value"]) == {300.0}  # carried over the whole range, like every limit line
+    limits = _values_by_series(
+        arrival_run, "p95 from the scheduled start and service-time p95 — by endpoint", "B"
+    )
+    assert set(limits["api:payments"]["value"]) == {
+        300.0
+    }  # carried over the whole range, like every limit line
     (lag_limit,) = series_of(arrival_run, "loadtest-live", "Load generator event-loop lag by worker", "B")
     assert set(non_null(lag_limit)) == {100.0}
     pool = _values_by_series(arrival_run, "Pool: users busy", "A")[""]
@@ -663,9 +828,12 @@ def test_the_stalled_arrival_run_fails_naming_payments_with_both_latencies(arriv
     (stored,) = arrival_run.client.query(
         'SELECT percentile("scheduled_response_time", 99) FROM "request" WHERE "run_id" = '
         f"'{ARRIVAL_RUN_ID}' AND \"method\" = 'POST' AND \"name\" = '/api/v1/payments' "
-        f"AND time >= '{verdict['window']['start']}' AND time <= '{verdict['window']['end']}'")
+        f"AND time >= '{verdict['window']['start']}' AND time <= '{verdict['window']['end']}'"
+    )
     assert post["scheduled"]["p99"] == stored["values"][0][1]  # exactly InfluxDB's PERCENTILE
-    row = next(line for line in verdict["summary_md"].splitlines() if line.startswith("| `POST /api/v1/payments`"))
+    row = next(
+        line for line in verdict["summary_md"].splitlines() if line.startswith("| `POST /api/v1/payments`")
+    )
     cells = [c.strip() for c in row.split("|")]
     assert f"{post['p99']:.1f}" in cells and f"{post['scheduled']['p99']:.1f}" in cells
     assert verdict["load"]["apis"]["payments"]["late"] > 0
@@ -684,42 +852,88 @@ def sketch_run(influxd, tmp_path_factory):
     client = InfluxClient(InfluxSettings(url=influxd.url, database=db))
     client.query_results(f'DROP DATABASE "{db}"', method="POST", epoch="")
     out = tmp_path_factory.mktemp("sketch-run")
-    run = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--run-id", SKETCH_RUN_ID, "--rate",
-                          "generation=5", "--rate", "payments=10", "--users", "20", "--run-time", "20s",
-                          "--processes", "2", "--influx-points", "sketches", "--fault", "payments:error_rate=0.3",
-                          "--influx-url", influxd.url, "--influx-db", db, "--out", str(out)],
-                         capture_output=True, text=True, timeout=180, cwd=ROOT)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            "--run-id",
+            SKETCH_RUN_ID,
+            "--rate",
+            "generation=5",
+            "--rate",
+            "payments=10",
+            "--users",
+            "20",
+            "--run-time",
+            "20s",
+            "--processes",
+            "2",
+            "--influx-points",
+            "sketches",
+            "--fault",
+            "payments:error_rate=0.3",
+            "--influx-url",
+            influxd.url,
+            "--influx-db",
+            db,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
     assert run.returncode == 1, f"the faulty run must fail:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
-    assert not client.query(f"SELECT count(\"response_time\") FROM \"request\" WHERE \"run_id\" = '{SKETCH_RUN_ID}'")
+    assert not client.query(
+        f'SELECT count("response_time") FROM "request" WHERE "run_id" = \'{SKETCH_RUN_ID}\''
+    )
     verdict = json.loads((out / "verdict.json").read_text())
-    start_ns = client.query(f"SELECT \"title\" FROM \"runs\".\"events\" WHERE \"run_id\" = '{SKETCH_RUN_ID}' "
-                            "AND \"type\" = 'start'")[0]["values"][0][0]
+    start_ns = client.query(
+        f'SELECT "title" FROM "runs"."events" WHERE "run_id" = \'{SKETCH_RUN_ID}\' AND "type" = \'start\''
+    )[0]["values"][0][0]
     return RecordedRun(client, verdict, start_ns // 1_000_000, Thresholds(), "runs", run_id=SKETCH_RUN_ID)
 
 
-TWINS = {"Requests": "Requests (sketches)", "Failures": "Failures (sketches)", "p95": "p95, worst second (sketches)",
-         "Requests/s": "Requests/s (sketches)", "p95 by endpoint — $api": "p95 by endpoint (sketches)",
-         "Success rate by endpoint — $api": "Success rate by endpoint (sketches)",
-         "Requests/s by endpoint — $api": "Requests/s by endpoint (sketches)",
-         "Generations created/s": "Generations created/s (sketches)",
-         "Failures/s by status": "Failures/s by status (sketches)",
-         "Failures by status and error (latest 1000)": "Failures by status and error (sketches, latest 1000 seconds)",
-         "Arrivals/s: asked, offered, achieved — by API": "Key requests/s — by API (sketches)",
-         "p95 from the scheduled start and service-time p95 — by endpoint":
-             "p95 from the scheduled start and service-time p95 — by endpoint (sketches)"}
+TWINS = {
+    "Requests": "Requests (sketches)",
+    "Failures": "Failures (sketches)",
+    "p95": "p95, worst second (sketches)",
+    "Requests/s": "Requests/s (sketches)",
+    "p95 by endpoint — $api": "p95 by endpoint (sketches)",
+    "Success rate by endpoint — $api": "Success rate by endpoint (sketches)",
+    "Requests/s by endpoint — $api": "Requests/s by endpoint (sketches)",
+    "Generations created/s": "Generations created/s (sketches)",
+    "Failures/s by status": "Failures/s by status (sketches)",
+    "Failures by status and error (latest 1000)": "Failures by status and error (sketches, latest 1000 seconds)",
+    "Arrivals/s: asked, offered, achieved — by API": "Key requests/s — by API (sketches)",
+    "p95 from the scheduled start and service-time p95 — by endpoint": "p95 from the scheduled start and service-time p95 — by endpoint (sketches)",
+}
 
 
 def test_every_panel_reading_request_points_has_a_sketch_twin():
-    request_panels = {i.title for i in static_queries() if i.dashboard == "loadtest-live" and i.kind == "panel"
-                      and re.search(r'FROM\s+"request"\s', i.query)}
+    request_panels = {
+        i.title
+        for i in static_queries()
+        if i.dashboard == "loadtest-live" and i.kind == "panel" and re.search(r'FROM\s+"request"\s', i.query)
+    }
     assert request_panels == set(TWINS)
     assert set(TWINS.values()) == sketch_panel_titles()
 
 
 @pytest.mark.influx
 @pytest.mark.slow
-@pytest.mark.parametrize("item", [i for i in static_queries() if i.dashboard == "loadtest-live"
-                                  and (is_sketch_query(i) or i.kind == "variable")], ids=lambda item: item.label)
+@pytest.mark.parametrize(
+    "item",
+    [
+        i
+        for i in static_queries()
+        if i.dashboard == "loadtest-live" and (is_sketch_query(i) or i.kind == "variable")
+    ],
+    ids=lambda item: item.label,
+)
 def test_every_sketch_panel_answers_with_a_sketch_runs_data(sketch_run, item):
     # The twins' own queries (A) and the variables must show the run; the limit and baseline lines
     # they share with their request twins must answer (this run has limits but no baseline).
@@ -733,8 +947,9 @@ def test_every_sketch_panel_answers_with_a_sketch_runs_data(sketch_run, item):
 @pytest.mark.slow
 def test_sketch_twins_show_the_runs_counts_and_failures(sketch_run):
     (requests,) = series_of(sketch_run, "loadtest-live", "Requests (sketches)", "A")
-    stored = sketch_run.client.query(f"SELECT sum(\"count\") FROM \"request_sketch\" "
-                                     f"WHERE \"run_id\" = '{SKETCH_RUN_ID}'")[0]["values"][0][1]
+    stored = sketch_run.client.query(
+        f'SELECT sum("count") FROM "request_sketch" WHERE "run_id" = \'{SKETCH_RUN_ID}\''
+    )[0]["values"][0][1]
     assert non_null(requests) == [stored]  # the fleet's merged series holds every worker's requests
     by_status = series_of(sketch_run, "loadtest-live", "Failures/s by status (sketches)", "A")
     assert any(s["tags"]["name"] == "/api/v1/payments" and s["tags"]["status"] == "500" for s in by_status)

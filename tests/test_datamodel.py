@@ -58,10 +58,15 @@ def test_every_query_in_the_harness_reads_a_measurement_of_the_data_model():
 
 
 def test_the_events_line_carries_the_annotation_fields_and_extra_ones():
-    line = datamodel.event_line("r1", "ci", datamodel.EVENT_ABORT, "Run aborted", "why", 5,
-                                extra_fields={"kind": "fail"})
-    assert line == make_line("events", {"run_id": "r1", "test_env": "ci", "type": "abort"},
-                             {"title": "Run aborted", "text": "why", "tags": "abort,ci", "kind": "fail"}, 5)
+    line = datamodel.event_line(
+        "r1", "ci", datamodel.EVENT_ABORT, "Run aborted", "why", 5, extra_fields={"kind": "fail"}
+    )
+    assert line == make_line(
+        "events",
+        {"run_id": "r1", "test_env": "ci", "type": "abort"},
+        {"title": "Run aborted", "text": "why", "tags": "abort,ci", "kind": "fail"},
+        5,
+    )
 
 
 def test_a_worker_reporting_twice_in_one_second_is_counted_once(influx_db):
@@ -69,10 +74,20 @@ def test_a_worker_reporting_twice_in_one_second_is_counted_once(influx_db):
     second, w2 wrote 5; 17 users ran at once, not 27."""
     influx_db.create_database()
     t0 = 1_700_000_000 * 10**9
-    points = [("w1", 10, t0 + 100_000_000), ("w1", 12, t0 + 900_000_000), ("w2", 5, t0 + 500_000_000),
-              ("w1", 12, t0 + 1_100_000_000), ("w2", 4, t0 + 1_200_000_000)]
-    influx_db.write("\n".join(make_line("users", {"run_id": "r", "test_env": "t", "worker": w}, {"users": u}, ts)
-                              for w, u, ts in points).encode() + b"\n")
+    points = [
+        ("w1", 10, t0 + 100_000_000),
+        ("w1", 12, t0 + 900_000_000),
+        ("w2", 5, t0 + 500_000_000),
+        ("w1", 12, t0 + 1_100_000_000),
+        ("w2", 4, t0 + 1_200_000_000),
+    ]
+    influx_db.write(
+        "\n".join(
+            make_line("users", {"run_id": "r", "test_env": "t", "worker": w}, {"users": u}, ts)
+            for w, u, ts in points
+        ).encode()
+        + b"\n"
+    )
     assert peak_users(influx_db, "r", t0, t0 + 2 * 10**9) == 17
 
 
@@ -85,8 +100,11 @@ def test_run_summary_stores_the_peak_users_the_verdict_judged_with(influx_db):
 
     influx_db.create_database()
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    measured = Measurements(run_id="peak", test_env="t", start=start, end=start, duration_s=60.0, warmup_s=0.0,
-                            peak_users=17)
+    measured = Measurements(
+        run_id="peak", test_env="t", start=start, end=start, duration_s=60.0, warmup_s=0.0, peak_users=17
+    )
     store_verdict(influx_db, "", evaluate(Thresholds(), measured))
-    (series,) = influx_db.query('SELECT "peak_users" FROM "run_summary" WHERE "run_id" = \'peak\' AND "scope" = \'run\'')
+    (series,) = influx_db.query(
+        'SELECT "peak_users" FROM "run_summary" WHERE "run_id" = \'peak\' AND "scope" = \'run\''
+    )
     assert series["values"][0][1] == 17

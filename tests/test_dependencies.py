@@ -19,8 +19,11 @@ def _name(requirement: str) -> str:
 def _dependencies(extra: str | None = None) -> set[str]:
     """pyproject.toml's dependencies (or one extra's), as installed (make test reinstalls on a change)."""
     marker = f'extra == "{extra}"' if extra else None
-    return {_name(r) for r in importlib.metadata.requires("loadtest-harness") or []
-            if (marker in r.replace("'", '"') if marker else "extra ==" not in r)}
+    return {
+        _name(r)
+        for r in importlib.metadata.requires("loadtest-harness") or []
+        if (marker in r.replace("'", '"') if marker else "extra ==" not in r)
+    }
 
 
 def _imported_distributions() -> dict[str, set[str]]:
@@ -51,8 +54,11 @@ def test_every_runtime_dependency_is_imported_by_the_code_users_install():
 
 def test_the_code_users_install_imports_only_its_dependencies_and_locusts_own():
     locust_own = {_name(r) for r in importlib.metadata.requires("locust") or [] if "extra ==" not in r}
-    stray = {dist: sorted(files) for dist, files in _imported_distributions().items()
-             if dist not in _dependencies() | locust_own}
+    stray = {
+        dist: sorted(files)
+        for dist, files in _imported_distributions().items()
+        if dist not in _dependencies() | locust_own
+    }
     assert not stray, f"imported by harness/ or seed/ but not a runtime dependency: {stray}"
 
 

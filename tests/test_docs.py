@@ -18,8 +18,19 @@ from tests.helpers import ROOT
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
 BIN = Path(sys.executable).parent
 # Options of other programs that the docs show in passing.
-OTHER_TOOLS = {"--profile", "--scale", "--wait", "--builtin-schema", "--headless", "--no-sandbox",
-               "--disable-gpu", "--dump-dom", "--screenshot", "--window-size", "--user-data-dir"}
+OTHER_TOOLS = {
+    "--profile",
+    "--scale",
+    "--wait",
+    "--builtin-schema",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--dump-dom",
+    "--screenshot",
+    "--window-size",
+    "--user-data-dir",
+}
 
 
 def code_lines(text: str) -> list[str]:
@@ -39,7 +50,9 @@ def code_lines(text: str) -> list[str]:
 
 @cache
 def help_text(*command: str) -> str:
-    proc = subprocess.run([sys.executable, *command, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, *command, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -52,12 +65,15 @@ def locust_help() -> str:
     """Locust's --help does not load the locustfile, so the options harness/locustfile.py adds are
     added from the same parser setup Locust runs: the listener's (harness.listener.options) and
     the arrival model's (harness.arrivals.runtime) and the verdict's (harness.listener.verdict)."""
-    listener = help_text("-c", "import sys; from locust.argument_parser import get_empty_argument_parser; "
-                               "from harness.listener.options import add_arguments; "
-                               "from harness.arrivals.runtime import add_arguments as add_arrivals; "
-                               "from harness.listener.verdict import add_arguments as add_verdict; "
-                               "p = get_empty_argument_parser(); add_arguments(p); add_arrivals(p); add_verdict(p); "
-                               "p.parse_args(sys.argv[1:])")
+    listener = help_text(
+        "-c",
+        "import sys; from locust.argument_parser import get_empty_argument_parser; "
+        "from harness.listener.options import add_arguments; "
+        "from harness.arrivals.runtime import add_arguments as add_arrivals; "
+        "from harness.listener.verdict import add_arguments as add_verdict; "
+        "p = get_empty_argument_parser(); add_arguments(p); add_arrivals(p); add_verdict(p); "
+        "p.parse_args(sys.argv[1:])",
+    )
     return help_text("-m", "locust") + listener
 
 
@@ -66,12 +82,21 @@ SUBCOMMANDS = [*COMMANDS, "cleanup"]  # harness.commands.seed registers cleanup 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_every_option_named_in_the_docs_exists(doc):
-    all_help = "\n".join([harness_help(s) for s in SUBCOMMANDS] + [locust_help(),
-                         subprocess.run(["bash", "scripts/run_load_tests.sh", "--help"], capture_output=True,
-                                        text=True, cwd=ROOT).stdout])
+    all_help = "\n".join(
+        [harness_help(s) for s in SUBCOMMANDS]
+        + [
+            locust_help(),
+            subprocess.run(
+                ["bash", "scripts/run_load_tests.sh", "--help"], capture_output=True, text=True, cwd=ROOT
+            ).stdout,
+        ]
+    )
     problems = []
     for line in code_lines(doc.read_text()):
-        if re.match(r"(influx|docker|kubectl|kustomize|pip|apt-get|chromium|check-jsonschema|curl|ruff|mypy|pytest)\b", line):
+        if re.match(
+            r"(influx|docker|kubectl|kustomize|pip|apt-get|chromium|check-jsonschema|curl|ruff|mypy|pytest)\b",
+            line,
+        ):
             continue  # other programs' command lines; their options are theirs
         flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]+)", line)) - OTHER_TOOLS
         match = re.search(r"\bharness (\w+)", line)
@@ -106,15 +131,20 @@ def quickstart_commands() -> list[tuple[str, int]]:
 def test_quickstart_commands_run_as_written(tmp_path):
     commands = quickstart_commands()
     assert commands[0][0] == "make setup"  # run by CI itself: .ci/run → make test → setup
-    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", HARNESS_STATE_DIR=str(tmp_path / "state"),
-               OUT_DIR=str(tmp_path / "reports"))
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}:{os.environ['PATH']}",
+        HARNESS_STATE_DIR=str(tmp_path / "state"),
+        OUT_DIR=str(tmp_path / "reports"),
+    )
     env.pop("INFLUX_URL", None)
     try:
         for command, expected in commands[1:]:
             if command.startswith(". .venv/bin/activate"):
                 continue  # the test's PATH already puts this interpreter's harness first
-            proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, env=env,
-                                  timeout=300)
+            proc = subprocess.run(
+                ["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300
+            )
             assert proc.returncode == expected, f"{command}\n{proc.stdout[-1500:]}\n{proc.stderr[-1500:]}"
         assert (tmp_path / "reports" / "first-run" / "verdict.json").exists()
     finally:
@@ -129,4 +159,6 @@ def test_the_settings_table_in_the_guide_is_the_one_the_code_makes():
     text = (ROOT / "docs" / "guide.md").read_text()
     start = text.index("\n", text.index("<!-- settings table:")) + 1
     end = text.index("<!-- end of settings table -->")
-    assert text[start:end] == markdown_table(), "run `harness settings --markdown` and paste it into docs/guide.md"
+    assert text[start:end] == markdown_table(), (
+        "run `harness settings --markdown` and paste it into docs/guide.md"
+    )

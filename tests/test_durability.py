@@ -51,9 +51,26 @@ def test_influxdb_down_for_6_s_mid_run_loses_nothing(own_influxd, sandbox):
 
 
 def test_sigterm_mid_run_stores_what_was_sent(influxd, influx_db, tmp_path):
-    cmd = [sys.executable, "-m", "harness.cli", "run", "--users", "20", "--spawn-rate", "20", "--run-time", "60s",
-           "--influx-url", influxd.url, "--influx-db", influx_db.settings.database, "--run-id", "sigterm",
-           "--out", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "run",
+        "--users",
+        "20",
+        "--spawn-rate",
+        "20",
+        "--run-time",
+        "60s",
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        influx_db.settings.database,
+        "--run-id",
+        "sigterm",
+        "--out",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(10)
     proc.send_signal(signal.SIGTERM)
@@ -74,8 +91,12 @@ def databases(url: str) -> set[str]:
         answer = requests.get(f"{url}/query", params={"q": "SHOW DATABASES"}, timeout=2).json()
     except (requests.RequestException, ValueError):
         return set()
-    return {row[0] for result in answer.get("results", []) for series in result.get("series", [])
-            for row in series.get("values", [])}
+    return {
+        row[0]
+        for result in answer.get("results", [])
+        for series in result.get("series", [])
+        for row in series.get("values", [])
+    }
 
 
 def spool_bytes(root) -> dict[str, bytes]:
@@ -83,12 +104,22 @@ def spool_bytes(root) -> dict[str, bytes]:
 
 
 def flush(spool, url: str, *credentials: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return harness("flush", "--spool-dir", str(spool), "--influx-url", url, "--influx-db", "down", *credentials,
-                   timeout=timeout)
+    return harness(
+        "flush",
+        "--spool-dir",
+        str(spool),
+        "--influx-url",
+        url,
+        "--influx-db",
+        "down",
+        *credentials,
+        timeout=timeout,
+    )
 
 
-def test_influxdb_down_for_the_whole_run_then_flush_only_deletes_what_influxdb_stored(own_influxd, sandbox,
-                                                                                     tmp_path):
+def test_influxdb_down_for_the_whole_run_then_flush_only_deletes_what_influxdb_stored(
+    own_influxd, sandbox, tmp_path
+):
     port, spool = own_influxd.port, tmp_path / "spool"
 
     def outage():
@@ -101,8 +132,15 @@ def test_influxdb_down_for_the_whole_run_then_flush_only_deletes_what_influxdb_s
 
     thread = threading.Thread(target=outage)
     thread.start()
-    proc, total = run_locust(sandbox, own_influxd.url, "down", "down", users=20, run_time="10s",
-                             extra=["--influx-spool-dir", str(spool), "--influx-flush-timeout", "2"])
+    proc, total = run_locust(
+        sandbox,
+        own_influxd.url,
+        "down",
+        "down",
+        users=20,
+        run_time="10s",
+        extra=["--influx-spool-dir", str(spool), "--influx-flush-timeout", "2"],
+    )
     thread.join()
     assert total and total > 100
     assert "harness flush" in proc.stderr, proc.stderr[-2000:]
@@ -116,16 +154,21 @@ def test_influxdb_down_for_the_whole_run_then_flush_only_deletes_what_influxdb_s
     back.start()
     create_admin(back)
     before = spool_bytes(spool)
-    for url, credentials, needle in [(own_influxd.url, ["--influx-user", "admin", "--influx-password", "wrong"],
-                                      "credentials"),
-                                     (sandbox, [], "HTTP 404")]:  # a URL that is not InfluxDB
+    for url, credentials, needle in [
+        (own_influxd.url, ["--influx-user", "admin", "--influx-password", "wrong"], "credentials"),
+        (sandbox, [], "HTTP 404"),
+    ]:  # a URL that is not InfluxDB
         refused = flush(spool, url, *credentials)
         assert refused.returncode == 2, refused.stdout + refused.stderr
-        assert refused.stderr.count("\n") == 1 and needle in refused.stderr and "Traceback" not in refused.stderr
+        assert (
+            refused.stderr.count("\n") == 1 and needle in refused.stderr and "Traceback" not in refused.stderr
+        )
         assert spool_bytes(spool) == before, "a refused flush changed the spool"
 
     right = ["--influx-user", "admin", "--influx-password", "right"]
-    client = InfluxClient(InfluxSettings(url=own_influxd.url, database="down", username="admin", password="right"))
+    client = InfluxClient(
+        InfluxSettings(url=own_influxd.url, database="down", username="admin", password="right")
+    )
     assert stored_count(client, "down") < total, "the outage did not cover the run"
     done = flush(spool, own_influxd.url, *right)
     assert done.returncode == 0, done.stderr
@@ -145,19 +188,37 @@ def test_lines_influxdb_refuses_during_a_run_are_quarantined_and_counted(influxd
     influx_db.write(f"request,run_id=earlier error=1i,response_time=1.0 {time.time_ns()}\n".encode())
     proc, url = start_subprocess(port=0, faults=["payments:error_rate=0.5"])
     try:
-        locust, total = run_locust(url, influxd.url, db, "conflict", users=10, run_time="8s",
-                                   extra=["--influx-spool-dir", str(tmp_path / "spool")])
+        locust, total = run_locust(
+            url,
+            influxd.url,
+            db,
+            "conflict",
+            users=10,
+            run_time="8s",
+            extra=["--influx-spool-dir", str(tmp_path / "spool")],
+        )
     finally:
         stop_subprocess(proc)
     assert locust.returncode in (0, 1), locust.stderr[-2000:]  # 1: Locust's own failure ratio
     quarantine = next((tmp_path / "spool").rglob("quarantine.lp"))
     kept = [line for line in quarantine.read_text().splitlines() if not line.startswith("#")]
-    assert kept and all(line.startswith("request,") and " error=\"" in line for line in kept)
+    assert kept and all(line.startswith("request,") and ' error="' in line for line in kept)
     assert "field type conflict" in quarantine.read_text()
     assert stored_count(influx_db, "conflict") + len(kept) == total  # nothing lost: stored or kept
 
-    check = harness("check", "--run-id", "conflict", "--influx-url", influxd.url, "--influx-db", db,
-                    "--out", str(tmp_path / "check"), "--no-store", timeout=120)
+    check = harness(
+        "check",
+        "--run-id",
+        "conflict",
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        db,
+        "--out",
+        str(tmp_path / "check"),
+        "--no-store",
+        timeout=120,
+    )
     verdict = json.loads((tmp_path / "check" / "verdict.json").read_text())
     assert verdict["completeness"]["quarantined"] == len(kept), check.stdout
     assert f"InfluxDB refused {len(kept)} request points one by one" in check.stdout

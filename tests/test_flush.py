@@ -19,8 +19,17 @@ def test_flush_stores_the_good_lines_and_quarantines_the_refused_ones(influx_db,
     conflict = "request,run_id=fq response_length=2.5,response_time=2.5 500"  # a float into an integer field
     Spool(folder).put(("\n".join(good[:12] + [conflict] + good[12:]) + "\n").encode(), 31, "")
 
-    code = cli.main(["flush", "--spool-dir", str(tmp_path / "spool"), "--influx-url", influx_db.settings.url,
-                     "--influx-db", db])
+    code = cli.main(
+        [
+            "flush",
+            "--spool-dir",
+            str(tmp_path / "spool"),
+            "--influx-url",
+            influx_db.settings.url,
+            "--influx-db",
+            db,
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "flushed 30 points" in out and "refused 1 lines one by one" in out and QUARANTINE in out
@@ -29,7 +38,16 @@ def test_flush_stores_the_good_lines_and_quarantines_the_refused_ones(influx_db,
     record = influx_db.query('SELECT "request_points", "run_id", "worker" FROM "quarantine"')[0]["values"]
     assert [row[1:] for row in record] == [[1, "fq", "host-1"]]
 
-    again = cli.main(["flush", "--spool-dir", str(tmp_path / "spool"), "--influx-url", influx_db.settings.url,
-                      "--influx-db", db])
+    again = cli.main(
+        [
+            "flush",
+            "--spool-dir",
+            str(tmp_path / "spool"),
+            "--influx-url",
+            influx_db.settings.url,
+            "--influx-db",
+            db,
+        ]
+    )
     out = capsys.readouterr().out
     assert again == 0 and "nothing spooled" in out and "refused earlier are kept" in out

@@ -56,10 +56,20 @@ def test_too_short_a_history_has_no_change_point():
 
 
 def summary_line(run_id: str, endpoint: str, api: str, p95: float, success_rate: float, ts_ns: int) -> str:
-    tags = {"run_id": run_id, "test_env": ENV, "verdict": "pass", "scope": "endpoint", "api": api,
-            "endpoint": endpoint}
-    return make_line("run_summary", tags, {"requests": 500, "failures": 0, "p95": p95,
-                                           "success_rate": success_rate, "verdict_text": "pass"}, ts_ns)
+    tags = {
+        "run_id": run_id,
+        "test_env": ENV,
+        "verdict": "pass",
+        "scope": "endpoint",
+        "api": api,
+        "endpoint": endpoint,
+    }
+    return make_line(
+        "run_summary",
+        tags,
+        {"requests": 500, "failures": 0, "p95": p95, "success_rate": success_rate, "verdict_text": "pass"},
+        ts_ns,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +87,9 @@ def history_db(influxd):
     for i in range(RUNS):
         run_id = f"2026110{i // 10}T{i % 10:02d}0000Z-hist"
         payments = (3.4 if i < SHIFT_AT else 21.1) * rng.lognormal(0, 0.05)
-        lines.append(summary_line(run_id, PAYMENTS, "payments", payments, 100 - rng.uniform(0, 0.05), t0 + i * day))
+        lines.append(
+            summary_line(run_id, PAYMENTS, "payments", payments, 100 - rng.uniform(0, 0.05), t0 + i * day)
+        )
         lines.append(summary_line(run_id, LOGIN, "auth", 5.6 * rng.lognormal(0, 0.05), 100.0, t0 + i * day))
     client.write(("\n".join(lines) + "\n").encode(), retention_policy="runs")
     return client, [f"2026110{i // 10}T{i % 10:02d}0000Z-hist" for i in range(RUNS)]
@@ -98,7 +110,9 @@ def test_history_prints_the_payments_slowdown_at_the_run_it_started(influxd, his
     assert f"after {runs[SHIFT_AT - 1]}" in changes[0]
     assert f"{RUNS} judged runs" in proc.stdout and "stored 1 change point" in proc.stdout
     # Stored where the history dashboard's "Change points" annotation reads it.
-    (events,) = client.query('SELECT "title", "text", "scope" FROM "runs"."events" WHERE "type" = \'change_point\'')
+    (events,) = client.query(
+        'SELECT "title", "text", "scope" FROM "runs"."events" WHERE "type" = \'change_point\''
+    )
     ((_, title, text, scope),) = [tuple(row) for row in events["values"]]
     assert title == f"Change point: {PAYMENTS} p95" and scope == f"{PAYMENTS} p95" and runs[SHIFT_AT] in text
     # Storing the same analysis again overwrites its own point.

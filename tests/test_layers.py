@@ -12,8 +12,13 @@ from tests.helpers import ROOT
 
 def test_import_contracts_are_kept(tmp_path):
     lint_imports = Path(sys.executable).parent / "lint-imports"
-    proc = subprocess.run([str(lint_imports), "--cache-dir", str(tmp_path)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [str(lint_imports), "--cache-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert ", 0 broken." in proc.stdout
 
@@ -61,7 +66,8 @@ def test_every_module_of_a_layered_package_is_in_one_of_its_layers():
     for contract in (c for c in _contracts() if c.get("containers")):
         named = _named(contract)
         for container in contract["containers"]:
-            children = {m for m in _modules() if m.startswith(container + ".")
-                        and "." not in m[len(container) + 1:]}
+            children = {
+                m for m in _modules() if m.startswith(container + ".") and "." not in m[len(container) + 1 :]
+            }
             assert children, container
             assert children <= named, f"{container}: {sorted(children - named)} not in {contract['id']}"

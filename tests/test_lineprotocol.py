@@ -12,17 +12,32 @@ from influxdb_client import Point
 from harness.influx.lineprotocol import make_line, series_prefix
 
 # Awkward but printable: spaces, commas, '=', quotes, backslashes, unicode.
-awkward = st.text(alphabet=st.sampled_from(list(string.ascii_letters + string.digits + " ,=\"'\\/[]{}:-_.")
-                                           + ["é", "ü", "漢", "🙂", "ß"]), min_size=1, max_size=30)
+awkward = st.text(
+    alphabet=st.sampled_from(
+        list(string.ascii_letters + string.digits + " ,=\"'\\/[]{}:-_.") + ["é", "ü", "漢", "🙂", "ß"]
+    ),
+    min_size=1,
+    max_size=30,
+)
 tag_value = awkward.filter(lambda s: s.strip() != "" and not s.endswith("\\"))
 
 
-@given(measurement=awkward.filter(lambda s: not s.startswith("#")),
-       tags=st.dictionaries(awkward, tag_value, max_size=4),
-       fields=st.dictionaries(awkward, st.one_of(st.integers(-2**63, 2**63 - 1), awkward,
-                                                 st.floats(allow_nan=False, allow_infinity=False),
-                                                 st.booleans()), min_size=1, max_size=4),
-       ts=st.integers(0, 2**62))
+@given(
+    measurement=awkward.filter(lambda s: not s.startswith("#")),
+    tags=st.dictionaries(awkward, tag_value, max_size=4),
+    fields=st.dictionaries(
+        awkward,
+        st.one_of(
+            st.integers(-(2**63), 2**63 - 1),
+            awkward,
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    ts=st.integers(0, 2**62),
+)
 def test_make_line_equals_influxdb_client_point(measurement, tags, fields, ts):
     point = Point(measurement).time(ts)
     for key, value in tags.items():

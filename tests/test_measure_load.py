@@ -45,7 +45,10 @@ def test_windows_count_the_stored_key_requests_against_the_plans_rate(measured):
     assert [w.target_per_s for w in load.windows] == pytest.approx([40.0, 40.0])  # payments=40 from the plan
     assert [w.requests for w in load.windows] == [400, 360]  # the stall's seconds started 20 fewer, twice
     assert [w.achieved_per_s for w in load.windows] == [40.0, 36.0]
-    assert (load.defining, load.poisson) == ("POST /api/v1/payments", False) and load.target_per_s == pytest.approx(40)
+    assert (load.defining, load.poisson) == (
+        "POST /api/v1/payments",
+        False,
+    ) and load.target_per_s == pytest.approx(40)
 
 
 @pytest.mark.influx
@@ -87,9 +90,11 @@ def test_latency_from_the_scheduled_start_equals_influxdbs_percentile(measured):
     start = EPOCH + 5 * S
     end = EPOCH + 30 * S + PHASES["w2"] - S + (19 * S) // 20 + 1000  # the judged window: to the last request
     for p, attribute in ((50, "p50"), (95, "p95"), (99, "p99")):
-        (series,) = client.query(f'SELECT percentile("scheduled_response_time", {p}) FROM "request" '
-                                 f"WHERE \"run_id\" = '{RUN}' AND \"method\" = 'POST' AND time >= {start} "
-                                 f"AND time <= {end}")
+        (series,) = client.query(
+            f'SELECT percentile("scheduled_response_time", {p}) FROM "request" '
+            f"WHERE \"run_id\" = '{RUN}' AND \"method\" = 'POST' AND time >= {start} "
+            f"AND time <= {end}"
+        )
         assert getattr(m.scheduled["POST /api/v1/payments"], attribute) == series["values"][0][1]
     assert m.scheduled["GET /api/v1/payments"].max == 3400.0
     assert m.scheduled_apis["payments"].max == 3400.0
@@ -102,5 +107,7 @@ def test_the_verdict_of_these_points_names_the_saturated_load_generator(measured
     _, m = measured
     verdict = evaluate(Thresholds(), m)
     assert verdict.verdict == "inconclusive"
-    assert verdict.reasons[0].startswith("load generator: api:payments 36 arrivals/s < 38/s "
-                                         "(target 40/s ± 5 %) in 17.12–27.12 s: its CPU reached 97 %")
+    assert verdict.reasons[0].startswith(
+        "load generator: api:payments 36 arrivals/s < 38/s "
+        "(target 40/s ± 5 %) in 17.12–27.12 s: its CPU reached 97 %"
+    )

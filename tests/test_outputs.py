@@ -30,9 +30,16 @@ GEN = "GET /api/v1/generations/[id]"
 
 
 def stats(requests: int, failures: int, p95: float, **more) -> dict:
-    values: dict[str, Any] = dict(requests=requests, failures=failures,
-                  success_rate=100 * (requests - failures) / requests, p50=p95 / 3,
-                  p95=p95, p99=p95 * 1.1, max=p95 * 2, rps=requests / 55)
+    values: dict[str, Any] = dict(
+        requests=requests,
+        failures=failures,
+        success_rate=100 * (requests - failures) / requests,
+        p50=p95 / 3,
+        p95=p95,
+        p99=p95 * 1.1,
+        max=p95 * 2,
+        rps=requests / 55,
+    )
     values.update(more)
     return values
 
@@ -41,16 +48,22 @@ def measurements(**more) -> Measurements:
     payments = EndpointStats(key=PAY, api="payments", **stats(1000, 299, 312.3456789))
     poll = EndpointStats(key=GEN, api="generation", **stats(500, 0, 120.25))
     values: dict[str, Any] = dict(
-        run_id="run-42", test_env="staging",
+        run_id="run-42",
+        test_env="staging",
         start=datetime(2025, 3, 1, 10, 0, 5, tzinfo=timezone.utc),
         end=datetime(2025, 3, 1, 10, 5, 0, tzinfo=timezone.utc),
-        duration_s=295.0, warmup_s=5.0,
+        duration_s=295.0,
+        warmup_s=5.0,
         endpoints={PAY: payments, GEN: poll},
-        apis={"payments": Stats(**stats(1000, 299, 312.3456789)),
-              "generation": Stats(**stats(500, 0, 120.25))},
-        generation_rate=9.87654321, generation_target=10.0,
+        apis={
+            "payments": Stats(**stats(1000, 299, 312.3456789)),
+            "generation": Stats(**stats(500, 0, 120.25)),
+        },
+        generation_rate=9.87654321,
+        generation_target=10.0,
         completeness=Completeness(seen=1500, stored=1500, dropped=0, spooled=12, workers=3),
-        cpu_max_percent=97.5)
+        cpu_max_percent=97.5,
+    )
     values.update(more)
     return Measurements(**values)
 
@@ -76,36 +89,60 @@ def test_verdict_json_holds_the_verdict_and_exact_numbers(written):
     doc = json.loads(paths["verdict_json"].read_text(encoding="utf-8"))
     assert (doc["schema_version"], doc["run_id"], doc["test_env"]) == (1, "run-42", "staging")
     assert (doc["verdict"], doc["exit_code"], doc["baseline_run_id"]) == ("fail", 1, None)
-    assert doc["window"] == {"start": "2025-03-01T10:00:05.000000000Z", "end": "2025-03-01T10:05:00.000000000Z",
-                             "start_ns": 1740823205000000000, "end_ns": 1740823500000000000,
-                             "duration_s": 295.0, "warmup_s": 5.0}
+    assert doc["window"] == {
+        "start": "2025-03-01T10:00:05.000000000Z",
+        "end": "2025-03-01T10:05:00.000000000Z",
+        "start_ns": 1740823205000000000,
+        "end_ns": 1740823500000000000,
+        "duration_s": 295.0,
+        "warmup_s": 5.0,
+    }
     assert doc["endpoints"][PAY]["p95"] == 312.3456789  # not rounded
     assert doc["endpoints"][PAY]["api"] == "payments"
     assert doc["endpoints"][PAY]["success_rate"] == pytest.approx(70.1)
     assert doc["apis"]["generation"]["requests"] == 500
-    assert doc["generation"] == {"target_per_s": 10.0, "min_per_s": 9.5, "max_per_s": 10.5,
-                                 "achieved_per_s": 9.87654321}
-    assert doc["load"] == {"model": "users", "window_s": 10.0, "tolerance": 0.05, "latency": "service",
-                           "apis": {}, "absent": []}
+    assert doc["generation"] == {
+        "target_per_s": 10.0,
+        "min_per_s": 9.5,
+        "max_per_s": 10.5,
+        "achieved_per_s": 9.87654321,
+    }
+    assert doc["load"] == {
+        "model": "users",
+        "window_s": 10.0,
+        "tolerance": 0.05,
+        "latency": "service",
+        "apis": {},
+        "absent": [],
+    }
     assert doc["endpoints"][PAY]["scheduled"] is None
-    assert doc["completeness"] == {"seen": 1500, "stored": 1500, "missing": 0, "dropped": 0,
-                                   "spooled": 12, "workers": 3, "lost_workers": [], "quarantined": 0}
+    assert doc["completeness"] == {
+        "seen": 1500,
+        "stored": 1500,
+        "missing": 0,
+        "dropped": 0,
+        "spooled": 12,
+        "workers": 3,
+        "lost_workers": [],
+        "quarantined": 0,
+    }
     assert f"{PAY}: success rate 70.1 % < 95 %" in doc["reasons"]
     assert any("saturated" in w for w in doc["warnings"])
     assert doc["thresholds"]["apis"]["auth"]["min_success_rate"] == 99.0
     failed = [c for c in doc["checks"] if c["passed"] is False]
     assert {(c["scope"], c["metric"]) for c in failed} == {
-        (PAY, "success_rate"), (PAY, "p95"), ("api:payments", "success_rate"),
-        ("api:payments", "p95")}
+        (PAY, "success_rate"),
+        (PAY, "p95"),
+        ("api:payments", "success_rate"),
+        ("api:payments", "p95"),
+    }
     assert len(doc["checks"]) == len(verdict.checks)
-    assert set(doc["checks"][0]) == {"scope", "metric", "threshold", "observed", "passed",
-                                     "kind", "message"}
+    assert set(doc["checks"][0]) == {"scope", "metric", "threshold", "observed", "passed", "kind", "message"}
 
 
 def test_verdict_json_has_no_nan(tmp_path):
     thresholds = Thresholds()
-    verdict = evaluate(thresholds, measurements(cpu_max_percent=float("nan"),
-                                                generation_rate=float("inf")))
+    verdict = evaluate(thresholds, measurements(cpu_max_percent=float("nan"), generation_rate=float("inf")))
     doc = json.loads(write_outputs(verdict, tmp_path, thresholds)["verdict_json"].read_text())
     assert doc["cpu_max_percent"] is None and doc["generation"]["achieved_per_s"] is None
 
@@ -139,18 +176,25 @@ def test_junit_error_verdict_has_an_error_case(tmp_path):
 
 def only_poll(**more) -> Measurements:
     whole = measurements()
-    return measurements(endpoints={GEN: whole.endpoints[GEN]},
-                        apis={"generation": whole.apis["generation"]}, **more)
+    return measurements(
+        endpoints={GEN: whole.endpoints[GEN]}, apis={"generation": whole.apis["generation"]}, **more
+    )
 
 
 def test_a_users_own_api_is_judged_by_its_own_groups_only(tmp_path):
     t = parse_thresholds({"apis": {"orders": {"max_p95_ms": 400}, "catalog": {"min_success_rate": 99}}})
-    own = {"POST /orders": EndpointStats(key="POST /orders", api="orders", **stats(400, 0, 120.0)),
-           "GET /catalog/[id]": EndpointStats(key="GET /catalog/[id]", api="catalog", **stats(900, 0, 30.0))}
-    m = measurements(endpoints=own, apis={"orders": Stats(**stats(400, 0, 120.0)),
-                                          "catalog": Stats(**stats(900, 0, 30.0))},
-                     generation_rate=None, generation_target=None, cpu_max_percent=10.0,
-                     completeness=Completeness(seen=1300, stored=1300, dropped=0, spooled=0, workers=1))
+    own = {
+        "POST /orders": EndpointStats(key="POST /orders", api="orders", **stats(400, 0, 120.0)),
+        "GET /catalog/[id]": EndpointStats(key="GET /catalog/[id]", api="catalog", **stats(900, 0, 30.0)),
+    }
+    m = measurements(
+        endpoints=own,
+        apis={"orders": Stats(**stats(400, 0, 120.0)), "catalog": Stats(**stats(900, 0, 30.0))},
+        generation_rate=None,
+        generation_target=None,
+        cpu_max_percent=10.0,
+        completeness=Completeness(seen=1300, stored=1300, dropped=0, spooled=0, workers=1),
+    )
     verdict = evaluate(t, m)
     assert verdict.verdict == "pass" and verdict.warnings == []  # no "no requests in api group 'auth'"
     paths = write_outputs(verdict, tmp_path, t)
@@ -159,15 +203,20 @@ def test_a_users_own_api_is_judged_by_its_own_groups_only(tmp_path):
 
 
 def test_the_generation_line_shows_where_generations_ran(written):
-    assert "| Generations | 9.88/s achieved, target 10/s |" in written[1]["summary_md"].read_text(encoding="utf-8")
+    assert "| Generations | 9.88/s achieved, target 10/s |" in written[1]["summary_md"].read_text(
+        encoding="utf-8"
+    )
 
 
-@pytest.mark.parametrize("headline, thresholds, m", [
-    ("## ❌ FAIL", {}, measurements()),
-    ("## ✅ PASS", {}, only_poll(cpu_max_percent=10.0)),
-    ("## ⚠️ INCONCLUSIVE", {}, only_poll(completeness=None)),
-    ("## 🛑 ERROR", {"endpoints": {"GET /helth": {"max_p95_ms": 1}}}, only_poll()),
-])
+@pytest.mark.parametrize(
+    "headline, thresholds, m",
+    [
+        ("## ❌ FAIL", {}, measurements()),
+        ("## ✅ PASS", {}, only_poll(cpu_max_percent=10.0)),
+        ("## ⚠️ INCONCLUSIVE", {}, only_poll(completeness=None)),
+        ("## 🛑 ERROR", {"endpoints": {"GET /helth": {"max_p95_ms": 1}}}, only_poll()),
+    ],
+)
 def test_summary_headline_and_exit_code(tmp_path, headline, thresholds, m):
     t = parse_thresholds(thresholds)
     verdict = evaluate(t, m)
@@ -183,11 +232,23 @@ def test_summary_lists_failures_before_the_table_then_warnings_and_completeness(
     table = text.index("### Endpoints")
     assert why < table < text.index("### Warnings") < text.index("**Completeness:**")
     assert "| Environment | staging |" in text
-    assert "**Completeness:** 1500 of 1500 request points stored in InfluxDB (0 missing, " \
-           "0 dropped, 12 spooled, 0 quarantined, 3 workers reported)." in text
+    assert (
+        "**Completeness:** 1500 of 1500 request points stored in InfluxDB (0 missing, "
+        "0 dropped, 12 spooled, 0 quarantined, 3 workers reported)." in text
+    )
     row = next(line for line in text.splitlines() if line.startswith(f"| `{PAY}`"))
-    assert row.split(" | ")[1:] == ["payments", "1000", "299", "70.10", "104.1", "312.3",
-                                    "343.6", "624.7", "18.18", "❌ fail |"]
+    assert row.split(" | ")[1:] == [
+        "payments",
+        "1000",
+        "299",
+        "70.10",
+        "104.1",
+        "312.3",
+        "343.6",
+        "624.7",
+        "18.18",
+        "❌ fail |",
+    ]
     assert "| Generations | 9.88/s achieved, target 10/s |" in text
 
 
@@ -215,20 +276,38 @@ def with_spread(stats: EndpointStats | Stats, se: float = 0.5) -> EndpointStats 
 
 def test_comparisons_in_verdict_json_and_the_summary(tmp_path):
     base = measurements(run_id="base-7")
-    base = replace(base, endpoints={k: with_spread(v) for k, v in base.endpoints.items()},
-                   apis={k: with_spread(v) for k, v in base.apis.items()})
+    base = replace(
+        base,
+        endpoints={k: with_spread(v) for k, v in base.endpoints.items()},
+        apis={k: with_spread(v) for k, v in base.apis.items()},
+    )
     now = measurements()
     slower = replace(now.endpoints[PAY], p50=now.endpoints[PAY].p50 + 50)
-    now = replace(now, endpoints={**{k: with_spread(v) for k, v in now.endpoints.items()}, PAY: with_spread(slower)},
-                  apis={k: with_spread(v) for k, v in now.apis.items()})
+    now = replace(
+        now,
+        endpoints={**{k: with_spread(v) for k, v in now.endpoints.items()}, PAY: with_spread(slower)},
+        apis={k: with_spread(v) for k, v in now.apis.items()},
+    )
     thresholds = Thresholds()
     verdict = evaluate(thresholds, now, Baseline.of(base))
     paths = write_outputs(verdict, tmp_path, thresholds)
     doc = json.loads(paths["verdict_json"].read_text())
-    assert doc["baseline"] == {"spec": "base-7", "run_ids": ["base-7"], "method": "run", "forced": False,
-                               "load_difference": None, "unusable": None, "note": None,
-                               "unit": "run", "runs": 1, "interval": "run-to-run floor", "run_to_run_percent": 5.0,
-                               "false_positive_rate": 0.05, "multiple_testing": "holm", "tests": 16}
+    assert doc["baseline"] == {
+        "spec": "base-7",
+        "run_ids": ["base-7"],
+        "method": "run",
+        "forced": False,
+        "load_difference": None,
+        "unusable": None,
+        "note": None,
+        "unit": "run",
+        "runs": 1,
+        "interval": "run-to-run floor",
+        "run_to_run_percent": 5.0,
+        "false_positive_rate": 0.05,
+        "multiple_testing": "holm",
+        "tests": 16,
+    }
     assert len(doc["comparisons"]) == 4 * 4  # two endpoints and two groups, four statistics each
     p50 = next(c for c in doc["comparisons"] if (c["scope"], c["statistic"]) == (PAY, "p50"))
     assert p50["decision"] == "regressed" and p50["change"] == pytest.approx(50.0)
@@ -236,33 +315,54 @@ def test_comparisons_in_verdict_json_and_the_summary(tmp_path):
     assert p50["runs"] == 1 and p50["run_to_run_percent"] == 5.0 and 0 <= p50["p_value"] < 0.05 / 16
     assert doc["endpoints"][PAY]["spread"]["p95"] == {"se": 0.5, "windows": 10}
     summary = paths["summary_md"].read_text()
-    assert "### Against the baseline" in summary and "Compared with run `base-7` (base-7): 1 regressed" in summary
-    rows = [line for line in summary.splitlines() if re.match(r"\| `[^`]+` \| (p50|p95|p99|success_rate) \|", line)]
+    assert (
+        "### Against the baseline" in summary
+        and "Compared with run `base-7` (base-7): 1 regressed" in summary
+    )
+    rows = [
+        line
+        for line in summary.splitlines()
+        if re.match(r"\| `[^`]+` \| (p50|p95|p99|success_rate) \|", line)
+    ]
     assert len(rows) == 16
     row = next(line for line in rows if line.startswith(f"| `{PAY}` | p50 |"))
-    assert re.fullmatch(rf"\| `{PAY}` \| p50 \| 104.1 ms \| 154.1 ms \| \+50 ms \(\+48 %\) "
-                        r"\| \+29.8 … \+70.2 ms \| ❌ regressed \|", row), row  # ± z(1 − 0.05/16) · 7.4 ms: the floor dominates
+    assert re.fullmatch(
+        rf"\| `{PAY}` \| p50 \| 104.1 ms \| 154.1 ms \| \+50 ms \(\+48 %\) "
+        r"\| \+29.8 … \+70.2 ms \| ❌ regressed \|",
+        row,
+    ), row  # ± z(1 − 0.05/16) · 7.4 ms: the floor dominates
     # What the intervals were built from, in words: the unit, the floor, how many statistics.
-    assert ("The run is the unit: intervals hold an assumed run-to-run variation of 5 % "
-            "(regression.run_to_run_percent; one baseline run cannot measure it)") in summary
+    assert (
+        "The run is the unit: intervals hold an assumed run-to-run variation of 5 % "
+        "(regression.run_to_run_percent; one baseline run cannot measure it)"
+    ) in summary
     assert "Holm over the 16 statistics with an interval" in summary
 
 
 def test_an_unusable_baseline_is_said_in_one_line_in_the_summary(tmp_path):
-    info = BaselineInfo("last-pass", (), unusable="--baseline last-pass: no passing run of test env 'x' is "
-                                                 "stored yet: nothing to compare with")
+    info = BaselineInfo(
+        "last-pass",
+        (),
+        unusable="--baseline last-pass: no passing run of test env 'x' is "
+        "stored yet: nothing to compare with",
+    )
     verdict = evaluate(Thresholds(), measurements(), Baseline(info))
     paths = write_outputs(verdict, tmp_path, Thresholds())
     assert f"Not compared: {info.unusable}" in paths["summary_md"].read_text()
     assert json.loads(paths["verdict_json"].read_text())["comparisons"] == []
+
+
 def arrival_verdict(thresholds: Thresholds):
     from harness.verdict.model import Latency
     from tests.measurements import arrival_run, window
 
     stalled = window(15, late=110, slowest_in_flight_ms=2950.0, max_lag_ms=2950.0, requests=400)
-    m = arrival_run(window(5, started=398, requests=398), stalled,
-                    scheduled={PAY: Latency(p50=6.0, p95=1850.0, p99=2900.0, max=3010.0)},
-                    scheduled_apis={"payments": Latency(p50=6.0, p95=1850.0, p99=2900.0, max=3010.0)})
+    m = arrival_run(
+        window(5, started=398, requests=398),
+        stalled,
+        scheduled={PAY: Latency(p50=6.0, p95=1850.0, p99=2900.0, max=3010.0)},
+        scheduled_apis={"payments": Latency(p50=6.0, p95=1850.0, p99=2900.0, max=3010.0)},
+    )
     return evaluate(thresholds, m)
 
 
@@ -275,7 +375,11 @@ def test_arrival_model_verdict_json_has_the_load_and_both_latencies(tmp_path):
     assert doc["endpoints"][PAY]["scheduled"] == {"p50": 6.0, "p95": 1850.0, "p99": 2900.0, "max": 3010.0}
     assert doc["apis"]["payments"]["scheduled"]["p99"] == 2900.0
     load = doc["load"]
-    assert (load["model"], load["latency"], load["absent"]) == ("arrival", "scheduled", ["auth", "generation"])
+    assert (load["model"], load["latency"], load["absent"]) == (
+        "arrival",
+        "scheduled",
+        ["auth", "generation"],
+    )
     payments = load["apis"]["payments"]
     assert (payments["target_per_s"], payments["late"], payments["dropped"]) == (40.0, 110, 0)
     assert payments["achieved_per_s"] == pytest.approx(39.9)
@@ -287,7 +391,9 @@ def test_arrival_model_verdict_json_has_the_load_and_both_latencies(tmp_path):
 
 def test_arrival_model_summary_shows_the_load_and_latency_from_the_scheduled_start(tmp_path):
     thresholds = Thresholds()
-    text = write_outputs(arrival_verdict(thresholds), tmp_path, thresholds)["summary_md"].read_text(encoding="utf-8")
+    text = write_outputs(arrival_verdict(thresholds), tmp_path, thresholds)["summary_md"].read_text(
+        encoding="utf-8"
+    )
     assert "| Load | arrival model: payments 40/s; latency limits judged from the scheduled start |" in text
     assert "| payments | 40 | 39.8 – 40 | 39.8 – 40 | 110 | 0 | 2950.0 | ❌ fail |" in text
     assert "No rate, so not run and not judged: auth, generation." in text

@@ -29,23 +29,65 @@ def test_harness_check_judges_a_users_own_api_by_its_own_groups(influxd, influx_
     db = influx_db.settings.database
     try:
         locust = subprocess.run(
-            [sys.executable, "-m", "locust", "-f", str(ROOT / "tests" / "locustfile_own_api.py"), "--headless",
-             "-u", "5", "-r", "5", "-t", "6s", "--host", host, "--influx-url", influxd.url, "--influx-db", db,
-             "--run-id", "own-api", "--only-summary", "--stop-timeout", "5"],
-            capture_output=True, text=True, timeout=120, cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(ROOT / "tests" / "locustfile_own_api.py"),
+                "--headless",
+                "-u",
+                "5",
+                "-r",
+                "5",
+                "-t",
+                "6s",
+                "--host",
+                host,
+                "--influx-url",
+                influxd.url,
+                "--influx-db",
+                db,
+                "--run-id",
+                "own-api",
+                "--only-summary",
+                "--stop-timeout",
+                "5",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
     finally:
         stop_subprocess(sandbox)
     assert locust.returncode == 0, locust.stderr[-2000:]
     assert stored_count(influx_db, "own-api") > 100
     (tmp_path / "mine.yaml").write_text(MINE)
 
-    check = harness("check", "--run-id", "own-api", "--thresholds-file", str(tmp_path / "mine.yaml"),
-                    "--influx-url", influxd.url, "--influx-db", db, "--out", str(tmp_path / "out"))
+    check = harness(
+        "check",
+        "--run-id",
+        "own-api",
+        "--thresholds-file",
+        str(tmp_path / "mine.yaml"),
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        db,
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "verdict: PASS" in check.stdout
-    assert "  ! " not in check.stdout, check.stdout  # no warning: not about 'auth', 'generation' or 'payments'
+    assert "  ! " not in check.stdout, (
+        check.stdout
+    )  # no warning: not about 'auth', 'generation' or 'payments'
     verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
     assert set(verdict["apis"]) == {"ops", "catalog"}
-    assert {c["scope"] for c in verdict["checks"] if c["scope"].startswith("api:")} == {"api:ops", "api:catalog"}
+    assert {c["scope"] for c in verdict["checks"] if c["scope"].startswith("api:")} == {
+        "api:ops",
+        "api:catalog",
+    }
     assert verdict["generation"]["target_per_s"] is None
     assert "Generations" not in (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")

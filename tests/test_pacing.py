@@ -43,7 +43,9 @@ print(json.dumps(out))
 
 
 def test_expected_counts_equal_what_locusts_dispatcher_assigns():
-    proc = subprocess.run([sys.executable, "-c", COMPARE], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", COMPARE], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads(proc.stdout)
     assert len(rows) == 18
@@ -54,8 +56,9 @@ def test_expected_counts_equal_what_locusts_dispatcher_assigns():
 def test_every_process_paces_by_the_total_in_the_options():
     options = SimpleNamespace(**{pacing.OPTION: 100})  # what set_total puts there for 200 users
     # a worker that has spawned only 3 of its users so far still uses the test's total
-    environment = SimpleNamespace(parsed_options=options,
-                                  runner=SimpleNamespace(user_classes_count={"GenerationUser": 3}))
+    environment = SimpleNamespace(
+        parsed_options=options, runner=SimpleNamespace(user_classes_count={"GenerationUser": 3})
+    )
     assert pacing.total_generation_users(environment, "GenerationUser") == 100
     # 100 users at 10/s in total: a user whose iteration just began waits out its 10 s interval
     user = SimpleNamespace(environment=environment)
@@ -66,12 +69,30 @@ def test_every_process_paces_by_the_total_in_the_options():
 @pytest.mark.slow
 def test_two_processes_offer_the_target_during_and_after_spawning(influxd, influx_db, tmp_path):
     """The users model with --processes 2: no doubling while users spawn, no collapse after."""
-    proc = harness("run", "--users", "40", "--spawn-rate", "8", "--processes", "2", "--run-time", "30s",
-                   "--influx-url", influxd.url, "--influx-db", influx_db.settings.database, "--run-id", "paced",
-                   "--out", str(tmp_path))
+    proc = harness(
+        "run",
+        "--users",
+        "40",
+        "--spawn-rate",
+        "8",
+        "--processes",
+        "2",
+        "--run-time",
+        "30s",
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        influx_db.settings.database,
+        "--run-id",
+        "paced",
+        "--out",
+        str(tmp_path),
+    )
     assert proc.returncode in (0, 1, 2), proc.stdout + proc.stderr
-    first = influx_db.query('SELECT first("response_time") FROM "request" WHERE "run_id" = \'paced\' '
-                            'AND "method" = \'POST\' AND "name" = \'/api/v1/generations\'')[0]["values"][0][0]
+    first = influx_db.query(
+        'SELECT first("response_time") FROM "request" WHERE "run_id" = \'paced\' '
+        "AND \"method\" = 'POST' AND \"name\" = '/api/v1/generations'"
+    )[0]["values"][0][0]
     stopping = event_ns(influx_db, "paced", "stopping")
     rates = window_rates(influx_db, "paced", "POST", "/api/v1/generations", start_ns=first, end_ns=stopping)
     assert len(rates) == 2 and max(rates) <= 11, rates  # from the first generation on

@@ -26,9 +26,15 @@ SLOW = range(40, 50)  # seconds in which payments answer in 400 ms, above its 30
 
 
 # -- a run with known points ------------------------------------------------------------------
-def write_synthetic_run(client, run_id: str = RUN, *, store_run: bool = True,
-                        run_thresholds: Thresholds | None = None, payments_ms: float = 50.0,
-                        t0: int | None = None) -> int:
+def write_synthetic_run(
+    client,
+    run_id: str = RUN,
+    *,
+    store_run: bool = True,
+    run_thresholds: Thresholds | None = None,
+    payments_ms: float = 50.0,
+    t0: int | None = None,
+) -> int:
     """60 s: GET /health 5/s at 10–14 ms, all ok; POST /api/v1/payments 4/s at 50 ms with one
     failure (80 ms) a second, 400 ms in the SLOW seconds. Starts a quarter second past a whole
     second, so the buckets must be aligned to the run, not to the clock. Returns the start (ns)."""
@@ -39,31 +45,80 @@ def write_synthetic_run(client, run_id: str = RUN, *, store_run: bool = True,
     lines = []
     for s in range(SECONDS):
         for i in range(5):
-            lines.append(make_line("request", {**base, "api": "auth", "name": "/health", "method": "GET",
-                                               "result": "ok", "status": "200"},
-                                   {"response_time": 10.0 + i, "response_length": 2},
-                                   t0 + s * 10**9 + i * 200_000_000))
+            lines.append(
+                make_line(
+                    "request",
+                    {
+                        **base,
+                        "api": "auth",
+                        "name": "/health",
+                        "method": "GET",
+                        "result": "ok",
+                        "status": "200",
+                    },
+                    {"response_time": 10.0 + i, "response_length": 2},
+                    t0 + s * 10**9 + i * 200_000_000,
+                )
+            )
         for i in range(4):
             failed = i == 3
             rt = 400.0 if s in SLOW else (80.0 if failed else payments_ms)
-            lines.append(make_line("request", {**base, "api": "payments", "name": "/api/v1/payments",
-                                               "method": "POST", "result": "fail" if failed else "ok",
-                                               "status": "500" if failed else "201"},
-                                   {"response_time": rt, "response_length": 10},
-                                   t0 + s * 10**9 + i * 250_000_000 + 1_000_000))
-        lines.append(make_line("users", {"run_id": run_id, "test_env": "test", "worker": "w1"},
-                               {"users": min(10, 2 * (s + 1)), "cpu_percent": 20.0}, t0 + s * 10**9 + 500_000_000))
-    lines.append(make_line("listener_stats", {"run_id": run_id, "test_env": "test", "worker": "w1"},
-                           {"seen": SECONDS * 9, "written": SECONDS * 9, "retried": 0, "dropped": 0, "pending": 0,
-                            "final": True},
-                           t0))
+            lines.append(
+                make_line(
+                    "request",
+                    {
+                        **base,
+                        "api": "payments",
+                        "name": "/api/v1/payments",
+                        "method": "POST",
+                        "result": "fail" if failed else "ok",
+                        "status": "500" if failed else "201",
+                    },
+                    {"response_time": rt, "response_length": 10},
+                    t0 + s * 10**9 + i * 250_000_000 + 1_000_000,
+                )
+            )
+        lines.append(
+            make_line(
+                "users",
+                {"run_id": run_id, "test_env": "test", "worker": "w1"},
+                {"users": min(10, 2 * (s + 1)), "cpu_percent": 20.0},
+                t0 + s * 10**9 + 500_000_000,
+            )
+        )
+    lines.append(
+        make_line(
+            "listener_stats",
+            {"run_id": run_id, "test_env": "test", "worker": "w1"},
+            {
+                "seen": SECONDS * 9,
+                "written": SECONDS * 9,
+                "retried": 0,
+                "dropped": 0,
+                "pending": 0,
+                "final": True,
+            },
+            t0,
+        )
+    )
     client.write(("\n".join(lines) + "\n").encode())
     if store_run:
-        fields = {"host": "http://127.0.0.1:9", "users": 10, "spawn_rate": 2, "run_time_s": SECONDS,
-                  "processes": 1, "description": "synthetic", "git_sha": "abc1234", "version": "0.1.0",
-                  "thresholds": thresholds_json(run_thresholds or Thresholds()), "status": "completed"}
-        client.write((make_line("run", {"run_id": run_id, "test_env": "test"}, fields, t0) + "\n").encode(),
-                     retention_policy="runs")
+        fields = {
+            "host": "http://127.0.0.1:9",
+            "users": 10,
+            "spawn_rate": 2,
+            "run_time_s": SECONDS,
+            "processes": 1,
+            "description": "synthetic",
+            "git_sha": "abc1234",
+            "version": "0.1.0",
+            "thresholds": thresholds_json(run_thresholds or Thresholds()),
+            "status": "completed",
+        }
+        client.write(
+            (make_line("run", {"run_id": run_id, "test_env": "test"}, fields, t0) + "\n").encode(),
+            retention_policy="runs",
+        )
     return t0
 
 
@@ -73,14 +128,21 @@ def report(influx_db, tmp_path):
     thresholds = Thresholds()
     verdict, _ = judge(influx_db, RUN, thresholds, tmp_path, generation_target=None)
     paths = write_report(influx_db, verdict, thresholds, tmp_path)
-    return {"t0": t0, "verdict": verdict, "paths": paths, "dir": tmp_path,
-            "json": json.loads(paths["report_json"].read_text()),
-            "html": paths["report_html"].read_text()}
+    return {
+        "t0": t0,
+        "verdict": verdict,
+        "paths": paths,
+        "dir": tmp_path,
+        "json": json.loads(paths["report_json"].read_text()),
+        "html": paths["report_html"].read_text(),
+    }
 
 
 # -- choosing the interval, drawing charts (no InfluxDB) -------------------------------------------
-@pytest.mark.parametrize("duration_s, interval", [
-    (8, 1), (60, 1), (300, 1), (301, 2), (600, 2), (1800, 10), (3600, 15), (6 * 3600, 120), (86400, 300)])
+@pytest.mark.parametrize(
+    "duration_s, interval",
+    [(8, 1), (60, 1), (300, 1), (301, 2), (600, 2), (1800, 10), (3600, 15), (6 * 3600, 120), (86400, 300)],
+)
 def test_interval_keeps_charts_at_most_300_points(duration_s, interval):
     assert choose_interval(duration_s) == interval
     assert duration_s / interval <= MAX_POINTS
@@ -94,8 +156,14 @@ def test_axis_steps_are_1_2_5(span, step):
 
 
 def test_axis_always_shows_the_limit_line_even_far_above_the_data():
-    chart = Chart("p95", "ms", [Line("p95", [(0, 5.0), (1, 8.0)])], x_max=1, limits=[Limit(500, "limit 500 ms")],
-                  y_min=0.0)
+    chart = Chart(
+        "p95",
+        "ms",
+        [Line("p95", [(0, 5.0), (1, 8.0)])],
+        x_max=1,
+        limits=[Limit(500, "limit 500 ms")],
+        y_min=0.0,
+    )
     low, high = y_range(chart)
     assert low == 0 and high >= 500
 
@@ -111,7 +179,14 @@ def test_chart_without_points_says_no_data():
 @pytest.mark.influx
 def test_all_four_files_are_written_beside_the_verdict(report):
     names = {p.name for p in report["dir"].iterdir()}
-    assert {"report.html", "report.json", "endpoints.csv", "series.csv", "verdict.json", "summary.md"} <= names
+    assert {
+        "report.html",
+        "report.json",
+        "endpoints.csv",
+        "series.csv",
+        "verdict.json",
+        "summary.md",
+    } <= names
     assert set(report["paths"]) == {"report_html", "report_json", "endpoints_csv", "series_csv"}
     assert not [n for n in names if n.endswith(".tmp")]
 
@@ -192,7 +267,9 @@ def test_p95_chart_draws_the_limit_and_the_slow_seconds_above_it(report):
     path = p95_chart.find_all("path")[0]
     assert path.attrs["data-points"] == str(SECONDS)
     limit_y = float(limit.attrs["y1"])
-    above = [c for c in p95_chart.find_all("circle") if float(c.attrs["cy"]) < limit_y]  # SVG y grows downwards
+    above = [
+        c for c in p95_chart.find_all("circle") if float(c.attrs["cy"]) < limit_y
+    ]  # SVG y grows downwards
     assert len(above) == len(SLOW)
     success_chart = section.find_all("svg")[1]
     assert "limit 95 %" in success_chart.all_text()
@@ -208,26 +285,40 @@ def test_the_comparison_with_a_baseline_is_a_table_and_a_line_on_the_charts(infl
     verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None, baseline="rep-base")
     paths = write_report(influx_db, verdict, Thresholds(), tmp_path)
     dom = parse_html(paths["report_html"].read_text())
-    rows = {(r.attrs["data-scope"], r.attrs["data-statistic"]): r for r in dom.find_all("tr")
-            if "data-statistic" in r.attrs}
+    rows = {
+        (r.attrs["data-scope"], r.attrs["data-statistic"]): r
+        for r in dom.find_all("tr")
+        if "data-statistic" in r.attrs
+    }
     assert len(rows) == len(verdict.comparisons) == 4 * 4
     # Its slow seconds make payments' windows differ a lot: the interval is wide.
     p50 = rows[("POST /api/v1/payments", "p50")]
     cells = [c.all_text() for c in p50.find_all("td")]
     found = next(c for c in verdict.comparisons if (c.scope, c.statistic) == ("POST /api/v1/payments", "p50"))
     assert cells[:5] == ["POST /api/v1/payments", "p50", "30 ms", "50 ms", "+20 ms (+66.7 %)"]
-    assert cells[5] == f"−{abs(found.low):.1f} … +{found.high:.1f} ms" and cells[6] == found.decision == "inconclusive"
+    assert (
+        cells[5] == f"−{abs(found.low):.1f} … +{found.high:.1f} ms"
+        and cells[6] == found.decision == "inconclusive"
+    )
     assert "not-judged" in p50.classes() and p50.find_all("td")[6].attrs["title"] == found.reason
     health = rows[("GET /health", "p50")]  # the same 10–14 ms every second in both runs: no spread at all
-    assert [c.all_text() for c in health.find_all("td")][2:] == ["12 ms", "12 ms", "+0 ms (+0 %)", "—",
-                                                                 "inconclusive"]
+    assert [c.all_text() for c in health.find_all("td")][2:] == [
+        "12 ms",
+        "12 ms",
+        "+0 ms (+0 %)",
+        "—",
+        "inconclusive",
+    ]
     assert "no spread in this run" in health.find_all("td")[6].attrs["title"]
     assert "The run is the unit" in dom.all_text()
-    assert rows[("GET /health", "p95")].find_all("td")[6].all_text() == "inconclusive"  # 275 requests: 300 needed
+    assert (
+        rows[("GET /health", "p95")].find_all("td")[6].all_text() == "inconclusive"
+    )  # 275 requests: 300 needed
     doc = json.loads(paths["report_json"].read_text())
     assert doc["baseline"]["run_ids"] == ["rep-base"]
     assert [(c["scope"], c["statistic"], c["decision"]) for c in doc["comparisons"]] == [
-        (c.scope, c.statistic, c.decision) for c in verdict.comparisons]
+        (c.scope, c.statistic, c.decision) for c in verdict.comparisons
+    ]
     section = dom.find_all("section", data_endpoint="POST /api/v1/payments")[0]
     # The regression line: the baseline's p95 (its slow seconds: 400 ms) plus the minimum effect, 10 %.
     assert "baseline 400 ms + 40: 440 ms" in section.find_all("svg")[0].all_text()
@@ -239,23 +330,45 @@ def test_harness_report_rebuilds_the_files_for_a_stored_run(influx_db, tmp_path,
     write_synthetic_run(influx_db)
     defaults = tmp_path / "thresholds.yaml"
     defaults.write_text("# built-in defaults\n")
-    args = ["report", "--run-id", RUN, "--out", str(tmp_path), "--influx-url", influx_db.settings.url,
-            "--influx-db", influx_db.settings.database, "--thresholds-file", str(defaults)]
+    args = [
+        "report",
+        "--run-id",
+        RUN,
+        "--out",
+        str(tmp_path),
+        "--influx-url",
+        influx_db.settings.url,
+        "--influx-db",
+        influx_db.settings.database,
+        "--thresholds-file",
+        str(defaults),
+    ]
     assert cli.main(args) == 1  # a failing run: exit code as harness check
     out = capsys.readouterr().out
     assert "verdict: FAIL" in out and "report.html" in out
     assert json.loads((tmp_path / "report.json").read_text())["run_id"] == RUN
     # Nothing was stored: harness report reads, it does not judge the run again in InfluxDB.
-    assert influx_db.query(f"SELECT * FROM \"runs\".\"run_summary\" WHERE \"run_id\" = '{RUN}'") == []
+    assert influx_db.query(f'SELECT * FROM "runs"."run_summary" WHERE "run_id" = \'{RUN}\'') == []
 
 
 @pytest.mark.influx
 def test_stored_thresholds_judge_the_run_as_it_was_judged(influx_db, tmp_path, capsys):
-    lenient = parse_thresholds({"apis": {"payments": {"min_success_rate": 70, "max_p95_ms": 500}}},
-                               source="lenient.yaml")
+    lenient = parse_thresholds(
+        {"apis": {"payments": {"min_success_rate": 70, "max_p95_ms": 500}}}, source="lenient.yaml"
+    )
     write_synthetic_run(influx_db, run_thresholds=lenient)
-    args = ["report", "--run-id", RUN, "--out", str(tmp_path), "--stored-thresholds",
-            "--influx-url", influx_db.settings.url, "--influx-db", influx_db.settings.database]
+    args = [
+        "report",
+        "--run-id",
+        RUN,
+        "--out",
+        str(tmp_path),
+        "--stored-thresholds",
+        "--influx-url",
+        influx_db.settings.url,
+        "--influx-db",
+        influx_db.settings.database,
+    ]
     assert cli.main(args) == 0, capsys.readouterr().out
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["endpoints"]["POST /api/v1/payments"]["limits"]["max_p95_ms"] == 500.0
@@ -264,8 +377,14 @@ def test_stored_thresholds_judge_the_run_as_it_was_judged(influx_db, tmp_path, c
 
 @pytest.mark.influx
 def test_unknown_run_and_missing_stored_thresholds_are_one_line_errors(influx_db, tmp_path, capsys):
-    common = ["--out", str(tmp_path), "--influx-url", influx_db.settings.url, "--influx-db",
-              influx_db.settings.database]
+    common = [
+        "--out",
+        str(tmp_path),
+        "--influx-url",
+        influx_db.settings.url,
+        "--influx-db",
+        influx_db.settings.database,
+    ]
     write_synthetic_run(influx_db, run_id="no-run-point", store_run=False)
     assert cli.main(["report", "--run-id", "never-ran", *common]) == 2
     err = capsys.readouterr().err.strip()
@@ -285,11 +404,27 @@ def test_unreachable_influxdb_is_a_one_line_error(tmp_path, capsys):
 def test_endpoint_seen_only_in_the_warmup_is_charted_unjudged_and_its_name_escaped(influx_db, tmp_path):
     t0 = write_synthetic_run(influx_db)
     odd = "/api/v1/auth/<b>odd</b>"  # a custom locustfile may name requests anything
-    influx_db.write("\n".join(
-        make_line("request", {"run_id": RUN, "test_env": "test", "worker": "w1", "api": "auth", "name": odd,
-                              "method": "GET", "result": "ok", "status": "200"},
-                  {"response_time": 5.0, "response_length": 1}, t0 + 100_000_000 + i * 1000) for i in range(3)
-    ).encode() + b"\n")
+    influx_db.write(
+        "\n".join(
+            make_line(
+                "request",
+                {
+                    "run_id": RUN,
+                    "test_env": "test",
+                    "worker": "w1",
+                    "api": "auth",
+                    "name": odd,
+                    "method": "GET",
+                    "result": "ok",
+                    "status": "200",
+                },
+                {"response_time": 5.0, "response_length": 1},
+                t0 + 100_000_000 + i * 1000,
+            )
+            for i in range(3)
+        ).encode()
+        + b"\n"
+    )
     verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None)
     paths = write_report(influx_db, verdict, Thresholds(), tmp_path)
     doc = json.loads(paths["report_json"].read_text())

@@ -26,8 +26,12 @@ def report(influx_db, tmp_path):
     thresholds = Thresholds()
     verdict, _ = judge(influx_db, RUN, thresholds, tmp_path, generation_target=None)
     paths = write_report(influx_db, verdict, thresholds, tmp_path)
-    return {"verdict": verdict, "paths": paths, "json": json.loads(paths["report_json"].read_text()),
-            "html": paths["report_html"].read_text()}
+    return {
+        "verdict": verdict,
+        "paths": paths,
+        "json": json.loads(paths["report_json"].read_text()),
+        "html": paths["report_html"].read_text(),
+    }
 
 
 @pytest.mark.influx
@@ -59,11 +63,13 @@ def test_series_hold_p95_from_the_scheduled_start_beside_the_service_time(report
     # 5 ms of service + 0–19 ms of lateness, twice a second: the 38th of 40 (InfluxDB's nearest rank).
     assert {b["p95_scheduled"] for b in series if b["requests"] == 40} == {23}
     rows = list(csv.DictReader(report["paths"]["series_csv"].open()))
-    assert {r["p95_scheduled"] for r in rows if r["endpoint"] == "POST /api/v1/payments" and r["requests"] == "40"} \
-        == {"23"}
+    assert {
+        r["p95_scheduled"] for r in rows if r["endpoint"] == "POST /api/v1/payments" and r["requests"] == "40"
+    } == {"23"}
     endpoints = {r["endpoint"]: r for r in csv.DictReader(report["paths"]["endpoints_csv"].open())}
-    assert endpoints["POST /api/v1/payments"]["p95_scheduled"] == str(report["json"]["endpoints"][
-        "POST /api/v1/payments"]["scheduled"]["p95"])
+    assert endpoints["POST /api/v1/payments"]["p95_scheduled"] == str(
+        report["json"]["endpoints"]["POST /api/v1/payments"]["scheduled"]["p95"]
+    )
 
 
 @pytest.mark.influx
@@ -94,9 +100,12 @@ def test_run_summary_keeps_the_load_and_latency_from_the_scheduled_start(influx_
     verdict, _ = judge(influx_db, RUN, Thresholds(), tmp_path, generation_target=None)
     store_verdict(influx_db, "runs", verdict)  # what harness run and harness check do after judging
     m = verdict.measurements
-    rows = {s["tags"]["scope"] + ":" + s["tags"]["endpoint"]: dict(zip(s["columns"], s["values"][0]))
-            for s in influx_db.query(f'SELECT * FROM "runs"."run_summary" WHERE "run_id" = \'{RUN}\' '
-                                     'GROUP BY "scope", "endpoint"')}
+    rows = {
+        s["tags"]["scope"] + ":" + s["tags"]["endpoint"]: dict(zip(s["columns"], s["values"][0]))
+        for s in influx_db.query(
+            f'SELECT * FROM "runs"."run_summary" WHERE "run_id" = \'{RUN}\' GROUP BY "scope", "endpoint"'
+        )
+    }
     api = rows["api:api:payments"]
     assert (api["target_per_s"], api["late"], api["dropped"]) == (40.0, 43, 0)
     assert api["achieved_per_s"] == 38.0
@@ -109,12 +118,15 @@ def test_run_summary_keeps_the_load_and_latency_from_the_scheduled_start(influx_
 @pytest.mark.influx
 @pytest.mark.browser
 def test_the_arrival_charts_render_in_a_browser(report, chromium_path, tmp_path):
-    result = chromium(chromium_path, tmp_path / "profile", "--dump-dom", report["paths"]["report_html"].as_uri())
+    result = chromium(
+        chromium_path, tmp_path / "profile", "--dump-dom", report["paths"]["report_html"].as_uri()
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     dom = parse_html(result.stdout)
     body = dom.find_all("body")[0]
     with_data = [c for c in dom.find_all("svg") if int(c.attrs["data-points"]) > 0]
     assert body.attrs.get("data-render-ok") == "true"
     assert int(body.attrs["data-charts-drawn"]) == len(with_data)
-    assert {"Arrivals/s — payments: asked and started", "Late and dropped arrivals — payments"} <= \
-        {c.attrs["aria-label"] for c in with_data}
+    assert {"Arrivals/s — payments: asked and started", "Late and dropped arrivals — payments"} <= {
+        c.attrs["aria-label"] for c in with_data
+    }

@@ -47,8 +47,9 @@ def reported_run(influxd, chromium_path, tmp_path_factory):
 
 def test_page_renders_every_chart_with_data_and_no_console_error(reported_run, chromium_path, tmp_path):
     page = reported_run["paths"]["report_html"]
-    result = chromium(chromium_path, tmp_path / "profile", "--enable-logging=stderr", "--v=0", "--dump-dom",
-                      page.as_uri())
+    result = chromium(
+        chromium_path, tmp_path / "profile", "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
     assert console == []
@@ -61,8 +62,11 @@ def test_page_renders_every_chart_with_data_and_no_console_error(reported_run, c
     assert body.attrs.get("data-render-ok") == "true"
     assert int(body.attrs["data-charts-drawn"]) == len(with_data)
 
-    endpoints = dom.find_all("section", class_="endpoint fail") + dom.find_all("section", class_="endpoint pass") \
+    endpoints = (
+        dom.find_all("section", class_="endpoint fail")
+        + dom.find_all("section", class_="endpoint pass")
         + dom.find_all("section", class_="endpoint not-judged")
+    )
     assert len(endpoints) >= 5  # the sandbox scenario calls auth, generation and payments endpoints
     assert len(with_data) >= 4 + 3 * len(endpoints) - 2
     payments = dom.find_all("section", data_endpoint="POST /api/v1/payments")[0]
@@ -79,8 +83,13 @@ def test_page_fetches_nothing_from_the_network(reported_run):
 
 def test_screenshot_is_a_full_readable_page(reported_run, chromium_path, tmp_path):
     shot = reported_run["out"] / "report.png"
-    result = chromium(chromium_path, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2000",
-                      reported_run["paths"]["report_html"].as_uri())
+    result = chromium(
+        chromium_path,
+        tmp_path / "profile",
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        reported_run["paths"]["report_html"].as_uri(),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert png_size(shot) == (1280, 2000)
     # A blank or error page compresses to a few KB; tables and charts take far more.

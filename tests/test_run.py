@@ -25,8 +25,14 @@ def harness_on_a_terminal(*args: str, timeout: float = 180) -> tuple[int, str]:
     every 2 s; returns (exit code, everything it printed)."""
     env = harness_env()
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], stdout=slave, stderr=slave,
-                            stdin=subprocess.DEVNULL, cwd=ROOT, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *args],
+        stdout=slave,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+    )
     os.close(slave)
     chunks, deadline = [], time.monotonic() + timeout
     try:
@@ -54,8 +60,22 @@ def progress_users(output: str) -> list[int]:
 
 
 def run_args(influxd, db: str, out, *extra: str, run_time: str = "12s") -> list[str]:
-    return ["run", "--users", "20", "--spawn-rate", "20", "--run-time", run_time, "--influx-url", influxd.url,
-            "--influx-db", db, "--out", str(out), *extra]
+    return [
+        "run",
+        "--users",
+        "20",
+        "--spawn-rate",
+        "20",
+        "--run-time",
+        run_time,
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        db,
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def influx_rank_percentile(values: list[float], p: float) -> float:
@@ -69,7 +89,9 @@ def influx_rank_percentile(values: list[float], p: float) -> float:
 def test_healthy_sandbox_passes_and_p95_matches_influxdb(influxd, influx_db, tmp_path):
     # 16 s: five auth users make about 20 GET /health requests in 7 s after the warm-up, too close
     # to min_samples for a test that must not depend on the machine's load.
-    proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path, "--run-id", "healthy", run_time="16s"))
+    proc = harness(
+        *run_args(influxd, influx_db.settings.database, tmp_path, "--run-id", "healthy", run_time="16s")
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "verdict: PASS" in proc.stdout
     assert all(users <= 20 for users in progress_users(proc.stdout)), proc.stdout
@@ -81,14 +103,23 @@ def test_healthy_sandbox_passes_and_p95_matches_influxdb(influxd, influx_db, tmp
         assert (tmp_path / name).exists(), name
 
     client = influx_db
-    first = client.query('SELECT first("response_time") FROM "request" WHERE "run_id" = \'healthy\'')[0]["values"][0][0]
-    last = client.query('SELECT last("response_time") FROM "request" WHERE "run_id" = \'healthy\'')[0]["values"][0][0]
+    first = client.query('SELECT first("response_time") FROM "request" WHERE "run_id" = \'healthy\'')[0][
+        "values"
+    ][0][0]
+    last = client.query('SELECT last("response_time") FROM "request" WHERE "run_id" = \'healthy\'')[0][
+        "values"
+    ][0][0]
     window = f"\"run_id\" = 'healthy' AND time >= {first + int(verdict['window']['warmup_s'] * 1e9)} AND time <= {last}"
     for key, stats in verdict["endpoints"].items():
         method, name = key.split(" ", 1)
         where = f"{window} AND \"method\" = '{method}' AND \"name\" = '{name}'"
-        influx_p95 = client.query(f'SELECT percentile("response_time", 95) FROM "request" WHERE {where}')[0]["values"][0][1]
-        raw = [row[1] for row in client.query(f'SELECT "response_time" FROM "request" WHERE {where}')[0]["values"]]
+        influx_p95 = client.query(f'SELECT percentile("response_time", 95) FROM "request" WHERE {where}')[0][
+            "values"
+        ][0][1]
+        raw = [
+            row[1]
+            for row in client.query(f'SELECT "response_time" FROM "request" WHERE {where}')[0]["values"]
+        ]
         assert len(raw) == stats["requests"], key
         assert stats["p95"] == pytest.approx(influx_p95, abs=0.005), key
         assert stats["p95"] == pytest.approx(influx_rank_percentile(raw, 95), abs=0.005), key
@@ -101,13 +132,28 @@ def test_payment_errors_fail_naming_payments(influxd, influx_db, tmp_path):
     limits = yaml.safe_load((ROOT / "baselines.yaml").read_text())
     limits["generation"].update(min_throughput_ratio=0.5)
     (tmp_path / "limits.yaml").write_text(yaml.safe_dump(limits))
-    proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path, "--fault", "payments:error_rate=0.3",
-                             "--grafana-url", "http://127.0.0.1:3000/", "--run-id", "faulty",
-                             "--thresholds-file", str(tmp_path / "limits.yaml"), run_time="8s"))
+    proc = harness(
+        *run_args(
+            influxd,
+            influx_db.settings.database,
+            tmp_path,
+            "--fault",
+            "payments:error_rate=0.3",
+            "--grafana-url",
+            "http://127.0.0.1:3000/",
+            "--run-id",
+            "faulty",
+            "--thresholds-file",
+            str(tmp_path / "limits.yaml"),
+            run_time="8s",
+        )
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     live = json.loads((ROOT / "dashboards" / "load-test-live.json").read_text())
-    assert (f"live dashboard: http://127.0.0.1:3000/d/{live['uid']}/load-test-live?var-test_env=local"
-            f"&var-run_id=faulty&from=now-15m") in proc.stdout
+    assert (
+        f"live dashboard: http://127.0.0.1:3000/d/{live['uid']}/load-test-live?var-test_env=local"
+        f"&var-run_id=faulty&from=now-15m"
+    ) in proc.stdout
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     failed = [c for c in verdict["checks"] if c["passed"] is False]
     assert failed and all("payments" in c["scope"] for c in failed), failed
@@ -115,30 +161,54 @@ def test_payment_errors_fail_naming_payments(influxd, influx_db, tmp_path):
 
 
 def test_slow_generation_fails_on_generation_p95(influxd, influx_db, tmp_path):
-    proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path, "--fault",
-                             "generation:latency_ms=700", "--generation-target-per-s", "0", run_time="8s"))
+    proc = harness(
+        *run_args(
+            influxd,
+            influx_db.settings.database,
+            tmp_path,
+            "--fault",
+            "generation:latency_ms=700",
+            "--generation-target-per-s",
+            "0",
+            run_time="8s",
+        )
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     failed = {(c["scope"], c["metric"]) for c in verdict["checks"] if c["passed"] is False}
     assert ("api:generation", "p95") in failed
-    assert all(scope.startswith(("api:generation", "GET /api/v1/generations", "POST /api/v1/generations"))
-               for scope, _ in failed), failed
+    assert all(
+        scope.startswith(("api:generation", "GET /api/v1/generations", "POST /api/v1/generations"))
+        for scope, _ in failed
+    ), failed
     assert verdict["apis"]["generation"]["p95"] >= 700
 
 
 def test_too_few_samples_is_inconclusive(influxd, influx_db, tmp_path):
     thresholds = tmp_path / "few.yaml"
     thresholds.write_text("min_samples: 100000\n")
-    proc = harness(*run_args(influxd, influx_db.settings.database, tmp_path / "out", "--thresholds-file",
-                             str(thresholds), run_time="6s"))
+    proc = harness(
+        *run_args(
+            influxd,
+            influx_db.settings.database,
+            tmp_path / "out",
+            "--thresholds-file",
+            str(thresholds),
+            run_time="6s",
+        )
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert json.loads((tmp_path / "out" / "verdict.json").read_text())["verdict"] == "inconclusive"
 
 
 def test_unreachable_influxdb_is_one_line_exit_2(tmp_path):
-    proc = harness("run", "--influx-url", "http://127.0.0.1:9", "--run-time", "5s", "--out", str(tmp_path), timeout=60)
+    proc = harness(
+        "run", "--influx-url", "http://127.0.0.1:9", "--run-time", "5s", "--out", str(tmp_path), timeout=60
+    )
     assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "127.0.0.1:9" in proc.stderr and "unreachable" in proc.stderr
+    assert (
+        proc.stderr.strip().count("\n") == 0 and "127.0.0.1:9" in proc.stderr and "unreachable" in proc.stderr
+    )
     assert "Traceback" not in proc.stderr
 
 
@@ -147,12 +217,20 @@ def test_thresholds_typo_is_one_line_naming_the_key(tmp_path):
     thresholds.write_text("apis:\n  auth:\n    max_p59_ms: 200\n")
     proc = harness("run", "--thresholds-file", str(thresholds), "--out", str(tmp_path), timeout=60)
     assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "max_p59_ms" in proc.stderr and "max_p95_ms" in proc.stderr
+    assert (
+        proc.stderr.strip().count("\n") == 0 and "max_p59_ms" in proc.stderr and "max_p95_ms" in proc.stderr
+    )
 
 
-@pytest.mark.parametrize("flag,value,expected", [
-    ("--users", "-5", "--users"), ("--users", "ten", "--users"), ("--run-time", "5 minutes", "--run-time"),
-    ("--spawn-rate", "0", "--spawn-rate")])
+@pytest.mark.parametrize(
+    "flag,value,expected",
+    [
+        ("--users", "-5", "--users"),
+        ("--users", "ten", "--users"),
+        ("--run-time", "5 minutes", "--run-time"),
+        ("--spawn-rate", "0", "--spawn-rate"),
+    ],
+)
 def test_bad_run_parameters_are_one_line(tmp_path, flag, value, expected):
     proc = harness("run", flag, value, "--out", str(tmp_path), timeout=60)
     assert proc.returncode == 2
@@ -167,13 +245,30 @@ def history_runs(influxd, tmp_path_factory):
     from harness.influx.client import InfluxClient, InfluxSettings
 
     db = "t_history_runs"
-    InfluxClient(InfluxSettings(url=influxd.url, database=db)).query_results(f'DROP DATABASE "{db}"', method="POST",
-                                                                             epoch="")
+    InfluxClient(InfluxSettings(url=influxd.url, database=db)).query_results(
+        f'DROP DATABASE "{db}"', method="POST", epoch=""
+    )
     out = tmp_path_factory.mktemp("history")
     runs = {}
-    for run_id, extra in [("h1", ()), ("h2", ()), ("h3", ()), ("slow", ("--fault", "payments:latency_ms=15"))]:
-        proc = harness(*run_args(influxd, db, out / run_id, "--run-id", run_id, "--baseline", "last-pass", *extra,
-                                 run_time="20s"))
+    for run_id, extra in [
+        ("h1", ()),
+        ("h2", ()),
+        ("h3", ()),
+        ("slow", ("--fault", "payments:latency_ms=15")),
+    ]:
+        proc = harness(
+            *run_args(
+                influxd,
+                db,
+                out / run_id,
+                "--run-id",
+                run_id,
+                "--baseline",
+                "last-pass",
+                *extra,
+                run_time="20s",
+            )
+        )
         runs[run_id] = (proc, json.loads((out / run_id / "verdict.json").read_text()))
     return db, out, runs
 
@@ -196,26 +291,44 @@ def test_slower_payments_regress_against_the_last_pass_and_nothing_else(history_
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert verdict["baseline_run_id"] == "h3" and verdict["verdict"] == "fail"
     regressed = [c for c in verdict["comparisons"] if c["decision"] == "regressed"]
-    assert {c["scope"] for c in regressed if c["endpoint"]} == {"POST /api/v1/payments", "GET /api/v1/payments"}
+    assert {c["scope"] for c in regressed if c["endpoint"]} == {
+        "POST /api/v1/payments",
+        "GET /api/v1/payments",
+    }
     assert {c["api"] for c in regressed} == {"payments"}
     for c in regressed:
         assert c["low"] > c["min_effect"] and c["change"] > 10 and c["low"] <= c["change"] <= c["high"]
         assert f"{c['scope']}: {c['statistic'].replace('_', ' ')} " in proc.stdout  # the reason, printed
     failed = [c for c in verdict["checks"] if c["passed"] is False]
-    assert failed and all(c["kind"] == "regression" and c["scope"] in {r["scope"] for r in regressed} for c in failed)
+    assert failed and all(
+        c["kind"] == "regression" and c["scope"] in {r["scope"] for r in regressed} for c in failed
+    )
     summary = (out / "slow" / "summary.md").read_text()
     assert "### Against the baseline" in summary and "| `POST /api/v1/payments` | p50 |" in summary
     assert 'id="baseline"' in (out / "slow" / "report.html").read_text()
-    again = harness("check", "--run-id", "slow", "--baseline", "h3", "--influx-url", influxd.url, "--influx-db", db,
-                    "--out", str(out / "again"), "--no-store")
+    again = harness(
+        "check",
+        "--run-id",
+        "slow",
+        "--baseline",
+        "h3",
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        db,
+        "--out",
+        str(out / "again"),
+        "--no-store",
+    )
     assert again.returncode == 1 and "regressed against run h3" in again.stdout
 
 
 def test_the_progress_line_counts_every_user_once(influxd, influx_db, tmp_path):
     # Two processes, each writing its count every second: the line must show their sum, 20 —
     # never a count taken twice from one process (it showed 40), nor one missed (it showed 0).
-    code, output = harness_on_a_terminal(*run_args(influxd, influx_db.settings.database, tmp_path,
-                                                   "--processes", "2", run_time="12s"))
+    code, output = harness_on_a_terminal(
+        *run_args(influxd, influx_db.settings.database, tmp_path, "--processes", "2", run_time="12s")
+    )
     assert "verdict:" in output, output
     users = progress_users(output)
     assert len(users) >= 3, output

@@ -16,15 +16,36 @@ pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
 
 def run(influxd, db, host, tmp_path, *extra):
-    return harness("run", "--users", "10", "--spawn-rate", "10", "--run-time", "6s", "--target-host", host,
-                   "--seed-users", "15", "--influx-url", influxd.url, "--influx-db", db,
-                   "--generation-target-per-s", "0", "--out", str(tmp_path / "out"), *extra,
-                   timeout=180, env={"HARNESS_STATE_DIR": str(tmp_path / "state")})
+    return harness(
+        "run",
+        "--users",
+        "10",
+        "--spawn-rate",
+        "10",
+        "--run-time",
+        "6s",
+        "--target-host",
+        host,
+        "--seed-users",
+        "15",
+        "--influx-url",
+        influxd.url,
+        "--influx-db",
+        db,
+        "--generation-target-per-s",
+        "0",
+        "--out",
+        str(tmp_path / "out"),
+        *extra,
+        timeout=180,
+        env={"HARNESS_STATE_DIR": str(tmp_path / "state")},
+    )
 
 
 def login(host, user) -> int:
-    return requests.post(f"{host}/api/v1/auth/login", json={"email": user["email"], "password": user["password"]},
-                         timeout=5).status_code
+    return requests.post(
+        f"{host}/api/v1/auth/login", json={"email": user["email"], "password": user["password"]}, timeout=5
+    ).status_code
 
 
 @pytest.fixture
@@ -44,8 +65,11 @@ def test_seeded_accounts_are_used_then_cleaned(influxd, influx_db, sandbox, tmp_
     # The scenarios logged in as seeded users: their accounts hold the payments and generations.
     activity = 0
     for user in users:
-        token = requests.post(f"{sandbox}/api/v1/auth/login", json={"email": user["email"], "password": user["password"]},
-                              timeout=5).json()["access_token"]
+        token = requests.post(
+            f"{sandbox}/api/v1/auth/login",
+            json={"email": user["email"], "password": user["password"]},
+            timeout=5,
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         activity += requests.get(f"{sandbox}/api/v1/payments", headers=headers, timeout=5).json()["total"]
         activity += requests.get(f"{sandbox}/api/v1/generations", headers=headers, timeout=5).json()["total"]

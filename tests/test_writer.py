@@ -15,26 +15,41 @@ from harness.influx.spool import QUARANTINE, Spool
 from harness.influx.writer import BatchWriter
 
 
-@pytest.mark.parametrize("status,body,kind", [
-    (500, '{"error":"timeout"}', "server"),
-    (503, "unavailable", "server"),
-    (429, "slow down", "throttled"),
-    (404, '{"error":"database not found: \\"loadtest\\""}', "database_not_found"),
-    (401, "unauthorized", "auth"),
-    (403, '{"error":"user is not authorized to write to database \\"x\\""}', "auth"),
-    # The batch's own lines: set aside one by one.
-    (400, '{"error":"unable to parse \'request,x\': missing fields"}', "rejected"),
-    (400, '{"error":"partial write: field type conflict: input field \\"f\\" on measurement \\"m\\" is type '
-          'float, already exists as type integer dropped=1"}', "rejected"),
-    (422, '{"code":"unprocessable entity","message":"failure writing points to database: partial write: '
-          'field type conflict: dropped=2"}', "rejected"),
-    (413, "request entity too large", "rejected"),
-    # Everything else is the server's or the settings' fault: keep every point.
-    (400, '{"error":"retention policy not found: runs"}', "refused"),
-    (400, '{"error":"partial write: max-series-per-database limit exceeded: (1000) dropped=3"}', "refused"),
-    (404, "<html>Not Found</html>", "refused"),  # a URL that is not InfluxDB
-    (405, "Method Not Allowed", "refused"),
-])
+@pytest.mark.parametrize(
+    "status,body,kind",
+    [
+        (500, '{"error":"timeout"}', "server"),
+        (503, "unavailable", "server"),
+        (429, "slow down", "throttled"),
+        (404, '{"error":"database not found: \\"loadtest\\""}', "database_not_found"),
+        (401, "unauthorized", "auth"),
+        (403, '{"error":"user is not authorized to write to database \\"x\\""}', "auth"),
+        # The batch's own lines: set aside one by one.
+        (400, '{"error":"unable to parse \'request,x\': missing fields"}', "rejected"),
+        (
+            400,
+            '{"error":"partial write: field type conflict: input field \\"f\\" on measurement \\"m\\" is type '
+            'float, already exists as type integer dropped=1"}',
+            "rejected",
+        ),
+        (
+            422,
+            '{"code":"unprocessable entity","message":"failure writing points to database: partial write: '
+            'field type conflict: dropped=2"}',
+            "rejected",
+        ),
+        (413, "request entity too large", "rejected"),
+        # Everything else is the server's or the settings' fault: keep every point.
+        (400, '{"error":"retention policy not found: runs"}', "refused"),
+        (
+            400,
+            '{"error":"partial write: max-series-per-database limit exceeded: (1000) dropped=3"}',
+            "refused",
+        ),
+        (404, "<html>Not Found</html>", "refused"),  # a URL that is not InfluxDB
+        (405, "Method Not Allowed", "refused"),
+    ],
+)
 def test_write_failures_are_sorted_by_who_is_to_blame(status, body, kind):
     error = classify_write_failure(status, body)
     assert error.kind == kind
@@ -45,8 +60,13 @@ def test_write_failures_are_sorted_by_who_is_to_blame(status, body, kind):
 
 def unreachable_writer(tmp_path, max_pending=10, spool=True, batch_size=5000, clock=time.monotonic):
     client = InfluxClient(InfluxSettings(url="http://127.0.0.1:9", database="x", timeout_s=1))
-    return BatchWriter(client, max_pending, batch_size=batch_size,
-                       spool=Spool(tmp_path / "spool") if spool else None, clock=clock)
+    return BatchWriter(
+        client,
+        max_pending,
+        batch_size=batch_size,
+        spool=Spool(tmp_path / "spool") if spool else None,
+        clock=clock,
+    )
 
 
 def test_retry_after_is_honoured_and_backoff_grows(tmp_path):
@@ -104,9 +124,19 @@ def test_spool_files_hold_batches_however_slowly_lines_arrive(tmp_path):
     assert writer.drain(0) == 240
     files = writer.spool.files
     assert sorted((f.retention_policy, f.points) for f in files) == [
-        ("", 20), ("", 50), ("", 50), ("runs", 20), ("runs", 50), ("runs", 50)]
-    replayed = [line for f in sorted(files, key=lambda f: f.seq) if f.retention_policy == ""
-                for line in gzip.decompress(f.read()).decode().splitlines()]
+        ("", 20),
+        ("", 50),
+        ("", 50),
+        ("runs", 20),
+        ("runs", 50),
+        ("runs", 50),
+    ]
+    replayed = [
+        line
+        for f in sorted(files, key=lambda f: f.seq)
+        if f.retention_policy == ""
+        for line in gzip.decompress(f.read()).decode().splitlines()
+    ]
     assert replayed == [f"m f={i}i {i}" for i in range(120)]  # in order, each once
 
 
@@ -154,16 +184,21 @@ def spool_bytes(root) -> dict[str, bytes]:
 
 
 @pytest.mark.influx
-@pytest.mark.parametrize("user,password,database,needle", [
-    ("admin", "wrong", "refusing", "credentials"),
-    ("", "", "refusing", "credentials"),
-    ("admin", "right", "never_created", "database not found"),
-    ("reader", "only-reads", "refusing", "not authorized to write"),  # a user without write permission
-])
-def test_a_refusing_influxdb_takes_nothing_out_of_the_spool(influxd_with_auth, tmp_path, user, password,
-                                                            database, needle):
-    admin = InfluxClient(InfluxSettings(url=influxd_with_auth.url, database="refusing", username="admin",
-                                        password="right"))
+@pytest.mark.parametrize(
+    "user,password,database,needle",
+    [
+        ("admin", "wrong", "refusing", "credentials"),
+        ("", "", "refusing", "credentials"),
+        ("admin", "right", "never_created", "database not found"),
+        ("reader", "only-reads", "refusing", "not authorized to write"),  # a user without write permission
+    ],
+)
+def test_a_refusing_influxdb_takes_nothing_out_of_the_spool(
+    influxd_with_auth, tmp_path, user, password, database, needle
+):
+    admin = InfluxClient(
+        InfluxSettings(url=influxd_with_auth.url, database="refusing", username="admin", password="right")
+    )
     admin.create_database()
     admin.query_results("CREATE USER \"reader\" WITH PASSWORD 'only-reads'", method="POST", epoch="")
     admin.query_results('GRANT READ ON "refusing" TO "reader"', method="POST", epoch="")
@@ -171,8 +206,9 @@ def test_a_refusing_influxdb_takes_nothing_out_of_the_spool(influxd_with_auth, t
     writer.add([f"m f={i}i {i}" for i in range(5)])
     writer.spill_all()
     before = spool_bytes(tmp_path / "spool")
-    refusing = InfluxClient(InfluxSettings(url=influxd_with_auth.url, database=database, username=user,
-                                           password=password))
+    refusing = InfluxClient(
+        InfluxSettings(url=influxd_with_auth.url, database=database, username=user, password=password)
+    )
     replay = BatchWriter(refusing, 0, spool=Spool(tmp_path / "spool"))
     assert replay.drain(5) == 0 and not replay.idle
     assert needle in str(replay.refused)
@@ -183,28 +219,39 @@ def test_a_refusing_influxdb_takes_nothing_out_of_the_spool(influxd_with_auth, t
 def test_lines_influxdb_refuses_go_to_quarantine_and_the_rest_is_stored(influxd, tmp_path):
     client = InfluxClient(InfluxSettings(url=influxd.url, database="quarantine"))
     client.create_database()
-    client.write(b"request,run_id=q response_time=1.5,response_length=3i 1\n")  # response_length is an integer
+    client.write(
+        b"request,run_id=q response_time=1.5,response_length=3i 1\n"
+    )  # response_length is an integer
     good = [f"request,run_id=q response_time={i}.5,response_length={i}i {1000 + i}" for i in range(40)]
-    conflict = ["request,run_id=q response_time=2.5,response_length=3.5 2001",  # float into an integer field
-                "request,run_id=q response_time=2.5,response_length=4.5 2002"]
+    conflict = [
+        "request,run_id=q response_time=2.5,response_length=3.5 2001",  # float into an integer field
+        "request,run_id=q response_time=2.5,response_length=4.5 2002",
+    ]
     unparsable = ["request,run_id=q response_time= 3001"]
     lines = good[:10] + conflict[:1] + good[10:30] + unparsable + good[30:] + conflict[1:]
-    writer = BatchWriter(client, 1000, spool=Spool(tmp_path / "spool"), record_tags={"run_id": "q", "worker": "w1"})
+    writer = BatchWriter(
+        client, 1000, spool=Spool(tmp_path / "spool"), record_tags={"run_id": "q", "worker": "w1"}
+    )
     writer.add(lines)
     assert writer.flush() is True
-    stored = client.query('SELECT count("response_time") FROM "request" WHERE "run_id" = \'q\'')[0]["values"][0][1]
+    stored = client.query('SELECT count("response_time") FROM "request" WHERE "run_id" = \'q\'')[0]["values"][
+        0
+    ][1]
     assert stored == 1 + len(good)
     assert (writer.counts.written, writer.counts.quarantined) == (len(good), 3)
     text = (tmp_path / "spool" / QUARANTINE).read_text()
     kept = [line for line in text.splitlines() if not line.startswith("#")]
     assert sorted(kept) == sorted(conflict + unparsable)
     assert "field type conflict" in text and "unable to parse" in text
-    record = client.query('SELECT "points", "request_points", "worker", "file" FROM "quarantine"')[0]["values"]
+    record = client.query('SELECT "points", "request_points", "worker", "file" FROM "quarantine"')[0][
+        "values"
+    ]
     assert [row[1:4] for row in record] == [[3, 3, "w1"]] and record[0][4].endswith(QUARANTINE)
 
 
 def test_no_influxd_says_how_to_get_one(tmp_path, monkeypatch):
     import harness.influx.local as local
+
     monkeypatch.setattr(local, "find_influxd", lambda: None)
     with pytest.raises(HarnessError, match="apt-get install -y influxdb.*docker compose"):
         LocalInfluxd(tmp_path, port=0).start()
@@ -246,7 +293,9 @@ def test_a_url_that_is_not_influxdb_takes_nothing_out_of_the_spool(not_influxdb,
     writer.add([f"m f={i}i {i}" for i in range(5)])
     writer.spill_all()
     before = spool_bytes(tmp_path / "spool")
-    replay = BatchWriter(InfluxClient(InfluxSettings(url=url, database="x")), 0, spool=Spool(tmp_path / "spool"))
+    replay = BatchWriter(
+        InfluxClient(InfluxSettings(url=url, database="x")), 0, spool=Spool(tmp_path / "spool")
+    )
     assert replay.drain(5) == 0 and not replay.idle
     assert replay.refused is not None and f"HTTP {status}" in str(replay.refused)
     assert replay.counts.written == 0 and spool_bytes(tmp_path / "spool") == before

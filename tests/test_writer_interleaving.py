@@ -52,8 +52,10 @@ def test_hooks_flushers_and_the_cap_interleaved_at_every_network_yield(influx_db
 
     def hook(name: str, per_call: int, calls: int) -> None:
         for call in range(calls):
-            lines = [f"m,src={name} f={call * per_call + k}i {1_000_000 + call * per_call + k}"
-                     for k in range(per_call)]
+            lines = [
+                f"m,src={name} f={call * per_call + k}i {1_000_000 + call * per_call + k}"
+                for k in range(per_call)
+            ]
             writer.add(lines)
             handed_over.extend(lines)
             gevent.sleep(0)
@@ -70,7 +72,11 @@ def test_hooks_flushers_and_the_cap_interleaved_at_every_network_yield(influx_db
             writer.flush()
             gevent.sleep(0)
 
-    hooks = [gevent.spawn(hook, "a", 7, 120), gevent.spawn(hook, "b", 53, 30), gevent.spawn(hook, "c", 1, 400)]
+    hooks = [
+        gevent.spawn(hook, "a", 7, 120),
+        gevent.spawn(hook, "b", 53, 30),
+        gevent.spawn(hook, "c", 1, 400),
+    ]
     others = [gevent.spawn(flusher), gevent.spawn(second_flusher)]
     gevent.joinall(hooks, raise_error=True)
     done.set()

@@ -63,24 +63,74 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("fp", "auth 0.4 % failing vs 99 % limit, 1.7/s, 2 min, after 30 s, window 30 s (issue 16)",
-             1.7, 120, "success_rate", 0.004, 99.0, after_s=30, window_s=30),
+    Scenario(
+        "fp",
+        "auth 0.4 % failing vs 99 % limit, 1.7/s, 2 min, after 30 s, window 30 s (issue 16)",
+        1.7,
+        120,
+        "success_rate",
+        0.004,
+        99.0,
+        after_s=30,
+        window_s=30,
+    ),
     Scenario("fp", "99.5 % success vs 99 % limit, 2/s, 30 min", 2, 1800, "success_rate", 0.005, 99.0),
     Scenario("fp", "99.5 % success vs 99 % limit, 20/s, 30 min", 20, 1800, "success_rate", 0.005, 99.0),
     Scenario("fp", "97 % success vs 95 % limit, 20/s, 30 min", 20, 1800, "success_rate", 0.03, 95.0),
     Scenario("fp", "success exactly at its 99 % limit, 5/s, 1 h", 5, 3600, "success_rate", 0.01, 99.0),
     Scenario("fp", "success exactly at its 95 % limit, 0.5/s, 10 min", 0.5, 600, "success_rate", 0.05, 95.0),
     Scenario("fp", "success exactly at its 95 % limit, 100/s, 10 min", 100, 600, "success_rate", 0.05, 95.0),
-    Scenario("fp", "success 97 % vs 95 % limit, AR(1) ρ 0.9, 20/s, 30 min", 20, 1800, "success_rate",
-             0.03, 95.0, rho=0.9, confirm=True),
+    Scenario(
+        "fp",
+        "success 97 % vs 95 % limit, AR(1) ρ 0.9, 20/s, 30 min",
+        20,
+        1800,
+        "success_rate",
+        0.03,
+        95.0,
+        rho=0.9,
+        confirm=True,
+    ),
     Scenario("fp", "p95 exactly at its limit, 10/s, 1 h", 10, 3600, "p95", 0.05, 95.0),
-    Scenario("fp", "p95 at 97 % of requests under the limit, AR(1) ρ 0.9, 10/s, 1 h", 10, 3600, "p95",
-             0.03, 95.0, rho=0.9, confirm=True),
-    Scenario("power", "payments error_rate 0.5 vs 95 %, 3/s, after 30 s, window 20 s: aborted by t=90 s",
-             3, 300, "success_rate", 0.5, 95.0, after_s=30, window_s=20, by_s=90, confirm=True),
-    Scenario("power", "p95 at a real slowdown (30 % of requests over the limit), 5/s: aborted by t=90 s",
-             5, 300, "p95", 0.30, 95.0, after_s=30, window_s=20, by_s=90),
-    Scenario("power", "success 97 % vs 99 % limit, 20/s, 30 min: aborted", 20, 1800, "success_rate", 0.03, 99.0),
+    Scenario(
+        "fp",
+        "p95 at 97 % of requests under the limit, AR(1) ρ 0.9, 10/s, 1 h",
+        10,
+        3600,
+        "p95",
+        0.03,
+        95.0,
+        rho=0.9,
+        confirm=True,
+    ),
+    Scenario(
+        "power",
+        "payments error_rate 0.5 vs 95 %, 3/s, after 30 s, window 20 s: aborted by t=90 s",
+        3,
+        300,
+        "success_rate",
+        0.5,
+        95.0,
+        after_s=30,
+        window_s=20,
+        by_s=90,
+        confirm=True,
+    ),
+    Scenario(
+        "power",
+        "p95 at a real slowdown (30 % of requests over the limit), 5/s: aborted by t=90 s",
+        5,
+        300,
+        "p95",
+        0.30,
+        95.0,
+        after_s=30,
+        window_s=20,
+        by_s=90,
+    ),
+    Scenario(
+        "power", "success 97 % vs 99 % limit, 20/s, 30 min: aborted", 20, 1800, "success_rate", 0.03, 99.0
+    ),
 ]
 QUICK = (0, 2, 4, 6, 8, 10, 11)  # the scenarios --quick runs
 
@@ -92,17 +142,32 @@ def rows(quick: bool, seed: int) -> list[Row]:
         if quick and i not in QUICK:
             continue
         reps = (100 if scenario.kind == "fp" else 50) if quick else (400 if scenario.kind == "fp" else 200)
-        thresholds = parse_thresholds({"abort": {"after_s": scenario.after_s, "window_s": scenario.window_s,
-                                                 "every_s": scenario.every_s},
-                                       "apis": {API: {"min_success_rate": scenario.limit}}})
+        thresholds = parse_thresholds(
+            {
+                "abort": {
+                    "after_s": scenario.after_s,
+                    "window_s": scenario.window_s,
+                    "every_s": scenario.every_s,
+                },
+                "apis": {API: {"min_success_rate": scenario.limit}},
+            }
+        )
         runs = [_run(rng, scenario, thresholds) for _ in range(reps)]
         decision = "abort: success rate" if scenario.metric == "success_rate" else "abort: p95"
         # Bursts (AR(1)) are outside the test's model: measured, no nominal level claimed.
         nominal = thresholds.abort.alpha if scenario.kind == "fp" and not scenario.rho else None
         out.append(Row(decision, scenario.text, scenario.kind, sum(a for a, _ in runs), reps, nominal))
         if scenario.confirm:
-            out.append(Row(decision, f"{scenario.text}: aborted and confirmed on the rest of the run (FAIL)",
-                           scenario.kind, sum(c for _, c in runs), reps, nominal))
+            out.append(
+                Row(
+                    decision,
+                    f"{scenario.text}: aborted and confirmed on the rest of the run (FAIL)",
+                    scenario.kind,
+                    sum(c for _, c in runs),
+                    reps,
+                    nominal,
+                )
+            )
     return out
 
 
@@ -136,12 +201,22 @@ def _run(rng: np.random.Generator, s: Scenario, thresholds) -> tuple[bool, bool]
     could = (n >= thresholds.min_samples) & (k >= binom.isf(loose, np.maximum(n, 1), p0) + 1)
     for look in np.flatnonzero(could):
         figures = _figures(int(n[look]), int(k[look]), s, at[look], s.window_s)
-        record = decide(thresholds, rule.checks, figures, 0, int(at[look] * S), look=int(look) + 1, looks=total)
+        record = decide(
+            thresholds, rule.checks, figures, 0, int(at[look] * S), look=int(look) + 1, looks=total
+        )
         if record is None:
             continue
-        first, last = np.searchsorted(times, thresholds.warmup_s, side="left"), np.searchsorted(times, at[look])
-        judged = _figures(int(last - first), int(bad[last] - bad[first]), s, at[look] + SETTLE_S,
-                          at[look] - thresholds.warmup_s)
+        first, last = (
+            np.searchsorted(times, thresholds.warmup_s, side="left"),
+            np.searchsorted(times, at[look]),
+        )
+        judged = _figures(
+            int(last - first),
+            int(bad[last] - bad[first]),
+            s,
+            at[look] + SETTLE_S,
+            at[look] - thresholds.warmup_s,
+        )
         measured = replace(judged.measured, abort=replace(record, exact=figures, judged=judged))
         outcome = judge_abort(thresholds, measured, [])
         return True, bool(outcome is not None and outcome.confirmed)
@@ -155,11 +230,32 @@ def _figures(n: int, k: int, s: Scenario, at_s: float, span_s: float) -> WindowF
     slow = k if s.metric == "p95" else 0
     # Nearest rank: the window's p95 is above the limit when more than n − ⌈0.95 n⌉ requests are.
     p95 = LIMIT_P95_MS * (1.5 if slow > n - math.ceil(0.95 * n) else 0.5)
-    values = dict(requests=n, failures=failures, success_rate=100.0 * (n - failures) / max(n, 1),
-                  p50=LIMIT_P95_MS / 4, p95=p95, p99=max(p95, LIMIT_P95_MS), max=2 * LIMIT_P95_MS, rps=n / span_s)
-    measured = Measurements(run_id="calibration", test_env="", start=EPOCH, end=EPOCH, duration_s=span_s,
-                            warmup_s=0.0, endpoints={KEY: EndpointStats(key=KEY, api=API, **values)},
-                            apis={API: Stats(**values)})
+    values = dict(
+        requests=n,
+        failures=failures,
+        success_rate=100.0 * (n - failures) / max(n, 1),
+        p50=LIMIT_P95_MS / 4,
+        p95=p95,
+        p99=max(p95, LIMIT_P95_MS),
+        max=2 * LIMIT_P95_MS,
+        rps=n / span_s,
+    )
+    measured = Measurements(
+        run_id="calibration",
+        test_env="",
+        start=EPOCH,
+        end=EPOCH,
+        duration_s=span_s,
+        warmup_s=0.0,
+        endpoints={KEY: EndpointStats(key=KEY, api=API, **values)},
+        apis={API: Stats(**values)},
+    )
     end_ns = int((at_s - SETTLE_S) * S)
-    return WindowFigures(end_ns - int(span_s * S), end_ns, measured, {},
-                         {(KEY, LIMIT_P95_MS): slow, (f"api:{API}", LIMIT_P95_MS): slow}, (LIMIT_P95_MS,))
+    return WindowFigures(
+        end_ns - int(span_s * S),
+        end_ns,
+        measured,
+        {},
+        {(KEY, LIMIT_P95_MS): slow, (f"api:{API}", LIMIT_P95_MS): slow},
+        (LIMIT_P95_MS,),
+    )

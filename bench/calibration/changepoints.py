@@ -38,7 +38,7 @@ def _dips(rng: np.random.Generator) -> np.ndarray:
 def _latency(rng: np.random.Generator, cv: float, shift: float) -> np.ndarray:
     values = P95_MS * rng.lognormal(-cv * cv / 2, cv, RUNS)
     values *= np.where(rng.random(RUNS) < 0.05, rng.uniform(1.5, 3.0, RUNS), 1.0)
-    values[RUNS - HOLD:] *= 1 + shift
+    values[RUNS - HOLD :] *= 1 + shift
     return values
 
 
@@ -48,13 +48,39 @@ def rows(quick: bool, seed: int) -> list[Row]:
     success, p95 = min_effect(thresholds, "success_rate"), min_effect(thresholds, "p95")
     reps = 150 if quick else 1000
     decision = "change points (harness history)"
-    out = [Row(decision, f"success rate at 100 % with 1–5 one-run dips, {RUNS} runs", "fp",
-               sum(bool(level_shifts(_dips(rng), success)) for _ in range(reps)), reps, NOMINAL)]
-    for cv in ((0.05,) if quick else (0.05, 0.10)):
-        out.append(Row(decision, f"p95 with {cv * 100:g} % run-to-run noise and outliers, no shift, {RUNS} runs", "fp",
-                       sum(bool(level_shifts(_latency(rng, cv, 0.0), p95)) for _ in range(reps)), reps, NOMINAL))
-        found = sum(any(abs(s.index - (RUNS - HOLD)) <= TOLERANCE for s in level_shifts(_latency(rng, cv, 0.25), p95))
-                    for _ in range(reps))
-        out.append(Row(decision, f"p95 +25 % held {HOLD} runs, {cv * 100:g} % noise and outliers, {RUNS} runs "
-                                 f"(found within {TOLERANCE} runs)", "power", found, reps))
+    out = [
+        Row(
+            decision,
+            f"success rate at 100 % with 1–5 one-run dips, {RUNS} runs",
+            "fp",
+            sum(bool(level_shifts(_dips(rng), success)) for _ in range(reps)),
+            reps,
+            NOMINAL,
+        )
+    ]
+    for cv in (0.05,) if quick else (0.05, 0.10):
+        out.append(
+            Row(
+                decision,
+                f"p95 with {cv * 100:g} % run-to-run noise and outliers, no shift, {RUNS} runs",
+                "fp",
+                sum(bool(level_shifts(_latency(rng, cv, 0.0), p95)) for _ in range(reps)),
+                reps,
+                NOMINAL,
+            )
+        )
+        found = sum(
+            any(abs(s.index - (RUNS - HOLD)) <= TOLERANCE for s in level_shifts(_latency(rng, cv, 0.25), p95))
+            for _ in range(reps)
+        )
+        out.append(
+            Row(
+                decision,
+                f"p95 +25 % held {HOLD} runs, {cv * 100:g} % noise and outliers, {RUNS} runs "
+                f"(found within {TOLERANCE} runs)",
+                "power",
+                found,
+                reps,
+            )
+        )
     return out

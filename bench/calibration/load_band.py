@@ -39,17 +39,26 @@ class Scenario:
 
 
 def _null(rate: float, run_s: float, length: str, reps: int = 400) -> Scenario:
-    return Scenario("fp", f"correct Poisson generator, {rate:g}/s per API × 3 APIs, {length}", rate, run_s,
-                    reps_full=reps)
+    return Scenario(
+        "fp", f"correct Poisson generator, {rate:g}/s per API × 3 APIs, {length}", rate, run_s, reps_full=reps
+    )
 
 
 SCENARIOS = [
-    _null(0.5, 3600, "1 h"), _null(1, 3600, "1 h"), _null(10, 3600, "1 h"), _null(1000, 3600, "1 h"),
-    _null(0.5, 600, "10 min"), _null(100, 600, "10 min"), _null(100, 3600, "1 h"),
-    _null(0.5, 86400, "24 h", reps=100), _null(10, 86400, "24 h", reps=100),
+    _null(0.5, 3600, "1 h"),
+    _null(1, 3600, "1 h"),
+    _null(10, 3600, "1 h"),
+    _null(1000, 3600, "1 h"),
+    _null(0.5, 600, "10 min"),
+    _null(100, 600, "10 min"),
+    _null(100, 3600, "1 h"),
+    _null(0.5, 86400, "24 h", reps=100),
+    _null(10, 86400, "24 h", reps=100),
     Scenario("power", "generator 10 % short at 10/s, 1 h", 10, 3600, achieved=0.9, reps_full=200),
     Scenario("power", "generator 10 % short at 1/s, 1 h", 1, 3600, achieved=0.9, reps_full=200),
-    Scenario("power", "one 10 s window at half the rate, 100/s, 1 h", 100, 3600, stall_windows=1, reps_full=200),
+    Scenario(
+        "power", "one 10 s window at half the rate, 100/s, 1 h", 100, 3600, stall_windows=1, reps_full=200
+    ),
 ]
 QUICK = {0: 100, 1: 100, 2: 100, 3: 100, 9: 50, 11: 50}  # scenario → repetitions with --quick
 
@@ -63,7 +72,9 @@ def rows(quick: bool, seed: int) -> list[Row]:
             continue
         reps = QUICK[i] if quick else s.reps_full
         hits = sum(_fails(rng, s, thresholds) for _ in range(reps))
-        out.append(Row("load band (Poisson arrivals)", s.text, s.kind, hits, reps, ALPHA if s.kind == "fp" else None))
+        out.append(
+            Row("load band (Poisson arrivals)", s.text, s.kind, hits, reps, ALPHA if s.kind == "fp" else None)
+        )
     return out
 
 
@@ -76,12 +87,41 @@ def _fails(rng: np.random.Generator, s: Scenario, thresholds: Thresholds) -> boo
         if a == 0 and s.stall_windows:
             mean[rng.choice(windows, s.stall_windows, replace=False)] *= 0.5
         counts = rng.poisson(mean)
-        windows_of = [LoadWindow(start_s=k * window_s, end_s=(k + 1) * window_s, target_per_s=s.rate,
-                                 scheduled=int(c), started=int(c), late=0, dropped=0, requests=int(c))
-                      for k, c in enumerate(counts)]
+        windows_of = [
+            LoadWindow(
+                start_s=k * window_s,
+                end_s=(k + 1) * window_s,
+                target_per_s=s.rate,
+                scheduled=int(c),
+                started=int(c),
+                late=0,
+                dropped=0,
+                requests=int(c),
+            )
+            for k, c in enumerate(counts)
+        ]
         total = int(counts.sum())
-        load[api] = ApiLoad(api=api, target_per_s=s.rate, windows=windows_of, scheduled=total, started=total,
-                            late=0, dropped=0, poisson=True, defining=f"POST /{api}")
-    measured = Measurements(run_id="calibration", test_env="", start=EPOCH, end=EPOCH, duration_s=s.run_s,
-                            warmup_s=0.0, load_model="arrival", load=load)
-    return any(c.passed is not True for c in load_checks(thresholds, measured, None) if c.metric == "arrival_rate")
+        load[api] = ApiLoad(
+            api=api,
+            target_per_s=s.rate,
+            windows=windows_of,
+            scheduled=total,
+            started=total,
+            late=0,
+            dropped=0,
+            poisson=True,
+            defining=f"POST /{api}",
+        )
+    measured = Measurements(
+        run_id="calibration",
+        test_env="",
+        start=EPOCH,
+        end=EPOCH,
+        duration_s=s.run_s,
+        warmup_s=0.0,
+        load_model="arrival",
+        load=load,
+    )
+    return any(
+        c.passed is not True for c in load_checks(thresholds, measured, None) if c.metric == "arrival_rate"
+    )

@@ -52,14 +52,18 @@ def _pct(x: float) -> str:
 
 def markdown(rows: list[Row]) -> str:
     """The table as Markdown, as bench/README.md and docs/baselines.md carry it."""
-    lines = ["| decision | scenario | measures | rate | 95 % interval | reps | nominal | ok |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| decision | scenario | measures | rate | 95 % interval | reps | nominal | ok |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         lo, hi = r.interval
         nominal = _pct(r.nominal) if r.nominal is not None else ""
         # A row with no nominal level (measured outside the test's assumptions) claims nothing.
         ok = "" if r.kind != "fp" or r.nominal is None else ("NO" if r.exceeds_nominal else "yes")
         measures = "false positives" if r.kind == "fp" else "power"
-        lines.append(f"| {r.decision} | {r.scenario} | {measures} | {_pct(r.rate)} ({r.hits}/{r.reps}) "
-                     f"| {_pct(lo)}–{_pct(hi)} | {r.reps} | {nominal} | {ok} |")
+        lines.append(
+            f"| {r.decision} | {r.scenario} | {measures} | {_pct(r.rate)} ({r.hits}/{r.reps}) "
+            f"| {_pct(lo)}–{_pct(hi)} | {r.reps} | {nominal} | {ok} |"
+        )
     return "\n".join(lines)

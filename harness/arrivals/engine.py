@@ -27,17 +27,26 @@ CATCH_UP_BATCH = 64
 
 
 class ArrivalEngine:
-    def __init__(self, plan: LoadPlan, worker: str, pool: ArrivalPool, epoch: float, splits: list[Split],
-                 clock: Callable[[], float] = time.time, seed: int | None = None):
+    def __init__(
+        self,
+        plan: LoadPlan,
+        worker: str,
+        pool: ArrivalPool,
+        epoch: float,
+        splits: list[Split],
+        clock: Callable[[], float] = time.time,
+        seed: int | None = None,
+    ):
         self.plan = plan
         self.worker = worker
         self.pool = pool
         self.epoch = epoch
         self.clock = clock
         rng = random.Random(seed)
-        self.schedules = {api: make_schedule(plan.arrivals, plan.curve(api), worker, splits,
-                                             random.Random(rng.random()))
-                          for api in plan.apis}
+        self.schedules = {
+            api: make_schedule(plan.arrivals, plan.curve(api), worker, splits, random.Random(rng.random()))
+            for api in plan.apis
+        }
         self._wake = {api: Event() for api in plan.apis}
         self._greenlets: list[gevent.Greenlet] = []
 

@@ -48,8 +48,10 @@ def _rate(text: Any, api: str, where: str, *, zero_ok: bool) -> float:
     except (TypeError, ValueError):
         raise HarnessError(f"{where}: rate of {api} {text!r} is not a number") from None
     if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-        raise HarnessError(f"{where}: rate of {api} must be {'0 or more' if zero_ok else 'more than 0'} "
-                           f"per second, not {text}")
+        raise HarnessError(
+            f"{where}: rate of {api} must be {'0 or more' if zero_ok else 'more than 0'} "
+            f"per second, not {text}"
+        )
     return value
 
 
@@ -98,8 +100,9 @@ def _stage_duration(value: Any, where: str) -> float:
 def stages_from_data(data: Any, where: str) -> tuple[Stage, ...]:
     """Stages from parsed YAML/JSON: a non-empty list of {duration, rates: {api: per_s}}."""
     if not isinstance(data, list) or not data:
-        raise HarnessError(f"{where}: expected a list of stages like "
-                           f"[{{duration: 60s, rates: {{generation: 10}}}}]")
+        raise HarnessError(
+            f"{where}: expected a list of stages like [{{duration: 60s, rates: {{generation: 10}}}}]"
+        )
     stages = []
     for number, item in enumerate(data, start=1):
         at = f"{where}: stage {number}"
@@ -132,7 +135,9 @@ def load_profile(path: Path | str) -> tuple[Stage, ...]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise HarnessError(f"{where}: not valid YAML/JSON" + (f" (line {line + 1})" if line is not None else "")) from None
+        raise HarnessError(
+            f"{where}: not valid YAML/JSON" + (f" (line {line + 1})" if line is not None else "")
+        ) from None
     return stages_from_data(data, where)
 
 
@@ -228,7 +233,9 @@ class LoadPlan:
         if self.arrivals not in ARRIVAL_KINDS:
             raise HarnessError(f"ARRIVALS: {self.arrivals!r} is not one of {', '.join(ARRIVAL_KINDS)}")
         if self.rates and self.stages:
-            raise HarnessError("give rates (--rate/RATES) or a rate profile (--rate-profile/RATE_PROFILE), not both")
+            raise HarnessError(
+                "give rates (--rate/RATES) or a rate profile (--rate-profile/RATE_PROFILE), not both"
+            )
         if not (math.isfinite(self.max_lateness_s) and self.max_lateness_s > 0):
             raise HarnessError(f"MAX_LATENESS: {self.max_lateness_s!r} must be more than 0 seconds")
 
@@ -261,29 +268,44 @@ class LoadPlan:
 
     def to_fields(self) -> dict[str, Any]:
         """The fields stored on the ``run`` and ``load_plan`` points (docs/data-model.md)."""
-        return {"load_model": self.load_model, "rates": format_rates(self.rates), "arrivals": self.arrivals,
-                "rate_profile": self.profile_json(), "max_lateness_s": float(self.max_lateness_s)}
+        return {
+            "load_model": self.load_model,
+            "rates": format_rates(self.rates),
+            "arrivals": self.arrivals,
+            "rate_profile": self.profile_json(),
+            "max_lateness_s": float(self.max_lateness_s),
+        }
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> LoadPlan:
         """The plan back from stored fields (or a message); missing fields mean the users model."""
         profile = fields.get("rate_profile") or ""
-        return cls(rates=parse_rates(fields.get("rates") or "", "rates"),
-                   stages=stages_from_data(json.loads(profile), "rate_profile") if profile else (),
-                   arrivals=fields.get("arrivals") or "constant",
-                   max_lateness_s=float(fields.get("max_lateness_s") or DEFAULT_MAX_LATENESS_S))
+        return cls(
+            rates=parse_rates(fields.get("rates") or "", "rates"),
+            stages=stages_from_data(json.loads(profile), "rate_profile") if profile else (),
+            arrivals=fields.get("arrivals") or "constant",
+            max_lateness_s=float(fields.get("max_lateness_s") or DEFAULT_MAX_LATENESS_S),
+        )
 
     def describe(self) -> str:
         if self.load_model == "users":
             return "users model"
-        what = (", ".join(f"{api} {rate:g}/s" for api, rate in self.rates.items()) if self.rates
-                else f"profile of {len(self.stages)} stages over {sum(s.duration_s for s in self.stages):g} s")
+        what = (
+            ", ".join(f"{api} {rate:g}/s" for api, rate in self.rates.items())
+            if self.rates
+            else f"profile of {len(self.stages)} stages over {sum(s.duration_s for s in self.stages):g} s"
+        )
         return f"{self.arrivals} arrivals: {what}"
 
 
-def plan_from_texts(rates: str, arrivals: str, rate_profile: str, max_lateness_s: float,
-                    rates_where: str = "RATES") -> LoadPlan:
+def plan_from_texts(
+    rates: str, arrivals: str, rate_profile: str, max_lateness_s: float, rates_where: str = "RATES"
+) -> LoadPlan:
     """The plan from option/setting texts (an empty profile path: none)."""
     stages = load_profile(rate_profile) if rate_profile.strip() else ()
-    return LoadPlan(rates=parse_rates(rates, rates_where), stages=stages, arrivals=arrivals.strip() or "constant",
-                    max_lateness_s=max_lateness_s)
+    return LoadPlan(
+        rates=parse_rates(rates, rates_where),
+        stages=stages,
+        arrivals=arrivals.strip() or "constant",
+        max_lateness_s=max_lateness_s,
+    )

@@ -107,7 +107,9 @@ class ArrivalPool:
         except BaseException:  # the user was stopped while waiting (GreenletExit)
             if not waiter.ready():
                 self._idle.remove(waiter)
-            elif waiter.successful() and waiter.value is not None:  # ... just after it was handed an arrival: not lost
+            elif (
+                waiter.successful() and waiter.value is not None
+            ):  # ... just after it was handed an arrival: not lost
                 self.give_back(waiter.value)
             raise
         assert handed is not None  # get() without a timeout returns what was set: an Arrival

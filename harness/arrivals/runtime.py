@@ -54,24 +54,48 @@ class _RatesAction(argparse.Action):
 
 def add_arguments(parser) -> None:
     """The arrival model's Locust options (shown in the web UI; each with its environment variable)."""
-    parser.add_argument("--rate", action=_RatesAction, env_var="RATES", default="", metavar="API=PER_S",
-                        help="arrival rate of an API's iterations, e.g. generation=10 (repeatable or "
-                             "comma-separated); any rate switches to the arrival model [env RATES]")
-    parser.add_argument("--arrivals", env_var="ARRIVALS", default="constant", choices=list(ARRIVAL_KINDS),
-                        help="spacing of arrivals: constant or poisson [env ARRIVALS]")
-    parser.add_argument("--rate-profile", env_var="RATE_PROFILE", default="", metavar="FILE",
-                        help="YAML/JSON list of stages {duration, rates}; linear ramps [env RATE_PROFILE]")
-    parser.add_argument("--max-lateness", env_var="MAX_LATENESS", type=float, default=DEFAULT_MAX_LATENESS_S,
-                        metavar="SECONDS",
-                        help="an arrival that waited longer for a free pool user is dropped [env MAX_LATENESS]")
+    parser.add_argument(
+        "--rate",
+        action=_RatesAction,
+        env_var="RATES",
+        default="",
+        metavar="API=PER_S",
+        help="arrival rate of an API's iterations, e.g. generation=10 (repeatable or "
+        "comma-separated); any rate switches to the arrival model [env RATES]",
+    )
+    parser.add_argument(
+        "--arrivals",
+        env_var="ARRIVALS",
+        default="constant",
+        choices=list(ARRIVAL_KINDS),
+        help="spacing of arrivals: constant or poisson [env ARRIVALS]",
+    )
+    parser.add_argument(
+        "--rate-profile",
+        env_var="RATE_PROFILE",
+        default="",
+        metavar="FILE",
+        help="YAML/JSON list of stages {duration, rates}; linear ramps [env RATE_PROFILE]",
+    )
+    parser.add_argument(
+        "--max-lateness",
+        env_var="MAX_LATENESS",
+        type=float,
+        default=DEFAULT_MAX_LATENESS_S,
+        metavar="SECONDS",
+        help="an arrival that waited longer for a free pool user is dropped [env MAX_LATENESS]",
+    )
 
 
 def plan_from_options(options) -> LoadPlan:
     """The plan from Locust's parsed options; a bad value raises HarnessError (one line)."""
-    return plan_from_texts(getattr(options, "rate", "") or "", getattr(options, "arrivals", "") or "constant",
-                           getattr(options, "rate_profile", "") or "",
-                           float(getattr(options, "max_lateness", DEFAULT_MAX_LATENESS_S) or DEFAULT_MAX_LATENESS_S),
-                           rates_where="--rate")
+    return plan_from_texts(
+        getattr(options, "rate", "") or "",
+        getattr(options, "arrivals", "") or "constant",
+        getattr(options, "rate_profile", "") or "",
+        float(getattr(options, "max_lateness", DEFAULT_MAX_LATENESS_S) or DEFAULT_MAX_LATENESS_S),
+        rates_where="--rate",
+    )
 
 
 class ArrivalRuntime:
@@ -99,8 +123,12 @@ class ArrivalRuntime:
         workers = self._active_workers()
         self.epoch = time.time() + EPOCH_MARGIN_S
         self.splits = [Split(0.0, tuple(workers))]
-        log.info("arrivals start in %.2f s: %s, split over %d worker(s)", EPOCH_MARGIN_S, self.plan.describe(),
-                 len(workers))
+        log.info(
+            "arrivals start in %.2f s: %s, split over %d worker(s)",
+            EPOCH_MARGIN_S,
+            self.plan.describe(),
+            len(workers),
+        )
         self._broadcast()
         if self.role is Role.MASTER:
             self._watcher = gevent.spawn(self._watch_workers)
@@ -112,11 +140,18 @@ class ArrivalRuntime:
         clients = runner.clients
         # Only workers that hold pool users get a share (a worker still spawning joins the next
         # split); sorted, so the order does not depend on who connected first.
-        return sorted(c.id for c in clients.ready + clients.spawning + clients.running
-                      if sum((c.user_classes_count or {}).values()) > 0)
+        return sorted(
+            c.id
+            for c in clients.ready + clients.spawning + clients.running
+            if sum((c.user_classes_count or {}).values()) > 0
+        )
 
     def _message(self) -> dict:
-        return {"plan": self.plan.to_fields(), "epoch": self.epoch, "splits": [s.to_wire() for s in self.splits]}
+        return {
+            "plan": self.plan.to_fields(),
+            "epoch": self.epoch,
+            "splits": [s.to_wire() for s in self.splits],
+        }
 
     def _broadcast(self) -> None:
         self.env.runner.send_message(MESSAGE, self._message())
@@ -178,9 +213,18 @@ class ArrivalRuntime:
             return []
         shares = engine.shares()
         counts = self.pool.take_interval(list(shares))
-        return [{"api": api, "target_per_s": float(shares[api]), "scheduled": c.scheduled, "started": c.started,
-                 "late": c.late, "dropped": c.dropped, "max_lag_ms": float(c.max_lag_ms)}
-                for api, c in counts.items()]
+        return [
+            {
+                "api": api,
+                "target_per_s": float(shares[api]),
+                "scheduled": c.scheduled,
+                "started": c.started,
+                "late": c.late,
+                "dropped": c.dropped,
+                "max_lag_ms": float(c.max_lag_ms),
+            }
+            for api, c in counts.items()
+        ]
 
 
 # The environment carries the process's runtime for the listener and the pool users; Locust's

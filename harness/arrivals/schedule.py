@@ -167,8 +167,9 @@ class PoissonSchedule(_Schedule):
             self._level = self._pending_level
 
 
-def make_schedule(kind: str, curve: RateCurve, worker: str, splits: list[Split],
-                  rng: random.Random | None = None) -> ConstantSchedule | PoissonSchedule:
+def make_schedule(
+    kind: str, curve: RateCurve, worker: str, splits: list[Split], rng: random.Random | None = None
+) -> ConstantSchedule | PoissonSchedule:
     if kind == "poisson":
         return PoissonSchedule(curve, worker, splits, rng)
     return ConstantSchedule(curve, worker, splits)

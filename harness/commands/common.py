@@ -24,8 +24,11 @@ def required_run_id(settings) -> str:
 
 def generation_target(settings, thresholds) -> float | None:
     """The run's generation target; a value the user set (flag, env, file) wins over baselines.yaml."""
-    chosen = settings.generation_target_per_s \
-        if settings.sources.get("generation_target_per_s", "default") != "default" else None
+    chosen = (
+        settings.generation_target_per_s
+        if settings.sources.get("generation_target_per_s", "default") != "default"
+        else None
+    )
     return conclude.generation_target(thresholds, chosen)
 
 
@@ -47,8 +50,12 @@ def flush_spool(client, spool_root: Path, retry_s: float = RETRY_S) -> FlushResu
         spool = Spool(folder)
         waiting = spool.points
         # The folder is <database>/<run id>/<worker>: the quarantine record says whose lines they were.
-        writer = BatchWriter(client, max_pending_points=0, spool=spool,
-                             record_tags={"run_id": folder.parent.name, "worker": folder.name})
+        writer = BatchWriter(
+            client,
+            max_pending_points=0,
+            spool=spool,
+            record_tags={"run_id": folder.parent.name, "worker": folder.name},
+        )
         writer.drain(retry_s)
         result.written += writer.counts.written
         result.folders += 1
@@ -57,8 +64,10 @@ def flush_spool(client, spool_root: Path, retry_s: float = RETRY_S) -> FlushResu
             result.quarantine_files.append(spool.quarantine_file)
         if not writer.idle:
             cause = writer.refused or writer.counts.first_error
-            raise HarnessError(f"InfluxDB did not take the spooled points ({cause}); nothing it did not confirm "
-                               f"was deleted: {writer.spooled_points} of {waiting} points wait in {folder}")
+            raise HarnessError(
+                f"InfluxDB did not take the spooled points ({cause}); nothing it did not confirm "
+                f"was deleted: {writer.spooled_points} of {waiting} points wait in {folder}"
+            )
     return result
 
 

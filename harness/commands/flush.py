@@ -17,8 +17,9 @@ from harness.settings import FLUSH, add_arguments
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("flush", help="send spooled points to InfluxDB (after an outage)",
-                                   description=__doc__)
+    parser = subparsers.add_parser(
+        "flush", help="send spooled points to InfluxDB (after an outage)", description=__doc__
+    )
     add_arguments(parser, FLUSH)
     parser.set_defaults(func=run)
 
@@ -35,9 +36,13 @@ def run(args) -> int:
         if kept:
             print(f"  (lines InfluxDB refused earlier are kept in {', '.join(map(str, kept))})")
         return ExitCode.PASS
-    print(f"flushed {result.written} points from {result.folders} spool folders to {settings.influx_url}, "
-          f"database {settings.influx_db}")
+    print(
+        f"flushed {result.written} points from {result.folders} spool folders to {settings.influx_url}, "
+        f"database {settings.influx_db}"
+    )
     if result.quarantined:
-        print(f"harness: warning: InfluxDB refused {result.quarantined} lines one by one; they are kept, with "
-              f"the reasons, in {', '.join(map(str, result.quarantine_files))}")
+        print(
+            f"harness: warning: InfluxDB refused {result.quarantined} lines one by one; they are kept, with "
+            f"the reasons, in {', '.join(map(str, result.quarantine_files))}"
+        )
     return ExitCode.PASS

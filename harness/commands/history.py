@@ -20,12 +20,21 @@ DEFAULT_LAST = 100
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("history", help="find runs where an endpoint's p95 or success rate changed "
-                                                   "level (exit 0/2)", description=__doc__)
-    parser.add_argument("--last", type=int, default=DEFAULT_LAST, metavar="N",
-                        help=f"analyse the newest N judged runs of the test env (default {DEFAULT_LAST})")
-    parser.add_argument("--no-store", action="store_true",
-                        help="print only; do not store the change points as annotations")
+    parser = subparsers.add_parser(
+        "history",
+        help="find runs where an endpoint's p95 or success rate changed level (exit 0/2)",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "--last",
+        type=int,
+        default=DEFAULT_LAST,
+        metavar="N",
+        help=f"analyse the newest N judged runs of the test env (default {DEFAULT_LAST})",
+    )
+    parser.add_argument(
+        "--no-store", action="store_true", help="print only; do not store the change points as annotations"
+    )
     add_arguments(parser, HISTORY)
     parser.set_defaults(func=run)
 
@@ -45,7 +54,9 @@ def find_change_points(series: dict, thresholds) -> list[ChangePoint]:
     found = []
     for (endpoint, statistic), values in sorted(series.items()):
         for shift in level_shifts([v.value for v in values], min_effect(thresholds, statistic)):
-            found.append(ChangePoint(endpoint, statistic, shift, values[shift.index], values[shift.index - 1]))
+            found.append(
+                ChangePoint(endpoint, statistic, shift, values[shift.index], values[shift.index - 1])
+            )
     return sorted(found, key=lambda p: (p.first.time_ns, p.label))
 
 
@@ -60,14 +71,20 @@ def run(args) -> int:
     runs, series = load_series(client, runs_rp, env, args.last)
     if not runs:
         known = test_envs(client, runs_rp)
-        raise HarnessError(f"no judged run of test env {env!r} is stored"
-                           + (f" (test envs with runs: {', '.join(known)})" if known else " (no judged run at all)"))
+        raise HarnessError(
+            f"no judged run of test env {env!r} is stored"
+            + (f" (test envs with runs: {', '.join(known)})" if known else " (no judged run at all)")
+        )
     if len(runs) < 2 * MIN_SEGMENT:
-        raise HarnessError(f"test env {env!r} has {len(runs)} judged runs; a change of level needs at least "
-                           f"{2 * MIN_SEGMENT} ({MIN_SEGMENT} on each side)")
+        raise HarnessError(
+            f"test env {env!r} has {len(runs)} judged runs; a change of level needs at least "
+            f"{2 * MIN_SEGMENT} ({MIN_SEGMENT} on each side)"
+        )
     points = find_change_points(series, thresholds)
-    print(f"history of test env {env!r}: {len(runs)} judged runs, {runs[0]} … {runs[-1]}; "
-          f"{len(series)} endpoint series (p95, success rate)")
+    print(
+        f"history of test env {env!r}: {len(runs)} judged runs, {runs[0]} … {runs[-1]}; "
+        f"{len(series)} endpoint series (p95, success rate)"
+    )
     for (endpoint, statistic), values in sorted(series.items()):
         if left_out := refused([v.value for v in values]):
             print(f"  note: {endpoint} {statistic}: {left_out} runs without a finite value, left out")

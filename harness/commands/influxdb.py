@@ -13,8 +13,12 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("influxdb", help="run a local influxd on loopback (no Docker needed)")
     parser.add_argument("action", choices=["start", "stop", "status"])
     parser.add_argument("--port", type=int, default=8086, help="HTTP port (default 8086; 0 picks a free one)")
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="where config, data, log and PID live (default $HARNESS_STATE_DIR or .state)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where config, data, log and PID live (default $HARNESS_STATE_DIR or .state)",
+    )
     parser.set_defaults(func=run)
 
 

@@ -10,7 +10,9 @@ from harness.verdict import load_thresholds
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("preflight", help="check target, InfluxDB, credentials, database, thresholds")
+    parser = subparsers.add_parser(
+        "preflight", help="check target, InfluxDB, credentials, database, thresholds"
+    )
     add_arguments(parser, PREFLIGHT)
     parser.set_defaults(func=run)
 

@@ -18,16 +18,27 @@ from harness.verdict import RETIRED_REGRESSION_KEYS, Thresholds, judge, load_thr
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("report", help="write the HTML/JSON/CSV report of a stored run",
-                                   description=__doc__)
+    parser = subparsers.add_parser(
+        "report", help="write the HTML/JSON/CSV report of a stored run", description=__doc__
+    )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default OUT_DIR/RUN_ID)")
-    parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass|last-N-pass",
-                        help="also compare with this run, as harness check does")
-    parser.add_argument("--baseline-force", action="store_true",
-                        help="compare with the baseline even when its load differs, as harness check does")
-    parser.add_argument("--stored-thresholds", action="store_true",
-                        help="judge with the limits stored with the run (as it was judged then) "
-                             "instead of the thresholds file")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="RUN_ID|last-pass|last-N-pass",
+        help="also compare with this run, as harness check does",
+    )
+    parser.add_argument(
+        "--baseline-force",
+        action="store_true",
+        help="compare with the baseline even when its load differs, as harness check does",
+    )
+    parser.add_argument(
+        "--stored-thresholds",
+        action="store_true",
+        help="judge with the limits stored with the run (as it was judged then) "
+        "instead of the thresholds file",
+    )
     add_arguments(parser, REPORT)
     parser.set_defaults(func=run)
 
@@ -37,8 +48,10 @@ def stored_thresholds(client, run_id: str, runs_rp: str) -> Thresholds:
     params = read_parameters(client, run_id, runs_rp) or {}
     data = params.get("thresholds")
     if not isinstance(data, dict):
-        raise HarnessError(f"--stored-thresholds: run {run_id!r} has no stored thresholds "
-                           f"(it was not started by harness run); use --thresholds-file")
+        raise HarnessError(
+            f"--stored-thresholds: run {run_id!r} has no stored thresholds "
+            f"(it was not started by harness run); use --thresholds-file"
+        )
     data = {k: v for k, v in data.items() if k != "source"}
     if isinstance(data.get("regression"), dict):
         # A run judged before the statistical comparison stored the old rule's keys; the
@@ -57,10 +70,16 @@ def run(args) -> int:
     else:
         thresholds = load_thresholds(settings.thresholds_file)
     out_dir = args.out or settings.out_dir / run_id
-    verdict, paths = judge(client, run_id, thresholds, out_dir,
-                           generation_target=generation_target(settings, thresholds),
-                           baseline=args.baseline, baseline_force=args.baseline_force,
-                           runs_rp=settings.influx_runs_rp)
+    verdict, paths = judge(
+        client,
+        run_id,
+        thresholds,
+        out_dir,
+        generation_target=generation_target(settings, thresholds),
+        baseline=args.baseline,
+        baseline_force=args.baseline_force,
+        runs_rp=settings.influx_runs_rp,
+    )
     paths.update(write_report(client, verdict, thresholds, out_dir, runs_rp=settings.influx_runs_rp))
     print_verdict(verdict, paths, sys.stdout)  # the stream of now, not of import time
     return verdict.exit_code

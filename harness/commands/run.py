@@ -36,17 +36,30 @@ from seed.errors import SeedError
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="run a load test end to end and judge it (exit 0/1/2)",
-                                   description=__doc__)
+    parser = subparsers.add_parser(
+        "run", help="run a load test end to end and judge it (exit 0/1/2)", description=__doc__
+    )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default OUT_DIR/RUN_ID)")
-    parser.add_argument("--fault", action="append", default=[], metavar="SCOPE:KEY=VALUE",
-                        help="fault for the built-in sandbox, e.g. payments:error_rate=0.3 or "
-                             "'GET /api/v1/generations/[id]:latency_ms=300' (repeatable; see docs/sandbox.md)")
-    parser.add_argument("--baseline", default=None, metavar="RUN_ID|last-pass|last-N-pass",
-                        help="also compare with a stored run, the last passing run or the last N passing runs of "
-                             "the same test env and load (docs/baselines.md)")
-    parser.add_argument("--baseline-force", action="store_true",
-                        help="compare with the baseline even when its load (users, rates, run time, processes) differs")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SCOPE:KEY=VALUE",
+        help="fault for the built-in sandbox, e.g. payments:error_rate=0.3 or "
+        "'GET /api/v1/generations/[id]:latency_ms=300' (repeatable; see docs/sandbox.md)",
+    )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="RUN_ID|last-pass|last-N-pass",
+        help="also compare with a stored run, the last passing run or the last N passing runs of "
+        "the same test env and load (docs/baselines.md)",
+    )
+    parser.add_argument(
+        "--baseline-force",
+        action="store_true",
+        help="compare with the baseline even when its load (users, rates, run time, processes) differs",
+    )
     parser.add_argument("--no-cleanup", action="store_true", help="keep seeded users after the run")
     add_arguments(parser)
     parser.set_defaults(func=run)
@@ -54,8 +67,13 @@ def register(subparsers) -> None:
 
 def git_sha() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -63,8 +81,16 @@ def git_sha() -> str:
 def live_dashboard_url(grafana_url: str, run_id: str, test_env: str, runs_rp: str = "runs") -> str:
     """The provisioned live dashboard (pinned uid) showing this run, refreshing every 5 s. Without a
     runs policy the dashboard finds the default one itself (docs/dashboards.md)."""
-    query = urlencode({"var-test_env": test_env, "var-run_id": run_id, "from": "now-15m", "to": "now",
-                       "refresh": "5s", **({"var-runs_rp": runs_rp} if runs_rp else {})})
+    query = urlencode(
+        {
+            "var-test_env": test_env,
+            "var-run_id": run_id,
+            "from": "now-15m",
+            "to": "now",
+            "refresh": "5s",
+            **({"var-runs_rp": runs_rp} if runs_rp else {}),
+        }
+    )
     return f"{grafana_url.rstrip('/')}/d/loadtest-live/load-test-live?{query}"
 
 
@@ -107,7 +133,9 @@ def _cleanup(cleanup, host: str, manifest: Path) -> None:
         return
     print(f"cleanup: {report.summary()}")
     if not report.all_gone:
-        print(f"harness: warning: some seeded records are left; retry with: harness cleanup --manifest {manifest}")
+        print(
+            f"harness: warning: some seeded records are left; retry with: harness cleanup --manifest {manifest}"
+        )
 
 
 def load_plan(settings) -> LoadPlan:
@@ -136,39 +164,70 @@ def run(args) -> int:
     if replayed.written:
         print(f"replayed {replayed.written} spooled points from earlier runs")
     if replayed.quarantined:
-        print(f"harness: warning: InfluxDB refused {replayed.quarantined} spooled lines one by one; they are kept "
-              f"in {', '.join(map(str, replayed.quarantine_files))}")
+        print(
+            f"harness: warning: InfluxDB refused {replayed.quarantined} spooled lines one by one; they are kept "
+            f"in {', '.join(map(str, replayed.quarantine_files))}"
+        )
 
     with ExitStack() as stack:
         host = start_target(stack, settings, args.fault)
         out_dir.mkdir(parents=True, exist_ok=True)
-        manifest = seed(stack, host, run_id, settings.seed_users, not args.no_cleanup) if settings.seed_users else None
+        manifest = (
+            seed(stack, host, run_id, settings.seed_users, not args.no_cleanup)
+            if settings.seed_users
+            else None
+        )
 
         target = generation_target(settings, thresholds)
-        limits = threshold_rows(thresholds, {k: api_for(k.split(" ", 1)[-1]) for k in thresholds.endpoints}, target)
+        limits = threshold_rows(
+            thresholds, {k: api_for(k.split(" ", 1)[-1]) for k in thresholds.endpoints}, target
+        )
         start_ns = time.time_ns()
         plan = load_plan(settings)
-        run_fields = {"host": host, "users": settings.users, "spawn_rate": spawn_rate(settings), **plan.to_fields(),
-                      "run_time_s": settings.run_time_s, "processes": settings.processes,
-                      "description": settings.description, "git_sha": git_sha(), "version": __version__,
-                      "thresholds": thresholds_json(thresholds), "warmup_s": float(thresholds.warmup_s),
-                      "abort_on_fail": settings.abort_on_fail, "status": "running"}
+        run_fields = {
+            "host": host,
+            "users": settings.users,
+            "spawn_rate": spawn_rate(settings),
+            **plan.to_fields(),
+            "run_time_s": settings.run_time_s,
+            "processes": settings.processes,
+            "description": settings.description,
+            "git_sha": git_sha(),
+            "version": __version__,
+            "thresholds": thresholds_json(thresholds),
+            "warmup_s": float(thresholds.warmup_s),
+            "abort_on_fail": settings.abort_on_fail,
+            "status": "running",
+        }
         record.write_run(run_fields, start_ns)
         record.write_thresholds(limits, [start_ns])
-        load = (f"{settings.users} users at {settings.spawn_rate:g}/s" if plan.load_model == "users"
-                else f"{plan.describe()}, pool of {settings.users} users")
-        print(f"run {run_id}: {load} for {settings.run_time_s} s "
-              f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}")
+        load = (
+            f"{settings.users} users at {settings.spawn_rate:g}/s"
+            if plan.load_model == "users"
+            else f"{plan.describe()}, pool of {settings.users} users"
+        )
+        print(
+            f"run {run_id}: {load} for {settings.run_time_s} s "
+            f"against {host}; InfluxDB {version} at {settings.influx_url}, database {settings.influx_db}"
+        )
         if args.baseline:  # drawn live; the verdict rewrites them with its exact values
-            info = record.write_baseline_at_start(args.baseline, thresholds, start_ns, force=args.baseline_force)
+            info = record.write_baseline_at_start(
+                args.baseline, thresholds, start_ns, force=args.baseline_force
+            )
             print(f"baseline {args.baseline}: " + (info.unusable or ", ".join(info.run_ids) or "none found"))
         if settings.grafana_url:
             print(f"live dashboard: {live_dashboard_url(settings.grafana_url, run_id, env, runs_rp)}")
 
         log_path = out_dir / "locust.log"
-        code, interrupted = run_locust(locust_command(settings, host, run_id, out_dir),
-                                       locust_environment(settings, manifest, target), log_path, client, run_id,
-                                       settings.run_time_s, points=settings.influx_points)
+        code, interrupted = run_locust(
+            locust_command(settings, host, run_id, out_dir),
+            locust_environment(settings, manifest, target),
+            log_path,
+            client,
+            run_id,
+            settings.run_time_s,
+            points=settings.influx_points,
+        )
         # The live checks end Locust with 2 when they stopped it on the load generator's own CPU.
         aborted = code == 2 and settings.abort_on_fail and was_aborted(client, run_id, runs_rp)
         if code not in (0, 1) and not interrupted and not aborted:
@@ -178,14 +237,24 @@ def run(args) -> int:
         run_fields["requests_counted"] = locust_request_count(out_dir)
         record.write_thresholds(limits, [time.time_ns()])
         warnings = ["the run was interrupted (SIGINT/SIGTERM) before its planned end"] if interrupted else []
-        verdict, paths = judge(client, run_id, thresholds, out_dir, generation_target=target,
-                               baseline=args.baseline, baseline_force=args.baseline_force, runs_rp=runs_rp,
-                               extra_warnings=warnings)
+        verdict, paths = judge(
+            client,
+            run_id,
+            thresholds,
+            out_dir,
+            generation_target=target,
+            baseline=args.baseline,
+            baseline_force=args.baseline_force,
+            runs_rp=runs_rp,
+            extra_warnings=warnings,
+        )
         record.store_verdict(verdict)
         status = "interrupted" if interrupted else "aborted" if verdict.abort is not None else "completed"
         record.write_run({**run_fields, "verdict": verdict.verdict, "status": status}, start_ns)
         if interrupted:
-            record.write_event(EVENT_INTERRUPTED, "Run interrupted", "stopped by a signal before its planned end")
+            record.write_event(
+                EVENT_INTERRUPTED, "Run interrupted", "stopped by a signal before its planned end"
+            )
         add_report(client, verdict, thresholds, out_dir, paths, runs_rp)
         print_verdict(verdict, paths)
         print(f"  locust: {log_path}, {out_dir / 'locust.html'}")

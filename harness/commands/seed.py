@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     seed.add_argument("--seed", metavar="S", help="random seed (default: random, recorded)")
     seed.add_argument("--run-id", metavar="ID", help="marker in e-mails and names (default: new)")
     seed.add_argument(
-        "--concurrency", metavar="C", default=str(DEFAULT_CONCURRENCY),
+        "--concurrency",
+        metavar="C",
+        default=str(DEFAULT_CONCURRENCY),
         help=f"parallel connections (1-{MAX_CONCURRENCY}, default {DEFAULT_CONCURRENCY})",
     )
     seed.set_defaults(func=run_seed)
@@ -46,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     clean.add_argument("--manifest", required=True, metavar="FILE", help="manifest from `harness seed`")
     clean.add_argument("--host", help="target base URL (default: the manifest's host)")
     clean.add_argument(
-        "--concurrency", metavar="C", default=str(DEFAULT_CONCURRENCY),
+        "--concurrency",
+        metavar="C",
+        default=str(DEFAULT_CONCURRENCY),
         help=f"parallel connections (1-{MAX_CONCURRENCY}, default {DEFAULT_CONCURRENCY})",
     )
     clean.set_defaults(func=run_cleanup)
@@ -69,8 +73,12 @@ def run_seed(args: argparse.Namespace) -> int:
     concurrency = parse_int(args.concurrency, "--concurrency", 1, MAX_CONCURRENCY)
     seed = None if args.seed is None else parse_int(args.seed, "--seed", 0)
     seeder = DataSeeder(
-        args.host, args.run_id or new_run_id(), users=users, manifest_path=args.manifest,
-        seed=seed, concurrency=concurrency,
+        args.host,
+        args.run_id or new_run_id(),
+        users=users,
+        manifest_path=args.manifest,
+        seed=seed,
+        concurrency=concurrency,
     )
     start = time.perf_counter()
     try:
@@ -79,8 +87,11 @@ def run_seed(args: argparse.Namespace) -> int:
         if not Path(args.manifest).exists():
             raise
         # The CLI reports the interrupt; say where the records made so far are listed.
-        print(f"harness seed: {args.manifest} lists what was created; remove it with "
-              f"`harness cleanup --manifest {args.manifest}`", file=sys.stderr)
+        print(
+            f"harness seed: {args.manifest} lists what was created; remove it with "
+            f"`harness cleanup --manifest {args.manifest}`",
+            file=sys.stderr,
+        )
         raise
     elapsed = time.perf_counter() - start
     print(

@@ -14,12 +14,22 @@ _USED_BY_ORDER = (*COMMANDS, LOCUST)
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("settings", help="list every setting: value in force, source, where it is taken",
-                                   description=__doc__)
-    parser.add_argument("--env-file", dest="env_file", default=None, type=Path, metavar="PATH",
-                        help="KEY=VALUE file of settings (default: .env.load-testing if present)")
-    parser.add_argument("--markdown", action="store_true",
-                        help="print the reference table (flag, environment variable, default, taken by) as Markdown")
+    parser = subparsers.add_parser(
+        "settings", help="list every setting: value in force, source, where it is taken", description=__doc__
+    )
+    parser.add_argument(
+        "--env-file",
+        dest="env_file",
+        default=None,
+        type=Path,
+        metavar="PATH",
+        help="KEY=VALUE file of settings (default: .env.load-testing if present)",
+    )
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the reference table (flag, environment variable, default, taken by) as Markdown",
+    )
     parser.set_defaults(func=run)
 
 
@@ -45,5 +55,7 @@ def run(args: argparse.Namespace) -> int:
     values = settings.public_dict()
     width = max(len(p.env) for p in PARAMS)
     for p in PARAMS:
-        print(f"{p.env:<{width}}  {as_text(values[p.env]):<24}  {settings.sources[p.name]:<22}  {taken_by(p)}")
+        print(
+            f"{p.env:<{width}}  {as_text(values[p.env]):<24}  {settings.sources[p.name]:<22}  {taken_by(p)}"
+        )
     return ExitCode.PASS

@@ -56,14 +56,17 @@ def detect(values: Sequence[float] | np.ndarray) -> list[int]:
     series = np.asarray(values, dtype=float)
     if len(series) < 2 * MIN_SEGMENT or not np.all(np.isfinite(series)):
         return []
-    sigma = max(noise(series), NOISE_FLOOR * abs(float(np.median(series)))) \
-        or 1e-9 * (float(np.max(np.abs(series))) or 1.0)
+    sigma = max(noise(series), NOISE_FLOOR * abs(float(np.median(series)))) or 1e-9 * (
+        float(np.max(np.abs(series))) or 1.0
+    )
     penalty = PENALTY_FACTOR * sigma * math.log(len(series))
     ends = ruptures.Pelt(model="l1", min_size=MIN_SEGMENT, jump=1).fit(series).predict(pen=penalty)
     return [int(end) for end in ends[:-1]]
 
 
-def level_shifts(values: Sequence[float] | np.ndarray, min_effect: Callable[[float], float] | None = None) -> list[Shift]:
+def level_shifts(
+    values: Sequence[float] | np.ndarray, min_effect: Callable[[float], float] | None = None
+) -> list[Shift]:
     """The level shifts of ``values`` whose size reaches ``min_effect(level before)``.
 
     Detected boundaries whose neighbouring levels differ by less than the minimum effect are merged

@@ -38,12 +38,16 @@ class ChangePoint:
         unit = UNITS[self.statistic]
         percent = self.shift.change_percent
         change = f"{self.shift.change:+.3g} {unit}" + (f", {percent:+.0f} %" if percent is not None else "")
-        return (f"{self.label}: {self.shift.before:.4g} → {self.shift.after:.4g} {unit} ({change}) "
-                f"from run {self.first.run_id} (after {self.last_before.run_id})")
+        return (
+            f"{self.label}: {self.shift.before:.4g} → {self.shift.after:.4g} {unit} ({change}) "
+            f"from run {self.first.run_id} (after {self.last_before.run_id})"
+        )
 
 
 def test_envs(client: InfluxClient, runs_rp: str) -> list[str]:
-    series = client.query(f'SHOW TAG VALUES FROM {run_data_source(runs_rp, "run_summary")} WITH KEY = "test_env"')
+    series = client.query(
+        f'SHOW TAG VALUES FROM {run_data_source(runs_rp, "run_summary")} WITH KEY = "test_env"'
+    )
     return sorted({row[1] for s in series for row in s.get("values", [])})
 
 
@@ -51,9 +55,11 @@ def load_series(client: InfluxClient, runs_rp: str, test_env: str, last: int) ->
     """The newest ``last`` judged runs of ``test_env`` (oldest first) and, per (endpoint, statistic),
     each run's value in time order; runs that did not call an endpoint are absent from its series."""
     fields = ", ".join(f'"{s}"' for s in STATISTICS)
-    series = client.query(f'SELECT {fields}, "run_id" FROM {run_data_source(runs_rp, "run_summary")} '
-                          f'WHERE "test_env" = {quote_string(test_env)} AND "scope" = \'endpoint\' '
-                          'GROUP BY "endpoint"')
+    series = client.query(
+        f'SELECT {fields}, "run_id" FROM {run_data_source(runs_rp, "run_summary")} '
+        f'WHERE "test_env" = {quote_string(test_env)} AND "scope" = \'endpoint\' '
+        'GROUP BY "endpoint"'
+    )
     rows = [(s["tags"]["endpoint"], dict(zip(s["columns"], row))) for s in series for row in s["values"]]
     ends: dict[str, int] = {}
     for _, row in rows:
@@ -67,7 +73,8 @@ def load_series(client: InfluxClient, runs_rp: str, test_env: str, last: int) ->
         for statistic in STATISTICS:
             if row.get(statistic) is not None:
                 found.setdefault((endpoint, statistic), []).append(
-                    RunValue(int(row["time"]), row["run_id"], float(row[statistic])))
+                    RunValue(int(row["time"]), row["run_id"], float(row[statistic]))
+                )
     return runs, found
 
 
@@ -75,14 +82,27 @@ def change_point_lines(test_env: str, points: list[ChangePoint]) -> list[str]:
     """One ``events`` point (type ``change_point``) per change, at the first run of the new level.
     Tagged with the endpoint and statistic, so several changes at one run stay apart and storing
     the same analysis again overwrites its own points."""
-    return [event_line(p.first.run_id, test_env, EVENT_CHANGE_POINT, f"Change point: {p.label}", p.describe(),
-                       p.first.time_ns + 3, extra_tags={"scope": p.label})
-            for p in points]
+    return [
+        event_line(
+            p.first.run_id,
+            test_env,
+            EVENT_CHANGE_POINT,
+            f"Change point: {p.label}",
+            p.describe(),
+            p.first.time_ns + 3,
+            extra_tags={"scope": p.label},
+        )
+        for p in points
+    ]
 
 
 def store_change_points(client: InfluxClient, runs_rp: str, test_env: str, points: list[ChangePoint]) -> None:
     if points:
         # Run data goes through a run's spool folder when InfluxDB does not take it: the first change
         # point's run names it.
-        write_lines(client, change_point_lines(test_env, points), runs_rp,
-                    points[0].first.run_id or f"history-{test_env}")
+        write_lines(
+            client,
+            change_point_lines(test_env, points),
+            runs_rp,
+            points[0].first.run_id or f"history-{test_env}",
+        )

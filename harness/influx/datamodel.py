@@ -45,7 +45,9 @@ VERDICT = "verdict"
 REQUEST = Measurement("request", RAW, (RUN_ID, TEST_ENV, API, NAME, METHOD, RESULT, STATUS, WORKER))
 # Sketch mode (--influx-points sketches, docs/sketches.md): per process, series and second; and the
 # fleet's merged series per endpoint and second (harness/influx/sketch.py has the fields).
-REQUEST_SKETCH = Measurement("request_sketch", RAW, (RUN_ID, TEST_ENV, API, NAME, METHOD, RESULT, STATUS, WORKER))
+REQUEST_SKETCH = Measurement(
+    "request_sketch", RAW, (RUN_ID, TEST_ENV, API, NAME, METHOD, RESULT, STATUS, WORKER)
+)
 REQUEST_SKETCH_FLEET = Measurement("request_sketch_fleet", RAW, (RUN_ID, TEST_ENV, API, NAME, METHOD))
 USERS = Measurement("users", RAW, (RUN_ID, TEST_ENV, WORKER))
 ARRIVALS = Measurement("arrivals", RAW, (RUN_ID, TEST_ENV, WORKER, API))
@@ -58,8 +60,21 @@ THRESHOLD = Measurement("threshold", RUNS, (RUN_ID, TEST_ENV, SCOPE, API, ENDPOI
 BASELINE = Measurement("baseline", RUNS, (RUN_ID, TEST_ENV, SCOPE, API, ENDPOINT, METRIC))
 RUN_SUMMARY = Measurement("run_summary", RUNS, (RUN_ID, TEST_ENV, VERDICT, SCOPE, API, ENDPOINT))
 
-MEASUREMENTS: tuple[Measurement, ...] = (REQUEST, REQUEST_SKETCH, REQUEST_SKETCH_FLEET, USERS, ARRIVALS, LISTENER_STATS, QUARANTINE, EVENTS, RUN,
-                                         LOAD_PLAN, THRESHOLD, BASELINE, RUN_SUMMARY)
+MEASUREMENTS: tuple[Measurement, ...] = (
+    REQUEST,
+    REQUEST_SKETCH,
+    REQUEST_SKETCH_FLEET,
+    USERS,
+    ARRIVALS,
+    LISTENER_STATS,
+    QUARANTINE,
+    EVENTS,
+    RUN,
+    LOAD_PLAN,
+    THRESHOLD,
+    BASELINE,
+    RUN_SUMMARY,
+)
 NAMES = frozenset(m.name for m in MEASUREMENTS)
 
 # -- event types (the ``type`` tag of ``events``) -------------------------------------------------
@@ -74,8 +89,19 @@ EVENT_WORKER_LOST = "worker_lost"
 EVENT_ABORT = "abort"
 EVENT_REGRESSION = "regression"
 EVENT_CHANGE_POINT = "change_point"
-EVENT_TYPES = (EVENT_START, EVENT_SPAWN_COMPLETE, EVENT_ARRIVALS_START, EVENT_STOPPING, EVENT_STOP, EVENT_VERDICT,
-               EVENT_INTERRUPTED, EVENT_WORKER_LOST, EVENT_ABORT, EVENT_REGRESSION, EVENT_CHANGE_POINT)
+EVENT_TYPES = (
+    EVENT_START,
+    EVENT_SPAWN_COMPLETE,
+    EVENT_ARRIVALS_START,
+    EVENT_STOPPING,
+    EVENT_STOP,
+    EVENT_VERDICT,
+    EVENT_INTERRUPTED,
+    EVENT_WORKER_LOST,
+    EVENT_ABORT,
+    EVENT_REGRESSION,
+    EVENT_CHANGE_POINT,
+)
 
 # -- intervals -----------------------------------------------------------------------------------
 # Each process writes its ``users`` point (users, CPU, loop lag) and its ``arrivals`` points this
@@ -89,20 +115,32 @@ def run_data_source(runs_rp: str, measurement: str | Measurement) -> str:
     return f"{quote_ident(runs_rp)}.{quote_ident(name)}" if runs_rp else quote_ident(name)
 
 
-def event_line(run_id: str, test_env: str, kind: str, title: str, text: str, ts_ns: int | None = None,
-               extra_tags: dict[str, str] | None = None, extra_fields: dict[str, object] | None = None) -> str:
+def event_line(
+    run_id: str,
+    test_env: str,
+    kind: str,
+    title: str,
+    text: str,
+    ts_ns: int | None = None,
+    extra_tags: dict[str, str] | None = None,
+    extra_fields: dict[str, object] | None = None,
+) -> str:
     """An ``events`` point: the annotation Grafana draws from its fields (``title``, ``text``,
     ``tags``; fields, since Grafana's annotation mapping reads fields), plus what a reader of that
     event type needs (``extra_fields``)."""
-    return make_line(EVENTS.name, {RUN_ID: run_id, TEST_ENV: test_env, TYPE: kind, **(extra_tags or {})},
-                     {"title": title, "text": text, "tags": f"{kind},{test_env}", **(extra_fields or {})},
-                     ts_ns or time.time_ns())
+    return make_line(
+        EVENTS.name,
+        {RUN_ID: run_id, TEST_ENV: test_env, TYPE: kind, **(extra_tags or {})},
+        {"title": title, "text": text, "tags": f"{kind},{test_env}", **(extra_fields or {})},
+        ts_ns or time.time_ns(),
+    )
 
 
 def peak_users_statement(run_id: str, start_ns: int, end_ns: int) -> str:
     """The most users running at once, ``max`` over seconds of the sum over workers of each worker's
     *last* count in that second: a worker that wrote two samples in one second counts once."""
-    return (f'SELECT max("u") FROM (SELECT sum("w") AS "u" FROM (SELECT last("users") AS "w" FROM "{USERS.name}" '
-            f'WHERE "{RUN_ID}" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns} '
-            f'GROUP BY time(1s), "{WORKER}" fill(none)) GROUP BY time(1s))')
-
+    return (
+        f'SELECT max("u") FROM (SELECT sum("w") AS "u" FROM (SELECT last("users") AS "w" FROM "{USERS.name}" '
+        f'WHERE "{RUN_ID}" = {quote_string(run_id)} AND time >= {start_ns} AND time <= {end_ns} '
+        f'GROUP BY time(1s), "{WORKER}" fill(none)) GROUP BY time(1s))'
+    )

@@ -82,8 +82,12 @@ def field_set(fields: Mapping[str, object]) -> str:
     return ",".join(out)
 
 
-def make_line(measurement: str, tags: Mapping[str, object], fields: Mapping[str, object],
-              timestamp_ns: int | None = None) -> str:
+def make_line(
+    measurement: str,
+    tags: Mapping[str, object],
+    fields: Mapping[str, object],
+    timestamp_ns: int | None = None,
+) -> str:
     """One line of line protocol (no trailing newline). Not for the per-request hot path:
     there the listener caches ``series_prefix`` and formats its two or three fields itself."""
     fields_text = field_set(fields)

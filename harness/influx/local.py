@@ -17,8 +17,10 @@ import requests
 
 from harness.errors import HarnessError
 
-INSTALL_HINT = ("install it with 'apt-get install -y influxdb' (Debian/Ubuntu), or run InfluxDB in Docker: "
-                "'docker compose -f docker-compose.monitoring.yml up -d influxdb'")
+INSTALL_HINT = (
+    "install it with 'apt-get install -y influxdb' (Debian/Ubuntu), or run InfluxDB in Docker: "
+    "'docker compose -f docker-compose.monitoring.yml up -d influxdb'"
+)
 
 CONFIG_TEMPLATE = """\
 reporting-enabled = false
@@ -52,7 +54,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def find_influxd() -> str | None:
     return shutil.which("influxd") or next(
-        (p for p in ("/usr/bin/influxd", "/usr/local/bin/influxd") if os.access(p, os.X_OK)), None)
+        (p for p in ("/usr/bin/influxd", "/usr/local/bin/influxd") if os.access(p, os.X_OK)), None
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -112,13 +115,25 @@ class LocalInfluxd:
         elif not _port_free(self.host, self.port):
             raise HarnessError(f"port {self.host}:{self.port} is in use; choose another with --port")
         config = self.root / "influxdb.conf"
-        config.write_text(CONFIG_TEMPLATE.format(host=self.host, port=self.port, rpc_port=free_port(self.host),
-                                                 root=self.root.resolve(), auth=str(self.auth).lower()))
+        config.write_text(
+            CONFIG_TEMPLATE.format(
+                host=self.host,
+                port=self.port,
+                rpc_port=free_port(self.host),
+                root=self.root.resolve(),
+                auth=str(self.auth).lower(),
+            )
+        )
         with open(self.log_file, "ab") as log:
             # A session of its own, so the server outlives the command that started it and
             # a Ctrl-C in that terminal does not reach it.
-            proc = subprocess.Popen([binary, "run", "-config", str(config)], stdout=log, stderr=log,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                [binary, "run", "-config", str(config)],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.pid_file.write_text(f"{proc.pid} {self.port}\n")
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:

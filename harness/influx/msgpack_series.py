@@ -120,8 +120,11 @@ def _rows(data: bytes, first: int, end: int, count: int, fields: int) -> np.ndar
     row_type = _row_type(fields)
     if count and end - first == count * row_type.itemsize:
         rows = np.frombuffer(data, row_type, count, first)
-        if ((rows["array"] == 0x90 + fields + 1).all() and np.isin(rows["time_marker"], (0xD3, 0xCF)).all()
-                and all((rows[f"marker{i}"] == 0xCB).all() for i in range(fields))):
+        if (
+            (rows["array"] == 0x90 + fields + 1).all()
+            and np.isin(rows["time_marker"], (0xD3, 0xCF)).all()
+            and all((rows[f"marker{i}"] == 0xCB).all() for i in range(fields))
+        ):
             table = np.empty((count, fields + 1))
             table[:, 0] = rows["time"]
             for i in range(fields):

@@ -14,6 +14,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def client_from(settings: Settings) -> InfluxClient:
-    return InfluxClient(InfluxSettings(url=settings.influx_url, database=settings.influx_db,
-                                       token=settings.influx_token, username=settings.influx_user,
-                                       password=settings.influx_password))
+    return InfluxClient(
+        InfluxSettings(
+            url=settings.influx_url,
+            database=settings.influx_db,
+            token=settings.influx_token,
+            username=settings.influx_user,
+            password=settings.influx_password,
+        )
+    )

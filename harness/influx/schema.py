@@ -37,8 +37,11 @@ def _ensure_v1(client: InfluxClient, runs_rp: str) -> None:
     db = client.settings.database
     if db not in names:
         try:
-            client.query_results(f"CREATE DATABASE {quote_ident(db)} WITH DURATION {RAW_RETENTION} "
-                                 f"REPLICATION 1 NAME \"raw\"", method="POST", epoch="")
+            client.query_results(
+                f'CREATE DATABASE {quote_ident(db)} WITH DURATION {RAW_RETENTION} REPLICATION 1 NAME "raw"',
+                method="POST",
+                epoch="",
+            )
         except QueryError as exc:
             raise HarnessError(f"database {db!r} does not exist and cannot be created: {exc}") from None
     if runs_rp and runs_rp not in _policies(client):
@@ -46,9 +49,11 @@ def _ensure_v1(client: InfluxClient, runs_rp: str) -> None:
 
 
 def _policies(client: InfluxClient) -> set[str]:
-    return {row[0] for s in client.query(f"SHOW RETENTION POLICIES ON {quote_ident(client.settings.database)}",
-                                         epoch="")
-            for row in s.get("values", [])}
+    return {
+        row[0]
+        for s in client.query(f"SHOW RETENTION POLICIES ON {quote_ident(client.settings.database)}", epoch="")
+        for row in s.get("values", [])
+    }
 
 
 def _check_v2_v3(client: InfluxClient, runs_rp: str, version: str) -> None:
@@ -56,8 +61,10 @@ def _check_v2_v3(client: InfluxClient, runs_rp: str, version: str) -> None:
     try:
         client.query("SHOW MEASUREMENTS LIMIT 1", epoch="")
     except QueryError as exc:
-        raise HarnessError(f"database {db!r} does not answer on InfluxDB {version} ({exc}); create bucket {db!r} "
-                           f"(and {db + '/' + runs_rp!r}) with a DBRP mapping, see docs/dashboards.md") from None
+        raise HarnessError(
+            f"database {db!r} does not answer on InfluxDB {version} ({exc}); create bucket {db!r} "
+            f"(and {db + '/' + runs_rp!r}) with a DBRP mapping, see docs/dashboards.md"
+        ) from None
     if runs_rp:
         try:
             visible = runs_rp in _policies(client)
@@ -65,6 +72,11 @@ def _check_v2_v3(client: InfluxClient, runs_rp: str, version: str) -> None:
             visible = False
         if not visible:
             # Not fatal: 2.x lists only explicit DBRP mappings here, not the virtual ones.
-            log.warning("retention policy %r of database %r is not listed on InfluxDB %s; run data needs "
-                        "bucket %r (virtual DBRP mapping from 2.5 on) or --influx-runs-rp ''",
-                        runs_rp, db, version, f"{db}/{runs_rp}")
+            log.warning(
+                "retention policy %r of database %r is not listed on InfluxDB %s; run data needs "
+                "bucket %r (virtual DBRP mapping from 2.5 on) or --influx-runs-rp ''",
+                runs_rp,
+                db,
+                version,
+                f"{db}/{runs_rp}",
+            )

@@ -58,9 +58,11 @@ class Spool:
 
     def __init__(self, directory: Path):
         self.directory = directory
-        self.files: list[SpoolFile] = sorted(
-            (f for f in map(parse, directory.glob("*.lp.gz")) if f), key=lambda f: f.seq) \
-            if directory.is_dir() else []
+        self.files: list[SpoolFile] = (
+            sorted((f for f in map(parse, directory.glob("*.lp.gz")) if f), key=lambda f: f.seq)
+            if directory.is_dir()
+            else []
+        )
         self._next_seq = (self.files[-1].seq + 1) if self.files else 0
 
     @property

@@ -62,10 +62,18 @@ class WriteCounts:
 
 
 class BatchWriter:
-    def __init__(self, client: InfluxClient, max_pending_points: int, *, batch_size: int = 5000,
-                 spool: Spool | None = None, create_database: Callable[[], object] | None = None,
-                 record_tags: dict[str, str] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: InfluxClient,
+        max_pending_points: int,
+        *,
+        batch_size: int = 5000,
+        spool: Spool | None = None,
+        create_database: Callable[[], object] | None = None,
+        record_tags: dict[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.spool = spool
         self.max_pending_points = max_pending_points
@@ -161,7 +169,7 @@ class BatchWriter:
                     tail = Batch(bytearray(), 0, rp)
                     self.pending.append(tail)
                 room = self.batch_size - tail.points
-                part = lines if start == 0 and len(lines) <= room else lines[start:start + room]
+                part = lines if start == 0 and len(lines) <= room else lines[start : start + room]
                 tail.body += ("\n".join(part) + "\n").encode("utf-8")
                 tail.points += len(part)
                 self.pending_points += len(part)
@@ -197,14 +205,18 @@ class BatchWriter:
     def _send_pending(self) -> bool:
         while self.pending:
             batch = self.pending[0]
-            if not self._deliver(bytes(batch.body), batch.points, batch.retention_policy, counted=not batch.record):
+            if not self._deliver(
+                bytes(batch.body), batch.points, batch.retention_policy, counted=not batch.record
+            ):
                 return False
             self.pending.popleft()  # nobody else changes the queue while the write was away
             self.pending_points -= batch.points
         return True
 
     # -- one batch ------------------------------------------------------------------------
-    def _deliver(self, body: bytes, points: int, rp: str, gzipped: bool = False, counted: bool = True) -> bool:
+    def _deliver(
+        self, body: bytes, points: int, rp: str, gzipped: bool = False, counted: bool = True
+    ) -> bool:
         """True when every line of the batch is stored or quarantined; False when it must be
         kept (the error is noted and the backoff set)."""
         created = False
@@ -218,8 +230,11 @@ class BatchWriter:
                     try:
                         self._create_database()
                     except HarnessError as create_error:
-                        return self._keep(WriteError("database_not_found", f"{exc}; creating it failed: "
-                                                     f"{create_error}", exc.status))
+                        return self._keep(
+                            WriteError(
+                                "database_not_found", f"{exc}; creating it failed: {create_error}", exc.status
+                            )
+                        )
                     continue
                 if not exc.lines_rejected:
                     return self._keep(exc)
@@ -281,9 +296,17 @@ class BatchWriter:
             log.error("InfluxDB refused %d lines (%s); they are kept in %s", count, rejected[0][0], where)
             if self.record_tags:
                 # So the verdict counts them, wherever it runs: a point of its own, sent like any other.
-                record = make_line(QUARANTINE.name, self.record_tags,
-                                   {"points": count, "request_points": requests, "reason": rejected[0][0][:300],
-                                    "file": str(where)}, time.time_ns())
+                record = make_line(
+                    QUARANTINE.name,
+                    self.record_tags,
+                    {
+                        "points": count,
+                        "request_points": requests,
+                        "reason": rejected[0][0][:300],
+                        "file": str(where),
+                    },
+                    time.time_ns(),
+                )
                 self.pending.append(Batch(bytearray(record.encode("utf-8") + b"\n"), 1, "", record=True))
                 self.pending_points += 1
         self.counts.written += max(0, points - count)
@@ -305,7 +328,9 @@ class BatchWriter:
         # Exponential with full jitter, capped, so workers that lost InfluxDB together do not
         # come back in lockstep; Retry-After from the server wins.
         self._backoff_s = min(30.0, max(0.5, self._backoff_s * 2))
-        delay = retry_after if retry_after is not None else random.uniform(0.5 * self._backoff_s, self._backoff_s)
+        delay = (
+            retry_after if retry_after is not None else random.uniform(0.5 * self._backoff_s, self._backoff_s)
+        )
         self.backoff_until = self._clock() + delay
 
     def _note_error(self, exc: WriteError) -> None:

@@ -54,8 +54,13 @@ FLUSH_INTERVAL_S = 1.0
 
 
 def settings_from_options(options) -> InfluxSettings:
-    return InfluxSettings(url=options.influx_url, database=options.influx_db, token=options.influx_token,
-                          username=options.influx_user, password=options.influx_password)
+    return InfluxSettings(
+        url=options.influx_url,
+        database=options.influx_db,
+        token=options.influx_token,
+        username=options.influx_user,
+        password=options.influx_password,
+    )
 
 
 class InfluxListener:
@@ -67,8 +72,12 @@ class InfluxListener:
         self.runs_rp = options.influx_runs_rp
         self.batch_size = max(1, int(options.influx_batch_size))
         self.flush_timeout = float(options.influx_flush_timeout)
-        self.writer = BatchWriter(self.client, int(options.influx_max_pending), batch_size=self.batch_size,
-                                  create_database=lambda: ensure_database(self.client, self.runs_rp))
+        self.writer = BatchWriter(
+            self.client,
+            int(options.influx_max_pending),
+            batch_size=self.batch_size,
+            create_database=lambda: ensure_database(self.client, self.runs_rp),
+        )
         self.user_given_run_id = options.run_id or ""
         self.recorder: RequestRecorder | SketchRecorder | BothRecorder | None = None
         self.points = getattr(options, "influx_points", "requests") or "requests"
@@ -114,30 +123,64 @@ class InfluxListener:
             self.worker = self.env.runner.client_id
         self.test_env = test_env(self.options)
         self.points = getattr(self.options, "influx_points", "requests") or "requests"
-        self.recorder = make_recorder(self.points, self.run_id, self.test_env, self.worker,
-                                      lambda: _arrival_origin_ns(self.env))
-        self.fleet = FleetSketches(self.run_id, self.test_env) \
-            if self.points != "requests" and self.role in (Role.MASTER, Role.LOCAL) else None
-        self.writer.begin(Spool(worker_spool_dir(Path(self.options.influx_spool_dir), self.client.settings.database,
-                                                 self.run_id, self.worker)),
-                          {"run_id": self.run_id, "worker": self.worker})
+        self.recorder = make_recorder(
+            self.points, self.run_id, self.test_env, self.worker, lambda: _arrival_origin_ns(self.env)
+        )
+        self.fleet = (
+            FleetSketches(self.run_id, self.test_env)
+            if self.points != "requests" and self.role in (Role.MASTER, Role.LOCAL)
+            else None
+        )
+        self.writer.begin(
+            Spool(
+                worker_spool_dir(
+                    Path(self.options.influx_spool_dir),
+                    self.client.settings.database,
+                    self.run_id,
+                    self.worker,
+                )
+            ),
+            {"run_id": self.run_id, "worker": self.worker},
+        )
         self.drain_deadline = self.final_seen = None
         self.process.cpu_percent(None)
         self.arrivals_start_written = False
         if self.role.drives_test:
             self.event(EVENT_START, "Run started", f"run {self.run_id} against {self.env.host}")
             self._load_plan()
-            log.info("run id %s (InfluxDB %s, database %s)", self.run_id, self.client.settings.url,
-                     self.client.settings.database)
+            log.info(
+                "run id %s (InfluxDB %s, database %s)",
+                self.run_id,
+                self.client.settings.url,
+                self.client.settings.database,
+            )
         if not self.greenlets:
-            self.greenlets = [gevent.spawn(self._flush_loop), gevent.spawn(self._users_loop),
-                              gevent.spawn(self.loop_lag.run)]
+            self.greenlets = [
+                gevent.spawn(self._flush_loop),
+                gevent.spawn(self._users_loop),
+                gevent.spawn(self.loop_lag.run),
+            ]
 
-    def on_request(self, request_type, name, response_time, response_length, exception=None,
-                   start_time=None, response=None, context=None, **_kwargs) -> None:
+    def on_request(
+        self,
+        request_type,
+        name,
+        response_time,
+        response_length,
+        exception=None,
+        start_time=None,
+        response=None,
+        context=None,
+        **_kwargs,
+    ) -> None:
         recorder = self.recorder
-        if recorder is not None and recorder.record(request_type, name, response_time, response_length, exception,
-                                                    start_time, response, context) >= self.batch_size:
+        if (
+            recorder is not None
+            and recorder.record(
+                request_type, name, response_time, response_length, exception, start_time, response, context
+            )
+            >= self.batch_size
+        ):
             self.flush_now.set()
 
     def on_spawning_complete(self, user_count, **_kwargs) -> None:
@@ -157,8 +200,11 @@ class InfluxListener:
         if self.role is Role.MASTER:
             for node in self.env.runner.clients.missing:
                 # Its points since its last flush are lost and uncounted; the verdict says so too.
-                self.event(EVENT_WORKER_LOST, "Worker lost", f"worker {node.id} stopped answering during run "
-                                                         f"{self.run_id}")
+                self.event(
+                    EVENT_WORKER_LOST,
+                    "Worker lost",
+                    f"worker {node.id} stopped answering during run {self.run_id}",
+                )
         if self.role.drives_test:
             self.event(EVENT_STOP, "Run stopped", f"run {self.run_id} stopped")
         if self.role is Role.WORKER and self.greenlets:
@@ -199,20 +245,30 @@ class InfluxListener:
 
     def event(self, kind: str, title: str, text: str, ts_ns: int | None = None) -> None:
         """An annotation point (fields, so Grafana's annotation mapping can read them)."""
-        self.add_run_data([event_line(self.run_id, self.test_env, kind, title, text, ts_ns or time.time_ns())])
+        self.add_run_data(
+            [event_line(self.run_id, self.test_env, kind, title, text, ts_ns or time.time_ns())]
+        )
 
     def _stats_line(self, seen: int, final: bool) -> str:
         # Same timestamp every time (the test's start): each new count overwrites the last,
         # so the stored point is always this worker's latest total. ``final`` only at the end: a
         # worker whose last point lacks it stopped without counting its last requests.
         counts = self.writer.counts
-        return make_line(LISTENER_STATS.name, {"run_id": self.run_id, "test_env": self.test_env,
-                                            "worker": self.worker},
-                         {"seen": seen, "written": counts.written, "retried": counts.retried,
-                          "dropped": counts.dropped, "pending": self.writer.pending_points,
-                          "spooled": self.writer.spooled_points, "quarantined": counts.quarantined,
-                          "final": final},
-                         self.test_started_ns)
+        return make_line(
+            LISTENER_STATS.name,
+            {"run_id": self.run_id, "test_env": self.test_env, "worker": self.worker},
+            {
+                "seen": seen,
+                "written": counts.written,
+                "retried": counts.retried,
+                "dropped": counts.dropped,
+                "pending": self.writer.pending_points,
+                "spooled": self.writer.spooled_points,
+                "quarantined": counts.quarantined,
+                "final": final,
+            },
+            self.test_started_ns,
+        )
 
     def _collect(self, final: bool = False) -> None:
         """Hand the recorder's lines, and this process's counts, to the writer."""
@@ -222,7 +278,11 @@ class InfluxListener:
                 lines.append(self._stats_line(self.recorder.seen, final))
                 self.final_seen = self.recorder.seen if final else None
             self.writer.add(lines)
-            if self.role is Role.LOCAL and self.fleet is not None and not isinstance(self.recorder, RequestRecorder):
+            if (
+                self.role is Role.LOCAL
+                and self.fleet is not None
+                and not isinstance(self.recorder, RequestRecorder)
+            ):
                 self.fleet.add(self.recorder.take_deltas())
         if self.fleet is not None:
             lines = self.fleet.take()
@@ -283,8 +343,11 @@ class InfluxListener:
         samples = arrivals.sample() if arrivals is not None else []
         lines = self.recorder.lines
         if not final:
-            fields = {"users": int(runner.user_count), "cpu_percent": float(self.process.cpu_percent(None)),
-                      "loop_lag_ms": float(self.loop_lag.take())}
+            fields = {
+                "users": int(runner.user_count),
+                "cpu_percent": float(self.process.cpu_percent(None)),
+                "loop_lag_ms": float(self.loop_lag.take()),
+            }
             if samples and arrivals is not None:
                 fields["pool_busy"] = int(arrivals.pool.busy)
             lines.append(make_line(USERS.name, tags, fields, now))
@@ -299,9 +362,14 @@ class InfluxListener:
         if arrivals is None:
             return
         runner = self.env.runner
-        fields = {**arrivals.plan.to_fields(), "users": int(getattr(runner, "target_user_count", 0) or 0),
-                  "spawn_rate": float(getattr(self.options, "spawn_rate", 0) or 0)}
-        line = make_line(LOAD_PLAN.name, {"run_id": self.run_id, "test_env": self.test_env}, fields, time.time_ns())
+        fields = {
+            **arrivals.plan.to_fields(),
+            "users": int(getattr(runner, "target_user_count", 0) or 0),
+            "spawn_rate": float(getattr(self.options, "spawn_rate", 0) or 0),
+        }
+        line = make_line(
+            LOAD_PLAN.name, {"run_id": self.run_id, "test_env": self.test_env}, fields, time.time_ns()
+        )
         self.writer.add([line], self.runs_rp)
 
     def _arrivals_start(self, arrivals) -> None:
@@ -322,15 +390,28 @@ class InfluxListener:
         spilled = self.writer.drain(max(0.0, self.drain_deadline - time.monotonic()))
         if spilled:
             cause = self.writer.refused or self.writer.counts.first_error
-            log.error("InfluxDB listener: %d points were not written (%s); they wait in %s: "
-                      "run 'harness flush' when InfluxDB is back", spilled, cause,
-                      self.writer.spool.directory if self.writer.spool else "memory (no spool)")
+            log.error(
+                "InfluxDB listener: %d points were not written (%s); they wait in %s: "
+                "run 'harness flush' when InfluxDB is back",
+                spilled,
+                cause,
+                self.writer.spool.directory if self.writer.spool else "memory (no spool)",
+            )
 
     def log_totals(self) -> None:
         counts, seen = self.writer.counts, self.recorder.seen if self.recorder else 0
-        log.info("InfluxDB listener [%s]: run %s: seen %d requests, wrote %d points, retried %d, dropped %d, "
-                 "spooled %d, quarantined %d", self.worker, self.run_id, seen, counts.written, counts.retried,
-                 counts.dropped, self.writer.spooled_points, counts.quarantined)
+        log.info(
+            "InfluxDB listener [%s]: run %s: seen %d requests, wrote %d points, retried %d, dropped %d, "
+            "spooled %d, quarantined %d",
+            self.worker,
+            self.run_id,
+            seen,
+            counts.written,
+            counts.retried,
+            counts.dropped,
+            self.writer.spooled_points,
+            counts.quarantined,
+        )
 
 
 class BothRecorder:
@@ -362,7 +443,9 @@ def make_recorder(points: str, run_id: str, test_env: str, worker: str, origin=l
     if points == "sketches":
         return SketchRecorder(run_id, test_env, worker, origin)
     if points == "both":
-        return BothRecorder(RequestRecorder(run_id, test_env, worker), SketchRecorder(run_id, test_env, worker, origin))
+        return BothRecorder(
+            RequestRecorder(run_id, test_env, worker), SketchRecorder(run_id, test_env, worker, origin)
+        )
     return RequestRecorder(run_id, test_env, worker)
 
 
@@ -382,5 +465,8 @@ def preflight(listener: InfluxListener) -> None:
     ensure_database(listener.client, listener.runs_rp, listener.client.ping())
     waiting = spooled_dirs(Path(listener.options.influx_spool_dir), listener.client.settings.database)
     if waiting:
-        log.warning("%d spooled batch folders from earlier runs wait in %s: run 'harness flush'",
-                    len(waiting), listener.options.influx_spool_dir)
+        log.warning(
+            "%d spooled batch folders from earlier runs wait in %s: run 'harness flush'",
+            len(waiting),
+            listener.options.influx_spool_dir,
+        )

@@ -85,14 +85,22 @@ class LiveChecks:
         self.record, self.checked, self.skipped, self.busy_s = None, 0, 0, 0.0
         # The error budget (abort.alpha) is spread over every look the run can make: its run time
         # (Locust's --run-time, in seconds) from the first whole window on, one every every_s.
-        self.looks = abort_looks(getattr(self.env.parsed_options, "run_time", None), self.first_check_s,
-                                 self.rule.every_s)
-        self.greenlet = gevent.spawn(self._loop, self.listener.run_id, self.listener.test_env,
-                                     self.listener.test_started_ns)
-        log.info("live checks: %s over the trailing %g s, every %g s from t=%g s, alpha %g over %s (%s)",
-                 ", ".join(self.rule.checks), self.rule.window_s, self.rule.every_s, self.first_check_s,
-                 self.rule.alpha, f"{self.looks} looks" if self.looks else "looks without end",
-                 self.thresholds.source)
+        self.looks = abort_looks(
+            getattr(self.env.parsed_options, "run_time", None), self.first_check_s, self.rule.every_s
+        )
+        self.greenlet = gevent.spawn(
+            self._loop, self.listener.run_id, self.listener.test_env, self.listener.test_started_ns
+        )
+        log.info(
+            "live checks: %s over the trailing %g s, every %g s from t=%g s, alpha %g over %s (%s)",
+            ", ".join(self.rule.checks),
+            self.rule.window_s,
+            self.rule.every_s,
+            self.first_check_s,
+            self.rule.alpha,
+            f"{self.looks} looks" if self.looks else "looks without end",
+            self.thresholds.source,
+        )
 
     @property
     def first_check_s(self) -> float:
@@ -102,8 +110,12 @@ class LiveChecks:
     def on_test_stopping(self, **_kwargs) -> None:
         self.cancel()
         if self.checked or self.skipped:
-            log.info("live checks: %d windows judged, %d skipped, %.2f s spent", self.checked, self.skipped,
-                     self.busy_s)
+            log.info(
+                "live checks: %d windows judged, %d skipped, %.2f s spent",
+                self.checked,
+                self.skipped,
+                self.busy_s,
+            )
 
     def cancel(self) -> None:
         if self.greenlet is not None and self.greenlet is not gevent.getcurrent():
@@ -134,11 +146,21 @@ class LiveChecks:
         assert self.client is not None  # made when the test started
         try:
             with gevent.Timeout(self.budget_s):
-                figures = measure_window(self.client, run_id, start_ns, end_ns, self.rule.checks, test_env,
-                                         self.limits, "sketches" if self.listener.points == "sketches" else "requests")
+                figures = measure_window(
+                    self.client,
+                    run_id,
+                    start_ns,
+                    end_ns,
+                    self.rule.checks,
+                    test_env,
+                    self.limits,
+                    "sketches" if self.listener.points == "sketches" else "requests",
+                )
         except gevent.Timeout:
             self.skipped += 1
-            log.warning("live checks: InfluxDB did not answer within %g s; this window is skipped", self.budget_s)
+            log.warning(
+                "live checks: InfluxDB did not answer within %g s; this window is skipped", self.budget_s
+            )
             return None
         except Exception as exc:  # noqa: BLE001 - a check that cannot run must never end the test
             self.skipped += 1
@@ -146,8 +168,15 @@ class LiveChecks:
             return None
         self.checked += 1
         # A skipped window is a look not made: its share of alpha is not spent, never given to another.
-        return decide_abort(self.thresholds, self.rule.checks, figures, started_ns, now_ns,
-                            look=self.checked + self.skipped, looks=self.looks)
+        return decide_abort(
+            self.thresholds,
+            self.rule.checks,
+            figures,
+            started_ns,
+            now_ns,
+            look=self.checked + self.skipped,
+            looks=self.looks,
+        )
 
     # -- stopping -------------------------------------------------------------------------
     def abort(self, run_id: str, test_env: str, record: AbortRecord) -> None:

@@ -22,19 +22,26 @@ def add_arguments(parser) -> None:
             continue
         # A switch takes its flag alone (on) or a value (--abort-on-fail=false), as the harness
         # commands do, so the same words work in `harness run`, plain `locust` and the environment.
-        kind = {"nargs": "?", "const": True, "type": _converter(p), "default": p.value(p.default)} if p.switch \
+        kind = (
+            {"nargs": "?", "const": True, "type": _converter(p), "default": p.value(p.default)}
+            if p.switch
             else {"type": _converter(p), "default": p.default}
-        parser.add_argument(p.flag, env_var=p.env, help=f"{p.help} [env {p.env}]", include_in_web_ui=p.web_ui, **kind)
+        )
+        parser.add_argument(
+            p.flag, env_var=p.env, help=f"{p.help} [env {p.env}]", include_in_web_ui=p.web_ui, **kind
+        )
 
 
 def _converter(p: Param):
     """argparse's type=: the table's parser, an empty value as the table says, and the table's
     message on a bad value. (argparse also converts the default text with it.)"""
+
     def convert(text: str):
         try:
             return p.value(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(bad_value(p, text, exc)) from None
+
     return convert
 
 

@@ -37,13 +37,28 @@ class RequestRecorder:
 
     def _new_prefix(self, key: tuple) -> str:
         method, name, status, ok, api = key
-        tags = dict(self.fixed_tags, api=api or api_for(name), name=name, method=method,
-                    result="ok" if ok else "fail", status=status)
+        tags = dict(
+            self.fixed_tags,
+            api=api or api_for(name),
+            name=name,
+            method=method,
+            result="ok" if ok else "fail",
+            status=status,
+        )
         prefix = self._prefixes[key] = series_prefix(REQUEST.name, tags)
         return prefix
 
-    def record(self, request_type: str, name: str, response_time: float, response_length: int,
-               exception: BaseException | None, start_time: float | None, response=None, context=None) -> int:
+    def record(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        exception: BaseException | None,
+        start_time: float | None,
+        response=None,
+        context=None,
+    ) -> int:
         """Append one point; returns how many lines wait to be flushed."""
         seq = self.seen
         self.seen = seq + 1

@@ -9,8 +9,18 @@ from harness.influx.client import InfluxClient, QueryError, quote_string
 from harness.influx.datamodel import RUN, run_data_source
 
 # Shown first, in this order; any other stored field follows alphabetically.
-ORDER = ("status", "verdict", "host", "users", "spawn_rate", "run_time_s", "processes", "description",
-         "git_sha", "version")
+ORDER = (
+    "status",
+    "verdict",
+    "host",
+    "users",
+    "spawn_rate",
+    "run_time_s",
+    "processes",
+    "description",
+    "git_sha",
+    "version",
+)
 
 
 def read_parameters(client: InfluxClient, run_id: str, runs_rp: str = "runs") -> dict[str, Any] | None:

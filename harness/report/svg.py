@@ -99,44 +99,62 @@ def render(chart: Chart) -> str:
         return top + plot_h * (1 - (min(max(value, low), high) - low) / (high - low))
 
     points = sum(len(line.points) for line in chart.lines)
-    out = [f'<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" '
-           f'height="{h}" role="img" aria-label="{escape(chart.title)}" data-points="{points}">',
-           f'<text class="title" x="{left}" y="16">{escape(chart.title)}</text>']
+    out = [
+        f'<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" '
+        f'height="{h}" role="img" aria-label="{escape(chart.title)}" data-points="{points}">',
+        f'<text class="title" x="{left}" y="16">{escape(chart.title)}</text>',
+    ]
     if chart.shade_until > 0:
-        out.append(f'<rect class="warmup" x="{left}" y="{top}" width="{x(chart.shade_until) - left:.1f}" '
-                   f'height="{plot_h}"><title>warm-up: not judged</title></rect>')
+        out.append(
+            f'<rect class="warmup" x="{left}" y="{top}" width="{x(chart.shade_until) - left:.1f}" '
+            f'height="{plot_h}"><title>warm-up: not judged</title></rect>'
+        )
     step = nice_step(high - low)
     for i in range(int((high - low) / step + 1e-6) + 1):
         tick = low + i * step
-        out.append(f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>'
-                   f'<text class="tick" x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{num(tick, 2)}</text>')
+        out.append(
+            f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>'
+            f'<text class="tick" x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{num(tick, 2)}</text>'
+        )
     x_step = _time_step(x_max)
     for i in range(int(x_max / x_step + 1e-6) + 1):
         t = i * x_step
-        out.append(f'<text class="tick" x="{x(t):.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
-                   f'{elapsed(t)}</text>')
-    out.append(f'<text class="unit" x="{left - 6}" y="{top - 6}" text-anchor="end">{escape(chart.unit)}</text>')
+        out.append(
+            f'<text class="tick" x="{x(t):.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
+            f"{elapsed(t)}</text>"
+        )
+    out.append(
+        f'<text class="unit" x="{left - 6}" y="{top - 6}" text-anchor="end">{escape(chart.unit)}</text>'
+    )
     out.append(f'<rect class="frame" x="{left}" y="{top}" width="{plot_w}" height="{plot_h}"/>')
     for limit in chart.limits:
         ly = y(limit.value)
-        out.append(f'<line class="threshold" x1="{left}" x2="{left + plot_w}" y1="{ly:.1f}" y2="{ly:.1f}">'
-                   f'<title>{escape(limit.label)}</title></line>'
-                   f'<text class="threshold-label" x="{left + plot_w - 4}" y="{ly - 4:.1f}" '
-                   f'text-anchor="end">{escape(limit.label)}</text>')
+        out.append(
+            f'<line class="threshold" x1="{left}" x2="{left + plot_w}" y1="{ly:.1f}" y2="{ly:.1f}">'
+            f"<title>{escape(limit.label)}</title></line>"
+            f'<text class="threshold-label" x="{left + plot_w - 4}" y="{ly - 4:.1f}" '
+            f'text-anchor="end">{escape(limit.label)}</text>'
+        )
     for mark in chart.marks:
         if mark.window is not None:
-            out.append(f'<rect class="mark-window" x="{x(mark.window[0]):.1f}" y="{top}" '
-                       f'width="{max(x(mark.window[1]) - x(mark.window[0]), 0.0):.1f}" height="{plot_h}">'
-                       f'<title>{escape(mark.label)}: the window it judged</title></rect>')
-        out.append(f'<line class="mark" x1="{x(mark.at):.1f}" x2="{x(mark.at):.1f}" y1="{top}" y2="{top + plot_h}">'
-                   f'<title>{escape(mark.label)}</title></line>')
+            out.append(
+                f'<rect class="mark-window" x="{x(mark.window[0]):.1f}" y="{top}" '
+                f'width="{max(x(mark.window[1]) - x(mark.window[0]), 0.0):.1f}" height="{plot_h}">'
+                f"<title>{escape(mark.label)}: the window it judged</title></rect>"
+            )
+        out.append(
+            f'<line class="mark" x1="{x(mark.at):.1f}" x2="{x(mark.at):.1f}" y1="{top}" y2="{top + plot_h}">'
+            f"<title>{escape(mark.label)}</title></line>"
+        )
     for line in chart.lines:
         out.append(_line(line, x, y, chart.unit))
     if len(chart.lines) > 1:
         out.append(_legend(chart.lines, left + plot_w - 4, top + 12))
     if points == 0:
-        out.append(f'<text class="empty" x="{left + plot_w / 2}" y="{top + plot_h / 2}" '
-                   f'text-anchor="middle">no data</text>')
+        out.append(
+            f'<text class="empty" x="{left + plot_w / 2}" y="{top + plot_h / 2}" '
+            f'text-anchor="middle">no data</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -145,12 +163,16 @@ def _line(line: Line, x, y, unit: str) -> str:
     if not line.points:
         return ""
     d = " ".join(f"{'M' if i == 0 else 'L'}{x(px):.1f},{y(py):.1f}" for i, (px, py) in enumerate(line.points))
-    parts = [f'<path class="series" d="{d}" stroke="{line.color}" data-points="{len(line.points)}">'
-             f'<title>{escape(line.label)}</title></path>']
+    parts = [
+        f'<path class="series" d="{d}" stroke="{line.color}" data-points="{len(line.points)}">'
+        f"<title>{escape(line.label)}</title></path>"
+    ]
     if len(line.points) <= MAX_MARKERS:
-        parts += [f'<circle class="point" cx="{x(px):.1f}" cy="{y(py):.1f}" r="2.2" fill="{line.color}">'
-                  f'<title>{escape(line.label)} at {elapsed(px)}: {num(py, 2)} {escape(unit)}</title></circle>'
-                  for px, py in line.points]
+        parts += [
+            f'<circle class="point" cx="{x(px):.1f}" cy="{y(py):.1f}" r="2.2" fill="{line.color}">'
+            f"<title>{escape(line.label)} at {elapsed(px)}: {num(py, 2)} {escape(unit)}</title></circle>"
+            for px, py in line.points
+        ]
     return "".join(parts)
 
 
@@ -158,8 +180,10 @@ def _legend(lines: list[Line], right: float, y: float) -> str:
     """The lines' names in their colours, right-aligned in the plot's top row (about 6 px a character)."""
     parts, x_end = [], right
     for line in reversed(lines):
-        parts.append(f'<text class="legend" x="{x_end:.1f}" y="{y:.1f}" text-anchor="end" fill="{line.color}">'
-                     f'● {escape(line.label)}</text>')
+        parts.append(
+            f'<text class="legend" x="{x_end:.1f}" y="{y:.1f}" text-anchor="end" fill="{line.color}">'
+            f"● {escape(line.label)}</text>"
+        )
         x_end -= 6 * (len(line.label) + 2) + 10
     return "".join(reversed(parts))
 

@@ -42,8 +42,9 @@ class ReportView:
         return ((bucket_t_ns + end) / 2 - s.first_ns) / 1e9
 
 
-def build_view(verdict: Verdict, thresholds: Thresholds, series: RunSeries,
-               parameters: dict[str, Any] | None) -> ReportView:
+def build_view(
+    verdict: Verdict, thresholds: Thresholds, series: RunSeries, parameters: dict[str, Any] | None
+) -> ReportView:
     m = verdict.measurements
     keys = sorted(set(m.endpoints) | set(series.endpoints))
     endpoints = []
@@ -51,11 +52,25 @@ def build_view(verdict: Verdict, thresholds: Thresholds, series: RunSeries,
         stats = m.endpoints.get(key)
         api = stats.api if stats is not None else series.endpoints[key].api
         buckets = series.endpoints[key].buckets if key in series.endpoints else []
-        endpoints.append(EndpointView(key=key, api=api, stats=stats, limits=thresholds.limits_for(key, api),
-                                      status=scope_status(verdict.checks, key), buckets=buckets,
-                                      scheduled=m.scheduled.get(key),
-                                      comparisons={c.statistic: c for c in verdict.comparisons if c.scope == key}))
+        endpoints.append(
+            EndpointView(
+                key=key,
+                api=api,
+                stats=stats,
+                limits=thresholds.limits_for(key, api),
+                status=scope_status(verdict.checks, key),
+                buckets=buckets,
+                scheduled=m.scheduled.get(key),
+                comparisons={c.statistic: c for c in verdict.comparisons if c.scope == key},
+            )
+        )
     judged_start_ns = m.window_ns[0]
     warmup = max(0.0, (judged_start_ns - series.first_ns) / 1e9)
-    return ReportView(verdict=verdict, thresholds=thresholds, series=series, endpoints=endpoints,
-                      parameters=parameters, warmup_shown_s=warmup)
+    return ReportView(
+        verdict=verdict,
+        thresholds=thresholds,
+        series=series,
+        endpoints=endpoints,
+        parameters=parameters,
+        warmup_shown_s=warmup,
+    )

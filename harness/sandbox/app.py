@@ -169,8 +169,13 @@ def create_app(
 
     # --- admin: local use only, no auth -------------------------------------------------
     def faults_view() -> Response:
-        return reply({"faults": faults.specs(), "effective": faults.effective(),
-                      "first_request_at": first_request_at[0] if first_request_at else None})
+        return reply(
+            {
+                "faults": faults.specs(),
+                "effective": faults.effective(),
+                "first_request_at": first_request_at[0] if first_request_at else None,
+            }
+        )
 
     app.add_url_rule("/_sandbox/faults", "admin_get_faults", faults_view, methods=["GET"])
 

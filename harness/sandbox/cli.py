@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "KEY is error_rate, latency_ms, jitter_ms, or stall_at_s and stall_s (hold answers to requests "
         "arriving in [T, T+S) s after the first request until T+S) (repeatable)",
     )
-    parser.add_argument("--gen-queue-s", type=float, default=0.2, help="seconds a task stays queued (default: 0.2)")
+    parser.add_argument(
+        "--gen-queue-s", type=float, default=0.2, help="seconds a task stays queued (default: 0.2)"
+    )
     parser.add_argument(
         "--gen-process-s", type=float, default=0.5, help="seconds a task stays processing (default: 0.5)"
     )

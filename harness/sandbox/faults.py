@@ -46,8 +46,13 @@ class Fault:
     stall_s: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
-        return {"error_rate": self.error_rate, "latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms,
-                "stall_at_s": self.stall_at_s, "stall_s": self.stall_s}
+        return {
+            "error_rate": self.error_rate,
+            "latency_ms": self.latency_ms,
+            "jitter_ms": self.jitter_ms,
+            "stall_at_s": self.stall_at_s,
+            "stall_s": self.stall_s,
+        }
 
 
 @dataclass
@@ -116,9 +121,7 @@ def parse_spec(spec: str) -> FaultSpec:
         if not eq:
             raise HarnessError(f"bad fault spec {spec!r}: {pair.strip()!r} is not KEY=VALUE")
         if key not in KEY_RANGES:
-            raise HarnessError(
-                f"bad fault spec {spec!r}: unknown key {key!r} (use {', '.join(KEY_RANGES)})"
-            )
+            raise HarnessError(f"bad fault spec {spec!r}: unknown key {key!r} (use {', '.join(KEY_RANGES)})")
         values[key] = _parse_value(key, text, spec)
     return FaultSpec(scope, values)
 

@@ -28,9 +28,7 @@ ROUTES: frozenset[str] = frozenset(endpoint.split(" ", 1)[1] for endpoint in END
 GROUPS: tuple[str, ...] = ("auth", "generation", "payments")
 
 # Reachable without a bearer token.
-PUBLIC: frozenset[str] = frozenset(
-    {"GET /health", "POST /api/v1/auth/register", "POST /api/v1/auth/login"}
-)
+PUBLIC: frozenset[str] = frozenset({"GET /health", "POST /api/v1/auth/register", "POST /api/v1/auth/login"})
 
 # The one path parameter name every "[id]" becomes in a Flask rule.
 PATH_PARAM = "item_id"

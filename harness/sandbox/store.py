@@ -282,4 +282,3 @@ class Store:
                 "payments": sum(len(a.payments) for a in accounts),
                 "subscriptions": sum(len(a.subscriptions) for a in accounts),
             }
-

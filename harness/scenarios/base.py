@@ -44,17 +44,24 @@ class ApiUser(FastHttpUser):
         # be somebody's real address.
         email = f"lt-{os.getpid()}-{next(_counter)}-{uuid.uuid4().hex[:8]}@loadtest.invalid"
         password = "load-test-" + uuid.uuid4().hex[:12]
-        with self.client.post("/api/v1/auth/register", name="/api/v1/auth/register",
-                              json={"email": email, "password": password, "name": "Load Test User"},
-                              catch_response=True) as response:
+        with self.client.post(
+            "/api/v1/auth/register",
+            name="/api/v1/auth/register",
+            json={"email": email, "password": password, "name": "Load Test User"},
+            catch_response=True,
+        ) as response:
             if response.status_code != 201:
                 response.failure(f"register answered {response.status_code}")
                 return None
         return email, password
 
     def login(self, email: str, password: str) -> bool:
-        with self.client.post("/api/v1/auth/login", name="/api/v1/auth/login",
-                              json={"email": email, "password": password}, catch_response=True) as response:
+        with self.client.post(
+            "/api/v1/auth/login",
+            name="/api/v1/auth/login",
+            json={"email": email, "password": password},
+            catch_response=True,
+        ) as response:
             if response.status_code != 200:
                 response.failure(f"login answered {response.status_code}")
                 return False

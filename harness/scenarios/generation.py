@@ -26,9 +26,13 @@ LIST_EVERY = 2
 
 def create_generation(user) -> str | None:
     """POST a generation task; its id, or None when the create failed."""
-    with user.client.post("/api/v1/generations", name="/api/v1/generations", headers=user.auth_headers,
-                          json={"prompt": "a lighthouse at dusk, oil on canvas", "model": "sandbox-1",
-                                "params": {"steps": 20}}, catch_response=True) as response:
+    with user.client.post(
+        "/api/v1/generations",
+        name="/api/v1/generations",
+        headers=user.auth_headers,
+        json={"prompt": "a lighthouse at dusk, oil on canvas", "model": "sandbox-1", "params": {"steps": 20}},
+        catch_response=True,
+    ) as response:
         if response.status_code != 202:
             response.failure(f"create answered {response.status_code}")
             return None
@@ -38,8 +42,12 @@ def create_generation(user) -> str | None:
 def poll_generation(user, task_id: str) -> None:
     for attempt in range(1, config.MAX_POLLS + 1):
         gevent.sleep(config.POLL_INTERVAL_S)
-        with user.client.get(f"/api/v1/generations/{task_id}", name="/api/v1/generations/[id]",
-                             headers=user.auth_headers, catch_response=True) as response:
+        with user.client.get(
+            f"/api/v1/generations/{task_id}",
+            name="/api/v1/generations/[id]",
+            headers=user.auth_headers,
+            catch_response=True,
+        ) as response:
             if response.status_code != 200:
                 response.failure(f"status answered {response.status_code}")
                 return
@@ -54,8 +62,9 @@ def poll_generation(user, task_id: str) -> None:
 
 
 def list_generations(user) -> None:
-    user.client.get("/api/v1/generations?page=1&per_page=20", name="/api/v1/generations",
-                    headers=user.auth_headers)
+    user.client.get(
+        "/api/v1/generations?page=1&per_page=20", name="/api/v1/generations", headers=user.auth_headers
+    )
 
 
 class GenerationUser(ApiUser):
@@ -67,8 +76,13 @@ class GenerationUser(ApiUser):
         # otherwise create in lockstep bursts, a load no real client population makes, and a
         # rate measured over a short window would depend on where the bursts fall.
         if config.GENERATION_TARGET_PER_S > 0:
-            gevent.sleep(random.uniform(0, total_generation_users(self.environment, type(self).__name__)
-                                        / config.GENERATION_TARGET_PER_S))
+            gevent.sleep(
+                random.uniform(
+                    0,
+                    total_generation_users(self.environment, type(self).__name__)
+                    / config.GENERATION_TARGET_PER_S,
+                )
+            )
         self._paced_last = time.monotonic()
 
     def wait_time(self) -> float:

@@ -35,6 +35,9 @@ def auth(user, number: int) -> None:
         get_health(user)
 
 
-ITERATIONS: dict[str, Callable[[object, int], None]] = {"auth": auth, "generation": generation,
-                                                         "payments": payments}
+ITERATIONS: dict[str, Callable[[object, int], None]] = {
+    "auth": auth,
+    "generation": generation,
+    "payments": payments,
+}
 assert set(ITERATIONS) == set(KEY_REQUEST)

@@ -25,8 +25,11 @@ def expected_class_counts(user_classes, user_count: int) -> dict[str, int]:
         if getattr(cls, "fixed_count", 0):
             counts[cls.__name__] = taken = min(cls.fixed_count, remaining)
             remaining -= taken
-    weighted = [(cls.__name__, cls.weight) for cls in user_classes
-                if not getattr(cls, "fixed_count", 0) and cls.weight > 0]
+    weighted = [
+        (cls.__name__, cls.weight)
+        for cls in user_classes
+        if not getattr(cls, "fixed_count", 0) and cls.weight > 0
+    ]
     if remaining <= 0 or not weighted:
         return dict(counts)
     try:

@@ -14,9 +14,16 @@ CURRENCIES = ("EUR", "USD", "GBP")
 
 
 def post_payment(user) -> None:
-    user.client.post("/api/v1/payments", name="/api/v1/payments", headers=user.auth_headers,
-                     json={"amount": round(random.uniform(1, 500), 2), "currency": random.choice(CURRENCIES),
-                           "method": random.choice(METHODS)})
+    user.client.post(
+        "/api/v1/payments",
+        name="/api/v1/payments",
+        headers=user.auth_headers,
+        json={
+            "amount": round(random.uniform(1, 500), 2),
+            "currency": random.choice(CURRENCIES),
+            "method": random.choice(METHODS),
+        },
+    )
 
 
 def get_payments(user) -> None:

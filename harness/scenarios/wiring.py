@@ -39,7 +39,8 @@ def install(environment, events) -> ArrivalRuntime:
         return runtime  # a worker spawns whatever class the master names: it keeps them all
 
     users_model_classes = [cls for cls in environment.user_classes if cls is not ArrivalUser] or [
-        cls for cls in (environment.available_user_classes or {}).values() if cls is not ArrivalUser]
+        cls for cls in (environment.available_user_classes or {}).values() if cls is not ArrivalUser
+    ]
 
     def choose_classes(plan: LoadPlan) -> None:
         chosen = [ArrivalUser] if plan.load_model == "arrival" else users_model_classes

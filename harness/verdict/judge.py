@@ -19,25 +19,43 @@ from harness.verdict.reads.measure import measure
 from harness.verdict.rules.thresholds import Thresholds
 
 
-def judge(client: InfluxClient, run_id: str, thresholds: Thresholds, out_dir: Path, *,
-          generation_target: float | None, baseline: str | None = None, baseline_force: bool = False,
-          runs_rp: str = "runs", extra_warnings: Sequence[str] = (),
-          source: str | None = None) -> tuple[Verdict, dict[str, Path]]:
+def judge(
+    client: InfluxClient,
+    run_id: str,
+    thresholds: Thresholds,
+    out_dir: Path,
+    *,
+    generation_target: float | None,
+    baseline: str | None = None,
+    baseline_force: bool = False,
+    runs_rp: str = "runs",
+    extra_warnings: Sequence[str] = (),
+    source: str | None = None,
+) -> tuple[Verdict, dict[str, Path]]:
     """``baseline``: RUN_ID, last-pass or last-N-pass (docs/baselines.md); ``baseline_force``
     compares with it even when its load differs; ``source``: ``requests`` or ``sketches`` (default:
     the request points when the run has them)."""
     if baseline:
         preload()
-    measured = measure(client, run_id, warmup_s=thresholds.warmup_s, generation_target=generation_target,
-                       runs_rp=runs_rp, window_s=thresholds.load.window_s, windows=thresholds.regression.windows,
-                       source=source)
-    measured = replace(measured, abort=read_abort(client, run_id, runs_rp, thresholds, measured.window_ns,
-                                                  measured.source))
+    measured = measure(
+        client,
+        run_id,
+        warmup_s=thresholds.warmup_s,
+        generation_target=generation_target,
+        runs_rp=runs_rp,
+        window_s=thresholds.load.window_s,
+        windows=thresholds.regression.windows,
+        source=source,
+    )
+    measured = replace(
+        measured, abort=read_abort(client, run_id, runs_rp, thresholds, measured.window_ns, measured.source)
+    )
     measured.warnings.extend(extra_warnings)
     baseline_stats = None
     if baseline:
-        info = choose_baseline(client, baseline, run_id=run_id, test_env=measured.test_env, runs_rp=runs_rp,
-                               force=baseline_force)
+        info = choose_baseline(
+            client, baseline, run_id=run_id, test_env=measured.test_env, runs_rp=runs_rp, force=baseline_force
+        )
         baseline_stats = load_baseline(client, info, thresholds, runs_rp)
     verdict = evaluate_run(thresholds, measured, baseline_stats)
     paths = write_outputs(verdict, out_dir, thresholds)

@@ -68,8 +68,11 @@ def summary_error_fields(stats: Stats) -> dict[str, float | int]:
 
 
 def spread_from_fields(row: dict[str, Any]) -> dict[str, Spread]:
-    return {s: Spread(float(row[f"{s}_se"]), int(row[f"{s}_windows"])) for s in COMPARED
-            if row.get(f"{s}_se") is not None and row.get(f"{s}_windows") is not None}
+    return {
+        s: Spread(float(row[f"{s}_se"]), int(row[f"{s}_windows"]))
+        for s in COMPARED
+        if row.get(f"{s}_se") is not None and row.get(f"{s}_windows") is not None
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,8 +261,11 @@ class Baseline:
     @classmethod
     def of(cls, measured: Measurements, spec: str | None = None) -> Baseline:
         """One measured run as a baseline."""
-        return cls(BaselineInfo(spec or measured.run_id, (measured.run_id,)), dict(measured.endpoints),
-                   dict(measured.apis))
+        return cls(
+            BaselineInfo(spec or measured.run_id, (measured.run_id,)),
+            dict(measured.endpoints),
+            dict(measured.apis),
+        )
 
     def scope_runs(self, endpoint: str, api: str) -> list[Stats]:
         """One scope (an endpoint key, or "" and its API group) in each baseline run that has it."""
@@ -371,8 +377,17 @@ def baseline_values(verdict: Verdict) -> dict[str, dict[str, float]]:
 def regression_limits(verdict: Verdict) -> list[dict[str, Any]]:
     """The regression lines as ``threshold`` rows (like ``thresholds_as_points``): metric
     ``p95_regression`` etc., value = baseline + minimum effect (success rate: minus)."""
-    return [{"scope": c.scope, "api": c.api, "endpoint": c.endpoint, "metric": f"{c.statistic}_regression",
-             "value": float(c.limit)} for c in verdict.comparisons if c.limit is not None]
+    return [
+        {
+            "scope": c.scope,
+            "api": c.api,
+            "endpoint": c.endpoint,
+            "metric": f"{c.statistic}_regression",
+            "value": float(c.limit),
+        }
+        for c in verdict.comparisons
+        if c.limit is not None
+    ]
 
 
 # -- the raw values and windows the verdict reads, and an abort ---------------------------------
@@ -398,8 +413,11 @@ class Samples:
         """Several scopes' samples as one, in time order (an API group from its endpoints)."""
         t = np.concatenate([p.t_ns for p in parts])
         order = np.argsort(t, kind="stable")  # timsort: linear on already-sorted runs
-        return cls(t[order], {f: np.concatenate([p.values[f] for p in parts])[order] for f in parts[0].values},
-                   np.concatenate([p.failed for p in parts])[order])
+        return cls(
+            t[order],
+            {f: np.concatenate([p.values[f] for p in parts])[order] for f in parts[0].values},
+            np.concatenate([p.failed for p in parts])[order],
+        )
 
 
 @dataclass(frozen=True)
@@ -467,9 +485,17 @@ class ExactTest:
         return f"{self.count} of {self.n} {what}, p = {self.p_value:.2g} {sign} {self.level:.2g}"
 
     def as_dict(self) -> TestFields:
-        return {"test": self.test, "scope": self.scope, "metric": self.metric, "n": self.n, "count": self.count,
-                "null_probability": self.p0, "p_value": self.p_value, "level": self.level,
-                "rejected": self.rejected}
+        return {
+            "test": self.test,
+            "scope": self.scope,
+            "metric": self.metric,
+            "n": self.n,
+            "count": self.count,
+            "null_probability": self.p0,
+            "p_value": self.p_value,
+            "level": self.level,
+            "rejected": self.rejected,
+        }
 
 
 AbortKind = Literal["fail", "inconclusive"]

@@ -67,7 +67,9 @@ def regression_limit(thresholds: Thresholds, statistic: str, baseline: float | N
     return baseline - effect if statistic == "success_rate" else baseline + effect
 
 
-def scopes_in_both(measured: Measurements, baseline: Baseline) -> list[tuple[str, str, str, Stats, list[Stats]]]:
+def scopes_in_both(
+    measured: Measurements, baseline: Baseline
+) -> list[tuple[str, str, str, Stats, list[Stats]]]:
     """(scope, api, endpoint, run's stats, each baseline run's stats) for every endpoint and API group
     with requests in this run and in every baseline run."""
     out: list[tuple[str, str, str, Stats, list[Stats]]] = []
@@ -86,8 +88,11 @@ def scopes_in_both(measured: Measurements, baseline: Baseline) -> list[tuple[str
 
 def compare(thresholds: Thresholds, measured: Measurements, baseline: Baseline) -> list[Comparison]:
     r = thresholds.regression
-    tests = [(scope, api, endpoint, statistic, now, then, contrast(statistic, now, then, r.run_to_run_percent))
-             for scope, api, endpoint, now, then in scopes_in_both(measured, baseline) for statistic in COMPARED]
+    tests = [
+        (scope, api, endpoint, statistic, now, then, contrast(statistic, now, then, r.run_to_run_percent))
+        for scope, api, endpoint, now, then in scopes_in_both(measured, baseline)
+        for statistic in COMPARED
+    ]
     judged = [i for i, t in enumerate(tests) if t[-1].sd is not None]
     p_values = {i: _p_value(r, tests[i][3], tests[i][-1]) for i in judged}
     levels = dict(zip(judged, holm_levels([p_values[i] for i in judged], r.false_positive_rate)))
@@ -97,33 +102,72 @@ def compare(thresholds: Thresholds, measured: Measurements, baseline: Baseline) 
 def _p_value(r: Regression, statistic: str, c: Contrast) -> float:
     """One-sided p-value of "the change is no worse than the minimum effect"."""
     worse = -1.0 if statistic == "success_rate" else 1.0
-    assert c.change is not None and c.center is not None and c.sd is not None  # only contrasts with an interval
+    assert (
+        c.change is not None and c.center is not None and c.sd is not None
+    )  # only contrasts with an interval
     return t_upper_tail((worse * c.change - r.min_effect(statistic, c.center)) / c.sd, c.df)
 
 
-def _compare_one(r: Regression, alpha: float | None, p_value: float | None, scope: str, api: str, endpoint: str,
-                 statistic: str, now: Stats, then: list[Stats], c: Contrast, label: str) -> Comparison:
+def _compare_one(
+    r: Regression,
+    alpha: float | None,
+    p_value: float | None,
+    scope: str,
+    api: str,
+    endpoint: str,
+    statistic: str,
+    now: Stats,
+    then: list[Stats],
+    c: Contrast,
+    label: str,
+) -> Comparison:
     current, base = c.current, c.center
     words, unit = _WORDS.get(statistic, statistic), _UNITS.get(statistic, "ms")
-    common: dict[str, Any] = dict(scope=scope, api=api, endpoint=endpoint, statistic=statistic, baseline=base,
-                                  current=current, runs=c.runs, run_to_run_percent=c.floor_percent, p_value=p_value,
-                                  confidence=1 - 2 * alpha if alpha is not None else math.nan)
+    common: dict[str, Any] = dict(
+        scope=scope,
+        api=api,
+        endpoint=endpoint,
+        statistic=statistic,
+        baseline=base,
+        current=current,
+        runs=c.runs,
+        run_to_run_percent=c.floor_percent,
+        p_value=p_value,
+        confidence=1 - 2 * alpha if alpha is not None else math.nan,
+    )
     if current is None or base is None or not (math.isfinite(current) and math.isfinite(base)):
-        return Comparison(**common, change=None, change_percent=None, low=None, high=None, min_effect=0.0, limit=None,
-                          decision="inconclusive", reason=f"{scope}: {words} {c.why_not}: not compared")
+        return Comparison(
+            **common,
+            change=None,
+            change_percent=None,
+            low=None,
+            high=None,
+            min_effect=0.0,
+            limit=None,
+            decision="inconclusive",
+            reason=f"{scope}: {words} {c.why_not}: not compared",
+        )
     effect = r.min_effect(statistic, base)
     limit = base - effect if statistic == "success_rate" else base + effect
     change = current - base
-    common.update(change=change, change_percent=100.0 * change / base if base else None, min_effect=effect,
-                  limit=limit)
-    head = f"{scope}: {words} {_num(base)} → {_num(current)} {unit} ({_signed(change)} {_unit_of_change(unit)})"
+    common.update(
+        change=change, change_percent=100.0 * change / base if base else None, min_effect=effect, limit=limit
+    )
+    head = (
+        f"{scope}: {words} {_num(base)} → {_num(current)} {unit} ({_signed(change)} {_unit_of_change(unit)})"
+    )
     if c.sd is None:
         if c.why_not == TOO_FEW:
-            need = (MIN_WINDOWS * MIN_REQUESTS_PER_RATE_WINDOW if statistic == "success_rate"
-                    else math.ceil(MIN_WINDOWS * TAIL_PER_WINDOW / (1 - PERCENTILES[statistic] / 100.0) - 1e-9))
+            need = (
+                MIN_WINDOWS * MIN_REQUESTS_PER_RATE_WINDOW
+                if statistic == "success_rate"
+                else math.ceil(MIN_WINDOWS * TAIL_PER_WINDOW / (1 - PERCENTILES[statistic] / 100.0) - 1e-9)
+            )
             fewest = min(s.requests for s in then)
-            why = (f"too few requests for an interval ({now.requests} in this run, {fewest} in {label}; "
-                   f"{need} needed)")
+            why = (
+                f"too few requests for an interval ({now.requests} in this run, {fewest} in {label}; "
+                f"{need} needed)"
+            )
         else:
             why = f"{c.why_not}: not decided"
         return Comparison(**common, low=None, high=None, decision="inconclusive", reason=f"{head}: {why}")
@@ -133,8 +177,10 @@ def _compare_one(r: Regression, alpha: float | None, p_value: float | None, scop
     worse = -1.0 if statistic == "success_rate" else 1.0  # which way a change is a regression
     bounds = sorted((worse * low, worse * high))
     decision: Decision
-    interval = (f"{level_text(1 - 2 * alpha)} interval {_signed(low)} … {_signed(high)} {_unit_of_change(unit)}, "
-                f"minimum effect {_num(effect)} {_unit_of_change(unit)}, {basis_text(c.runs, c.floor_percent)}")
+    interval = (
+        f"{level_text(1 - 2 * alpha)} interval {_signed(low)} … {_signed(high)} {_unit_of_change(unit)}, "
+        f"minimum effect {_num(effect)} {_unit_of_change(unit)}, {basis_text(c.runs, c.floor_percent)}"
+    )
     if bounds[0] > effect:
         decision, why = "regressed", f"regressed against {label}"
     elif bounds[1] < -effect:
@@ -142,8 +188,13 @@ def _compare_one(r: Regression, alpha: float | None, p_value: float | None, scop
     elif -effect < bounds[0] and bounds[1] < effect:
         decision, why = "no change", f"no change against {label}"
     elif worse * change > effect and c.floor_percent is not None:
-        decision, why = "inconclusive", (f"beyond the minimum effect, but {_few(c.runs)} cannot tell it from "
-                                         f"run-to-run variation: compare with --baseline last-5-pass")
+        decision, why = (
+            "inconclusive",
+            (
+                f"beyond the minimum effect, but {_few(c.runs)} cannot tell it from "
+                f"run-to-run variation: compare with --baseline last-5-pass"
+            ),
+        )
     else:
         decision, why = "inconclusive", f"the interval is too wide to tell against {label}"
     return Comparison(**common, low=low, high=high, decision=decision, reason=f"{head}, {interval}: {why}")
@@ -153,8 +204,13 @@ def needs_more_runs(c: Comparison) -> bool:
     """An inconclusive comparison that moved beyond the minimum effect, undecided only because too few
     baseline runs were given to tell it from run-to-run variation: more baseline runs may decide it."""
     worse = -1.0 if c.statistic == "success_rate" else 1.0
-    return (c.decision == "inconclusive" and c.low is not None and c.run_to_run_percent is not None
-            and c.change is not None and worse * c.change > c.min_effect)
+    return (
+        c.decision == "inconclusive"
+        and c.low is not None
+        and c.run_to_run_percent is not None
+        and c.change is not None
+        and worse * c.change > c.min_effect
+    )
 
 
 def hint_text(comparisons: list[Comparison]) -> str | None:
@@ -162,12 +218,16 @@ def hint_text(comparisons: list[Comparison]) -> str | None:
     unsure = [c for c in comparisons if needs_more_runs(c)]
     if not unsure:
         return None
-    shown = ", ".join(f"{c.scope} {_WORDS.get(c.statistic, c.statistic)} {change_text(c)}" for c in unsure[:3])
+    shown = ", ".join(
+        f"{c.scope} {_WORDS.get(c.statistic, c.statistic)} {change_text(c)}" for c in unsure[:3]
+    )
     more = ", …" if len(unsure) > 3 else ""
     floor = unsure[0].run_to_run_percent or 0.0  # set on every comparison needs_more_runs keeps
-    return (f"{shown}{more}: beyond the minimum effect, but {_few(unsure[0].runs)} cannot tell "
-            f"{'this' if len(unsure) == 1 else 'these'} from run-to-run variation (assumed "
-            f"{_num(floor)} %): compare with --baseline last-5-pass")
+    return (
+        f"{shown}{more}: beyond the minimum effect, but {_few(unsure[0].runs)} cannot tell "
+        f"{'this' if len(unsure) == 1 else 'these'} from run-to-run variation (assumed "
+        f"{_num(floor)} %): compare with --baseline last-5-pass"
+    )
 
 
 def basis_text(runs: int, floor_percent: float | None) -> str:
@@ -182,7 +242,7 @@ def _few(runs: int) -> str:
 
 
 def levels_text(comparisons: list[Comparison]) -> str:
-    """"99.77 %" or "99.6–99.9 %": the levels the intervals were drawn at (Holm: one per test)."""
+    """ "99.77 %" or "99.6–99.9 %": the levels the intervals were drawn at (Holm: one per test)."""
     levels = sorted({round(c.confidence, 6) for c in comparisons if c.low is not None})
     if not levels:
         return "—"
@@ -196,23 +256,29 @@ def run_unit_text(comparisons: list[Comparison], regression: Regression) -> str:
     judged = sum(c.low is not None for c in comparisons)
     runs = max((c.runs for c in comparisons), default=0)
     if runs >= MIN_RUNS_FOR_SPREAD:
-        source = (f"the run-to-run spread of the {runs} baseline runs (a prediction interval for a new run) plus "
-                  f"this run's own error")
+        source = (
+            f"the run-to-run spread of the {runs} baseline runs (a prediction interval for a new run) plus "
+            f"this run's own error"
+        )
     else:
-        source = (f"an assumed run-to-run variation of {_num(regression.run_to_run_percent)} % "
-                  f"(regression.run_to_run_percent; {_few(max(runs, 1))} cannot measure it) plus each run's own "
-                  f"error")
-    return (f"The run is the unit: intervals hold {source}; Holm over the {judged} statistics with an interval "
-            f"keeps the chance of a false regression at {_num(100 * regression.false_positive_rate)} %.")
+        source = (
+            f"an assumed run-to-run variation of {_num(regression.run_to_run_percent)} % "
+            f"(regression.run_to_run_percent; {_few(max(runs, 1))} cannot measure it) plus each run's own "
+            f"error"
+        )
+    return (
+        f"The run is the unit: intervals hold {source}; Holm over the {judged} statistics with an interval "
+        f"keeps the chance of a false regression at {_num(100 * regression.false_positive_rate)} %."
+    )
 
 
 def level_text(confidence: float) -> str:
-    """"99.77 %": the interval's confidence level as the project writes per cents."""
+    """ "99.77 %": the interval's confidence level as the project writes per cents."""
     return f"{confidence * 100:.2f} %"
 
 
 def change_text(c: Comparison) -> str:
-    """"+17.7 ms (+519 %)", "−0.5 pt"; "—" when there is no change to show."""
+    """ "+17.7 ms (+519 %)", "−0.5 pt"; "—" when there is no change to show."""
     if c.change is None:
         return "—"
     unit = _unit_of_change(_UNITS.get(c.statistic, "ms"))
@@ -221,7 +287,7 @@ def change_text(c: Comparison) -> str:
 
 
 def interval_text(c: Comparison) -> str:
-    """"+16.2 … +19.1 ms"; "—" without an interval."""
+    """ "+16.2 … +19.1 ms"; "—" without an interval."""
     if c.low is None or c.high is None:
         return "—"
     return f"{_signed(c.low)} … {_signed(c.high)} {_unit_of_change(_UNITS.get(c.statistic, 'ms'))}"

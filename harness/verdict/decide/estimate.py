@@ -64,10 +64,15 @@ def spread(values: np.ndarray, failed: np.ndarray, max_windows: int) -> dict[str
     (over ``failed``), both in time order."""
     out: dict[str, Spread] = {}
     for statistic, p in PERCENTILES.items():
-        per_window = [_one_percentile(w, p) for w in _windows(values, windows_for(statistic, len(values), max_windows))]
+        per_window = [
+            _one_percentile(w, p) for w in _windows(values, windows_for(statistic, len(values), max_windows))
+        ]
         if per_window:
             out[statistic] = _standard_error(per_window)
-    per_window = [100.0 * (1.0 - w.mean()) for w in _windows(failed, windows_for("success_rate", len(failed), max_windows))]
+    per_window = [
+        100.0 * (1.0 - w.mean())
+        for w in _windows(failed, windows_for("success_rate", len(failed), max_windows))
+    ]
     if per_window:
         out["success_rate"] = _standard_error(per_window)
     return out
@@ -89,7 +94,9 @@ def _one_percentile(values: np.ndarray, p: float) -> float:
     return float(np.partition(values, i)[i])
 
 
-def stats_of(samples: Samples, duration_s: float, max_windows: int, field: str = "response_time") -> dict[str, Any]:
+def stats_of(
+    samples: Samples, duration_s: float, max_windows: int, field: str = "response_time"
+) -> dict[str, Any]:
     """Stats' fields for one scope from its samples of one latency field (kwargs for Stats or
     EndpointStats). Points without that field count as requests but not in its percentiles."""
     values, failed = samples.values[field], samples.failed
@@ -97,9 +104,14 @@ def stats_of(samples: Samples, duration_s: float, max_windows: int, field: str =
     latencies = values if present.all() else values[present]
     requests, failures = samples.count, int(failed.sum())
     p = percentiles(latencies)
-    return dict(requests=requests, failures=failures,
-                success_rate=100.0 * (requests - failures) / requests if requests else None,
-                p50=p["p50"], p95=p["p95"], p99=p["p99"],
-                max=float(latencies.max()) if len(latencies) else None,
-                rps=requests / duration_s if duration_s > 0 else 0.0,
-                spread=spread(latencies, failed, max_windows))
+    return dict(
+        requests=requests,
+        failures=failures,
+        success_rate=100.0 * (requests - failures) / requests if requests else None,
+        p50=p["p50"],
+        p95=p["p95"],
+        p99=p["p99"],
+        max=float(latencies.max()) if len(latencies) else None,
+        rps=requests / duration_s if duration_s > 0 else 0.0,
+        spread=spread(latencies, failed, max_windows),
+    )

@@ -39,8 +39,12 @@ _LIMITS = {
 }
 
 
-def evaluate(thresholds: Thresholds, measured: Measurements,
-             baseline: Baseline | Measurements | None = None, abort: AbortOutcome | None = None) -> Verdict:
+def evaluate(
+    thresholds: Thresholds,
+    measured: Measurements,
+    baseline: Baseline | Measurements | None = None,
+    abort: AbortOutcome | None = None,
+) -> Verdict:
     """The verdict's three questions in order: was the load as asked (and if not, whose limit was
     hit), did the target hold its limits, did it regress against a baseline.
 
@@ -52,8 +56,10 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
     errors: list[str] = []
     warnings = list(measured.warnings)
     if measured.total_requests == 0:
-        errors.append(f"no requests were recorded for run {measured.run_id} after the "
-                      f"{_num(measured.warmup_s)} s warm-up: nothing to judge")
+        errors.append(
+            f"no requests were recorded for run {measured.run_id} after the "
+            f"{_num(measured.warmup_s)} s warm-up: nothing to judge"
+        )
     errors += _unused_overrides(thresholds, measured)
     warnings += _group_coverage(thresholds, measured)
 
@@ -61,12 +67,20 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
     for key in sorted(measured.endpoints):
         stats = measured.endpoints[key]
         checks.append(_samples_check(key, stats.requests, thresholds.min_samples))
-        checks += _limit_checks(key, thresholds.limits_for(key, stats.api), stats,
-                                _judged_latency(thresholds, measured.scheduled.get(key)))
+        checks += _limit_checks(
+            key,
+            thresholds.limits_for(key, stats.api),
+            stats,
+            _judged_latency(thresholds, measured.scheduled.get(key)),
+        )
     for api in sorted(measured.apis):
         if api in thresholds.apis:
-            checks += _limit_checks(f"api:{api}", thresholds.apis[api], measured.apis[api],
-                                    _judged_latency(thresholds, measured.scheduled_apis.get(api)))
+            checks += _limit_checks(
+                f"api:{api}",
+                thresholds.apis[api],
+                measured.apis[api],
+                _judged_latency(thresholds, measured.scheduled_apis.get(api)),
+            )
     checks = _excuse_load_checks(checks, measured.completeness)
     checks += _completeness_checks(measured.completeness)
     comparisons: list[Comparison] = []
@@ -96,13 +110,18 @@ def evaluate(thresholds: Thresholds, measured: Measurements,
         verdict = "inconclusive"
     else:
         verdict = "pass"
-    return Verdict(run_id=measured.run_id, verdict=verdict, checks=checks,
-                   reasons=errors + generator + failed + unjudged, warnings=warnings,
-                   measurements=measured,
-                   baseline_run_id=baseline.info.run_ids[0] if baseline is not None and baseline.info.run_ids
-                   else None,
-                   baseline=baseline.info if baseline is not None else None, comparisons=comparisons,
-                   abort=abort)
+    return Verdict(
+        run_id=measured.run_id,
+        verdict=verdict,
+        checks=checks,
+        reasons=errors + generator + failed + unjudged,
+        warnings=warnings,
+        measurements=measured,
+        baseline_run_id=baseline.info.run_ids[0] if baseline is not None and baseline.info.run_ids else None,
+        baseline=baseline.info if baseline is not None else None,
+        comparisons=comparisons,
+        abort=abort,
+    )
 
 
 def _judged_latency(thresholds: Thresholds, scheduled: Latency | None) -> Latency | None:
@@ -115,13 +134,13 @@ def _samples_check(scope: str, requests: int, min_samples: int) -> Check:
         passed, message = True, f"{scope}: {requests} requests ≥ {min_samples} (min_samples)"
     else:
         passed = None
-        message = (f"{scope}: only {requests} requests, fewer than min_samples {min_samples}: "
-                   f"too few to judge")
+        message = f"{scope}: only {requests} requests, fewer than min_samples {min_samples}: too few to judge"
     return Check(scope, "samples", float(min_samples), float(requests), passed, "data", message)
 
 
-def _limit_checks(scope: str, limits: Limits | None, stats: Stats,
-                  scheduled: Latency | None = None) -> list[Check]:
+def _limit_checks(
+    scope: str, limits: Limits | None, stats: Stats, scheduled: Latency | None = None
+) -> list[Check]:
     """The scope's limits; latency limits judge ``scheduled`` (from each iteration's scheduled
     start) when given, with the service time named beside it."""
     if limits is None:
@@ -136,8 +155,17 @@ def _limit_checks(scope: str, limits: Limits | None, stats: Stats,
             words += " from scheduled start"
             beside = f" (service time {_num(service)} ms)" if service is not None else ""
         if observed is None:
-            checks.append(Check(scope, metric, limit, None, None, "absolute",
-                                f"{scope}: {words} has no data (no requests): not judged"))
+            checks.append(
+                Check(
+                    scope,
+                    metric,
+                    limit,
+                    None,
+                    None,
+                    "absolute",
+                    f"{scope}: {words} has no data (no requests): not judged",
+                )
+            )
             continue
         passed = _at_least(observed, limit) if side == "min" else _at_most(observed, limit)
         message = f"{scope}: {words} {_compare(observed, limit, side, passed, unit)}{beside}"
@@ -159,49 +187,107 @@ def generation_target_in_force(thresholds: Thresholds, measured: Measurements) -
     """The generation target, where it applies: a target is set and the run made generations."""
     target = generation_target(thresholds, measured)
     generation_ran = "generation" in measured.apis or any(
-        s.api == "generation" for s in measured.endpoints.values())
+        s.api == "generation" for s in measured.endpoints.values()
+    )
     return target if target and generation_ran else None
 
 
 def _completeness_checks(c: Completeness | None) -> list[Check]:
     if c is None or c.workers == 0:
-        return [Check("run", "completeness", 0.0, None, None, "data",
-                      "run: the listener's counts are missing: cannot tell whether every "
-                      "request reached InfluxDB")]
+        return [
+            Check(
+                "run",
+                "completeness",
+                0.0,
+                None,
+                None,
+                "data",
+                "run: the listener's counts are missing: cannot tell whether every request reached InfluxDB",
+            )
+        ]
     if c.stored > c.seen:
-        passed, message = None, (
-            f"run: InfluxDB holds {c.stored} request points but the listeners counted only "
-            f"{c.seen}: a worker's counts are missing, so completeness cannot be proven")
+        passed, message = (
+            None,
+            (
+                f"run: InfluxDB holds {c.stored} request points but the listeners counted only "
+                f"{c.seen}: a worker's counts are missing, so completeness cannot be proven"
+            ),
+        )
     elif c.missing:
-        passed, message = None, (
-            f"run: {c.missing} of {c.seen} request points are missing from InfluxDB "
-            f"({c.stored} stored): the data is incomplete")
+        passed, message = (
+            None,
+            (
+                f"run: {c.missing} of {c.seen} request points are missing from InfluxDB "
+                f"({c.stored} stored): the data is incomplete"
+            ),
+        )
     else:
         passed, message = True, f"run: all {c.seen} request points are in InfluxDB"
     checks = [Check("run", "completeness", 0.0, float(c.missing), passed, "data", message)]
-    checks += [Check("run", "worker_lost", 0.0, None, None, "data",
-                     f"run: worker {worker} stopped without its final count (killed, out of memory or its host "
-                     f"lost): the requests it made after its last flush can never be counted")
-               for worker in c.lost_workers]
+    checks += [
+        Check(
+            "run",
+            "worker_lost",
+            0.0,
+            None,
+            None,
+            "data",
+            f"run: worker {worker} stopped without its final count (killed, out of memory or its host "
+            f"lost): the requests it made after its last flush can never be counted",
+        )
+        for worker in c.lost_workers
+    ]
     if c.quarantined:
-        checks.append(Check("run", "quarantined", 0.0, float(c.quarantined), None, "data",
-                            f"run: InfluxDB refused {c.quarantined} request points one by one; they are kept in "
-                            f"the spool folder's quarantine file, not stored: the data is incomplete"))
+        checks.append(
+            Check(
+                "run",
+                "quarantined",
+                0.0,
+                float(c.quarantined),
+                None,
+                "data",
+                f"run: InfluxDB refused {c.quarantined} request points one by one; they are kept in "
+                f"the spool folder's quarantine file, not stored: the data is incomplete",
+            )
+        )
     if c.dropped:
-        checks.append(Check("run", "dropped", 0.0, float(c.dropped), None, "data",
-                            f"run: the listeners dropped {c.dropped} request points that never "
-                            f"reached InfluxDB: the data is incomplete"))
+        checks.append(
+            Check(
+                "run",
+                "dropped",
+                0.0,
+                float(c.dropped),
+                None,
+                "data",
+                f"run: the listeners dropped {c.dropped} request points that never "
+                f"reached InfluxDB: the data is incomplete",
+            )
+        )
     else:
-        checks.append(Check("run", "dropped", 0.0, 0.0, True, "data",
-                            "run: the listeners dropped no request points"))
+        checks.append(
+            Check("run", "dropped", 0.0, 0.0, True, "data", "run: the listeners dropped no request points")
+        )
     return checks
 
 
 def _regression_checks(comparisons: list[Comparison]) -> list[Check]:
     """A check per decided comparison: a regression fails the run; an inconclusive comparison is
     no check at all (too little data to answer "did it regress?" is not a failure of the target)."""
-    return [Check(c.scope, f"{c.statistic}_vs_baseline", c.limit, c.current, c.decision != "regressed",
-                  "regression", c.reason) for c in comparisons if c.decision != "inconclusive" and c.limit is not None]
+    return [
+        Check(
+            c.scope,
+            f"{c.statistic}_vs_baseline",
+            c.limit,
+            c.current,
+            c.decision != "regressed",
+            "regression",
+            c.reason,
+        )
+        for c in comparisons
+        if c.decision != "inconclusive" and c.limit is not None
+    ]
+
+
 # Checks of how much load the run produced: a lost worker's missing share says nothing about the target.
 _LOAD_METRICS = {"throughput", "rps", "arrival_rate"}
 
@@ -213,8 +299,12 @@ def _excuse_load_checks(checks: list[Check], c: Completeness | None) -> list[Che
     if c is None or not c.lost_workers:
         return checks
     lost = ", ".join(c.lost_workers)
-    return [replace(check, passed=None, message=f"{check.message}: not judged, since worker {lost} was lost")
-            if check.metric in _LOAD_METRICS and check.passed is not True else check for check in checks]
+    return [
+        replace(check, passed=None, message=f"{check.message}: not judged, since worker {lost} was lost")
+        if check.metric in _LOAD_METRICS and check.passed is not True
+        else check
+        for check in checks
+    ]
 
 
 def _unused_overrides(thresholds: Thresholds, measured: Measurements) -> list[str]:
@@ -226,37 +316,50 @@ def _unused_overrides(thresholds: Thresholds, measured: Measurements) -> list[st
         if key not in measured.endpoints:
             close = closest_match(key, list(measured.endpoints))
             hint = f" (did you mean '{close}'?)" if close else ""
-            errors.append(f"{thresholds.source} sets limits for endpoint '{key}' but the run "
-                          f"never called it{hint}: fix the key or remove the override")
+            errors.append(
+                f"{thresholds.source} sets limits for endpoint '{key}' but the run "
+                f"never called it{hint}: fix the key or remove the override"
+            )
     return errors
 
 
 def _group_coverage(thresholds: Thresholds, measured: Measurements) -> list[str]:
     ran = set(measured.apis) | {s.api for s in measured.endpoints.values()}
-    warnings = [f"api group '{api}' has no limits in {thresholds.source}: its endpoints get "
-                f"only the samples check" for api in sorted(ran - set(thresholds.apis))]
+    warnings = [
+        f"api group '{api}' has no limits in {thresholds.source}: its endpoints get only the samples check"
+        for api in sorted(ran - set(thresholds.apis))
+    ]
     if measured.load_model == "arrival":
         # Only the APIs given a rate run in the arrival model: the others are absent by design.
         absent = [api for api in thresholds.apis if api not in measured.load and api not in ran]
         if absent:
-            warnings.append(f"arrival model: no rate for api group{'s' if len(absent) > 1 else ''} "
-                            f"{', '.join(absent)}: absent from this run, not judged")
+            warnings.append(
+                f"arrival model: no rate for api group{'s' if len(absent) > 1 else ''} "
+                f"{', '.join(absent)}: absent from this run, not judged"
+            )
     elif ran:  # with no requests at all the error already says everything
-        warnings += [f"no requests in api group '{api}': its limits were not checked"
-                     for api in thresholds.apis if api not in ran]
+        warnings += [
+            f"no requests in api group '{api}': its limits were not checked"
+            for api in thresholds.apis
+            if api not in ran
+        ]
     return warnings
 
 
-def _baseline_warnings(measured: Measurements, baseline: Baseline, comparisons: list[Comparison]) -> list[str]:
+def _baseline_warnings(
+    measured: Measurements, baseline: Baseline, comparisons: list[Comparison]
+) -> list[str]:
     label, info = baseline.label, baseline.info
     now = {k for k, s in measured.endpoints.items() if s.requests}
     then = {k for k, s in baseline.endpoints.items() if s.requests}
     warnings = [info.note] if info.note else []
     if info.load_difference:
-        warnings.append(f"compared with {label} although its load differs ({info.load_difference}): "
-                        f"--baseline-force")
-    warnings += ([f"{key} was called in {label} but not in this run" for key in sorted(then - now)]
-                 + [f"{key} has no baseline in {label}: no regression check for it" for key in sorted(now - then)])
+        warnings.append(
+            f"compared with {label} although its load differs ({info.load_difference}): --baseline-force"
+        )
+    warnings += [f"{key} was called in {label} but not in this run" for key in sorted(then - now)] + [
+        f"{key} has no baseline in {label}: no regression check for it" for key in sorted(now - then)
+    ]
     hint = hint_text(comparisons)
     if hint:
         warnings.append(hint)
@@ -264,9 +367,11 @@ def _baseline_warnings(measured: Measurements, baseline: Baseline, comparisons: 
     if unsure:
         scopes = sorted({c.scope for c in unsure})
         shown = ", ".join(f"{c.scope} {c.statistic}" for c in unsure[:3]) + (", …" if len(unsure) > 3 else "")
-        warnings.append(f"{len(unsure)} of {len(comparisons)} comparisons with {label} are inconclusive "
-                        f"({shown}; {len(scopes)} scopes): too few requests or an interval wider than the "
-                        f"minimum effect; they do not change the verdict")
+        warnings.append(
+            f"{len(unsure)} of {len(comparisons)} comparisons with {label} are inconclusive "
+            f"({shown}; {len(scopes)} scopes): too few requests or an interval wider than the "
+            f"minimum effect; they do not change the verdict"
+        )
     return warnings
 
 
@@ -274,8 +379,10 @@ def _cpu_warnings(thresholds: Thresholds, measured: Measurements) -> list[str]:
     cpu, limit = measured.cpu_max_percent, thresholds.max_cpu_percent
     if cpu is None or limit is None or cpu <= limit:
         return []
-    return [f"the load generator's CPU peaked at {_num(cpu)} % (above {_num(limit)} %): it was "
-            f"saturated, so the latencies may be its own rather than the target's"]
+    return [
+        f"the load generator's CPU peaked at {_num(cpu)} % (above {_num(limit)} %): it was "
+        f"saturated, so the latencies may be its own rather than the target's"
+    ]
 
 
 def _compare(observed: float, limit: float, side: str, passed: bool, unit: str) -> str:
@@ -291,5 +398,3 @@ def _pair(a: float, b: float) -> tuple[str, str]:
         if shown[0] != shown[1]:
             return shown
     return shown
-
-

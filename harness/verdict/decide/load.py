@@ -29,12 +29,16 @@ class _Cause:
     text: str  # why, and for the load generator what to change
 
 
-def load_checks(thresholds: Thresholds, measured: Measurements, generation_target: float | None) -> list[Check]:
+def load_checks(
+    thresholds: Thresholds, measured: Measurements, generation_target: float | None
+) -> list[Check]:
     """Question (a) with (b): one check per API given a rate (arrival model), or the two-sided
     generation throughput check (users model)."""
     if measured.load_model == "arrival":
         checks = [_arrival_check(thresholds, measured, measured.load[api]) for api in sorted(measured.load)]
-        return checks + [c for api in sorted(measured.load) if (c := counts_check(measured.load[api])) is not None]
+        return checks + [
+            c for api in sorted(measured.load) if (c := counts_check(measured.load[api])) is not None
+        ]
     return _generation_checks(thresholds, measured, generation_target)
 
 
@@ -47,7 +51,9 @@ def latency_limit(limits: Limits | None) -> float | None:
     """The tightest latency limit of an API group: an answer slower than it is a slow answer."""
     if limits is None:
         return None
-    values = [v for v in (limits.max_p50_ms, limits.max_p95_ms, limits.max_p99_ms, limits.max_ms) if v is not None]
+    values = [
+        v for v in (limits.max_p50_ms, limits.max_p95_ms, limits.max_p99_ms, limits.max_ms) if v is not None
+    ]
     return min(values) if values else None
 
 
@@ -59,24 +65,46 @@ def _arrival_check(thresholds: Thresholds, measured: Measurements, load: ApiLoad
     # Poisson arrivals: the run's error budget is spread over every window of every API judged.
     level = window_level(sum(len(api.windows) for api in measured.load.values())) if load.poisson else None
     if not load.windows:
-        return Check(scope, "arrival_rate", load.target_per_s, None, None, "load",
-                     f"{scope}: no full {num(window_s)} s window of arrivals after the warm-up: "
-                     f"the arrival rate of {num(load.target_per_s)}/s cannot be verified")
+        return Check(
+            scope,
+            "arrival_rate",
+            load.target_per_s,
+            None,
+            None,
+            "load",
+            f"{scope}: no full {num(window_s)} s window of arrivals after the warm-up: "
+            f"the arrival rate of {num(load.target_per_s)}/s cannot be verified",
+        )
     off = [w for w in load.windows if _off(w, tolerance, level)]
     if not off:
         rates = [w.achieved_per_s for w in load.windows]
-        return Check(scope, "arrival_rate", load.target_per_s, _worst_rate(load.windows), True, "load",
-                     f"{scope}: {num(min(rates))}–{num(max(rates))} arrivals/s in every {num(window_s)} s "
-                     f"window, within {_band(load.target_per_s, tolerance, level)}")
+        return Check(
+            scope,
+            "arrival_rate",
+            load.target_per_s,
+            _worst_rate(load.windows),
+            True,
+            "load",
+            f"{scope}: {num(min(rates))}–{num(max(rates))} arrivals/s in every {num(window_s)} s "
+            f"window, within {_band(load.target_per_s, tolerance, level)}",
+        )
     causes = [(w, _arrival_cause(thresholds, measured, load, w)) for w in off]
     # The load generator's limit is named first: until it is lifted the run says nothing of the target.
     window, cause = next(((w, c) for w, c in causes if c.generator), causes[0])
     what = f"{_window_text(window, tolerance, level)}: {cause.text}"
     if cause.generator:
-        return Check(GENERATOR, "arrival_rate", window.target_per_s, window.achieved_per_s, None, "load",
-                     f"{GENERATOR}: {scope} {what}")
-    return Check(scope, "arrival_rate", window.target_per_s, window.achieved_per_s, False, "load",
-                 f"{scope}: {what}")
+        return Check(
+            GENERATOR,
+            "arrival_rate",
+            window.target_per_s,
+            window.achieved_per_s,
+            None,
+            "load",
+            f"{GENERATOR}: {scope} {what}",
+        )
+    return Check(
+        scope, "arrival_rate", window.target_per_s, window.achieved_per_s, False, "load", f"{scope}: {what}"
+    )
 
 
 def counts_check(load: ApiLoad) -> Check | None:
@@ -88,12 +116,26 @@ def counts_check(load: ApiLoad) -> Check | None:
     scope = f"api:{load.api}"
     allowed = 0.01 * stored + load.target_per_s + 2
     if abs(load.started - stored) <= allowed:
-        return Check(scope, "arrival_counts", allowed, float(load.started - stored), True, "data",
-                     f"{scope}: {load.started} iterations started by the load generator, {stored} key requests "
-                     f"({load.defining}) stored")
-    return Check(scope, "arrival_counts", allowed, float(load.started - stored), None, "data",
-                 f"{scope}: the load generator counted {load.started} iterations started but InfluxDB holds "
-                 f"{stored} key requests ({load.defining}) in the judged windows: its arrival counts cannot be trusted")
+        return Check(
+            scope,
+            "arrival_counts",
+            allowed,
+            float(load.started - stored),
+            True,
+            "data",
+            f"{scope}: {load.started} iterations started by the load generator, {stored} key requests "
+            f"({load.defining}) stored",
+        )
+    return Check(
+        scope,
+        "arrival_counts",
+        allowed,
+        float(load.started - stored),
+        None,
+        "data",
+        f"{scope}: the load generator counted {load.started} iterations started but InfluxDB holds "
+        f"{stored} key requests ({load.defining}) in the judged windows: its arrival counts cannot be trusted",
+    )
 
 
 def _bounds(w: LoadWindow, tolerance: float, level: float | None) -> tuple[float, float]:
@@ -123,11 +165,17 @@ def _off(w: LoadWindow, tolerance: float, level: float | None) -> bool:
 def _arrival_cause(thresholds: Thresholds, measured: Measurements, load: ApiLoad, w: LoadWindow) -> _Cause:
     limit_cpu, limit_lag = thresholds.max_cpu_percent, thresholds.load.max_loop_lag_ms
     if w.cpu_max_percent is not None and limit_cpu is not None and w.cpu_max_percent > limit_cpu:
-        return _Cause(True, f"its CPU reached {num(w.cpu_max_percent)} % (limit {num(limit_cpu)} %): "
-                            f"add --processes (or workers) to offer this rate")
+        return _Cause(
+            True,
+            f"its CPU reached {num(w.cpu_max_percent)} % (limit {num(limit_cpu)} %): "
+            f"add --processes (or workers) to offer this rate",
+        )
     if w.loop_lag_max_ms is not None and limit_lag is not None and w.loop_lag_max_ms > limit_lag:
-        return _Cause(True, f"its event loop lagged {num(w.loop_lag_max_ms)} ms (limit {num(limit_lag)} ms): "
-                            f"add --processes (or workers) to offer this rate")
+        return _Cause(
+            True,
+            f"its event loop lagged {num(w.loop_lag_max_ms)} ms (limit {num(limit_lag)} ms): "
+            f"add --processes (or workers) to offer this rate",
+        )
     held = w.late + w.dropped
     if held:
         limit = latency_limit(thresholds.apis.get(load.api))
@@ -135,16 +183,25 @@ def _arrival_cause(thresholds: Thresholds, measured: Measurements, load: ApiLoad
         slow = w.slowest_in_flight_ms
         if limit is not None and slow is not None and slow > limit:
             pool = f"all {w.pool_users} users" if w.pool_users else "the users"
-            return _Cause(False, f"the target held the load back: {pool} waited on its answers "
-                                 f"(up to {num(slow)} ms, limit {num(limit)} ms; {late})")
+            return _Cause(
+                False,
+                f"the target held the load back: {pool} waited on its answers "
+                f"(up to {num(slow)} ms, limit {num(limit)} ms; {late})",
+            )
         answered = f"up to {num(slow)} ms" if slow is not None else "no slow answer"
-        return _Cause(True, f"the pool of {_users(w.pool_users)} was too small while {load.api} answered fast "
-                            f"({answered}; {late}): raise --users to at least {_pool_needed(w)}")
+        return _Cause(
+            True,
+            f"the pool of {_users(w.pool_users)} was too small while {load.api} answered fast "
+            f"({answered}; {late}): raise --users to at least {_pool_needed(w)}",
+        )
     if w.late == 0 and w.achieved_per_s > w.target_per_s:
         return _Cause(True, "it started more arrivals than asked")
-    return _Cause(True, f"it scheduled {w.scheduled} and started {w.iterations} of "
-                        f"{num(w.target_per_s * w.duration_s)} arrivals with no user busy and no limit "
-                        f"reached: see locust.log")
+    return _Cause(
+        True,
+        f"it scheduled {w.scheduled} and started {w.iterations} of "
+        f"{num(w.target_per_s * w.duration_s)} arrivals with no user busy and no limit "
+        f"reached: see locust.log",
+    )
 
 
 def _pool_needed(w: LoadWindow) -> str:
@@ -156,8 +213,9 @@ def _pool_needed(w: LoadWindow) -> str:
 
 
 def _worst_rate(windows: list[LoadWindow]) -> float:
-    return max(windows, key=lambda w: abs(w.achieved_per_s / w.target_per_s - 1) if w.target_per_s else 0)\
-        .achieved_per_s
+    return max(
+        windows, key=lambda w: abs(w.achieved_per_s / w.target_per_s - 1) if w.target_per_s else 0
+    ).achieved_per_s
 
 
 def _window_text(w: LoadWindow, tolerance: float, level: float | None) -> str:
@@ -169,8 +227,10 @@ def _window_text(w: LoadWindow, tolerance: float, level: float | None) -> str:
         return f"{num(rate)} arrivals/s < {num(low)}/s ({band}) {when}"
     if not at_most(rate, high):
         return f"{num(rate)} arrivals/s > {num(high)}/s ({band}) {when}"
-    return (f"{w.late + w.dropped} of {w.scheduled} arrivals late or dropped "
-            f"(more than {num(tolerance * 100)} %) {when}")
+    return (
+        f"{w.late + w.dropped} of {w.scheduled} arrivals late or dropped "
+        f"(more than {num(tolerance * 100)} %) {when}"
+    )
 
 
 # -- users model -----------------------------------------------------------------------------------
@@ -178,7 +238,8 @@ def _window_text(w: LoadWindow, tolerance: float, level: float | None) -> str:
 
 def _generation_checks(thresholds: Thresholds, measured: Measurements, target: float | None) -> list[Check]:
     generation_ran = "generation" in measured.apis or any(
-        s.api == "generation" for s in measured.endpoints.values())
+        s.api == "generation" for s in measured.endpoints.values()
+    )
     if not target or not generation_ran:
         return []
     g = thresholds.generation
@@ -186,22 +247,58 @@ def _generation_checks(thresholds: Thresholds, measured: Measurements, target: f
     why = f"({num(g.min_throughput_ratio)} × target {num(target)}/s)"
     observed = measured.generation_rate
     if observed is None:
-        return [Check("api:generation", "throughput", minimum, None, None, "absolute",
-                      f"api:generation: the achieved generation rate is unknown: cannot check "
-                      f"it against {num(minimum)}/s {why}")]
+        return [
+            Check(
+                "api:generation",
+                "throughput",
+                minimum,
+                None,
+                None,
+                "absolute",
+                f"api:generation: the achieved generation rate is unknown: cannot check "
+                f"it against {num(minimum)}/s {why}",
+            )
+        ]
     checks = []
     if at_least(observed, minimum):
-        checks.append(Check("api:generation", "throughput", minimum, observed, True, "absolute",
-                            f"api:generation: {num(observed)} generations/s ≥ {num(minimum)} generations/s {why}"))
+        checks.append(
+            Check(
+                "api:generation",
+                "throughput",
+                minimum,
+                observed,
+                True,
+                "absolute",
+                f"api:generation: {num(observed)} generations/s ≥ {num(minimum)} generations/s {why}",
+            )
+        )
     else:
         shortfall = f"{num(observed)} generations/s < {num(minimum)} generations/s {why}"
         cause = _generation_cause(thresholds, measured, target, observed)
         if cause.generator:
-            checks.append(Check(GENERATOR, "throughput", minimum, observed, None, "absolute",
-                                f"{GENERATOR}: api:generation {shortfall}: {cause.text}"))
+            checks.append(
+                Check(
+                    GENERATOR,
+                    "throughput",
+                    minimum,
+                    observed,
+                    None,
+                    "absolute",
+                    f"{GENERATOR}: api:generation {shortfall}: {cause.text}",
+                )
+            )
         else:
-            checks.append(Check("api:generation", "throughput", minimum, observed, False, "absolute",
-                                f"api:generation: {shortfall}" + (f": {cause.text}" if cause.text else "")))
+            checks.append(
+                Check(
+                    "api:generation",
+                    "throughput",
+                    minimum,
+                    observed,
+                    False,
+                    "absolute",
+                    f"api:generation: {shortfall}" + (f": {cause.text}" if cause.text else ""),
+                )
+            )
     if g.max_throughput_ratio is not None:
         maximum = g.max_throughput_ratio * target
         above = f"({num(g.max_throughput_ratio)} × target {num(target)}/s)"
@@ -211,14 +308,31 @@ def _generation_checks(thresholds: Thresholds, measured: Measurements, target: f
             maximum = target + 4 * spread / measured.duration_s
             above = f"(target {num(target)}/s + 4 × the pacing spread over {num(measured.duration_s)} s)"
         if at_most(observed, maximum):
-            checks.append(Check("api:generation", "throughput_max", maximum, observed, True, "absolute",
-                                f"api:generation: {num(observed)} generations/s ≤ {num(maximum)} "
-                                f"generations/s {above}"))
+            checks.append(
+                Check(
+                    "api:generation",
+                    "throughput_max",
+                    maximum,
+                    observed,
+                    True,
+                    "absolute",
+                    f"api:generation: {num(observed)} generations/s ≤ {num(maximum)} generations/s {above}",
+                )
+            )
         else:
-            checks.append(Check(GENERATOR, "throughput_max", maximum, observed, None, "absolute",
-                                f"{GENERATOR}: api:generation {num(observed)} generations/s > {num(maximum)} "
-                                f"generations/s {above}: it offered more than asked, so the target was not "
-                                f"judged at the asked load"))
+            checks.append(
+                Check(
+                    GENERATOR,
+                    "throughput_max",
+                    maximum,
+                    observed,
+                    None,
+                    "absolute",
+                    f"{GENERATOR}: api:generation {num(observed)} generations/s > {num(maximum)} "
+                    f"generations/s {above}: it offered more than asked, so the target was not "
+                    f"judged at the asked load",
+                )
+            )
     return checks
 
 
@@ -235,18 +349,29 @@ def _pacing_spread(measured: Measurements) -> float | None:
     return math.sqrt(users) / 2
 
 
-def _generation_cause(thresholds: Thresholds, measured: Measurements, target: float, observed: float) -> _Cause:
+def _generation_cause(
+    thresholds: Thresholds, measured: Measurements, target: float, observed: float
+) -> _Cause:
     cpu, limit_cpu = measured.cpu_max_percent, thresholds.max_cpu_percent
     if cpu is not None and limit_cpu is not None and cpu > limit_cpu:
-        return _Cause(True, f"its CPU reached {num(cpu)} % (limit {num(limit_cpu)} %): add --processes "
-                            f"(or workers)")
+        return _Cause(
+            True, f"its CPU reached {num(cpu)} % (limit {num(limit_cpu)} %): add --processes (or workers)"
+        )
     stats, limits = measured.apis.get("generation"), thresholds.apis.get("generation") or Limits()
     held = []
-    if stats is not None and limits.max_p95_ms is not None and stats.p95 is not None \
-            and not at_most(stats.p95, limits.max_p95_ms):
+    if (
+        stats is not None
+        and limits.max_p95_ms is not None
+        and stats.p95 is not None
+        and not at_most(stats.p95, limits.max_p95_ms)
+    ):
         held.append(f"p95 {num(stats.p95)} ms > {num(limits.max_p95_ms)} ms")
-    if stats is not None and limits.min_success_rate is not None and stats.success_rate is not None \
-            and not at_least(stats.success_rate, limits.min_success_rate):
+    if (
+        stats is not None
+        and limits.min_success_rate is not None
+        and stats.success_rate is not None
+        and not at_least(stats.success_rate, limits.min_success_rate)
+    ):
         held.append(f"success rate {num(stats.success_rate)} % < {num(limits.min_success_rate)} %")
     if held:
         return _Cause(False, f"its users waited on slow or failing answers ({', '.join(held)})")
@@ -254,8 +379,9 @@ def _generation_cause(thresholds: Thresholds, measured: Measurements, target: fl
     users = measured.peak_users
     needed = math.ceil(POOL_HEADROOM * users * target / observed) if users and observed > 0 else None
     hint = f"raise --users to at least {needed}" if needed else "raise --users"
-    return _Cause(True, f"the generation API answered fast, so its users were too few to offer "
-                        f"{num(target)}/s: {hint}")
+    return _Cause(
+        True, f"the generation API answered fast, so its users were too few to offer {num(target)}/s: {hint}"
+    )
 
 
 # -- words -----------------------------------------------------------------------------------------
@@ -266,8 +392,9 @@ def _users(n: int | None) -> str:
 
 
 def _band(target: float, tolerance: float, level: float | None = None) -> str:
-    random = (f", or the exact Poisson band ({num(POISSON_ALPHA * 100)} % of runs over all windows)"
-              if level is not None else "")
+    random = (
+        f", or the exact Poisson band ({num(POISSON_ALPHA * 100)} % of runs over all windows)"
+        if level is not None
+        else ""
+    )
     return f"target {num(target)}/s ± {num(tolerance * 100)} %{random}"
-
-

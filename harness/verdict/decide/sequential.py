@@ -78,4 +78,4 @@ def look_level(alpha: float, look: int, total: int | None) -> float:
     if total is not None:
         return alpha / total
     block = max(0, int(math.log2(max(1, look))))
-    return alpha / ((block + 1) * (block + 2)) / float(2 ** block)
+    return alpha / ((block + 1) * (block + 2)) / float(2**block)

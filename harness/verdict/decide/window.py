@@ -34,9 +34,13 @@ def window_checks(thresholds: Thresholds, checks: tuple[str, ...], figures: Wind
         if check.kind != "absolute" or check.metric not in checks:
             continue
         if check.passed is not None and figures.requests(check.scope) < thresholds.min_samples:
-            check = replace(check, passed=None, message=f"{check.message} (only {figures.requests(check.scope)} "
-                                                        f"requests in the window, fewer than min_samples "
-                                                        f"{thresholds.min_samples}: not judged)")
+            check = replace(
+                check,
+                passed=None,
+                message=f"{check.message} (only {figures.requests(check.scope)} "
+                f"requests in the window, fewer than min_samples "
+                f"{thresholds.min_samples}: not judged)",
+            )
         out.append(check)
     limit = thresholds.max_cpu_percent
     if CPU in checks and limit is not None:
@@ -44,13 +48,24 @@ def window_checks(thresholds: Thresholds, checks: tuple[str, ...], figures: Wind
         for worker, (lowest, samples) in sorted(figures.cpu.items()):
             scope = f"worker:{worker}"
             if samples < needed:
-                out.append(Check(scope, CPU, limit, lowest, None, "data",
-                                 f"{scope}: only {samples} CPU samples in the window: not judged"))
+                out.append(
+                    Check(
+                        scope,
+                        CPU,
+                        limit,
+                        lowest,
+                        None,
+                        "data",
+                        f"{scope}: only {samples} CPU samples in the window: not judged",
+                    )
+                )
                 continue
             passed = lowest <= limit
-            message = (f"{scope}: the load generator's CPU fell to {lowest:.1f} % in the window "
-                       f"(limit {limit:g} %)" if passed else
-                       f"{scope}: the load generator's CPU stayed above {limit:g} % for the whole window "
-                       f"(lowest {lowest:.1f} %)")
+            message = (
+                f"{scope}: the load generator's CPU fell to {lowest:.1f} % in the window (limit {limit:g} %)"
+                if passed
+                else f"{scope}: the load generator's CPU stayed above {limit:g} % for the whole window "
+                f"(lowest {lowest:.1f} %)"
+            )
             out.append(Check(scope, CPU, limit, lowest, passed, "data", message))
     return out

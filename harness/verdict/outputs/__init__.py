@@ -20,4 +20,6 @@ def write_outputs(verdict: Verdict, out_dir: Path, thresholds: Thresholds) -> di
         "junit": junit.render(verdict),
         "summary_md": summary_md.render(verdict, thresholds).encode("utf-8"),
     }
-    return write_files(out_dir, {kind: (FILE_NAMES[kind], data) for kind, data in contents.items()}, "verdict")
+    return write_files(
+        out_dir, {kind: (FILE_NAMES[kind], data) for kind, data in contents.items()}, "verdict"
+    )

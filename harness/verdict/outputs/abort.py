@@ -18,13 +18,25 @@ def event_line(run_id: str, test_env: str, record: AbortRecord) -> str:
     window again."""
     first = record.breaches[0]
     title = "Run aborted" if record.kind == "fail" else "Run aborted (load generator)"
-    return _event_line(run_id, test_env, EVENT_ABORT, title, record.text(), record.time_ns,
-                       extra_fields={"at_s": float(record.at_s), "kind": record.kind,
-                                     "check": f"{first.scope} {first.metric}",
-                                     "window_start": int(record.start_ns), "window_end": int(record.end_ns),
-                                     "breaches": json.dumps([asdict(b) for b in record.breaches]),
-                                     "look": int(record.look), "looks": int(record.looks or 0),
-                                     "alpha": float(record.alpha)})
+    return _event_line(
+        run_id,
+        test_env,
+        EVENT_ABORT,
+        title,
+        record.text(),
+        record.time_ns,
+        extra_fields={
+            "at_s": float(record.at_s),
+            "kind": record.kind,
+            "check": f"{first.scope} {first.metric}",
+            "window_start": int(record.start_ns),
+            "window_end": int(record.end_ns),
+            "breaches": json.dumps([asdict(b) for b in record.breaches]),
+            "look": int(record.look),
+            "looks": int(record.looks or 0),
+            "alpha": float(record.alpha),
+        },
+    )
 
 
 def abort_dict(outcome: AbortOutcome | None, utc: Callable[[int], str]) -> dict[str, Any] | None:
@@ -34,20 +46,36 @@ def abort_dict(outcome: AbortOutcome | None, utc: Callable[[int], str]) -> dict[
     r = outcome.record
     first = r.breaches[0]
     return {
-        "at_s": r.at_s, "time": utc(r.time_ns), "kind": r.kind, "check": f"{first.scope} {first.metric}",
-        "confirmed": outcome.confirmed, "message": outcome.check.message,
-        "window": {"start": utc(r.start_ns), "end": utc(r.end_ns), "duration_s": (r.end_ns - r.start_ns) / 1e9},
+        "at_s": r.at_s,
+        "time": utc(r.time_ns),
+        "kind": r.kind,
+        "check": f"{first.scope} {first.metric}",
+        "confirmed": outcome.confirmed,
+        "message": outcome.check.message,
+        "window": {
+            "start": utc(r.start_ns),
+            "end": utc(r.end_ns),
+            "duration_s": (r.end_ns - r.start_ns) / 1e9,
+        },
         "live": [asdict(b) for b in r.breaches],
         "looks": {"look": r.look, "of": r.looks, "alpha": r.alpha},
         "confirmation": {"data": CONFIRMED_ON, "tests": [t.as_dict() for t in outcome.confirmation]},
-        "exact": [_check_dict(c, r.exact.requests(c.scope) if r.exact is not None else None) for c in outcome.exact],
+        "exact": [
+            _check_dict(c, r.exact.requests(c.scope) if r.exact is not None else None) for c in outcome.exact
+        ],
         "whole_run": [_check_dict(c) for c in outcome.whole_run],
     }
 
 
 def _check_dict(c: Check, requests: int | None = None) -> dict[str, Any]:
-    out = {"scope": c.scope, "metric": c.metric, "threshold": c.threshold, "observed": c.observed,
-           "passed": c.passed, "message": c.message}
+    out = {
+        "scope": c.scope,
+        "metric": c.metric,
+        "threshold": c.threshold,
+        "observed": c.observed,
+        "passed": c.passed,
+        "message": c.message,
+    }
     if requests is not None:
         out["requests"] = requests
     return out

@@ -20,16 +20,26 @@ def render(verdict: Verdict) -> bytes:
     failures = sum(c.passed is False for c in verdict.checks)
     skipped = sum(c.passed is None for c in verdict.checks)
     tests = len(verdict.checks) + (1 if errors else 0)
-    counts = {"tests": str(tests), "failures": str(failures), "errors": str(1 if errors else 0),
-              "skipped": str(skipped), "time": f"{m.duration_s:.3f}"}
+    counts = {
+        "tests": str(tests),
+        "failures": str(failures),
+        "errors": str(1 if errors else 0),
+        "skipped": str(skipped),
+        "time": f"{m.duration_s:.3f}",
+    }
 
     root = ET.Element("testsuites", {"name": "load test", **counts})
-    suite = ET.SubElement(root, "testsuite", {"name": f"load test {verdict.run_id}",
-                                              "timestamp": utc_text(m.start), **counts})
+    suite = ET.SubElement(
+        root, "testsuite", {"name": f"load test {verdict.run_id}", "timestamp": utc_text(m.start), **counts}
+    )
     properties = ET.SubElement(suite, "properties")
-    for name, value in [("run_id", verdict.run_id), ("test_env", m.test_env),
-                        ("verdict", verdict.verdict), ("exit_code", str(int(verdict.exit_code))),
-                        ("baseline_run_id", verdict.baseline_run_id or "")]:
+    for name, value in [
+        ("run_id", verdict.run_id),
+        ("test_env", m.test_env),
+        ("verdict", verdict.verdict),
+        ("exit_code", str(int(verdict.exit_code))),
+        ("baseline_run_id", verdict.baseline_run_id or ""),
+    ]:
         ET.SubElement(properties, "property", name=name, value=value)
 
     for check in verdict.checks:

@@ -51,7 +51,9 @@ def parse_spec(spec: str) -> int | None:
 def run_load(client: InfluxClient, runs_rp: str, run_id: str) -> dict[str, Any] | None:
     """The load fields of a run's ``run`` point; None when the run has none (not started by
     ``harness run``)."""
-    series = client.query(f"SELECT * FROM {run_data_source(runs_rp, 'run')} WHERE \"run_id\" = {quote_string(run_id)}")
+    series = client.query(
+        f'SELECT * FROM {run_data_source(runs_rp, "run")} WHERE "run_id" = {quote_string(run_id)}'
+    )
     if not series or not series[0].get("values"):
         return None
     row = dict(zip(series[0]["columns"], series[0]["values"][-1]))
@@ -59,7 +61,7 @@ def run_load(client: InfluxClient, runs_rp: str, run_id: str) -> dict[str, Any] 
 
 
 def load_difference(mine: dict[str, Any] | None, theirs: dict[str, Any] | None) -> str | None:
-    """"users 40 here, 20 in the baseline; …" for the load fields both runs have; None if equal."""
+    """ "users 40 here, 20 in the baseline; …" for the load fields both runs have; None if equal."""
     if not mine or not theirs:
         return None
     differ = []
@@ -83,13 +85,17 @@ def passing_runs(client: InfluxClient, test_env: str, runs_rp: str, exclude: str
     """Run ids of ``test_env`` whose stored verdict was pass, newest first."""
     series = client.query(
         f'SELECT last("requests") FROM {run_data_source(runs_rp, "run_summary")} WHERE "test_env" = {quote_string(test_env)} '
-        f'AND "scope" = \'run\' AND "verdict" = \'pass\' AND "run_id" != {quote_string(exclude)} GROUP BY "run_id"')
-    newest = sorted(((s["values"][0][0], s["tags"]["run_id"]) for s in series if s.get("values")), reverse=True)
+        f'AND "scope" = \'run\' AND "verdict" = \'pass\' AND "run_id" != {quote_string(exclude)} GROUP BY "run_id"'
+    )
+    newest = sorted(
+        ((s["values"][0][0], s["tags"]["run_id"]) for s in series if s.get("values")), reverse=True
+    )
     return [run_id for _, run_id in newest]
 
 
-def choose_baseline(client: InfluxClient, spec: str, *, run_id: str, test_env: str, runs_rp: str,
-                    force: bool = False) -> BaselineInfo:
+def choose_baseline(
+    client: InfluxClient, spec: str, *, run_id: str, test_env: str, runs_rp: str, force: bool = False
+) -> BaselineInfo:
     """The run(s) to compare with, or why there are none (``BaselineInfo.unusable``)."""
     mine = run_load(client, runs_rp, run_id)
     wanted = parse_spec(spec)
@@ -99,9 +105,13 @@ def choose_baseline(client: InfluxClient, spec: str, *, run_id: str, test_env: s
         return _explicit(client, spec, runs_rp, mine, force)
     candidates = passing_runs(client, test_env, runs_rp, exclude=run_id)[:_SEARCH]
     if not candidates:
-        return BaselineInfo(spec, (), unusable=f"--baseline {spec}: no passing run of test env {test_env!r} is "
-                                               f"stored yet: nothing to compare with (this run can be the baseline "
-                                               f"of the next)")
+        return BaselineInfo(
+            spec,
+            (),
+            unusable=f"--baseline {spec}: no passing run of test env {test_env!r} is "
+            f"stored yet: nothing to compare with (this run can be the baseline "
+            f"of the next)",
+        )
     if force:
         chosen = candidates[:wanted]
         difference = load_difference(mine, run_load(client, runs_rp, chosen[0]))
@@ -119,35 +129,55 @@ def choose_baseline(client: InfluxClient, spec: str, *, run_id: str, test_env: s
     if not chosen:
         assert first_difference is not None  # candidates is not empty and none was chosen
         other, difference = first_difference
-        return BaselineInfo(spec, (), unusable=f"--baseline {spec}: no passing run of test env {test_env!r} had this "
-                                               f"run's load (newest, {other}: {difference}): not compared; "
-                                               f"--baseline-force compares anyway")
+        return BaselineInfo(
+            spec,
+            (),
+            unusable=f"--baseline {spec}: no passing run of test env {test_env!r} had this "
+            f"run's load (newest, {other}: {difference}): not compared; "
+            f"--baseline-force compares anyway",
+        )
     return _info(spec, chosen, wanted)
 
 
 def _info(spec: str, chosen: list[str], wanted: int, **more: Any) -> BaselineInfo:
-    note = (f"--baseline {spec}: only {len(chosen)} passing run(s) with this load are stored: comparing with "
-            f"{'it' if len(chosen) == 1 else 'their mean'}") if len(chosen) < wanted else None
+    note = (
+        (
+            f"--baseline {spec}: only {len(chosen)} passing run(s) with this load are stored: comparing with "
+            f"{'it' if len(chosen) == 1 else 'their mean'}"
+        )
+        if len(chosen) < wanted
+        else None
+    )
     return BaselineInfo(spec, tuple(chosen), method="mean" if len(chosen) > 1 else "run", note=note, **more)
 
 
-def _explicit(client: InfluxClient, spec: str, runs_rp: str, mine: dict[str, Any] | None, force: bool) -> BaselineInfo:
+def _explicit(
+    client: InfluxClient, spec: str, runs_rp: str, mine: dict[str, Any] | None, force: bool
+) -> BaselineInfo:
     where = f'"run_id" = {quote_string(spec)}'
-    known = (client.query(f'SELECT last("requests") FROM {run_data_source(runs_rp, "run_summary")} WHERE {where}')
-             or client.query(f'SELECT last("response_time") FROM "request" WHERE {where}'))
+    known = client.query(
+        f'SELECT last("requests") FROM {run_data_source(runs_rp, "run_summary")} WHERE {where}'
+    ) or client.query(f'SELECT last("response_time") FROM "request" WHERE {where}')
     if not known:
-        raise HarnessError(f"--baseline {spec}: no run {spec!r} is stored in database {client.settings.database!r} "
-                           f"(neither its summary nor its request points)")
+        raise HarnessError(
+            f"--baseline {spec}: no run {spec!r} is stored in database {client.settings.database!r} "
+            f"(neither its summary nor its request points)"
+        )
     difference = load_difference(mine, run_load(client, runs_rp, spec))
     if difference and not force:
-        return BaselineInfo(spec, (spec,), load_difference=difference,
-                            unusable=f"baseline run {spec} not compared: its load differs ({difference}); "
-                                     f"--baseline-force compares anyway")
+        return BaselineInfo(
+            spec,
+            (spec,),
+            load_difference=difference,
+            unusable=f"baseline run {spec} not compared: its load differs ({difference}); "
+            f"--baseline-force compares anyway",
+        )
     return BaselineInfo(spec, (spec,), forced=force and difference is not None, load_difference=difference)
 
 
-def resolve_baseline_runs(client: InfluxClient, spec: str, test_env: str, runs_rp: str,
-                          exclude: str) -> tuple[str, ...]:
+def resolve_baseline_runs(
+    client: InfluxClient, spec: str, test_env: str, runs_rp: str, exclude: str
+) -> tuple[str, ...]:
     """The run ids the verdict will compare run ``exclude`` with (empty when none); no measuring.
     For the dashboards, which draw the baseline from the run's start."""
     return choose_baseline(client, spec, run_id=exclude, test_env=test_env, runs_rp=runs_rp).run_ids
@@ -158,30 +188,43 @@ def load_baseline(client: InfluxClient, info: BaselineInfo, thresholds: Threshol
     ``run_unit.py``) and, for several runs, the mean of their values."""
     if not info.run_ids:
         return Baseline(info)
-    return baseline_of(info, [BaselineRun(run_id, *_run_stats(client, run_id, thresholds, runs_rp))
-                              for run_id in info.run_ids])
+    return baseline_of(
+        info,
+        [BaselineRun(run_id, *_run_stats(client, run_id, thresholds, runs_rp)) for run_id in info.run_ids],
+    )
 
 
-def _run_stats(client: InfluxClient, run_id: str, thresholds: Thresholds,
-               runs_rp: str) -> tuple[dict[str, EndpointStats], dict[str, Stats]]:
+def _run_stats(
+    client: InfluxClient, run_id: str, thresholds: Thresholds, runs_rp: str
+) -> tuple[dict[str, EndpointStats], dict[str, Stats]]:
     stored = stored_stats(client, run_id, runs_rp)
     if stored is not None:
         return stored
     try:
-        measured = measure(client, run_id, warmup_s=thresholds.warmup_s, runs_rp=runs_rp,
-                           windows=thresholds.regression.windows)
+        measured = measure(
+            client,
+            run_id,
+            warmup_s=thresholds.warmup_s,
+            runs_rp=runs_rp,
+            windows=thresholds.regression.windows,
+        )
     except HarnessError as exc:
-        raise HarnessError(f"baseline run {run_id!r}: its summary has no per-window spreads (judged before "
-                           f"they were stored) and its raw points cannot be read: {exc}") from None
+        raise HarnessError(
+            f"baseline run {run_id!r}: its summary has no per-window spreads (judged before "
+            f"they were stored) and its raw points cannot be read: {exc}"
+        ) from None
     return measured.endpoints, measured.apis
 
 
-def stored_stats(client: InfluxClient, run_id: str,
-                 runs_rp: str) -> tuple[dict[str, EndpointStats], dict[str, Stats]] | None:
+def stored_stats(
+    client: InfluxClient, run_id: str, runs_rp: str
+) -> tuple[dict[str, EndpointStats], dict[str, Stats]] | None:
     """A run's per-endpoint and per-group numbers from its ``run_summary`` rows; None when it has
     none or they lack the per-window spread (stored before it existed)."""
-    series = client.query(f"SELECT * FROM {run_data_source(runs_rp, 'run_summary')} WHERE \"run_id\" = "
-                          f"{quote_string(run_id)} AND \"scope\" != 'run'")
+    series = client.query(
+        f'SELECT * FROM {run_data_source(runs_rp, "run_summary")} WHERE "run_id" = '
+        f"{quote_string(run_id)} AND \"scope\" != 'run'"
+    )
     if not series:
         return None
     rows: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -198,8 +241,12 @@ def stored_stats(client: InfluxClient, run_id: str,
     apis: dict[Any, Stats] = {}
     for (scope, endpoint), row in rows.items():
         numbers: dict[str, Any] = {f: row.get(f) for f in _STAT_FIELDS}
-        numbers.update(requests=int(numbers["requests"] or 0), failures=int(numbers["failures"] or 0),
-                       rps=float(numbers["rps"] or 0.0), spread=spread_from_fields(row))
+        numbers.update(
+            requests=int(numbers["requests"] or 0),
+            failures=int(numbers["failures"] or 0),
+            rps=float(numbers["rps"] or 0.0),
+            spread=spread_from_fields(row),
+        )
         if scope == "endpoint":
             endpoints[endpoint] = EndpointStats(key=endpoint, api=row.get("api") or "other", **numbers)
         elif scope == "api":

@@ -41,23 +41,30 @@ class ArrivalSpan:
 
 
 def _rows(result: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    return [(s.get("tags") or {}, dict(zip(s["columns"], values)))
-            for s in result.get("series", []) for values in s.get("values", [])]
+    return [
+        (s.get("tags") or {}, dict(zip(s["columns"], values)))
+        for s in result.get("series", [])
+        for values in s.get("values", [])
+    ]
 
 
 def arrival_span(client: InfluxClient, run_id: str, runs_rp: str = "runs") -> ArrivalSpan | None:
     """The run's arrivals, or None when it stored none (the users model). The epoch is the
     ``arrivals_start`` event; without one, the start of the first sampled second."""
     where = f'"run_id" = {quote_string(run_id)}'
-    first, last = client.query_results(f'SELECT first("scheduled") FROM "arrivals" WHERE {where}; '
-                                       f'SELECT last("scheduled") FROM "arrivals" WHERE {where}')
+    first, last = client.query_results(
+        f'SELECT first("scheduled") FROM "arrivals" WHERE {where}; '
+        f'SELECT last("scheduled") FROM "arrivals" WHERE {where}'
+    )
     first_rows, last_rows = _rows(first), _rows(last)
     if not first_rows:
         return None
     epoch = int(first_rows[0][1]["time"]) - SECOND_NS
     try:
-        (event,) = client.query_results(f'SELECT first("title") FROM {run_data_source(runs_rp, EVENTS)} WHERE {where} '
-                                        f'AND "type" = {quote_string(EVENT_ARRIVALS_START)}')
+        (event,) = client.query_results(
+            f'SELECT first("title") FROM {run_data_source(runs_rp, EVENTS)} WHERE {where} '
+            f'AND "type" = {quote_string(EVENT_ARRIVALS_START)}'
+        )
         events = _rows(event)
         if events:
             epoch = int(events[0][1]["time"])
@@ -73,8 +80,10 @@ def read_plan(client: InfluxClient, run_id: str, runs_rp: str = "runs") -> LoadP
 
     for measurement in ("load_plan", "run"):
         try:
-            (result,) = client.query_results(f'SELECT * FROM {run_data_source(runs_rp, measurement)} '
-                                             f'WHERE "run_id" = {quote_string(run_id)}')
+            (result,) = client.query_results(
+                f"SELECT * FROM {run_data_source(runs_rp, measurement)} "
+                f'WHERE "run_id" = {quote_string(run_id)}'
+            )
         except QueryError:
             continue
         rows = _rows(result)
@@ -83,9 +92,20 @@ def read_plan(client: InfluxClient, run_id: str, runs_rp: str = "runs") -> LoadP
     return None
 
 
-def read_load(client: InfluxClient, run_id: str, *, first_ns: int, start_ns: int, load_end_ns: int,
-              span: ArrivalSpan, window_s: float, key_requests: dict[str, tuple[str, str]], plan: LoadPlan | None = None,
-              pool_users: int | None = None, source: str = "requests") -> dict[str, ApiLoad]:
+def read_load(
+    client: InfluxClient,
+    run_id: str,
+    *,
+    first_ns: int,
+    start_ns: int,
+    load_end_ns: int,
+    span: ArrivalSpan,
+    window_s: float,
+    key_requests: dict[str, tuple[str, str]],
+    plan: LoadPlan | None = None,
+    pool_users: int | None = None,
+    source: str = "requests",
+) -> dict[str, ApiLoad]:
     """Every full window from ``start_ns`` up to ``load_end_ns`` (the stop request), for every API
     the plan gives a rate (or, without a plan, that stored arrivals). ``first_ns`` (the run's first
     request) is where window times are counted from; ``pool_users`` is the pool (all workers)."""
@@ -99,33 +119,43 @@ def read_load(client: InfluxClient, run_id: str, *, first_ns: int, start_ns: int
     def group(offset_ns: int) -> str:
         return f"time({int(window_s)}s, {(offset_ns // 1000) % (window_ns // 1000)}u)"
 
-    keys = " OR ".join(f'("method" = {quote_string(m)} AND "name" = {quote_string(n)})'
-                       for m, n in key_requests.values())
+    keys = " OR ".join(
+        f'("method" = {quote_string(m)} AND "name" = {quote_string(n)})' for m, n in key_requests.values()
+    )
     # Sketch runs: the same counts and maxima from the per-second points (their seconds start on the
     # first arrival's grid, so the windows hold whole seconds).
     sketched = source == "sketches"
-    counted = 'sum("count") AS "requests" FROM "request_sketch"' if sketched else \
-        'count("response_time") AS "requests" FROM "request"'
-    slowest_of = 'max("max") AS "slowest" FROM "request_sketch"' if sketched else \
-        'max("response_time") AS "slowest" FROM "request"'
+    counted = (
+        'sum("count") AS "requests" FROM "request_sketch"'
+        if sketched
+        else 'count("response_time") AS "requests" FROM "request"'
+    )
+    slowest_of = (
+        'max("max") AS "slowest" FROM "request_sketch"'
+        if sketched
+        else 'max("response_time") AS "slowest" FROM "request"'
+    )
     arrivals, generator, requests, answers, workers = client.query_results(
         f'SELECT sum("target_per_s") AS "target_sum", count("target_per_s") AS "points", '
         f'sum("scheduled") AS "scheduled", sum("started") AS "started", sum("late") AS "late", '
         f'sum("dropped") AS "dropped", max("max_lag_ms") AS "max_lag_ms" FROM "arrivals" '
         f'WHERE {run} AND {shifted} GROUP BY {group(start_ns + HALF_SECOND_NS)}, "api" fill(none); '
         f'SELECT max("cpu_percent") AS "cpu", max("loop_lag_ms") AS "lag" FROM "users" '
-        f'WHERE {run} AND {shifted} GROUP BY {group(start_ns + HALF_SECOND_NS)} fill(none); '
-        f'SELECT {counted} WHERE {run} AND {exact} AND ({keys}) '
+        f"WHERE {run} AND {shifted} GROUP BY {group(start_ns + HALF_SECOND_NS)} fill(none); "
+        f"SELECT {counted} WHERE {run} AND {exact} AND ({keys}) "
         f'GROUP BY {group(start_ns)}, "method", "name" fill(0); '
         # Answers started up to a window's end can hold users in it, from however far back.
-        f'SELECT {slowest_of} WHERE {run} AND time >= {first_ns} '
+        f"SELECT {slowest_of} WHERE {run} AND time >= {first_ns} "
         f'AND time < {end_ns} GROUP BY time(1s), "api" fill(none); '
-        f'SHOW TAG VALUES FROM "arrivals" WITH KEY = "worker" WHERE {run}')
+        f'SHOW TAG VALUES FROM "arrivals" WITH KEY = "worker" WHERE {run}'
+    )
 
     points = {(tags["api"], int(row["time"]) - HALF_SECOND_NS): row for tags, row in _rows(arrivals)}
     state = {int(row["time"]) - HALF_SECOND_NS: row for _, row in _rows(generator)}
-    key_counts = {(endpoint_key(tags["method"], tags["name"]), int(row["time"])): int(row["requests"])
-                  for tags, row in _rows(requests)}
+    key_counts = {
+        (endpoint_key(tags["method"], tags["name"]), int(row["time"])): int(row["requests"])
+        for tags, row in _rows(requests)
+    }
     slowest: dict[str, list[tuple[int, float]]] = {}
     for tags, row in _rows(answers):
         slowest.setdefault(tags["api"], []).append((int(row["time"]), float(row["slowest"])))
@@ -142,27 +172,48 @@ def read_load(client: InfluxClient, run_id: str, *, first_ns: int, start_ns: int
             row = points.get((api, w_start), {})
             st = state.get(w_start, {})
             if curve is not None:
-                asked = curve.cumulative((w_start + window_ns - span.epoch_ns) / 1e9) \
-                    - curve.cumulative((w_start - span.epoch_ns) / 1e9)
+                asked = curve.cumulative((w_start + window_ns - span.epoch_ns) / 1e9) - curve.cumulative(
+                    (w_start - span.epoch_ns) / 1e9
+                )
                 target = asked / window_s
             else:  # no plan stored: each worker's share as it reported it, summed over workers
                 target = float(row.get("target_sum") or 0) / max(row.get("points") or 1, 1) * n_workers
-            windows.append(LoadWindow(
-                start_s=round((w_start - first_ns) / 1e9, 3), end_s=round((w_start + window_ns - first_ns) / 1e9, 3),
-                target_per_s=target, scheduled=int(row.get("scheduled") or 0), started=int(row.get("started") or 0),
-                late=int(row.get("late") or 0), dropped=int(row.get("dropped") or 0),
-                requests=key_counts.get((key, w_start), 0) if key else None,
-                max_lag_ms=row.get("max_lag_ms"), cpu_max_percent=st.get("cpu"), loop_lag_max_ms=st.get("lag"),
-                pool_users=pool_users,
-                slowest_in_flight_ms=_slowest_in_flight(slowest.get(api, []), w_start, w_start + window_ns)))
+            windows.append(
+                LoadWindow(
+                    start_s=round((w_start - first_ns) / 1e9, 3),
+                    end_s=round((w_start + window_ns - first_ns) / 1e9, 3),
+                    target_per_s=target,
+                    scheduled=int(row.get("scheduled") or 0),
+                    started=int(row.get("started") or 0),
+                    late=int(row.get("late") or 0),
+                    dropped=int(row.get("dropped") or 0),
+                    requests=key_counts.get((key, w_start), 0) if key else None,
+                    max_lag_ms=row.get("max_lag_ms"),
+                    cpu_max_percent=st.get("cpu"),
+                    loop_lag_max_ms=st.get("lag"),
+                    pool_users=pool_users,
+                    slowest_in_flight_ms=_slowest_in_flight(
+                        slowest.get(api, []), w_start, w_start + window_ns
+                    ),
+                )
+            )
         lags = [w.max_lag_ms for w in windows if w.max_lag_ms is not None]
         loads[api] = ApiLoad(
-            api=api, target_per_s=(sum(w.target_per_s for w in windows) / len(windows) if windows else
-                                   (curve.rate_at((start_ns - span.epoch_ns) / 1e9) if curve else 0.0)),
-            windows=windows, scheduled=sum(w.scheduled for w in windows), started=sum(w.started for w in windows),
-            late=sum(w.late for w in windows), dropped=sum(w.dropped for w in windows),
-            max_lag_ms=max(lags) if lags else None, defining=key,
-            poisson=plan is not None and plan.arrivals == "poisson")
+            api=api,
+            target_per_s=(
+                sum(w.target_per_s for w in windows) / len(windows)
+                if windows
+                else (curve.rate_at((start_ns - span.epoch_ns) / 1e9) if curve else 0.0)
+            ),
+            windows=windows,
+            scheduled=sum(w.scheduled for w in windows),
+            started=sum(w.started for w in windows),
+            late=sum(w.late for w in windows),
+            dropped=sum(w.dropped for w in windows),
+            max_lag_ms=max(lags) if lags else None,
+            defining=key,
+            poisson=plan is not None and plan.arrivals == "poisson",
+        )
     return loads
 
 
@@ -173,16 +224,19 @@ def _slowest_in_flight(seconds: list[tuple[int, float]], start_ns: int, end_ns: 
     return max(held) if held else None
 
 
-def read_scheduled_latency(client: InfluxClient, where: str,
-                           concurrently: Callable[[InfluxClient, list[str]], list[dict[str, Any]]]) -> tuple[dict[str, Latency],
-                                                                                    dict[str, Latency]]:
+def read_scheduled_latency(
+    client: InfluxClient, where: str, concurrently: Callable[[InfluxClient, list[str]], list[dict[str, Any]]]
+) -> tuple[dict[str, Latency], dict[str, Latency]]:
     """p50, p95, p99 and max of ``scheduled_response_time`` per endpoint and per API group, exact
     (InfluxDB's PERCENTILE over every raw point), for the requests that carry it."""
+
     def statements(group: str) -> list[str]:
         base = f'FROM "request" WHERE {where} GROUP BY {group}'
-        return [f'SELECT percentile("{SCHEDULED}", 50) AS "p50", max("{SCHEDULED}") AS "max" {base}',
-                f'SELECT percentile("{SCHEDULED}", 95) AS "p95" {base}',
-                f'SELECT percentile("{SCHEDULED}", 99) AS "p99" {base}']
+        return [
+            f'SELECT percentile("{SCHEDULED}", 50) AS "p50", max("{SCHEDULED}") AS "max" {base}',
+            f'SELECT percentile("{SCHEDULED}", 95) AS "p95" {base}',
+            f'SELECT percentile("{SCHEDULED}", 99) AS "p99" {base}',
+        ]
 
     by_endpoint, by_api = '"api", "method", "name"', '"api"'
     results = concurrently(client, statements(by_endpoint) + statements(by_api))
@@ -200,5 +254,7 @@ def read_scheduled_latency(client: InfluxClient, where: str,
             return None
         return Latency(p50=row.get("p50"), p95=row.get("p95"), p99=row.get("p99"), max=row["max"])
 
-    return ({k: lat for k, row in endpoints.items() if (lat := latency(row)) is not None},
-            {k: lat for k, row in apis.items() if (lat := latency(row)) is not None})
+    return (
+        {k: lat for k, row in endpoints.items() if (lat := latency(row)) is not None},
+        {k: lat for k, row in apis.items() if (lat := latency(row)) is not None},
+    )

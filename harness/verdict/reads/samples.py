@@ -23,20 +23,28 @@ LATENCY_FIELDS: tuple[str, ...] = ("response_time",)
 ENDPOINT_TAGS = ("api", "method", "name")
 
 
-def samples_statement(run_id: str, start_ns: int, end_ns: int, fields: tuple[str, ...] = LATENCY_FIELDS) -> str:
+def samples_statement(
+    run_id: str, start_ns: int, end_ns: int, fields: tuple[str, ...] = LATENCY_FIELDS
+) -> str:
     columns = ", ".join(quote_ident(f) for f in fields)
     groups = ", ".join(quote_ident(t) for t in (*ENDPOINT_TAGS, "result"))
-    return (f'SELECT {columns} FROM "request" WHERE "run_id" = {quote_string(run_id)} '
-            f"AND time >= {int(start_ns)} AND time <= {int(end_ns)} GROUP BY {groups}")
+    return (
+        f'SELECT {columns} FROM "request" WHERE "run_id" = {quote_string(run_id)} '
+        f"AND time >= {int(start_ns)} AND time <= {int(end_ns)} GROUP BY {groups}"
+    )
 
 
-def _numeric_series(client: InfluxClient, statement: str, columns: int) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
+def _numeric_series(
+    client: InfluxClient, statement: str, columns: int
+) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
     kind, blocks = client.query_chunked(statement)
     if "msgpack" in kind:
         return numeric_series(blocks, statement)
     # Each chunk becomes an array at once: a million rows as Python lists would take ~130 MB.
-    return ((s.get("tags") or {}, np.array(s.get("values") or [], dtype=np.float64).reshape(-1, columns))
-            for s in json_series(blocks, statement))
+    return (
+        (s.get("tags") or {}, np.array(s.get("values") or [], dtype=np.float64).reshape(-1, columns))
+        for s in json_series(blocks, statement)
+    )
 
 
 def _read_part(client: InfluxClient, statement: str, columns: int) -> dict[tuple[Any, ...], list[np.ndarray]]:
@@ -47,8 +55,14 @@ def _read_part(client: InfluxClient, statement: str, columns: int) -> dict[tuple
     return pieces
 
 
-def read_samples(client: InfluxClient, run_id: str, start_ns: int, end_ns: int,
-                 fields: tuple[str, ...] = LATENCY_FIELDS, parts: int = 1) -> dict[tuple[str, str, str], Samples]:
+def read_samples(
+    client: InfluxClient,
+    run_id: str,
+    start_ns: int,
+    end_ns: int,
+    fields: tuple[str, ...] = LATENCY_FIELDS,
+    parts: int = 1,
+) -> dict[tuple[str, str, str], Samples]:
     """(api, method, name) → that endpoint's samples in ``[start_ns, end_ns]`` (both included).
 
     ``parts`` > 1 reads that many consecutive time slices as concurrent requests."""
@@ -59,8 +73,11 @@ def read_samples(client: InfluxClient, run_id: str, start_ns: int, end_ns: int,
     else:
         with ThreadPoolExecutor(len(statements)) as pool:
             # A client (a requests session) per thread: sessions are not thread-safe.
-            results = list(pool.map(lambda sql: _read_part(InfluxClient(client.settings), sql, 1 + len(fields)),
-                                    statements))
+            results = list(
+                pool.map(
+                    lambda sql: _read_part(InfluxClient(client.settings), sql, 1 + len(fields)), statements
+                )
+            )
     pieces: dict[tuple[Any, ...], list[np.ndarray]] = {}
     for result in results:  # in time order, so each series' chunks stay in time order
         for key, chunks in result.items():
@@ -68,8 +85,12 @@ def read_samples(client: InfluxClient, run_id: str, start_ns: int, end_ns: int,
     by_endpoint: dict[tuple[str, str, str], list[Samples]] = {}
     for (api, method, name, failed), chunks in pieces.items():
         table = np.concatenate(chunks)
-        by_endpoint.setdefault((api, method, name), []).append(Samples(
-            table[:, 0], {f: table[:, 1 + i] for i, f in enumerate(fields)},
-            np.full(len(table), failed)))
-    return {key: ok_and_failed[0] if len(ok_and_failed) == 1 else Samples.joined(ok_and_failed)
-            for key, ok_and_failed in by_endpoint.items()}
+        by_endpoint.setdefault((api, method, name), []).append(
+            Samples(
+                table[:, 0], {f: table[:, 1 + i] for i, f in enumerate(fields)}, np.full(len(table), failed)
+            )
+        )
+    return {
+        key: ok_and_failed[0] if len(ok_and_failed) == 1 else Samples.joined(ok_and_failed)
+        for key, ok_and_failed in by_endpoint.items()
+    }

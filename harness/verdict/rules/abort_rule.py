@@ -29,8 +29,13 @@ class AbortRule:
     alpha: float = 0.01
 
     def to_dict(self) -> dict[str, Any]:
-        return {"after_s": self.after_s, "window_s": self.window_s, "every_s": self.every_s,
-                "checks": list(self.checks), "alpha": self.alpha}
+        return {
+            "after_s": self.after_s,
+            "window_s": self.window_s,
+            "every_s": self.every_s,
+            "checks": list(self.checks),
+            "alpha": self.alpha,
+        }
 
 
 class _Parser(Protocol):
@@ -43,8 +48,9 @@ class _Parser(Protocol):
 
     def known_keys(self, mapping: dict[str, Any], allowed: list[str], where: str) -> None: ...
 
-    def number(self, mapping: dict[str, Any], key: str, default: float, prefix: str, *,
-               low: float | None = None) -> float: ...
+    def number(
+        self, mapping: dict[str, Any], key: str, default: float, prefix: str, *, low: float | None = None
+    ) -> float: ...
 
 
 def parse_abort(p: _Parser, value: Any) -> AbortRule:
@@ -63,8 +69,10 @@ def parse_abort(p: _Parser, value: Any) -> AbortRule:
             raise p.fail(f"unknown check {_show(check)} in abort.checks{hint}")
     alpha = p.number(given, "alpha", d.alpha, "abort.")
     if not 0 < alpha < 1:
-        raise p.fail(f"abort.alpha is {alpha:g} but must be above 0 and below 1 (e.g. 0.01: one healthy run "
-                     f"in 100 may be aborted)")
+        raise p.fail(
+            f"abort.alpha is {alpha:g} but must be above 0 and below 1 (e.g. 0.01: one healthy run "
+            f"in 100 may be aborted)"
+        )
     return AbortRule(
         alpha=alpha,
         after_s=p.number(given, "after_s", d.after_s, "abort.", low=0),

@@ -171,14 +171,28 @@ def parse_thresholds(data: Any, source: str = "baselines.yaml") -> Thresholds:
     if data is None:
         data = {}
     top = p.mapping(data, "", "the file")
-    p.known_keys(top, ["warmup_s", "min_samples", "max_cpu_percent", "generation", "load", "apis",
-                       "endpoints", "regression", "abort"], "at the top level")
+    p.known_keys(
+        top,
+        [
+            "warmup_s",
+            "min_samples",
+            "max_cpu_percent",
+            "generation",
+            "load",
+            "apis",
+            "endpoints",
+            "regression",
+            "abort",
+        ],
+        "at the top level",
+    )
     defaults = Thresholds()
     return Thresholds(
         warmup_s=p.number(top, "warmup_s", defaults.warmup_s, "", low=0),
         min_samples=p.whole(top, "min_samples", defaults.min_samples, ""),
-        max_cpu_percent=p.number(top, "max_cpu_percent", defaults.max_cpu_percent, "",
-                                 low=0, high=100, nullable=True),
+        max_cpu_percent=p.number(
+            top, "max_cpu_percent", defaults.max_cpu_percent, "", low=0, high=100, nullable=True
+        ),
         generation=p.generation(top.get("generation")),
         load=p.load(top.get("load")),
         apis=p.apis(top.get("apis")),
@@ -213,18 +227,39 @@ def thresholds_as_points(
     target = generation_target if generation_target is not None else thresholds.generation.target_per_s
     if target:
         minimum = thresholds.generation.min_throughput_ratio * target
-        rows.append({"scope": "api:generation", "api": "generation", "endpoint": "",
-                     "metric": "throughput", "value": float(minimum)})
+        rows.append(
+            {
+                "scope": "api:generation",
+                "api": "generation",
+                "endpoint": "",
+                "metric": "throughput",
+                "value": float(minimum),
+            }
+        )
         if thresholds.generation.max_throughput_ratio is not None:
-            rows.append({"scope": "api:generation", "api": "generation", "endpoint": "",
-                         "metric": "throughput_max",
-                         "value": float(thresholds.generation.max_throughput_ratio * target)})
+            rows.append(
+                {
+                    "scope": "api:generation",
+                    "api": "generation",
+                    "endpoint": "",
+                    "metric": "throughput_max",
+                    "value": float(thresholds.generation.max_throughput_ratio * target),
+                }
+            )
     return rows
 
 
 def _rows(scope: str, api: str, endpoint: str, limits: Limits) -> list[dict[str, Any]]:
-    return [{"scope": scope, "api": api, "endpoint": endpoint,
-             "metric": LIMIT_METRICS[key], "value": float(value)} for key, value in limits.items()]
+    return [
+        {
+            "scope": scope,
+            "api": api,
+            "endpoint": endpoint,
+            "metric": LIMIT_METRICS[key],
+            "value": float(value),
+        }
+        for key, value in limits.items()
+    ]
 
 
 class _Parser:
@@ -240,8 +275,7 @@ class _Parser:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise self.fail(f"{place or what} must be a mapping of keys to values, "
-                            f"not {_show(value)}")
+            raise self.fail(f"{place or what} must be a mapping of keys to values, not {_show(value)}")
         return value
 
     def known_keys(self, mapping: dict[str, Any], allowed: list[str], where: str) -> None:
@@ -252,16 +286,42 @@ class _Parser:
                 raise self.fail(f"unknown key '{key}' {where}{hint}")
 
     @overload
-    def number(self, mapping: dict[str, Any], key: str, default: float, prefix: str, *, low: float | None = None,
-               high: float | None = None, nullable: Literal[False] = False) -> float: ...
+    def number(
+        self,
+        mapping: dict[str, Any],
+        key: str,
+        default: float,
+        prefix: str,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        nullable: Literal[False] = False,
+    ) -> float: ...
 
     @overload
-    def number(self, mapping: dict[str, Any], key: str, default: float | None, prefix: str, *, low: float | None = None,
-               high: float | None = None, nullable: bool = False) -> float | None: ...
+    def number(
+        self,
+        mapping: dict[str, Any],
+        key: str,
+        default: float | None,
+        prefix: str,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        nullable: bool = False,
+    ) -> float | None: ...
 
-    def number(self, mapping: dict[str, Any], key: str, default: float | None, prefix: str, *,
-               low: float | None = None, high: float | None = None,
-               nullable: bool = False) -> float | None:
+    def number(
+        self,
+        mapping: dict[str, Any],
+        key: str,
+        default: float | None,
+        prefix: str,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        nullable: bool = False,
+    ) -> float | None:
         if key not in mapping:
             return default
         value, place = mapping[key], f"{prefix}{key}"
@@ -285,9 +345,18 @@ class _Parser:
         given = self.mapping(value, place, place)
         self.known_keys(given, list(LIMIT_METRICS), where)
         prefix = f"{place}."
-        return {key: self.number(given, key, None, prefix, low=0, nullable=True,
-                                 high=100 if key == "min_success_rate" else None)
-                for key in given}
+        return {
+            key: self.number(
+                given,
+                key,
+                None,
+                prefix,
+                low=0,
+                nullable=True,
+                high=100 if key == "min_success_rate" else None,
+            )
+            for key in given
+        }
 
     def apis(self, value: Any) -> dict[str, Limits]:
         """The file's groups. Naming only built-in groups tunes them; naming a group of its own
@@ -308,8 +377,9 @@ class _Parser:
         overrides = {}
         for key, override in self.mapping(value, "endpoints", "endpoints").items():
             if not isinstance(key, str) or not _ENDPOINT_KEY.match(key):
-                raise self.fail(f"endpoint key {_show(key)} in endpoints must be "
-                                f"\"METHOD name\", e.g. \"GET /health\"")
+                raise self.fail(
+                    f'endpoint key {_show(key)} in endpoints must be "METHOD name", e.g. "GET /health"'
+                )
             overrides[key] = self.limits(override, f'endpoints."{key}"', f'in endpoints."{key}"')
         return overrides
 
@@ -319,12 +389,15 @@ class _Parser:
         self.known_keys(given, names, "in generation")
         d = Generation()
         return Generation(
-            target_per_s=self.number(given, "target_per_s", d.target_per_s, "generation.",
-                                     low=0, nullable=True),
-            min_throughput_ratio=self.number(given, "min_throughput_ratio", d.min_throughput_ratio,
-                                             "generation.", low=0, high=1),
-            max_throughput_ratio=self.number(given, "max_throughput_ratio", d.max_throughput_ratio,
-                                             "generation.", low=1, nullable=True),
+            target_per_s=self.number(
+                given, "target_per_s", d.target_per_s, "generation.", low=0, nullable=True
+            ),
+            min_throughput_ratio=self.number(
+                given, "min_throughput_ratio", d.min_throughput_ratio, "generation.", low=0, high=1
+            ),
+            max_throughput_ratio=self.number(
+                given, "max_throughput_ratio", d.max_throughput_ratio, "generation.", low=1, nullable=True
+            ),
         )
 
     def load(self, value: Any) -> Load:
@@ -333,18 +406,25 @@ class _Parser:
         d = Load()
         latency = given.get("latency", d.latency)
         if latency not in LATENCY_BASES:
-            raise self.fail(f"load.latency is {_show(latency)} but must be one of "
-                            f"{', '.join(LATENCY_BASES)}")
+            raise self.fail(f"load.latency is {_show(latency)} but must be one of {', '.join(LATENCY_BASES)}")
         window = given.get("window_s", d.window_s)
         # Arrivals are counted per second: a window is a whole number of those seconds.
-        if isinstance(window, bool) or not isinstance(window, (int, float)) or window < 1 or window != int(window):
-            raise self.fail(f"load.window_s must be a whole number of seconds, 1 or more, not {_show(window)}")
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, (int, float))
+            or window < 1
+            or window != int(window)
+        ):
+            raise self.fail(
+                f"load.window_s must be a whole number of seconds, 1 or more, not {_show(window)}"
+            )
         return Load(
             window_s=float(window),
             # Above 1 a shortfall to zero would still pass: almost surely a percent typed as a ratio.
             tolerance=self.number(given, "tolerance", d.tolerance, "load.", low=0, high=1),
-            max_loop_lag_ms=self.number(given, "max_loop_lag_ms", d.max_loop_lag_ms, "load.", low=0,
-                                        nullable=True),
+            max_loop_lag_ms=self.number(
+                given, "max_loop_lag_ms", d.max_loop_lag_ms, "load.", low=0, nullable=True
+            ),
             latency=latency,
         )
 
@@ -352,25 +432,29 @@ class _Parser:
         given = self.mapping(value, "regression", "regression")
         for key in RETIRED_REGRESSION_KEYS:
             if key in given:
-                raise self.fail(f"regression.{key} is no longer used: a run is now compared with its baseline "
-                                f"statistically; set regression.min_effect_percent and regression.min_effect_ms "
-                                f"instead (docs/baselines.md)")
+                raise self.fail(
+                    f"regression.{key} is no longer used: a run is now compared with its baseline "
+                    f"statistically; set regression.min_effect_percent and regression.min_effect_ms "
+                    f"instead (docs/baselines.md)"
+                )
         self.known_keys(given, [f.name for f in fields(Regression)], "in regression")
         d = Regression()
         windows = self.whole(given, "windows", d.windows, "regression.")
         if windows < 5:
             raise self.fail(f"regression.windows is {windows} but must be 5 or more")
         return Regression(
-            min_effect_percent=self.number(given, "min_effect_percent", d.min_effect_percent, "regression.",
-                                           low=0),
+            min_effect_percent=self.number(
+                given, "min_effect_percent", d.min_effect_percent, "regression.", low=0
+            ),
             min_effect_ms=self.number(given, "min_effect_ms", d.min_effect_ms, "regression.", low=0),
-            max_success_rate_drop=self.number(given, "max_success_rate_drop",
-                                              d.max_success_rate_drop, "regression.",
-                                              low=0, high=100),
+            max_success_rate_drop=self.number(
+                given, "max_success_rate_drop", d.max_success_rate_drop, "regression.", low=0, high=100
+            ),
             false_positive_rate=self._rate(given, "false_positive_rate", d.false_positive_rate),
             windows=windows,
-            run_to_run_percent=self.number(given, "run_to_run_percent", d.run_to_run_percent, "regression.",
-                                           low=0, high=100),
+            run_to_run_percent=self.number(
+                given, "run_to_run_percent", d.run_to_run_percent, "regression.", low=0, high=100
+            ),
         )
 
     def _rate(self, mapping: dict[str, Any], key: str, default: float) -> float:
