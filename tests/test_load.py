@@ -244,3 +244,31 @@ def test_overrides_of_endpoints_of_apis_without_a_rate_are_not_typos():
         "baselines.yaml sets limits for endpoint 'GET /api/v1/paymnts' but the run never called it (did you mean "
         "'POST /api/v1/payments'?): fix the key or remove the override"
     ]
+
+
+def test_poisson_band_quantiles_equal_scipy_stats_at_every_rate_and_level():
+    """The band's quantiles come from scipy.special (scipy.stats costs half a second at every
+    start); they must be scipy.stats.poisson's exact ppf and isf, rate by rate and level by level."""
+    import numpy as np
+    from scipy.stats import poisson
+
+    from harness.verdict.decide.poisson_band import band
+
+    for asked in [*np.geomspace(0.5, 1e6, 40), 1.0, 5.0, 10.0, 100.0]:
+        for level in (1e-9, 1e-6, 1e-4, 0.01, 0.2):
+            assert band(float(asked), level) == (
+                float(poisson.ppf(level / 2, asked)),
+                float(poisson.isf(level / 2, asked)),
+            ), (asked, level)
+
+
+def test_binomial_p_value_equals_scipy_stats_tail():
+    from scipy.stats import binom
+
+    from harness.verdict.decide.sequential import p_value
+
+    for n in (1, 51, 300, 10_000):
+        for p0 in (0.001, 0.01, 0.05):
+            for count in range(min(n, 120) + 1):
+                expected = 1.0 if count == 0 else float(binom.sf(count - 1, n, p0))
+                assert abs(p_value(count, n, p0) - expected) <= 1e-9 * max(expected, 1e-300), (n, p0, count)
