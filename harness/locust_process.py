@@ -89,22 +89,7 @@ def locust_command(settings: Settings, host: str, run_id: str, out_dir: Path) ->
         "INFO",
     ]
     if settings.processes > 1:
-        # Locust's master listens on *:5557 unless told otherwise: two runs on one machine would
-        # take each other's worker processes (seen here: a third worker joined a --processes 2
-        # run and mixed its points and user counts in). A free loopback port of its own instead.
-        port = str(free_port())
-        cmd += [
-            "--processes",
-            str(settings.processes),
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            port,
-            "--master-host",
-            "127.0.0.1",
-            "--master-port",
-            port,
-        ]
+        cmd += ["--processes", str(settings.processes), *private_master_arguments()]
     return cmd + arrival_arguments(settings)
 
 
@@ -233,3 +218,21 @@ def locust_request_count(out_dir: Path) -> int | None:
         return sum(int(e["num_requests"]) for e in json.loads((out_dir / "locust_stats.json").read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def private_master_arguments() -> list[str]:
+    """A free loopback port for a --processes master and its forked workers. Locust's master
+    listens on *:5557 unless told otherwise: two runs on one machine would take each other's
+    worker processes (seen here: a third worker joined a --processes 2 run and mixed its points
+    and user counts in)."""
+    port = str(free_port())
+    return [
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        port,
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        port,
+    ]

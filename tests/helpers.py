@@ -245,6 +245,37 @@ def stored_count(client, run_id: str) -> int:
     return int(series[0]["values"][0][1]) if series else 0
 
 
+def web_ui_locust(
+    port: int, host: str, influxd: LocalInfluxd, database: str, *extra: str
+) -> subprocess.Popen:
+    """Locust's web UI on a loopback port with the project's locustfile and listener, writing to
+    ``database``; tests start and stop tests through its HTTP API and terminate it themselves."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(port),
+            "--host",
+            host,
+            "--influx-url",
+            influxd.url,
+            "--influx-db",
+            database,
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def wait_for(url: str, timeout_s: float = 30) -> None:
     """Until ``url`` answers 200 (the bound only guards against a hang)."""
     deadline = time.monotonic() + timeout_s

@@ -9,8 +9,6 @@ acceptance run (5 minutes, ``after_s`` 30, ``window_s`` 20) is recorded in bench
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from datetime import datetime
 
@@ -24,7 +22,7 @@ from harness.sandbox.process import start_subprocess, stop_subprocess
 from harness.verdict.model import AbortRecord, Breach
 from harness.verdict.outputs.abort import event_line
 from tests import dashboard_queries as dq
-from tests.helpers import LOCUSTFILE, ROOT, harness, load_dashboards, stored_count, wait_for
+from tests.helpers import harness, load_dashboards, stored_count, wait_for, web_ui_locust
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
@@ -392,31 +390,14 @@ def test_in_the_web_ui_an_abort_stops_the_test_and_the_ui_stays_for_the_next(inf
     sandbox, host = start_subprocess(port=0, faults=["payments:error_rate=0.5"])
     port = free_port()
     ui = f"http://127.0.0.1:{port}"
-    locust = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(LOCUSTFILE),
-            "--web-host",
-            "127.0.0.1",
-            "--web-port",
-            str(port),
-            "--host",
-            host,
-            "--influx-url",
-            influxd.url,
-            "--influx-db",
-            influx_db.settings.database,
-            "--abort-on-fail",
-            "--thresholds-file",
-            str(thresholds),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    locust = web_ui_locust(
+        port,
+        host,
+        influxd,
+        influx_db.settings.database,
+        "--abort-on-fail",
+        "--thresholds-file",
+        str(thresholds),
     )
     try:
         wait_for(ui + "/")

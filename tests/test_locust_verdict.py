@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from harness.influx.local import free_port
+from harness.locust_process import private_master_arguments
 from harness.sandbox.process import start_subprocess, stop_subprocess
 from tests.helpers import LOCUSTFILE, ROOT
 
@@ -55,22 +55,6 @@ def plain_locust(influxd, db: str, faults: list[str], extra: list[str], env: dic
         stop_subprocess(sandbox)
 
 
-def private_master() -> list[str]:
-    """Locust's master binds *:5557 unless told otherwise, and forked workers would join any master
-    there (another run on this machine): a free loopback port of its own, as harness run does."""
-    port = str(free_port())
-    return [
-        "--master-bind-host",
-        "127.0.0.1",
-        "--master-bind-port",
-        port,
-        "--master-host",
-        "127.0.0.1",
-        "--master-port",
-        port,
-    ]
-
-
 def test_a_failing_target_makes_locust_exit_1_with_the_verdict_files_and_line(influxd, influx_db, tmp_path):
     out, message = tmp_path / "out", tmp_path / "termination-log"
     proc = plain_locust(
@@ -109,7 +93,7 @@ def test_with_processes_and_VERDICT_from_the_environment_the_master_alone_judges
         influxd,
         influx_db.settings.database,
         ["GET /api/v1/generations/[id]:error_rate=0.02"],
-        ["--processes", "2", "--out", str(out), *private_master()],
+        ["--processes", "2", "--out", str(out), *private_master_arguments()],
         env={"VERDICT": "true"},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

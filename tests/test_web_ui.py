@@ -3,8 +3,6 @@ the UI is a new run with its own run id."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
@@ -12,7 +10,7 @@ import requests
 
 from harness.influx.local import free_port
 from harness.sandbox.process import start_subprocess, stop_subprocess
-from tests.helpers import LOCUSTFILE, ROOT, wait_for
+from tests.helpers import wait_for, web_ui_locust
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
@@ -21,29 +19,7 @@ def test_each_test_started_from_the_web_ui_gets_a_new_run_id(influxd, influx_db)
     sandbox, host = start_subprocess(port=0)
     port = free_port()
     ui = f"http://127.0.0.1:{port}"
-    locust = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(LOCUSTFILE),
-            "--web-host",
-            "127.0.0.1",
-            "--web-port",
-            str(port),
-            "--host",
-            host,
-            "--influx-url",
-            influxd.url,
-            "--influx-db",
-            influx_db.settings.database,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    locust = web_ui_locust(port, host, influxd, influx_db.settings.database)
     try:
         wait_for(ui + "/")
         for _ in range(2):
@@ -71,31 +47,7 @@ def test_the_web_ui_runs_the_arrival_model_and_switches_models_between_tests(inf
     sandbox, host = start_subprocess(port=0)
     port = free_port()
     ui = f"http://127.0.0.1:{port}"
-    locust = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(LOCUSTFILE),
-            "--web-host",
-            "127.0.0.1",
-            "--web-port",
-            str(port),
-            "--host",
-            host,
-            "--rate",
-            "generation=5",
-            "--influx-url",
-            influxd.url,
-            "--influx-db",
-            influx_db.settings.database,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    locust = web_ui_locust(port, host, influxd, influx_db.settings.database, "--rate", "generation=5")
     try:
         wait_for(ui + "/")
         # The rate is a field of the start form: the first test asks for payments instead.
@@ -148,29 +100,7 @@ def test_the_start_form_chooses_what_each_test_stores(influxd, influx_db):
     sandbox, host = start_subprocess(port=0)
     port = free_port()
     ui = f"http://127.0.0.1:{port}"
-    locust = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(LOCUSTFILE),
-            "--web-host",
-            "127.0.0.1",
-            "--web-port",
-            str(port),
-            "--host",
-            host,
-            "--influx-url",
-            influxd.url,
-            "--influx-db",
-            influx_db.settings.database,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    locust = web_ui_locust(port, host, influxd, influx_db.settings.database)
     try:
         wait_for(ui + "/")
         assert "influx_points" in requests.get(ui + "/", timeout=10).text  # the form offers it
