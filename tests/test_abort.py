@@ -340,8 +340,9 @@ def test_an_unconfirmed_abort_still_fails_when_the_whole_run_fails_a_limit():
     measured = aborted(window(*HEALTHY, ep(PAYMENTS, 120, success=75.0)), ep(PAYMENTS, 300, success=90.0))
     verdict = evaluate_run(parse_thresholds({}), measured)
     assert verdict.verdict == "fail"
-    assert "the abort is not confirmed" in verdict.reasons[-1]  # listed, not hidden behind the FAIL
-    assert "api:payments: success rate 90 % < 95 %" in verdict.reasons
+    # Listed first, not hidden behind the FAIL: the other reasons judged a run it cut short.
+    assert "the abort is not confirmed" in verdict.reasons[0]
+    assert "api:payments: success rate 90 % < 95 %" in verdict.reasons[1:]
 
 
 def test_a_cpu_abort_is_inconclusive_never_fail():
@@ -366,6 +367,26 @@ def test_a_cpu_abort_is_inconclusive_never_fail():
         "for the whole window (lowest 97.0 %) over the 20 s window t=8–28 s "
         "(20 CPU samples): the load generator, not the target"
     )
+
+
+def test_a_cpu_abort_leads_the_reasons_even_when_the_load_fell_short():
+    # What CI met: the busy workers also fell short of the generation target. The load check is a
+    # reason too, but why the run stopped comes first (the one-line summary shows reasons[0]).
+    cpu = Breach("worker:w1", "cpu", 1.0, 7.0, 4, "worker:w1: the load generator's CPU stayed above 1 %")
+    measured = replace(
+        aborted(
+            window(*HEALTHY, ep(PAYMENTS, 100), cpu={"w1": (7.0, 4)}),
+            ep(PAYMENTS, 300),
+            kind="inconclusive",
+            breaches=(cpu,),
+        ),
+        generation_rate=9.33,
+        cpu_max_percent=7.0,
+    )
+    verdict = evaluate_run(parse_thresholds({"max_cpu_percent": 1}), measured)
+    assert verdict.verdict == "inconclusive" and len(verdict.reasons) == 2
+    assert verdict.reasons[0].startswith("aborted at t=30s: worker:w1: the load generator's CPU")
+    assert verdict.reasons[1].startswith("load generator: api:generation 9.33 generations/s < 9.5")
 
 
 def test_a_target_abort_is_not_confirmed_by_the_cpu_beside_it():

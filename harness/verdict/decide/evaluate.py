@@ -97,6 +97,10 @@ def evaluate(
     generator = [c.message for c in checks if is_generator_limit(c)]
     failed = [c.message for c in checks if c.passed is False]
     unjudged = [c.message for c in checks if c.passed is None and not is_generator_limit(c)]
+    # Why the run stopped early leads the reasons whatever its outcome (the one-line summary shows
+    # the first reason): the other checks judged a run it cut short.
+    stopped = [abort.check.message] if abort is not None and abort.check.passed is not True else []
+    reasons = errors + stopped + [m for m in generator + failed + unjudged if m not in stopped]
     verdict: VerdictName
     if errors:
         verdict = "error"
@@ -114,7 +118,7 @@ def evaluate(
         run_id=measured.run_id,
         verdict=verdict,
         checks=checks,
-        reasons=errors + generator + failed + unjudged,
+        reasons=reasons,
         warnings=warnings,
         measurements=measured,
         baseline_run_id=baseline.info.run_ids[0] if baseline is not None and baseline.info.run_ids else None,
