@@ -26,11 +26,15 @@ from harness.runner_role import Role
 from harness.verdict import (
     AbortRecord,
     Thresholds,
+    WindowFigures,
     abort_event_line,
     abort_looks,
     decide_abort,
+    dispersion_span_start,
     latency_limits,
     measure_window,
+    per_second,
+    unread_seconds,
 )
 
 log = logging.getLogger("harness.listener")
@@ -144,18 +148,29 @@ class LiveChecks:
             # and "over the window" must not quietly mean over its last second.
             return None
         assert self.client is not None  # made when the test started
+        source = "sketches" if self.listener.points == "sketches" else "requests"
+        look = self.checked + self.skipped + 1
         try:
             with gevent.Timeout(self.budget_s):
                 figures = measure_window(
-                    self.client,
-                    run_id,
-                    start_ns,
-                    end_ns,
-                    self.rule.checks,
-                    test_env,
-                    self.limits,
-                    "sketches" if self.listener.points == "sketches" else "requests",
+                    self.client, run_id, start_ns, end_ns, self.rule.checks, test_env, self.limits, source
                 )
+                record = self.decide(figures, started_ns, now_ns, look)
+                missing = unread_seconds(record, figures)
+                if missing:
+                    # A plain exact test rejected: before it stops the run, the test again with the
+                    # per-second counts' dispersion, so bursts in a healthy run do not (dispersion.py).
+                    judged_ns = started_ns + int(self.thresholds.warmup_s * 1e9)
+                    seconds = per_second(
+                        self.client,
+                        run_id,
+                        dispersion_span_start(start_ns, end_ns, judged_ns),
+                        end_ns,
+                        missing,
+                        source,
+                    )
+                    figures = replace(figures, seconds={**figures.seconds, **seconds})
+                    record = self.decide(figures, started_ns, now_ns, look)
         except gevent.Timeout:
             self.skipped += 1
             log.warning(
@@ -167,15 +182,12 @@ class LiveChecks:
             log.warning("live checks: this window is skipped (%s)", exc)
             return None
         self.checked += 1
+        return record
+
+    def decide(self, figures: WindowFigures, started_ns: int, now_ns: int, look: int) -> AbortRecord | None:
         # A skipped window is a look not made: its share of alpha is not spent, never given to another.
         return decide_abort(
-            self.thresholds,
-            self.rule.checks,
-            figures,
-            started_ns,
-            now_ns,
-            look=self.checked + self.skipped,
-            looks=self.looks,
+            self.thresholds, self.rule.checks, figures, started_ns, now_ns, look=look, looks=self.looks
         )
 
     # -- stopping -------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 Code outside the package imports only from here.
 """
 
-from harness.verdict.decide.abort import decide as decide_abort, evaluate_run
+from harness.verdict.decide.abort import decide as decide_abort, evaluate_run, unread_seconds
 from harness.verdict.decide.compare import (
     change_text,
     interval_text,
@@ -20,6 +20,7 @@ from harness.verdict.decide.compare import (
     run_unit_text,
     value_text,
 )
+from harness.verdict.decide.dispersion import span_start_ns as dispersion_span_start
 from harness.verdict.decide.evaluate import evaluate, generation_target_in_force
 from harness.verdict.decide.sequential import looks as abort_looks
 from harness.verdict.decide.sketch_stats import SOURCES, SketchScope
@@ -57,6 +58,7 @@ from harness.verdict.outputs.verdict_json import (
 from harness.verdict.reads.abort import read_abort, was_aborted
 from harness.verdict.reads.baseline import choose_baseline, load_baseline
 from harness.verdict.reads.measure import measure, peak_users, read_completeness, run_bounds
+from harness.verdict.reads.seconds import per_second
 from harness.verdict.reads.sketches import read_sketches, sketch_bounds
 from harness.verdict.reads.window import measure_window
 from harness.verdict.rules.thresholds import (
@@ -97,6 +99,7 @@ __all__ = [
     "choose_baseline",
     "comparison_dict",
     "decide_abort",
+    "dispersion_span_start",
     "evaluate",
     "evaluate_run",
     "generation_target_in_force",
@@ -111,6 +114,7 @@ __all__ = [
     "load_thresholds",
     "measure",
     "measure_window",
+    "per_second",
     "parse_thresholds",
     "peak_users",
     "read_abort",
@@ -127,6 +131,7 @@ __all__ = [
     "utc_ns_text",
     "utc_text",
     "value_text",
+    "unread_seconds",
     "was_aborted",
     "write_outputs",
 ]

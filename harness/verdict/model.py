@@ -420,6 +420,14 @@ class Samples:
         )
 
 
+# What a per-second count counts: a scope's failures (None) or its requests slower than a limit.
+SecondsKey = tuple[str, float | None]
+
+
+def seconds_key(scope: str, metric: str, limit: float) -> SecondsKey:
+    return (scope, None if metric == "success_rate" else float(limit))
+
+
 @dataclass(frozen=True)
 class WindowFigures:
     start_ns: int
@@ -430,6 +438,10 @@ class WindowFigures:
     # the count the exact test of a pXX limit needs (decide/sequential.py).
     slow: dict[tuple[str, float], int] = field(default_factory=dict)
     slow_limits: tuple[float, ...] = ()  # the limits counted: a scope absent from ``slow`` had none slower
+    # Per second, in time order, (requests, bad) of a scope over the window and the span before it
+    # (decide/dispersion.py): keyed by (scope, None) for failures, (scope, limit) for requests
+    # slower than that limit. Read only for a check whose plain exact test rejects.
+    seconds: dict[SecondsKey, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
@@ -445,6 +457,10 @@ class WindowFigures:
         else:
             stats = m.endpoints.get(scope)
         return stats.requests if stats is not None else 0
+
+    def per_second(self, scope: str, metric: str, limit: float) -> tuple[tuple[int, int], ...] | None:
+        """The per-second counts behind a check's exact test, None when they were not read."""
+        return self.seconds.get(seconds_key(scope, metric, limit))
 
     def bad(self, scope: str, metric: str, limit: float) -> int | None:
         """The count an exact test of the check needs: the scope's failures (success_rate) or its
@@ -471,9 +487,18 @@ class ExactTest:
     n: int  # requests
     count: int  # failures (success_rate) or requests slower than the limit (pXX)
     p0: float  # the chance of such a request when the limit just holds
-    p_value: float  # P(X ≥ count) for X ~ Binomial(n, p0)
+    p_value: float  # P(X ≥ count) for X ~ Binomial(n, p0), on the effective counts when φ > 1
     level: float  # the test rejects when p_value ≤ level
-    test: str = "exact one-sided binomial"
+    # φ: how much more the scope's bad requests varied than independent ones would
+    # (decide/dispersion.py); the test ran on count / φ of n / φ. 1: independent, the exact test.
+    dispersion: float = 1.0
+    dispersion_seconds: int = 0  # the per-second counts φ came from (0: not read, φ taken as 1)
+
+    @property
+    def test(self) -> str:
+        return (
+            "exact one-sided binomial" if self.dispersion <= 1.0 else "one-sided binomial, effective counts"
+        )
 
     @property
     def rejected(self) -> bool:
@@ -482,7 +507,13 @@ class ExactTest:
     def text(self) -> str:
         what = "failed" if self.metric == "success_rate" else "slower than the limit"
         sign = "≤" if self.rejected else ">"
-        return f"{self.count} of {self.n} {what}, p = {self.p_value:.2g} {sign} {self.level:.2g}"
+        bursts = (
+            ""
+            if self.dispersion <= 1.0
+            else f" in bursts (dispersion {self.dispersion:.3g}: as {self.count / self.dispersion:.3g} of "
+            f"{self.n / self.dispersion:.3g} independent requests)"
+        )
+        return f"{self.count} of {self.n} {what}{bursts}, p = {self.p_value:.2g} {sign} {self.level:.2g}"
 
     def as_dict(self) -> TestFields:
         return {
@@ -491,6 +522,8 @@ class ExactTest:
             "metric": self.metric,
             "n": self.n,
             "count": self.count,
+            "dispersion": self.dispersion,
+            "dispersion_seconds": self.dispersion_seconds,
             "null_probability": self.p0,
             "p_value": self.p_value,
             "level": self.level,

@@ -16,6 +16,7 @@ confirmed as before: on the complete stored points of their window.
 
 from __future__ import annotations
 
+from harness.verdict.decide.dispersion import dispersion
 from harness.verdict.decide.evaluate import evaluate
 from harness.verdict.decide.sequential import TESTED, exact_test, look_level
 from harness.verdict.decide.window import window_checks
@@ -28,9 +29,11 @@ from harness.verdict.model import (
     Check,
     ExactTest,
     Measurements,
+    SecondsKey,
     Verdict,
     WindowFigures,
     count_text,
+    seconds_key,
 )
 from harness.verdict.rules.thresholds import Thresholds
 
@@ -96,12 +99,27 @@ def decide(
 
 
 def _window_test(figures: WindowFigures, c: Check, level: float) -> ExactTest | None:
+    """The exact test of a check over the window; when it rejects and the window's per-second
+    counts were read, the test again with their dispersion (bursts: decide/dispersion.py)."""
     bad = figures.bad(c.scope, c.metric, c.threshold)
-    return (
-        None
-        if bad is None
-        else exact_test(c.scope, c.metric, c.threshold, figures.requests(c.scope), bad, level)
-    )
+    if bad is None:
+        return None
+    n = figures.requests(c.scope)
+    test = exact_test(c.scope, c.metric, c.threshold, n, bad, level)
+    seconds = figures.per_second(c.scope, c.metric, c.threshold)
+    if test is None or not test.rejected or seconds is None:
+        return test
+    return exact_test(c.scope, c.metric, c.threshold, n, bad, level, dispersion(seconds), len(seconds))
+
+
+def unread_seconds(record: AbortRecord | None, figures: WindowFigures) -> tuple[SecondsKey, ...]:
+    """The per-second counts a live abort still needs before it stands: those of its tested
+    breaches (their plain exact test rejected) that ``figures`` lacks. The live checks read them
+    and decide again, so a healthy window costs no extra query."""
+    if record is None:
+        return ()
+    keys = (seconds_key(b.scope, b.metric, b.threshold) for b in record.breaches if b.metric in TESTED)
+    return tuple(dict.fromkeys(k for k in keys if k not in figures.seconds))
 
 
 def evaluate_run(

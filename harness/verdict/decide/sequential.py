@@ -18,7 +18,7 @@ import math
 # 20-user run then fell short of its generation rate (exit 2 instead of 1 after an abort).
 # scipy.special's bdtrc is the same exact tail as scipy.stats' binom.sf (which calls it) at a third
 # of the import cost, which every `harness` command pays at start-up.
-from scipy.special import bdtrc
+from scipy.special import bdtrc, betainc
 
 from harness.verdict.model import ExactTest
 
@@ -40,22 +40,50 @@ def null_probability(metric: str, limit: float) -> float | None:
     return None
 
 
-def p_value(count: int, n: int, p0: float) -> float:
-    """P(X ≥ count), X ~ Binomial(n, p0): exact, from scipy's binomial tail (P(X > count − 1))."""
+def p_value(count: int, n: int, p0: float, dispersion: float = 1.0) -> float:
+    """P(X ≥ count), X ~ Binomial(n, p0): exact, from scipy's binomial tail (P(X > count − 1)).
+
+    With ``dispersion`` φ > 1 (bad requests came in bursts: dispersion.py), the same tail on the
+    effective counts ``count / φ`` of ``n / φ``: I_p0(c, m − c + 1), the regularised incomplete
+    beta function that equals the binomial tail at whole numbers and continues it between them."""
     if count <= 0:
         return 1.0
     if count > n:
         return 0.0
-    return float(bdtrc(count - 1, n, p0))
+    if dispersion <= 1.0:
+        return float(bdtrc(count - 1, n, p0))
+    c, m = count / dispersion, n / dispersion
+    return float(betainc(c, m - c + 1, p0))
 
 
-def exact_test(scope: str, metric: str, limit: float, n: int, count: int, level: float) -> ExactTest | None:
+def exact_test(
+    scope: str,
+    metric: str,
+    limit: float,
+    n: int,
+    count: int,
+    level: float,
+    dispersion: float = 1.0,
+    dispersion_seconds: int = 0,
+) -> ExactTest | None:
     """The test of one check, or None when it cannot be made (no requests, a limit or count that is
-    not a finite number): a check that cannot be tested never aborts."""
+    not a finite number): a check that cannot be tested never aborts. ``dispersion``: φ of the
+    scope's bad requests (1: independent), from ``dispersion_seconds`` per-second counts."""
     p0 = null_probability(metric, limit)
     if p0 is None or n <= 0 or count < 0 or not math.isfinite(level):
         return None
-    return ExactTest(scope, metric, int(n), int(count), p0, p_value(int(count), int(n), p0), level)
+    phi = dispersion if math.isfinite(dispersion) and dispersion > 1.0 else 1.0
+    return ExactTest(
+        scope,
+        metric,
+        int(n),
+        int(count),
+        p0,
+        p_value(int(count), int(n), p0, phi),
+        level,
+        dispersion=phi,
+        dispersion_seconds=dispersion_seconds,
+    )
 
 
 # -- spreading the error budget over the looks -------------------------------------------------------

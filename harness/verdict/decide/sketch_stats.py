@@ -218,9 +218,18 @@ def slower_than(scope: SketchScope, limit: float) -> int:
     one whose max does not, else the buckets wholly above it. A request within the sketch's
     accuracy above the limit (in the limit's own bucket) is counted as not slower, so the count
     errs towards passing by at most that bucket."""
-    total = int(scope.count[scope.low > limit].sum())
+    return int(slower_by_row(scope, limit).sum())
+
+
+def slower_by_row(scope: SketchScope, limit: float) -> np.ndarray:
+    """``slower_than`` for each row (one worker's and status's second) of the scope, int64."""
+    out = np.where(scope.low > limit, scope.count, 0).astype(np.int64)
     mixed = np.flatnonzero((scope.low <= limit) & (scope.high > limit))
     if len(mixed):
-        merged = scope.bins.take(mixed)
-        total += int(merged.counts[merged.keys > MAPPING.key(limit)].sum())
-    return total
+        part = scope.bins.take(mixed)
+        rows = np.repeat(np.arange(len(mixed)), np.diff(part.offsets))
+        above = part.keys > MAPPING.key(limit)
+        out[mixed] = np.bincount(rows[above], weights=part.counts[above], minlength=len(mixed)).astype(
+            np.int64
+        )
+    return out
