@@ -63,7 +63,9 @@ def stored_run(influxd, tmp_path_factory):
 
 def _binned(points, origin_ns: int, start_ns: int, end_ns: int):
     """(requests, failures, slower than SLOW_MS) per second of a grid starting at origin_ns."""
-    requests, failures, slow = Counter(), Counter(), Counter()
+    requests: Counter[int] = Counter()
+    failures: Counter[int] = Counter()
+    slow: Counter[int] = Counter()
     for t, rt, result in points:
         if start_ns <= t <= end_ns:
             second = (t - origin_ns) // SECOND_NS
