@@ -4,7 +4,10 @@ pure part; reading the stored abort is reads/abort.py, its text and JSON outputs
 The live checks read the stored points of a trailing window while the run goes on. A success
 rate or percentile limit stops the run only when an exact one-sided binomial test rejects "the
 limit holds" at the share of ``abort.alpha`` this look and this check may spend
-(``sequential.py``); max, rps and the load generator's CPU are judged on the window's value.
+(``sequential.py``), and still rejects on effective counts once the per-second counts show how
+bursty its bad requests are (``dispersion.py``; the live checks read those counts only for a
+window the plain test rejects, and decide again); max, rps and the load generator's CPU are judged
+on the window's value.
 
 After the run the checker confirms the abort on data that did not trigger it: the judged run's
 stored points *outside* the triggering window (before it and after it), tested exactly at
