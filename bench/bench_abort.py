@@ -40,8 +40,10 @@ from bench_listener import _cpu_s, _pin, _sample_until_exit, start_target
 from harness.influx.client import InfluxClient, InfluxSettings, quote_string
 from harness.influx.local import LocalInfluxd
 from harness.verdict.decide.abort import decide
+from harness.verdict.decide.dispersion import span_start_ns
 from harness.verdict.decide.window import latency_limits
 from harness.verdict.reads.measure import measure
+from harness.verdict.reads.seconds import per_second
 from harness.verdict.reads.window import measure_window
 from harness.verdict.rules.abort_rule import ABORT_CHECKS, AbortRule
 from harness.verdict.rules.thresholds import Thresholds
@@ -117,6 +119,28 @@ def influx_part(influxd: LocalInfluxd, url: str, repeat: int) -> list[dict]:
                     "own_cpu_s": (time.process_time() - own_before) / repeat,
                 }
             )
+        # A look whose plain exact test rejected reads the per-second counts of the failing
+        # scopes over the window and three window lengths before it (decide/dispersion.py).
+        keys = (("POST /api/v1/payments", None), ("api:payments", None), ("api:payments", 500.0))
+        span_start = span_start_ns(start_ns, end_ns, 0)
+        times, cpu_before, own_before = [], _cpu_s(influx_proc), time.process_time()
+        for _ in range(repeat):
+            began = time.perf_counter()
+            seconds = per_second(client, run_id, span_start, end_ns, keys)
+            times.append(time.perf_counter() - began)
+            assert len(seconds[keys[0]]) >= 4 * WINDOW_S, "the span is four windows"
+        rows.append(
+            {
+                "run": f"{minutes} min",
+                "points": RUN_RATE * minutes * 60,
+                "what": "a rejecting look's per-second counts (3 scopes, 120 s)",
+                "window_points": None,  # the span: four windows
+                "median_s": statistics.median(times),
+                "runs": times,
+                "influxd_cpu_s": (_cpu_s(influx_proc) - cpu_before) / repeat,
+                "own_cpu_s": (time.process_time() - own_before) / repeat,
+            }
+        )
         times, cpu_before, own_before = [], _cpu_s(influx_proc), time.process_time()
         for _ in range(3):
             began = time.perf_counter()
