@@ -217,6 +217,29 @@ def test_the_poisson_band_widens_with_the_windows_of_the_run():
         assert evaluate(Thresholds(), arrival_run(*quiet, odd, poisson=True)).verdict == expected, count
 
 
+def test_a_shortfall_too_small_for_any_window_is_caught_over_the_whole_run():
+    # 1/s for an hour, 10 % short in every window: 9 of the 10 arrivals asked, inside each
+    # window's Poisson band (2–20 at this level), but 3,240 of 3,600 over the run, outside its
+    # band (3,600 ± 7 %): the load generator fell short, the run says nothing of the target.
+    windows = [window(5 + 10 * k, target=1.0, started=9, requests=9, scheduled=9) for k in range(360)]
+    thresholds = parse_thresholds({"min_samples": 0})
+    verdict = evaluate(thresholds, arrival_run(*windows, poisson=True))
+    assert verdict.verdict == "inconclusive"
+    (check,) = [c for c in verdict.checks if c.metric == "arrival_rate"]
+    assert check.scope == "load generator" and check.observed == 0.9
+    assert check.message.startswith(
+        "load generator: api:payments over the whole judged run, 0.9 arrivals/s < 0.93"
+    ), check.message
+    assert "in 5–3605 s" in check.message
+    # The same run at the rate asked passes; so does one at 10 % short over 10 minutes, which its
+    # band (600 ± 18 %) cannot tell from chance.
+    fine = [
+        window(5 + 10 * k, target=1.0, started=n, requests=n, scheduled=n) for k, n in enumerate([10] * 360)
+    ]
+    assert evaluate(thresholds, arrival_run(*fine, poisson=True)).verdict == "pass"
+    assert evaluate(thresholds, arrival_run(*windows[:60], poisson=True)).verdict == "pass"
+
+
 def test_at_half_an_arrival_a_second_the_skewed_upper_tail_is_the_rate_asked():
     # 0.5/s asks 5 arrivals a window: 12 is what a correct generator makes once in ~200 windows.
     w = window(5, target=0.5, started=12, requests=12, scheduled=12)

@@ -3,7 +3,8 @@
 A correct Poisson generator asked for μ arrivals in a window makes a Poisson(μ) count; at low
 rates that count is skewed (its upper tail is longer), so a ±kσ band misjudges it. Here each
 window's band is [ppf(q/2), isf(q/2)] of Poisson(μ), with the run's error budget ``ALPHA``
-spread over every window of every API judged in the run (Bonferroni: q = ALPHA / windows), so a
+spread over every window of every API judged in the run and each API's whole run (Bonferroni:
+q = ALPHA / tests; decide/load.py judges the whole run as one window when every window passes), so a
 correct generator fails at most ``ALPHA`` of runs whatever its rate and run length
 (bench/calibration/load_band.py measures it). Pure: numbers in, counts out.
 """
