@@ -93,7 +93,13 @@ def _arrival_check(thresholds: Thresholds, measured: Measurements, load: ApiLoad
             True,
             "load",
             f"{scope}: {num(min(rates))}–{num(max(rates))} arrivals/s in every {num(window_s)} s "
-            f"window, within {_band(load.target_per_s, tolerance, level)}",
+            f"window, within {_band(load.target_per_s, tolerance, level)}"
+            + (
+                f"; {whole.iterations} of {num(whole.target_per_s * whole.duration_s)} asked over the "
+                f"whole judged run ({num(whole.achieved_per_s)}/s)"
+                if len(load.windows) > 1
+                else ""
+            ),
         )
     causes = [(w, _arrival_cause(thresholds, measured, load, w)) for w in off]
     # The load generator's limit is named first: until it is lifted the run says nothing of the target.
