@@ -371,7 +371,13 @@ def thresholds_json(thresholds) -> str:
 
 
 def record_plain_run(
-    client: InfluxClient, runs_rp: str, verdict: Verdict, thresholds, target: float | None, description: str
+    client: InfluxClient,
+    runs_rp: str,
+    verdict: Verdict,
+    thresholds,
+    target: float | None,
+    description: str,
+    counted: int | None = None,
 ) -> None:
     """A run started with plain ``locust`` has no ``run`` or ``threshold`` points; write them when it
     is judged (``harness check``, ``locust --verdict``), so its dashboards draw limit lines and the
@@ -391,6 +397,7 @@ def record_plain_run(
             "warmup_s": float(thresholds.warmup_s),
             "verdict": verdict.verdict,
             "description": description,
+            "requests_counted": counted,  # Locust's own count, when the judge had it
         },
         start_ns,
     )

@@ -93,7 +93,15 @@ def test_with_processes_and_VERDICT_from_the_environment_the_master_alone_judges
         influxd,
         influx_db.settings.database,
         ["GET /api/v1/generations/[id]:error_rate=0.02"],
-        ["--processes", "2", "--out", str(out), *private_master_arguments()],
+        [
+            "--processes",
+            "2",
+            "--out",
+            str(out),
+            "--json-file",
+            str(tmp_path / "stats"),
+            *private_master_arguments(),
+        ],
         env={"VERDICT": "true"},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -103,6 +111,15 @@ def test_with_processes_and_VERDICT_from_the_environment_the_master_alone_judges
     verdict = json.loads((out / "verdict.json").read_text())
     assert verdict["verdict"] == "pass" and verdict["completeness"]["workers"] == 2
     assert verdict["endpoints"]["GET /api/v1/generations/[id]"]["failures"] > 0  # Locust alone would say 1
+    # Locust's own count went to the judge (the second witness of completeness) and to the run
+    # point, as harness run stores it: equal to what Locust wrote and to what InfluxDB holds.
+    counted = sum(e["num_requests"] for e in json.loads((tmp_path / "stats.json").read_text()))
+    (row,) = influx_db.query(
+        f'SELECT last("requests_counted") FROM "runs"."run" WHERE "run_id" = \'{verdict["run_id"]}\''
+    )
+    assert (
+        row["values"][0][1] == counted == verdict["completeness"]["seen"] == verdict["completeness"]["stored"]
+    )
 
 
 def test_a_bad_thresholds_file_is_one_line_and_exit_2_before_a_user_starts(influxd, influx_db, tmp_path):

@@ -233,8 +233,11 @@ def run(args) -> int:
         if code not in (0, 1) and not interrupted and not aborted:
             record.write_run({**run_fields, "status": "failed"}, start_ns)
             raise HarnessError(f"Locust failed (exit {code}): {last_error_line(log_path)} (log: {log_path})")
-        # Locust's own count: the second witness of completeness (docs/decisions.md).
-        run_fields["requests_counted"] = locust_request_count(out_dir)
+        # Locust's own count: the second witness of completeness (docs/decisions.md). Stored and
+        # handed to the judge before it reads completeness (it was stored after, so only a later
+        # `harness check` saw it).
+        run_fields["requests_counted"] = counted = locust_request_count(out_dir)
+        record.write_run(run_fields, start_ns)
         record.write_thresholds(limits, [time.time_ns()])
         warnings = ["the run was interrupted (SIGINT/SIGTERM) before its planned end"] if interrupted else []
         verdict, paths = judge(
@@ -247,6 +250,7 @@ def run(args) -> int:
             baseline_force=args.baseline_force,
             runs_rp=runs_rp,
             extra_warnings=warnings,
+            counted=counted,
         )
         record.store_verdict(verdict)
         status = "interrupted" if interrupted else "aborted" if verdict.abort is not None else "completed"

@@ -155,6 +155,9 @@ class FleetVerdict:
         early = self.ended_early()
         self.wait_for_final_counts()
         target = generation_target(self.thresholds, chosen_generation_target())
+        # Locust's own count (on a master, the workers' reports summed): the second witness of
+        # completeness, as harness run takes it from Locust's statistics file.
+        counted = locust_count(self.env)
         verdict, paths = judge(
             listener.client,
             run_id,
@@ -165,10 +168,17 @@ class FleetVerdict:
             baseline_force=options.baseline_force,
             runs_rp=runs_rp,
             extra_warnings=[early] if early else [],
+            counted=counted,
         )
         store_verdict(listener.client, runs_rp, verdict)
         record_plain_run(
-            listener.client, runs_rp, verdict, self.thresholds, target, "started with plain locust --verdict"
+            listener.client,
+            runs_rp,
+            verdict,
+            self.thresholds,
+            target,
+            "started with plain locust --verdict",
+            counted,
         )
         add_report(listener.client, verdict, self.thresholds, out_dir, paths, runs_rp)
         print_verdict(verdict, paths)
@@ -181,6 +191,11 @@ class FleetVerdict:
         write_termination(self.termination, line)
         sys.stdout.flush()
         return code
+
+
+def locust_count(environment) -> int:
+    """Every request Locust counted in this test (its statistics are cleared when a test starts)."""
+    return int(environment.stats.total.num_requests)
 
 
 def install(events, environment, listener) -> FleetVerdict | None:

@@ -31,10 +31,12 @@ def judge(
     runs_rp: str = "runs",
     extra_warnings: Sequence[str] = (),
     source: str | None = None,
+    counted: int | None = None,
 ) -> tuple[Verdict, dict[str, Path]]:
     """``baseline``: RUN_ID, last-pass or last-N-pass (docs/baselines.md); ``baseline_force``
     compares with it even when its load differs; ``source``: ``requests`` or ``sketches`` (default:
-    the request points when the run has them)."""
+    the request points when the run has them); ``counted``: Locust's own request count, the
+    second witness of completeness (else the one a ``run`` point stored, if any)."""
     if baseline:
         preload()
     measured = measure(
@@ -46,6 +48,7 @@ def judge(
         window_s=thresholds.load.window_s,
         windows=thresholds.regression.windows,
         source=source,
+        counted=counted,
     )
     measured = replace(
         measured, abort=read_abort(client, run_id, runs_rp, thresholds, measured.window_ns, measured.source)

@@ -93,6 +93,11 @@ def counted_by_harness(client: InfluxClient, run_id: str, runs_rp: str) -> int |
     return int(rows[0][1]["last"]) if rows and rows[0][1]["last"] is not None else None
 
 
+def _larger(a: int | None, b: int | None) -> int | None:
+    known = [v for v in (a, b) if v is not None]
+    return max(known) if known else None
+
+
 def event_time(client: InfluxClient, run_id: str, runs_rp: str, kind: str) -> int | None:
     """When the run's first event of this type (``stopping``, ``spawn_complete``, …) happened."""
     rows = _rows(
@@ -308,11 +313,13 @@ def measure(
     window_s: float = 10.0,
     windows: int = Regression.windows,
     source: str | None = None,
+    counted: int | None = None,
 ) -> Measurements:
     """Every endpoint and API group gets requests, failures, success rate, p50, p95, p99, max and
     rps, and the per-window spread of p50/p95/p99/success rate over at most ``windows`` windows,
     all from one read of the raw values (or of the sketches: ``source``, default the raw values
-    when the run has them).
+    when the run has them). ``counted``: Locust's own request count, when the caller knows it
+    (completeness takes the larger of it and the one a ``run`` point stored).
 
     A run that stored ``arrivals`` points is in the arrival model: its judged window starts at the
     first arrival plus the warm-up (the pool signs in before), and it also gets its arrivals per
@@ -406,7 +413,9 @@ def measure(
         apis=apis,
         generation_rate=generation_rate,
         generation_target=generation_target,
-        completeness=read_completeness(client, run_id, stored, counted_by_harness(client, run_id, runs_rp)),
+        completeness=read_completeness(
+            client, run_id, stored, _larger(counted, counted_by_harness(client, run_id, runs_rp))
+        ),
         cpu_max_percent=cpu_rows[0][1]["max"] if cpu_rows else None,
         warnings=warnings,
         peak_users=peak,
