@@ -240,6 +240,22 @@ class LocustCluster:
                 proc.wait(timeout=10)
 
 
+def request_tags(
+    run_id: str, api: str, method: str, name: str, status: str, worker: str = "w1"
+) -> dict[str, str]:
+    """The tags of a ``request`` point as the listener writes them (result from the status)."""
+    return {
+        "run_id": run_id,
+        "test_env": "test",
+        "worker": worker,
+        "api": api,
+        "method": method,
+        "name": name,
+        "status": status,
+        "result": "ok" if status.startswith(("2", "3")) else "fail",
+    }
+
+
 def stored_count(client, run_id: str) -> int:
     series = client.query(f'SELECT count("response_time") FROM "request" WHERE "run_id" = \'{run_id}\'')
     return int(series[0]["values"][0][1]) if series else 0

@@ -13,6 +13,7 @@ from harness.influx.datamodel import RUN
 from harness.influx.lineprotocol import make_line
 from harness.influx.schema import ensure_database
 from harness.verdict.reads.measure import measure
+from tests.helpers import request_tags
 
 pytestmark = pytest.mark.influx
 
@@ -24,16 +25,7 @@ def write_run(client, run_id: str) -> int:
     """40 requests over 20 s, and one listener whose final count says it saw exactly those."""
     ensure_database(client, "runs")
     t0 = (time.time_ns() // S - 600) * S
-    tags = {
-        "run_id": run_id,
-        "test_env": "test",
-        "worker": "w1",
-        "api": "payments",
-        "method": "POST",
-        "name": "/api/v1/payments",
-        "status": "201",
-        "result": "ok",
-    }
+    tags = request_tags(run_id, "payments", "POST", "/api/v1/payments", "201")
     lines = [
         make_line("request", tags, {"response_time": 5.0, "response_length": 10}, t0 + i * S // 2)
         for i in range(STORED)
@@ -69,7 +61,9 @@ def test_the_larger_of_the_given_and_the_stored_count_is_taken(influx_db):
     t0 = write_run(influx_db, "counted-stored")
     influx_db.write(
         (
-            make_line(RUN.name, {"run_id": "counted-stored", "test_env": "test"}, {"requests_counted": 45}, t0)
+            make_line(
+                RUN.name, {"run_id": "counted-stored", "test_env": "test"}, {"requests_counted": 45}, t0
+            )
             + "\n"
         ).encode(),
         retention_policy="runs",

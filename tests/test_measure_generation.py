@@ -11,6 +11,7 @@ from harness.influx.datamodel import event_line
 from harness.influx.lineprotocol import make_line
 from harness.influx.schema import ensure_database
 from harness.verdict.reads.measure import measure
+from tests.helpers import request_tags
 
 S = 1_000_000_000
 
@@ -19,16 +20,7 @@ def write_ramped_run(client, run_id: str, spawned: bool) -> None:
     """30 s: creates at 5/s while 10 of 20 users have spawned (first 10 s), then 10/s; stop at 30 s."""
     ensure_database(client, "runs")
     t0 = (time.time_ns() // S - 600) * S
-    tags = {
-        "run_id": run_id,
-        "test_env": "test",
-        "worker": "w1",
-        "api": "generation",
-        "method": "POST",
-        "name": "/api/v1/generations",
-        "status": "202",
-        "result": "ok",
-    }
+    tags = request_tags(run_id, "generation", "POST", "/api/v1/generations", "202")
     lines = [
         make_line(
             "listener_stats",
