@@ -148,6 +148,11 @@ def test_a_sketches_run_fails_on_its_limits_stores_no_request_point_and_serves_a
         'SELECT sum("count") FROM "request_sketch_fleet" WHERE "run_id" = \'sketch-faulty\''
     )[0]
     assert fleet["values"][0][1] == stored["values"][0][1]
+    # Completeness counts the requests inside the sketch points, and says so.
+    faulty_verdict = json.loads((tmp_path / "faulty" / "verdict.json").read_text())
+    (complete,) = [c for c in faulty_verdict["checks"] if c["metric"] == "completeness"]
+    assert complete["message"] == f"run: all {seen['values'][0][1]} requests in sketch points are in InfluxDB"
+    assert "requests in sketch points stored in InfluxDB" in (tmp_path / "faulty" / "summary.md").read_text()
 
     # A requests run and a sketches run of the same load, each the other's baseline.
     for run_id, points in (("sketch-base-r", "requests"), ("sketch-base-s", "sketches")):

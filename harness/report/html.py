@@ -19,6 +19,7 @@ from harness.verdict import (
     Stats,
     abort_line,
     change_text,
+    completeness_unit,
     generation_target_in_force,
     interval_text,
     levels_text,
@@ -337,7 +338,8 @@ def _run(view: ReportView) -> str:
             "Completeness",
             "unknown: the listeners' counts are missing"
             if c is None
-            else f"{c.stored} of {c.seen} request points stored ({c.missing} missing, {c.dropped} dropped, "
+            else f"{c.stored} of {c.seen} {completeness_unit(m.source)} stored ({c.missing} missing, "
+            f"{c.dropped} dropped, "
             f"{c.spooled} spooled, {c.quarantined} quarantined, {c.workers} workers reported"
             + (f"; lost: {', '.join(c.lost_workers)}" if c.lost_workers else "")
             + ")",

@@ -21,7 +21,7 @@ from harness.verdict.decide.compare import (
     value_text,
 )
 from harness.verdict.decide.dispersion import span_start_ns as dispersion_span_start
-from harness.verdict.decide.evaluate import evaluate, generation_target_in_force
+from harness.verdict.decide.evaluate import completeness_unit, evaluate, generation_target_in_force
 from harness.verdict.decide.sequential import looks as abort_looks
 from harness.verdict.decide.sketch_stats import SOURCES, SketchScope
 from harness.verdict.decide.window import latency_limits
@@ -98,6 +98,7 @@ __all__ = [
     "change_text",
     "choose_baseline",
     "comparison_dict",
+    "completeness_unit",
     "decide_abort",
     "dispersion_span_start",
     "evaluate",

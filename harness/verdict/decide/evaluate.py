@@ -82,7 +82,7 @@ def evaluate(
                 _judged_latency(thresholds, measured.scheduled_apis.get(api)),
             )
     checks = _excuse_load_checks(checks, measured.completeness)
-    checks += _completeness_checks(measured.completeness)
+    checks += _completeness_checks(measured.completeness, completeness_unit(measured.source))
     comparisons: list[Comparison] = []
     if baseline is not None and baseline.info.unusable:
         warnings.append(baseline.info.unusable)
@@ -196,7 +196,15 @@ def generation_target_in_force(thresholds: Thresholds, measured: Measurements) -
     return target if target and generation_ran else None
 
 
-def _completeness_checks(c: Completeness | None) -> list[Check]:
+def completeness_unit(source: str) -> str:
+    """What completeness counts: request points, or in sketch mode the requests inside the
+    sketch points (one point holds a second's requests of an endpoint)."""
+    return "requests in sketch points" if source == "sketches" else "request points"
+
+
+def _completeness_checks(c: Completeness | None, unit: str = "request points") -> list[Check]:
+    # The listeners drop and InfluxDB refuses whole lines: request points, or in sketch mode points.
+    lines = "request points" if unit == "request points" else "points"
     if c is None or c.workers == 0:
         return [
             Check(
@@ -213,7 +221,7 @@ def _completeness_checks(c: Completeness | None) -> list[Check]:
         passed, message = (
             None,
             (
-                f"run: InfluxDB holds {c.stored} request points but the listeners counted only "
+                f"run: InfluxDB holds {c.stored} {unit} but the listeners counted only "
                 f"{c.seen}: a worker's counts are missing, so completeness cannot be proven"
             ),
         )
@@ -221,12 +229,12 @@ def _completeness_checks(c: Completeness | None) -> list[Check]:
         passed, message = (
             None,
             (
-                f"run: {c.missing} of {c.seen} request points are missing from InfluxDB "
+                f"run: {c.missing} of {c.seen} {unit} are missing from InfluxDB "
                 f"({c.stored} stored): the data is incomplete"
             ),
         )
     else:
-        passed, message = True, f"run: all {c.seen} request points are in InfluxDB"
+        passed, message = True, f"run: all {c.seen} {unit} are in InfluxDB"
     checks = [Check("run", "completeness", 0.0, float(c.missing), passed, "data", message)]
     checks += [
         Check(
@@ -250,7 +258,7 @@ def _completeness_checks(c: Completeness | None) -> list[Check]:
                 float(c.quarantined),
                 None,
                 "data",
-                f"run: InfluxDB refused {c.quarantined} request points one by one; they are kept in "
+                f"run: InfluxDB refused {c.quarantined} {lines} one by one; they are kept in "
                 f"the spool folder's quarantine file, not stored: the data is incomplete",
             )
         )
@@ -263,13 +271,13 @@ def _completeness_checks(c: Completeness | None) -> list[Check]:
                 float(c.dropped),
                 None,
                 "data",
-                f"run: the listeners dropped {c.dropped} request points that never "
+                f"run: the listeners dropped {c.dropped} {lines} that never "
                 f"reached InfluxDB: the data is incomplete",
             )
         )
     else:
         checks.append(
-            Check("run", "dropped", 0.0, 0.0, True, "data", "run: the listeners dropped no request points")
+            Check("run", "dropped", 0.0, 0.0, True, "data", f"run: the listeners dropped no {lines}")
         )
     return checks
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 
 from harness.verdict.decide.compare import change_text, interval_text, levels_text, run_unit_text, value_text
-from harness.verdict.decide.evaluate import generation_target_in_force
+from harness.verdict.decide.evaluate import completeness_unit, generation_target_in_force
 from harness.verdict.model import Check, Latency, Stats, Verdict, scope_status
 from harness.verdict.outputs.abort import abort_line
 from harness.verdict.outputs.verdict_json import utc_text
@@ -219,7 +219,8 @@ def _completeness_line(verdict: Verdict) -> str:
         return "**Completeness:** unknown — the listener's counts are missing."
     lost = f"; lost: {', '.join(f'`{_cell(w)}`' for w in c.lost_workers)}" if c.lost_workers else ""
     return (
-        f"**Completeness:** {c.stored} of {c.seen} request points stored in InfluxDB "
+        f"**Completeness:** {c.stored} of {c.seen} {completeness_unit(verdict.measurements.source)} "
+        f"stored in InfluxDB "
         f"({c.missing} missing, {c.dropped} dropped, {c.spooled} spooled, {c.quarantined} quarantined, "
         f"{c.workers} workers reported{lost})."
     )
