@@ -86,9 +86,14 @@ def test_sigterm_mid_run_stores_what_was_sent(influxd, influx_db, tmp_path):
     assert status[0]["values"][-1][1] == "interrupted"
 
 
-def databases(url: str) -> set[str]:
+def policies(url: str, db: str) -> set[str]:
+    """The retention policies of ``db``; empty while it does not exist."""
+    return _names(url, f'SHOW RETENTION POLICIES ON "{db}"')
+
+
+def _names(url: str, statement: str) -> set[str]:
     try:
-        answer = requests.get(f"{url}/query", params={"q": "SHOW DATABASES"}, timeout=2).json()
+        answer = requests.get(f"{url}/query", params={"q": statement}, timeout=2).json()
     except (requests.RequestException, ValueError):
         return set()
     return {
@@ -123,10 +128,12 @@ def test_influxdb_down_for_the_whole_run_then_flush_only_deletes_what_influxdb_s
     port, spool = own_influxd.port, tmp_path / "spool"
 
     def outage():
-        # Once the listener's preflight has created the database, before its first flush (a second
-        # later): waiting for that, not a fixed time, holds on a machine slow to start Locust.
+        # Once the listener's preflight has created the database and its "runs" policy (its last
+        # step: stopped between the two, the preflight fails and Locust exits, as CI saw once),
+        # before its first flush (a second later): waiting for that, not a fixed time, holds on a
+        # machine slow to start Locust.
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "down" not in databases(own_influxd.url):
+        while time.monotonic() < deadline and "runs" not in policies(own_influxd.url, "down"):
             time.sleep(0.05)
         own_influxd.stop()
 
