@@ -34,7 +34,12 @@ def test_influxdb_down_for_6_s_mid_run_loses_nothing(own_influxd, sandbox):
     port = own_influxd.port
 
     def outage():
-        time.sleep(4)
+        # Mid-run: two seconds after the listener's preflight is done (a fixed delay from the
+        # start could fall inside a slow machine's preflight, which then fails the run).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "runs" not in policies(own_influxd.url, "outage"):
+            time.sleep(0.05)
+        time.sleep(2)
         own_influxd.stop()
         time.sleep(6)
         LocalInfluxd(own_influxd.root, port=port).start()
