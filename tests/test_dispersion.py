@@ -68,7 +68,7 @@ def test_effective_counts_are_the_binomial_tail_of_the_shrunk_counts():
     test = exact_test(PAYMENTS, "success_rate", 95.0, 600, 40, 1e-4, dispersion=4.0)
     assert test is not None and test.dispersion == 4.0 and not test.rejected
     assert test.text() == (
-        "40 of 600 failed in bursts (dispersion 4: as 10 of 150 independent requests), p = 0.22 > 0.0001"
+        "40 of 600 failed (dispersion 4: tested as 10 of 150 independent requests), p = 0.22 > 0.0001"
     )
     assert test.as_dict()["test"] == "one-sided binomial, effective counts"
     assert exact_test(PAYMENTS, "success_rate", 95.0, 600, 40, 1e-4, dispersion=math.nan).dispersion == 1.0

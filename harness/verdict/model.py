@@ -507,10 +507,11 @@ class ExactTest:
     def text(self) -> str:
         what = "failed" if self.metric == "success_rate" else "slower than the limit"
         sign = "≤" if self.rejected else ">"
+        # Neutral words: φ a little above 1 is noise of its estimate, not a burst.
         bursts = (
             ""
             if self.dispersion <= 1.0
-            else f" in bursts (dispersion {self.dispersion:.3g}: as {self.count / self.dispersion:.3g} of "
+            else f" (dispersion {self.dispersion:.3g}: tested as {self.count / self.dispersion:.3g} of "
             f"{self.n / self.dispersion:.3g} independent requests)"
         )
         return f"{self.count} of {self.n} {what}{bursts}, p = {self.p_value:.2g} {sign} {self.level:.2g}"
