@@ -5,6 +5,7 @@ to change — never a PASS, never the target's FAIL. In both models."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -71,8 +72,10 @@ def test_too_few_users_for_the_generation_target_is_the_load_generators_limit(in
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     (line,) = generator_lines(proc.stdout)
-    assert (
-        line.startswith("  - load generator: api:generation ") and "generations/s < 9.5 generations/s" in line
+    # The bound is 0.95 × 10/s, or lower over a judged run this short (pacing's spread).
+    shortfall = re.match(
+        r"  - load generator: api:generation ([\d.]+) generations/s < ([\d.]+) generations/s", line
     )
+    assert shortfall and float(shortfall[1]) < float(shortfall[2]) <= 9.5, line
     assert "raise --users to at least " in line
     assert "verdict: FAIL" not in proc.stdout
