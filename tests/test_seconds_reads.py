@@ -99,8 +99,11 @@ def test_per_second_counts_of_sketches_equal_them_to_the_sketchs_accuracy(stored
     counts = per_second(client, run_id, origin, end_ns, KEYS, "sketches")
     for scope in (PAYMENTS, "api:payments"):
         requests, failures, slow = _binned(points[scope], origin, origin, end_ns)
-        # A request within the sketch's 1 % above the limit may be counted as not slower.
-        shrunk = [(t, rt / (1 + RELATIVE_ACCURACY), r) for t, rt, r in points[scope]]
+        # A request in the limit's own bucket is counted as not slower (sketch_stats.slower_than):
+        # that bucket spans a factor (1 + α) / (1 − α), about 2 %, so only one more than that above
+        # the limit is surely counted (a run on a loaded machine had one such between 1 % and 2 % above 30 ms).
+        bucket = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
+        shrunk = [(t, rt / bucket, r) for t, rt, r in points[scope]]
         _, _, surely_slow = _binned(shrunk, origin, origin, end_ns)
         seconds = range(len(counts[(scope, None)]))
         assert sum(requests.values()) == len(points[scope]) == sum(n for n, _ in counts[(scope, None)])
