@@ -29,9 +29,12 @@ pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
 # warmup_s 1: the first whole window after the warm-up is stored by t = 1 + 2 (settling) + 4 s.
 FAST = "warmup_s: 1\nabort: {after_s: 7, window_s: 4, every_s: 1}\n"
-# Half the payments failing: the abort is confirmed on the judged run's points outside its window,
-# so the first look comes at t=9 s (window t=3–7 s) to leave 1–3 s and 7 s to the stop outside it.
-# At t=7 s only about 2 s were outside: once 3 of 12 failed (p = 0.02 > 0.005), not confirmed.
+# A doomed run: 80 % of payments failing. The abort is confirmed on the judged run's points outside
+# its window, so the first look comes at t=9 s (window t=3–7 s) to leave 1–3 s and 7 s to the stop
+# outside it. With half failing and the first look at t=7 s (about 2 s outside), a loaded machine
+# once saw 3 of 12 fail there (p = 0.02 > 0.005), and at t=9 s once 3 of 16 of GET /payments:
+# a confirmation that weak data cannot make, so the run was FAIL but "not confirmed". At 80 %,
+# 16 requests outside leave P(fewer than the 5 failures needed) = 3e-6 (12: 6e-5).
 DOOMED = "warmup_s: 1\nabort: {after_s: 9, window_s: 4, every_s: 1}\n"
 RUN_TIME_S = 60
 
@@ -91,7 +94,7 @@ def seconds(text: str) -> float:
 
 @pytest.fixture(scope="module")
 def doomed(influxd, tmp_path_factory):
-    """Half the payments fail: stopped at the first whole window, long before its 60 s."""
+    """80 % of payments fail: stopped at the first whole window, long before its 60 s."""
     client = fresh_db(influxd, "t_abort_doomed")
     tmp = tmp_path_factory.mktemp("doomed")
     (tmp / "abort.yaml").write_text(DOOMED)
@@ -105,7 +108,7 @@ def doomed(influxd, tmp_path_factory):
         "--run-time",
         f"{RUN_TIME_S}s",
         "--fault",
-        "payments:error_rate=0.5",
+        "payments:error_rate=0.8",
     )
     return client, proc, elapsed, tmp / "out"
 
@@ -448,7 +451,7 @@ def test_live_checks_stop_a_doomed_sketch_run_too(influxd, tmp_path):
         "--run-time",
         f"{RUN_TIME_S}s",
         "--fault",
-        "payments:error_rate=0.5",
+        "payments:error_rate=0.8",
         "--influx-points",
         "sketches",
     )
